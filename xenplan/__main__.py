@@ -1,0 +1,3 @@
+from xenplan.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Loading device trees (DTB, DTS, overlays) into ``xenplan.dt.tree.Tree``."""
