@@ -77,8 +77,6 @@ _PROP_NAME = re.compile(rb"[0-9A-Za-z,._+*#?\-]+").fullmatch
 _PROP_BAD_CHAR = re.compile(rb"[^0-9A-Za-z,._+*#?\-]").search
 
 
-
-
 class _Header:
     """The header fields (spec 5.2), read once; ``size_dt_struct`` is None before version 17."""
 
@@ -102,8 +100,6 @@ def read_dtb(data: bytes, file: str) -> Tree:
     libfdt or ``dtc`` would refuse, and on the stricter checks listed in the
     module docstring.
     """
-    if not isinstance(data, bytes):
-        data = bytes(data)
     # Building ~10^5 small objects with the cyclic collector on costs 5x the
     # walk itself (it rescans the growing young tree); nothing here is garbage.
     collecting = gc.isenabled()
@@ -290,7 +286,7 @@ def _read_structure(
             elif root is not None:
                 raise fail(pos, "a second root node after the root node closed")
             elif raw:
-                raise fail(pos, f"the root node has a name ({raw!r}); it must be empty")
+                raise fail(pos, f"the root node has a name ({_text(raw)!r}); it must be empty")
             else:
                 node = root = Node("", source=Source(file, None, pos))
             stack.append(node)
@@ -333,7 +329,7 @@ def _property_name(
             raise fail(pos, f"empty property name at strings offset {nameoff:#x}")
         bad = _PROP_BAD_CHAR(raw)
         assert bad is not None
-        raise fail(pos, f"bad character {bad.group()!r} in property name {raw!r}")
+        raise fail(pos, f"bad character {_text(bad.group())!r} in property name {_text(raw)!r}")
     return raw.decode("ascii")
 
 
@@ -345,5 +341,10 @@ def _node_name(raw: bytes, fail: Callable[[int, str], InputError], pos: int) -> 
         raise fail(pos, "empty node name")
     bad = _NODE_BAD_CHAR(raw)
     if bad is not None:
-        raise fail(pos, f"bad character {bad.group()!r} in node name {raw!r}")
-    raise fail(pos, f"more than one '@' in node name {raw!r}")
+        raise fail(pos, f"bad character {_text(bad.group())!r} in node name {_text(raw)!r}")
+    raise fail(pos, f"more than one '@' in node name {_text(raw)!r}")
+
+
+def _text(raw: bytes) -> str:
+    """Bytes from the blob as text for a message; Latin-1 never fails."""
+    return raw.decode("latin-1")
