@@ -128,8 +128,10 @@ HEADER_CASES = {
     "rsvmap past end": (blob(*MINIMAL, off_mem_rsvmap=0x1000), 0x10, "off_mem_rsvmap 0x1000 is outside"),
     "rsvmap misaligned": (blob(*MINIMAL, off_mem_rsvmap=0x2C), 0x10, "0x2c is not 8-byte aligned"),
     "struct misaligned": (blob(*MINIMAL, off_dt_struct=0x3A), 0x8, "0x3a is not 4-byte aligned"),
-    "struct past end": (blob(*MINIMAL, size_dt_struct=0x1000), 0x8, "of size 0x1000 runs past totalsize"),
-    "strings past end": (blob(*MINIMAL, size_dt_strings=0x1000), 0xC, "of size 0x1000 runs past totalsize"),
+    "struct past end": (blob(*MINIMAL, size_dt_struct=0x1000), 0x24,
+                        "size_dt_struct 0x1000 at off_dt_struct 0x38 runs past totalsize"),
+    "strings past end": (blob(*MINIMAL, size_dt_strings=0x1000), 0x20,
+                         "size_dt_strings 0x1000 at off_dt_strings 0x78 runs past totalsize"),
     "strings outside": (blob(*MINIMAL, off_dt_strings=0x1000), 0xC, "off_dt_strings 0x1000 is outside"),
     "no rsvmap terminator": (
         blob(strings=b"", totalsize=72, off_dt_struct=40, off_dt_strings=40)[:40] + b"\xff" * 32,
