@@ -1,0 +1,188 @@
+"""What a DTS source says before a compiler sees it: cpp use, includes, ``/plugin/``.
+
+Both DTS routes (``dtc`` and the dtlib fallback) need the same few facts
+from the raw text, and need them with a place to blame:
+
+* whether the C preprocessor must run first (a ``#include`` or ``#define``
+  line; ``dtc``'s own ``/include/`` is not cpp, and ``#address-cells`` is a
+  property, not a directive);
+* the ``/include/`` chain, checked here because ``dtc`` reports a missing
+  file or a cycle without a line ("Couldn't open", "Includes nested too
+  deeply") and dtlib can hang on a cycle (research/dt-libraries.md, dtlib-1);
+* where ``/plugin/`` and each ``/memreserve/`` are written, which neither
+  compiler tells us.
+
+The scan skips comments, strings and character literals, and follows cpp's
+line markers (``# 12 "board.dts"``) so that places in preprocessed text name
+the original files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from xenplan.errors import InputError
+
+CPP_TIMEOUT = 20.0
+"""Seconds cpp may run; a preprocessor loop is an input error, not a hang."""
+MAX_INCLUDE_DEPTH = 64
+"""Deepest ``/include/`` nesting followed (real trees use two or three levels)."""
+
+_DIRECTIVES = "include|define|undef|ifdef|ifndef|if|elif|else|endif|error|warning|pragma"
+_TOKENS = re.compile(
+    r"""
+      (?P<comment>/\*.*?\*/|//[^\n]*)
+    | (?P<string>"(?:[^"\\\n]|\\.)*")
+    | (?P<char>'(?:[^'\\\n]|\\.)*')
+    | (?P<marker>^[ \t]*\#[ \t]*(?:line[ \t]+)?(?P<mline>\d+)[ \t]+"(?P<mfile>(?:[^"\\\n]|\\.)*)"[^\n]*)
+    | (?P<directive>^[ \t]*\#[ \t]*(?:"""
+    + _DIRECTIVES
+    + r""")(?![A-Za-z0-9_,.+?\#-]))
+    | (?P<keyword>/(?:include|plugin|memreserve)/)
+    """,
+    re.M | re.S | re.X,
+)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A place in a source file (1-based line)."""
+
+    file: str
+    line: int
+
+
+@dataclass
+class Scan:
+    """What one source text says, in document order."""
+
+    cpp: Mark | None = None
+    """The first preprocessor directive, if any."""
+    plugin: Mark | None = None
+    includes: list[tuple[str, Mark]] = field(default_factory=list)
+    events: list[tuple[str, str, Mark]] = field(default_factory=list)
+    """``("include", name, mark)`` and ``("memreserve", "", mark)`` in order."""
+
+
+def scan(text: str, file: str) -> Scan:
+    """Scan ``text`` (named ``file`` until a line marker says otherwise)."""
+    out = Scan()
+    cur_file, base_line, base_pos = file, 1, 0
+    want_include: Mark | None = None
+    for m in _TOKENS.finditer(text):
+        kind = m.lastgroup
+        if kind == "comment" or kind == "char":
+            continue
+        if kind == "marker":
+            cur_file = _unescape(m.group("mfile"))
+            base_line, base_pos = int(m.group("mline")), m.end() + 1
+            continue
+        mark = Mark(cur_file, base_line + text.count("\n", base_pos, m.start()))
+        if kind == "string":
+            if want_include is not None:
+                name = _unescape(m.group()[1:-1])
+                out.includes.append((name, want_include))
+                out.events.append(("include", name, want_include))
+                want_include = None
+            continue
+        want_include = None
+        if kind == "directive":
+            out.cpp = out.cpp or mark
+        elif m.group() == "/include/":
+            want_include = mark
+        elif m.group() == "/plugin/":
+            out.plugin = out.plugin or mark
+        else:
+            out.events.append(("memreserve", "", mark))
+    return out
+
+
+def _unescape(s: str) -> str:
+    return re.sub(r"\\(.)", r"\1", s)
+
+
+def read_text(path: str) -> str:
+    """The file as text for scanning (Latin-1: every byte is kept, nothing fails)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("latin-1")
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def follow_includes(
+    top: Scan, first_dir: str | None, search: Sequence[str], chain: tuple[str, ...] = ()
+) -> list[Mark]:
+    """Check the ``/include/`` tree the way ``dtc`` resolves it; return every
+    ``/memreserve/`` place in expansion order.
+
+    ``dtc`` (``srcpos.c: srcfile_relative_open()``) looks next to the including
+    file first, then in each ``-i`` directory. A file that cannot be found, or
+    one that includes itself through any chain, is an ``InputError`` at the
+    ``/include/`` line that breaks.
+    """
+    places: list[Mark] = []
+    for kind, name, mark in top.events:
+        if kind == "memreserve":
+            places.append(mark)
+            continue
+        found = _resolve(name, first_dir, search)
+        if found is None:
+            raise InputError(mark.file, f'/include/ "{name}": file not found', line=mark.line)
+        key = os.path.realpath(found)
+        if key in chain or len(chain) >= MAX_INCLUDE_DEPTH:
+            cycle = " -> ".join(os.path.basename(c) for c in (*chain, key))
+            what = "include cycle" if key in chain else "includes nested too deeply"
+            raise InputError(mark.file, f'/include/ "{name}": {what} ({cycle})', line=mark.line)
+        sub = scan(read_text(found), found)
+        places += follow_includes(sub, os.path.dirname(found), search, (*chain, key))
+    return places
+
+
+def _resolve(name: str, first_dir: str | None, search: Sequence[str]) -> str | None:
+    if os.path.isabs(name):
+        return name if os.path.isfile(name) else None
+    dirs = ([first_dir] if first_dir is not None else []) + list(search)
+    for d in dirs:
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+_CPP_ERROR = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$")
+
+
+def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> None:
+    """Run cpp on ``path`` into ``out``, keeping line markers (the kernel's flags)."""
+    cpp = shutil.which("cpp")
+    if cpp is None:
+        raise InputError(
+            path,
+            "uses the C preprocessor (#include/#define) but cpp is not installed",
+            line=directive.line,
+        )
+    cmd = [cpp, "-nostdinc", "-undef", "-x", "assembler-with-cpp", "-D__DTS__"]
+    for d in search:
+        cmd += ["-I", d]
+    cmd += [path, "-o", out]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=CPP_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InputError(path, f"cpp timed out after {CPP_TIMEOUT:g} s") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot run cpp: {exc}") from exc
+    if done.returncode == 0:
+        return
+    err = done.stderr.decode("utf-8", "replace")
+    for raw in err.splitlines():
+        m = _CPP_ERROR.match(raw)
+        if m:
+            raise InputError(m.group("file"), f"cpp: {m.group('msg')}", line=int(m.group("line")))
+    first = next((s for s in err.splitlines() if s.strip()), f"exit status {done.returncode}")
+    raise InputError(path, f"cpp failed: {first}")
