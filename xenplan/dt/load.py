@@ -1,0 +1,68 @@
+"""``load()``: any device-tree input, plus overlays, into one ``Tree``.
+
+A file is a DTB when it starts with the FDT magic ``0xd00dfeed`` (whatever
+its name: boards ship ``.dtb``, ``.dtbo``, ``.fdt``, ``.img``), and DTS
+otherwise (``.dts``, ``.dtsi``, ``.dtso`` alike). Overlays are applied in
+the order given, as ``fdtoverlay -i base -o out overlay1 overlay2`` would.
+
+A base that is itself an overlay (``/plugin/``, or fragments with
+``__overlay__`` nodes) is refused: its fragments would reach Xen as
+meaningless nodes, and it usually means the board's base tree is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from xenplan.dt import dts_source
+from xenplan.dt.dtb import FDT_MAGIC, read_dtb
+from xenplan.dt.dts import read_dts
+from xenplan.dt.flat import StringTable, dtc_strings
+from xenplan.dt.overlay import apply_with_strings, is_overlay
+from xenplan.dt.tree import Tree
+from xenplan.errors import InputError
+
+_MAGIC = FDT_MAGIC.to_bytes(4, "big")
+
+
+def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = ()) -> Tree:
+    """Read the DTB or DTS at ``path`` and apply ``overlays`` (DTBO or DTS) in order.
+
+    ``include_dirs`` serve every DTS read (cpp ``-I``, ``dtc -i``). A DTS base
+    is compiled with ``dtc -@`` when there are overlays, so that they can
+    target its labels. Raises ``InputError`` for anything that is not a
+    readable device tree, or an overlay that does not apply.
+    """
+    tree = _read(path, include_dirs, symbols=bool(overlays), base=True)
+    if is_overlay(tree):
+        raise InputError(path, "is an overlay (it has __overlay__ fragments); give it with "
+                         "--overlay on a base tree")
+    strings: StringTable | None = None
+    for overlay_path in overlays:
+        overlay = _read(overlay_path, include_dirs, symbols=True, base=False)
+        if not is_overlay(overlay):
+            raise InputError(overlay_path, "is not an overlay: no fragment has an __overlay__ node")
+        if strings is None:
+            strings = dtc_strings(tree)
+        tree, strings = apply_with_strings(tree, overlay, strings)
+    return tree
+
+
+def _read(path: str, include_dirs: Sequence[str], *, symbols: bool, base: bool) -> Tree:
+    if os.path.isdir(path):
+        raise InputError(path, "is a directory, not a device tree")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            data = head + f.read() if head == _MAGIC else None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if data is not None:
+        return read_dtb(data, path)
+    if base:
+        plugin = dts_source.scan(dts_source.read_text(path), path).plugin
+        if plugin is not None:
+            raise InputError(path, "is an overlay (/plugin/); give it with --overlay on a base "
+                             "tree", line=plugin.line)
+    return read_dts(path, include_dirs, symbols=symbols)
