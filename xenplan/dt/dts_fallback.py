@@ -58,6 +58,7 @@ class _Recorder:
         self.last: Mark | None = None
         self.name: tuple[str, Mark, bool] | None = None
         self.blocks: list[tuple[Any, dict[str, Mark], set[str], list[bool]]] = []
+        self.label_marks: dict[Any, list[int]] = {}
 
     def lexed(self, kind: str, value: Any, mark: Mark, after_delete: bool) -> None:
         self.last = mark
@@ -81,6 +82,7 @@ class _Recorder:
             self._see(self.blocks[-1][0].path, ("n", node.name))
         if self.last is not None:
             self.node_at.setdefault(path, self.last)
+        self.label_marks.setdefault(node, []).append(len(node.labels))
         self.blocks.append((node, {}, set(), [False]))
 
     def item(self) -> None:
@@ -176,9 +178,11 @@ def read_dts_dtlib(path: str, src: str, search: Sequence[str], scan: Scan, *, sy
     except RecursionError as exc:
         raise InputError(path, "nesting too deep to parse", line=rec.last.line if rec.last else None) from exc
     except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        line = exc.object[: exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else None
+        raise InputError(path, f"not UTF-8 text ({exc.reason}); without dtc only UTF-8 "
+                         "sources can be read", line=line) from exc
     if symbols:
-        _emulate_symbols(dt)
+        _emulate_symbols(dt, rec)
     root = _convert(dt.root, None, rec, path, 0)
     reserves = [MemReserve(addr, size, Source(path)) for _labels, addr, size in dt.memreserves]
     tree = Tree(root=root, memreserve=reserves, file=path)
@@ -200,15 +204,14 @@ def _dt_error(text: str, path: str, rec: _Recorder) -> InputError:
     return InputError(path, text)
 
 
-def _emulate_symbols(dt: Any) -> None:
+def _emulate_symbols(dt: Any, rec: _Recorder) -> None:
     """``dtc -@``: phandles for labelled nodes, then ``__symbols__`` (``generate_label_tree()``)."""
-    symbols: list[tuple[str, str]] = []
+    symbols: dict[str, str] = {}
     for node in dt.node_iter():
         if not node.labels:
             continue
-        for label in node.labels:
-            if label not in dict(symbols):
-                symbols.append((label, node.path))
+        for label in _dtc_label_order(node.labels, rec.label_marks.get(node, [])):
+            symbols.setdefault(label, node.path)
         dt._node_phandle(node)
     if not symbols:
         return
@@ -216,10 +219,31 @@ def _emulate_symbols(dt: Any) -> None:
     if table is None:
         table = type(dt.root)("__symbols__", dt.root, dt)
         dt.root.nodes["__symbols__"] = table
-    for label, where in symbols:
+    for label, where in symbols.items():
         if label not in table.props:
             prop = table._get_prop(label)
             prop.value = where.encode("utf-8") + b"\0"
+
+
+def _dtc_label_order(labels: list[str], marks: list[int]) -> list[str]:
+    """A node's labels in ``dtc``'s order, from dtlib's (order of first appearance).
+
+    ``dtc`` keeps the labels of a node's first definition as written, and
+    ``add_label()`` puts each label a later block or ``label: &ref`` adds in
+    front. ``marks`` holds ``len(labels)`` at each block's opening, which
+    splits dtlib's list into those additions.
+    """
+    groups: list[list[str]] = []
+    start = 0
+    for bound in [*marks, len(labels)]:
+        if bound > start:
+            groups.append(labels[start:bound])
+            start = bound
+    order = list(groups[0]) if groups else []
+    for group in groups[1:]:
+        for label in group:
+            order.insert(0, label)
+    return order
 
 
 def _convert(dn: Any, parent: Node | None, rec: _Recorder, file: str, depth: int) -> Node:
