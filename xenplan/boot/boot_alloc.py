@@ -1,0 +1,237 @@
+"""Xen's boot allocator, from RAM to the first buddy free lists.
+
+``spec/dynamic-placement.md`` sections 2 and 3, mirroring
+
+* ``populate_boot_allocator()`` (``xen/arch/arm/setup.c`` up to 4.18,
+  ``xen/common/device-tree/bootinfo.c`` later) with its ``next_module()``
+  scan and ``fw_unreserved_regions()`` / ``dt_unreserved_regions()``:
+  RAM minus boot modules minus reserved ranges, or, with a static heap, only
+  the static heap banks, whole (HEAP-003, HEAP-004);
+* ``init_boot_pages()`` / ``bootmem_region_add()``
+  (``xen/common/page_alloc.c``): pieces rounded inwards to pages, kept in a
+  list sorted by address, never merged;
+* ``alloc_boot_pages()``: from the top of the highest region that can hold
+  the request at its alignment; the slack above becomes its own region;
+* the boot allocations each release makes before the heap exists: the
+  direct-map table page, the frame table (``setup_frametable_mappings()`` up
+  to 4.21, ``init_frametable()`` / ``init_frametable_chunk()`` in 4.22), and
+  the frame-table / vmap table pages (HEAP-008);
+* ``end_boot_allocator()``: the lowest non-empty region goes to the heap
+  first, then the others from the highest down.
+
+Releases without a recording follow the nearest documented one: 4.19 and
+4.21 as 4.20, 4.23-dev as 4.22. The page-table page counts are those of the
+recorded QEMU board (one 1 GiB-aligned RAM bank mapped with 1 GiB blocks);
+other RAM layouts may need a few more table pages, which would come from the
+same top region. Units are PFNs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from xenplan.boot.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+
+PAGE_INFO_SIZE = 56
+"""``sizeof(struct page_info)`` on arm64: the frame table's cost per page."""
+FRAMETABLE_ALIGN = (32 << 20) >> PAGE_SHIFT
+SMALL_FRAMETABLE_ALIGN = (2 << 20) >> PAGE_SHIFT
+PDX_GROUP = 0x40000
+"""PFNs per PDX group on this board (1 GiB): 4.22 counts the frame table from a group start."""
+
+
+def release(version: tuple[int, ...]) -> int:
+    """The minor number of the documented release whose behaviour applies.
+
+    4.16, 4.17, 4.18, 4.20 and 4.22 are recorded; 4.19 behaves as 4.20, 4.21
+    as 4.20 (except for what the caller keys on 21 itself), 4.23-dev and later
+    as 4.22.
+    """
+    if tuple(version[:1]) != (4,) or len(version) < 2 or version[1] < 16:
+        raise ValueError(f"no placement model for Xen {'.'.join(map(str, version))}")
+    minor = version[1]
+    if minor in (19, 21):
+        return 20
+    return min(minor, 22)
+
+
+def _round_up(value: int, unit: int) -> int:
+    return -(-value // unit) * unit
+
+
+@dataclass(frozen=True)
+class BootAllocation:
+    """One ``alloc_boot_pages()`` call: what it was for and the PFNs it got."""
+
+    what: str
+    pfn: int | None
+    pages: int
+    align: int
+
+
+class BootAllocator:
+    """The sorted region list of ``bootmem_region_add()``, as [start, end) PFNs."""
+
+    def __init__(self) -> None:
+        self.regions: list[list[int]] = []
+
+    def add(self, start: int, end: int) -> None:
+        """``bootmem_region_add()``: insert before the first region starting higher."""
+        if start >= end:
+            return
+        i = 0
+        while i < len(self.regions) and self.regions[i][0] <= start:
+            i += 1
+        self.regions.insert(i, [start, end])
+
+    def init_pages(self, start: int, end: int) -> None:
+        """``init_boot_pages(ps, pe)`` in bytes: round inwards, never PFN 0."""
+        s = max(_round_up(start, PAGE_SIZE) >> PAGE_SHIFT, 1)
+        self.add(s, end >> PAGE_SHIFT)
+
+    def alloc(self, pages: int, align: int) -> int | None:
+        """``alloc_boot_pages(nr_pfns, pfn_align)``; None where Xen hits its BUG()."""
+        for i in range(len(self.regions) - 1, -1, -1):
+            start, end = self.regions[i]
+            pfn = (end - pages) // align * align
+            if end - pages < 0 or pfn >= end or pfn < start:
+                continue
+            self.regions[i][1] = pfn
+            self.add(pfn + pages, end)
+            return pfn
+        return None
+
+    def end(self, heap: BuddyHeap) -> None:
+        """``end_boot_allocator()``: give every region to the heap, clean, in Xen's order."""
+        first = next((i for i, (s, e) in enumerate(self.regions) if s < e), None)
+        if first is None:
+            return
+        order = [first] + [i for i in range(len(self.regions) - 1, -1, -1) if i != first]
+        for i in order:
+            s, e = self.regions[i]
+            if s < e:
+                heap.free_range(s, e - s, dirty=False)
+        self.regions = []
+
+
+def _subtract(start: int, end: int, holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    pieces = [(start, end)]
+    for hs, he in holes:
+        if he <= hs:
+            continue
+        out: list[tuple[int, int]] = []
+        for s, e in pieces:
+            if he <= s or hs >= e:
+                out.append((s, e))
+                continue
+            if s < hs:
+                out.append((s, hs))
+            if he < e:
+                out.append((he, e))
+        pieces = out
+    return pieces
+
+
+def _next_module(start: int, end: int, modules: Sequence[tuple[int, int]]) -> tuple[int | None, int]:
+    """``next_module()``: the module the scan picks at ``start``, and the end it records.
+
+    Modules are visited in table order; one is skipped when empty, when it
+    starts below ``start``, above the best start so far, or above the end
+    recorded so far (first the bank end, then the chosen module's end).
+    """
+    lowest: int | None = None
+    for mod_start, mod_size in modules:
+        if not mod_size or mod_start < start:
+            continue
+        if lowest is not None and mod_start > lowest:
+            continue
+        if mod_start > end:
+            continue
+        lowest = mod_start
+        end = mod_start + mod_size
+    return lowest, end
+
+
+def populate_boot_allocator(
+    ram: Sequence[tuple[int, int]],
+    modules: Sequence[tuple[int, int]],
+    reserved: Sequence[tuple[int, int]],
+    static_heap: Sequence[tuple[int, int]] | None,
+) -> BootAllocator:
+    """``populate_boot_allocator()`` on (start, size) byte ranges."""
+    boot = BootAllocator()
+    if static_heap is not None:
+        for start, size in static_heap:
+            if size:
+                boot.init_pages(start, start + size)
+        return boot
+    holes = [(s, s + n) for s, n in reserved]
+    for bank_start, bank_size in ram:
+        bank_end = bank_start + bank_size
+        s = bank_start
+        while s < bank_end:
+            lowest, n = _next_module(s, bank_end, modules)
+            e = bank_end if lowest is None else min(lowest, bank_end)
+            if lowest is None:
+                n = bank_end
+            for ps, pe in _subtract(s, e, holes):
+                boot.init_pages(ps, pe)
+            s = n
+    return boot
+
+
+def _frametable_blocks(ram: Sequence[tuple[int, int]], rel: int) -> list[tuple[int, int]]:
+    """(pages, alignment in pages) of each frame-table block, in allocation order.
+
+    Up to 4.21 one block covers every PFN from the first to the last RAM
+    page, padded to 32 MiB (2 MiB when smaller) and 32 MiB aligned. 4.22
+    gives each run of populated PDX groups its own block, counted from the
+    group start and padded to a page only; 32 MiB aligned from 32 MiB up,
+    2 MiB aligned below. Several runs are allocated in address order
+    (inferred: the recorded board has one).
+    """
+    banks = sorted((s >> PAGE_SHIFT, (s + n) >> PAGE_SHIFT) for s, n in ram if n)
+    if not banks:
+        return []
+    if rel < 22:
+        size = (banks[-1][1] - banks[0][0]) * PAGE_INFO_SIZE
+        unit = 32 << 20 if size >= 32 << 20 else 2 << 20
+        return [(_round_up(size, unit) >> PAGE_SHIFT, FRAMETABLE_ALIGN)]
+    runs: list[list[int]] = []
+    for first, last in banks:
+        group = first // PDX_GROUP
+        if runs and group <= (runs[-1][1] - 1) // PDX_GROUP + 1:
+            runs[-1][1] = max(runs[-1][1], last)
+        else:
+            runs.append([group * PDX_GROUP, last])
+    blocks = []
+    for lo, hi in runs:
+        size = _round_up((hi - lo) * PAGE_INFO_SIZE, PAGE_SIZE)
+        align = FRAMETABLE_ALIGN if size >= 32 << 20 else SMALL_FRAMETABLE_ALIGN
+        blocks.append((size >> PAGE_SHIFT, align))
+    return blocks
+
+
+def boot_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]], rel: int) -> list[BootAllocation]:
+    """The allocations Xen makes before the heap exists, in order (section 2.2).
+
+    Stops after the first one that fails (Xen's ``BUG()`` in
+    ``alloc_boot_pages()``: HEAP-008); its ``pfn`` is then None.
+    """
+    plan: list[tuple[str, int, int]] = []
+    if rel >= 17:
+        plan.append(("direct-map table", 1, 1))
+    for pages, align in _frametable_blocks(ram, rel):
+        plan.append(("frame table", pages, align))
+    if rel >= 20:
+        plan += [("frame-table/vmap table", 1, 1)] * 4
+    else:
+        plan.append(("frame-table table", 1, 1))
+    done: list[BootAllocation] = []
+    for what, pages, align in plan:
+        pfn = boot.alloc(pages, align)
+        done.append(BootAllocation(what, pfn, pages, align))
+        if pfn is None:
+            break
+    return done

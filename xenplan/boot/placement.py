@@ -1,0 +1,497 @@
+"""Where the heap puts every dynamic domU's RAM: a replay of Xen's boot.
+
+``spec/dynamic-placement.md`` sections 4-5 on top of ``boot_alloc`` (boot
+allocator, heap initialisation) and ``buddy`` (the allocator): every heap
+request Xen makes from ``end_boot_allocator()`` to the last domU, in order,
+so that each domU's RAM chunks get the host pages the real allocator picks.
+The requests mirror, per release:
+
+* the boot sequence up to "Xen dom0less mode detected": vmap and page
+  tables, ``xmalloc`` pool, ``relocate_fdt()``'s copy of the DTB,
+  ``unflatten_device_tree()``, the idle and system domains, console ring,
+  per-CPU areas and idle vCPUs of the secondary CPUs, the empty P2M root;
+* per domU (``create_domUs()``, ``domain_create()``, ``construct_domU()``):
+  domain struct, P2M root (``p2m_alloc_table()``), shared_info, vGIC
+  (``domain_vgic_init()``), grant table, the P2M pool
+  (``p2m_set_allocation()``, ALLOC-006) one page at a time, vCPU0; then the
+  RAM (``allocate_memory()`` / ``allocate_bank_memory()``, ALLOC-001/002/004/
+  007); then heap-backed shared memory, the guest DTB buffer
+  (``prepare_dtb_domU()``), the other vCPUs and the xenstore page (4.21+).
+* after the last domU, ``discard_initial_modules()`` (S12) for the final
+  heap budget.
+
+Releases: 4.16, 4.17, 4.18, 4.20 and 4.22 are recorded and modelled as the
+spec says; 4.19 behaves as 4.20; 4.21 as 4.20 except that Xen allocates the
+xenstore page itself (XS-003); 4.23-dev as 4.22. 4.16.0-4.16.2 predate the
+P2M pool (XSA-409): their P2M tables come from the heap while RAM is mapped,
+which is not modelled (a note says so).
+
+All addresses and sizes are bytes; the replay is a pure function of its
+inputs and never walks memory page by page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from xenplan.boot.boot_alloc import BootAllocation, boot_allocations, populate_boot_allocator, release
+from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+from xenplan.dt.tree import Tree
+
+GUEST_RAM_BANKS = ((0x40000000, 3 << 30), (0x200000000, 1016 << 30))
+"""GUEST_RAM0 and GUEST_RAM1 (``xen/include/public/arch-arm.h``): ALLOC-001."""
+MAX_POOL_ALLOC = PAGE_SIZE - 16
+"""``xmalloc`` requests from here up take whole pages (one page minus the pool block header)."""
+PENDING_IRQ_SIZE = 56
+"""``sizeof(struct pending_irq)``: the vGIC allocates one per SPI."""
+XENSTORE_ZONE = 32 - PAGE_SHIFT
+"""The xenstore page prefers memory below 4 GiB (XS-003): zones up to 20."""
+
+Outcome = Literal["ok", "out-of-memory", "p2m-pool-exhausted", "heap-exhausted", "hang", "not-reached"]
+
+
+@dataclass(frozen=True)
+class HeapBoard:
+    """Everything of the board and of Xen that decides the heap's shape."""
+
+    ram: tuple[tuple[int, int], ...]
+    """(start, size) of each RAM bank, sorted."""
+    modules: tuple[tuple[int, int], ...]
+    """Boot modules in Xen's module-table order: Xen's image, the DTB (start,
+    ``totalsize``), then the ``multiboot,module`` nodes Xen kept, in DT order."""
+    reserved: tuple[tuple[int, int], ...]
+    """Every range cut out of the heap as Xen recorded it: /memreserve/,
+    /reserved-memory children, static-mem, static-heap and shm host banks."""
+    static_heap: tuple[tuple[int, int], ...] | None
+    """``xen,static-heap`` banks (4.17+), or None: then only they feed the heap."""
+    fdt_size: int
+    """The DTB's ``totalsize``: the size of Xen's relocated copy."""
+    unflat_size: int
+    """What ``unflatten_device_tree()`` asks ``xmalloc`` for: ``unflattened_size()``."""
+    version: tuple[int, ...]
+    """Xen release as (4, 22) or (4, 16, 7)."""
+    host_cpus: int = 2
+    p2m_root_order: int = 0
+    """0 for a 4-level P2M (44-bit IPA and up), 1 for the concatenated 40-bit root."""
+
+
+@dataclass(frozen=True)
+class HeapDomain:
+    """What one ``xen,domain`` node asks of the heap."""
+
+    name: str
+    cpus: int
+    memory_kib: int
+    static: bool = False
+    """``xen,static-mem`` or ``direct-map``: the same requests, but RAM from static banks."""
+    p2m_mem_mb: int | None = None
+    """``xen,domain-p2m-mem-mb`` when present."""
+    nr_spis: int = 224
+    enhanced: bool = False
+    """A xenstore page is wanted (``xen,enhanced`` enabled); Xen allocates it from 4.21."""
+    heap_shm_sizes: tuple[int, ...] = ()
+    """Sizes of heap-backed shm regions this domain is the first to use (4.19+)."""
+    shm_windows: tuple[tuple[int, int], ...] = ()
+    """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
+
+
+@dataclass(frozen=True)
+class DomainPlacement:
+    name: str
+    outcome: Outcome
+    banks: tuple[tuple[int, int, int], ...] | None
+    """(guest, host, size) sorted by guest, merged where both are contiguous,
+    shm windows cut out; None for static domains and when RAM was not placed."""
+    unallocated_kib: int | None = None
+    """The N of "Failed to allocate requested domain memory. NKB unallocated"."""
+    message: str | None = None
+    """Xen's panic line where the spec or rulebook gives it."""
+    p2m_pool: tuple[tuple[int, int], ...] = ()
+    """(start, size) host extents of the P2M pool, in allocation order."""
+
+
+@dataclass(frozen=True)
+class HeapChunks:
+    """Consecutive entries of one free list, from its head towards its tail."""
+
+    zone: int
+    chunk_size: int
+    start: int
+    count: int
+    stride: int
+    """Bytes from one chunk's start to the next one's (negative: descending)."""
+    dirty_from: int | None
+    """Byte offset of each chunk's first dirty page; None when clean."""
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    domains: tuple[DomainPlacement, ...]
+    """One per input domain, in order; after the first failure all are "not-reached"."""
+    boot_allocations: tuple[tuple[str, int | None, int], ...]
+    """(what, start or None when it failed, size) of each ``alloc_boot_pages()``."""
+    boot_failure: str | None
+    """Why Xen stopped before the first domU (HEAP-008, or the heap ran dry)."""
+    free_bytes: int
+    """Heap left after the last domain built (or at the failure)."""
+    free_lists: tuple[HeapChunks, ...]
+    """The free lists at that moment, highest zone and order first."""
+    free_bytes_after_discard: int | None
+    """After ``discard_initial_modules()`` gave the boot modules back (S12);
+    Xen's init section, freed next, is not counted. None if Xen stopped."""
+    notes: tuple[str, ...] = ()
+
+
+class _Exhausted(Exception):
+    """A heap request failed; ``step`` says which part of the build asked."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+def unflattened_size(tree: Tree, version: tuple[int, ...]) -> int:
+    """The byte count ``unflatten_device_tree()`` passes to ``xmalloc``.
+
+    ``unflatten_dt_node()`` allocates, in document order, for every node a
+    ``struct dt_device_node`` (144 bytes up to 4.21, 128 from 4.22) plus its
+    full path with the NUL (2 for the root), for every property a 32-byte
+    ``struct dt_property`` (values stay in the FDT), and for a node without
+    a ``name`` property one more such struct with the name up to its ``@``
+    and a NUL; each allocation 8-byte aligned. The total is rounded to a
+    4-byte boundary past the last byte and gets a 4-byte end marker.
+    """
+    node_size = 128 if release(version) >= 22 else 144
+    used = 0
+    for node in tree.walk():
+        root = node.parent is None
+        for size in (
+            [node_size + (2 if root else len(node.path) + 1)]
+            + [32] * len(node.properties)
+            + ([] if "name" in node.properties else [32 + len(node.basename) + 1])
+        ):
+            used = ((used + 7) & ~7) + size
+    return (used | 3) + 1 + 4
+
+
+def p2m_pool_pages(domain: HeapDomain) -> int:
+    """ALLOC-006: ``xen,domain-p2m-mem-mb`` MiB, else 1 MiB per vCPU +
+    4 KiB per MiB of RAM + 512 KiB, rounded up to whole MiB."""
+    if domain.p2m_mem_mb is not None:
+        return domain.p2m_mem_mb << 8
+    kib = 4 * ((domain.cpus << 8) + (domain.memory_kib >> 10) + 128)
+    return -(-kib // 1024) << 8
+
+
+def _merge(extents: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for start, size in extents:
+        if out and out[-1][0] == start + size:
+            out[-1] = (start, out[-1][1] + size)
+        elif out and out[-1][0] + out[-1][1] == start:
+            out[-1] = (out[-1][0], out[-1][1] + size)
+        else:
+            out.append((start, size))
+    return tuple(out)
+
+
+def _cut(banks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    for ws, wn in windows:
+        we = ws + wn
+        out: list[tuple[int, int, int]] = []
+        for g, h, n in banks:
+            if we <= g or ws >= g + n:
+                out.append((g, h, n))
+                continue
+            if g < ws:
+                out.append((g, h, ws - g))
+            if we < g + n:
+                out.append((we, h + (we - g), g + n - we))
+        banks = out
+    return banks
+
+
+class _Replay:
+    """The heap and the request vocabulary of section 4 (A, XM, XF)."""
+
+    def __init__(self, heap: BuddyHeap) -> None:
+        self.heap = heap
+
+    def a(self, order: int, step: str, xen: bool = True, zone_hi: int | None = None) -> int:
+        pfn = self.heap.alloc(order, no_scrub=xen, zone_hi=zone_hi)
+        if pfn is None:
+            raise _Exhausted(step)
+        return pfn
+
+    def pages(self, count: int, step: str) -> list[tuple[int, int]]:
+        got = self.heap.alloc_pages(count)
+        if sum(n for _, n in got) < count:
+            raise _Exhausted(step)
+        return got
+
+    def xm(self, nbytes: int, step: str) -> tuple[int, int] | None:
+        """Whole-page ``xmalloc``: order of the page count, tail freed dirty."""
+        if nbytes < MAX_POOL_ALLOC:
+            return None
+        pages = -(-nbytes // PAGE_SIZE)
+        order = (pages - 1).bit_length()
+        pfn = self.a(order, step)
+        self.heap.free_range(pfn + pages, (1 << order) - pages, dirty=True)
+        return pfn, pages
+
+    def xf(self, block: tuple[int, int] | None) -> None:
+        """``xfree`` of a whole-page block: the kept count's binary pieces, smallest first, from the top."""
+        if block is None:
+            return
+        pfn, kept = block
+        bit = 0
+        while kept:
+            if kept & (1 << bit):
+                kept -= 1 << bit
+                self.heap.free(pfn + kept, bit, dirty=True)
+            bit += 1
+
+    def bank(self, pages: int) -> tuple[list[tuple[int, int]], int]:
+        """``allocate_bank_memory()``: the largest chunk that fits, capped after a
+        failure; returns the chunks (pfn, pages) and the pages left unallocated."""
+        chunks: list[tuple[int, int]] = []
+        cap = MAX_ORDER
+        while pages:
+            order = min(pages.bit_length() - 1, cap)
+            want = pages >> order if order == MAX_ORDER else 1
+            got = self.heap.alloc_repeat(order, want)
+            chunks += [(p, 1 << order) for p in got]
+            pages -= len(got) << order
+            if len(got) < want:
+                if order == 0:
+                    break
+                cap = order - 1
+        return chunks, pages
+
+
+def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
+    """Section 4: the heap requests from heap init to "Xen dom0less mode detected"."""
+    if rel <= 18:
+        r.pages(2 if rel == 16 else 3, "vmap and page tables")
+    r.a(1, "xmalloc pool")
+    r.xm(board.fdt_size, "relocated DTB")
+    r.xm(board.unflat_size, "unflattened DT")
+    if rel >= 22:
+        r.xf(r.xm(32 << 10, "console flush buffer"))
+    r.pages(1 + 7 + 1, "page tables, idle domain")
+    r.a(0, "idle vCPU0")
+    r.a(3, "idle vCPU0 stack")
+    r.pages(2, "system domains")
+    r.a(2, "console ring")
+    for _ in range(1, board.host_cpus):
+        r.a(1, "per-CPU area")
+        r.a(0, "idle vCPU")
+        r.a(3, "idle vCPU stack")
+    r.a(0, "empty P2M root", xen=False)
+    r.a(0, "page table")
+
+
+def _vgic(r: _Replay, dom: HeapDomain) -> None:
+    r.xm(PENDING_IRQ_SIZE * dom.nr_spis, "create")
+
+
+def _vcpu(r: _Replay, step: str) -> None:
+    r.a(0, step)
+    r.a(3, step)
+
+
+def _domain(r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int) -> DomainPlacement:
+    """One domU, section 5: pre (5.1), RAM (5.2), post (5.3)."""
+    has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
+    pool = p2m_pool_pages(dom) if has_pool else 0
+    pool_got: list[tuple[int, int]] = []
+
+    def root() -> None:
+        r.a(board.p2m_root_order, "create", xen=False)
+
+    if rel <= 17:
+        r.a(0, "create")
+        root()
+        initial = r.pages(16, "create") if has_pool else []
+        r.a(0, "create")
+        _vgic(r, dom)
+        r.pages(2 + 2 + 7 + 1, "create")
+        if pool >= 16:
+            pool_got = initial + r.pages(pool - 16, "pool")
+        else:
+            _shrink_pool(r, initial, 16 - pool)
+            pool_got = initial
+    elif rel >= 22 and index > 0:
+        r.pages(2, "create")
+        root()
+        r.a(0, "create")
+        _vgic(r, dom)
+        r.pages(1 + 2 + 1 + 5, "create")
+        pool_got = r.pages(pool, "pool")
+    else:
+        r.a(0, "create")
+        root()
+        r.a(0, "create")
+        _vgic(r, dom)
+        r.pages(2 + 2 + 5, "create")
+        pool_got = r.pages(pool, "pool")
+    _vcpu(r, "construct")
+
+    banks: tuple[tuple[int, int, int], ...] | None = None
+    if not dom.static:
+        total = dom.memory_kib << 10
+        chunks: list[tuple[int, int, int]] = []
+        left = total
+        for guest, room in GUEST_RAM_BANKS:
+            size = min(left, room)
+            if not size:
+                continue
+            got, short = r.bank(size >> PAGE_SHIFT)
+            for pfn, pages in got:
+                chunks.append((guest, pfn << PAGE_SHIFT, pages << PAGE_SHIFT))
+                guest += pages << PAGE_SHIFT
+            if short:
+                return _failed(dom, "out-of-memory", board, left >> 10, pool_got)
+            if size % PAGE_SIZE:
+                return DomainPlacement(dom.name, "hang", None, p2m_pool=_pool(pool_got))
+            left -= size
+        if left:
+            return _failed(dom, "out-of-memory", board, left >> 10, pool_got)
+        banks = _banks(chunks, dom.shm_windows)
+
+    for size in dom.heap_shm_sizes:
+        _, short = r.bank(size >> PAGE_SHIFT)
+        if short:
+            raise _Exhausted("shm")
+    r.xf(r.xm(2048 + 128 * 128 if rel >= 22 else PAGE_SIZE, "construct"))
+    for _ in range(1, dom.cpus):
+        _vcpu(r, "construct")
+    if minor >= 21 and dom.enhanced:
+        if r.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
+            r.a(0, "construct", xen=False)
+    return DomainPlacement(dom.name, "ok", banks, p2m_pool=_pool(pool_got))
+
+
+def _shrink_pool(r: _Replay, initial: list[tuple[int, int]], count: int) -> None:
+    """``p2m_set_allocation()`` below the 16 pages of ``p2m_init()``: the oldest go back, dirty."""
+    pages = [p for start, n in initial for p in range(start + n - 1, start - 1, -1)]
+    for pfn in pages[:count]:
+        r.heap.free(pfn, 0, dirty=True)
+    del initial[:]
+    for pfn in pages[count:]:
+        initial.append((pfn, 1))
+
+
+def _pool(got: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    return _merge([(p << PAGE_SHIFT, n << PAGE_SHIFT) for p, n in got])
+
+
+def _banks(chunks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:
+    merged: list[tuple[int, int, int]] = []
+    for g, h, n in chunks:
+        if merged and merged[-1][0] + merged[-1][2] == g and merged[-1][1] + merged[-1][2] == h:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+        else:
+            merged.append((g, h, n))
+    return tuple(sorted(_cut(merged, windows)))
+
+
+def _rc(board: HeapBoard, rc: int) -> str:
+    return "" if release(board.version) <= 17 else f" (rc = {rc})"
+
+
+def _failed(dom: HeapDomain, outcome: Outcome, board: HeapBoard, unallocated_kib: int | None,
+            pool: Sequence[tuple[int, int]] = ()) -> DomainPlacement:
+    if outcome == "out-of-memory":
+        message = (f"Failed to allocate requested domain memory. {unallocated_kib}KB unallocated. "
+                   "Fix the VMs configurations.")
+    elif outcome == "p2m-pool-exhausted":
+        message = f"Could not set up domain {dom.name}{_rc(board, -12)}"
+    else:
+        message = None
+    return DomainPlacement(dom.name, outcome, None, unallocated_kib, message, _pool(pool))
+
+
+def _exhausted(dom: HeapDomain, board: HeapBoard, step: str) -> DomainPlacement:
+    if step == "pool":
+        return _failed(dom, "p2m-pool-exhausted", board, None)
+    if step == "create":
+        message = f"Error creating domain {dom.name}{_rc(board, -12)}"
+    elif step == "shm":
+        message = "Failed to allocate static shared memory from Xen heap"
+    else:
+        message = f"Could not set up domain {dom.name}{_rc(board, -12)}"
+    return DomainPlacement(dom.name, "heap-exhausted", None, None, message)
+
+
+def _discard_modules(heap: BuddyHeap, board: HeapBoard) -> None:
+    """``discard_initial_modules()``: modules but Xen's image back to the heap, clean,
+    without their reserved parts; nothing with a static heap."""
+    if board.static_heap is not None or not board.ram:
+        return
+    lo = min(s for s, _ in board.ram)
+    hi = max(s + n for s, n in board.ram)
+    done: list[tuple[int, int]] = []
+    for start, size in board.modules[1:]:
+        end = start + -(-size // PAGE_SIZE) * PAGE_SIZE
+        if not size or start < lo or end >= hi:
+            continue
+        pieces = [(start, end)]
+        for hs, hn in list(board.reserved) + done:
+            pieces = [q for s, e in pieces for q in ((s, min(e, hs)), (max(s, hs + hn), e)) if q[0] < q[1]]
+        for s, e in pieces:
+            ps, pe = -(-s // PAGE_SIZE), e // PAGE_SIZE
+            if ps < pe:
+                heap.free_range(ps, pe - ps, dirty=False)
+        done.append((start, end - start))
+
+
+def place_domains(board: HeapBoard, domains: Sequence[HeapDomain]) -> PlacementResult:
+    """Replay Xen's heap from the boot allocator to the last domU (sections 2-5).
+
+    Domains are built in the order given (DT order of ``/chosen``); the first
+    that fails stops the boot, and the ones after it are "not-reached".
+    """
+    rel = release(board.version)
+    minor = board.version[1]
+    notes: list[str] = []
+    if rel == 16 and len(board.version) >= 3 and board.version[2] < 3:
+        notes.append("Xen before 4.16.3 has no P2M pool: P2M tables taken from the heap while "
+                     "mapping RAM are not modelled, host addresses are approximate")
+    boot = populate_boot_allocator(board.ram, board.modules, board.reserved, board.static_heap)
+    allocs = boot_allocations(boot, board.ram, rel)
+    recorded = tuple((a.what, None if a.pfn is None else a.pfn << PAGE_SHIFT, a.pages << PAGE_SHIFT) for a in allocs)
+    heap = BuddyHeap()
+    placed: list[DomainPlacement] = []
+    failure: str | None = None
+    if allocs and allocs[-1].pfn is None:
+        failure = f"alloc_boot_pages() cannot place the {allocs[-1].what} ({allocs[-1].pages << PAGE_SHIFT:#x} bytes)"
+    else:
+        boot.end(heap)
+        r = _Replay(heap)
+        try:
+            _boot_sequence(r, board, rel)
+        except _Exhausted as exc:
+            failure = f"heap exhausted during boot ({exc.step})"
+        if failure is None:
+            for index, dom in enumerate(domains):
+                try:
+                    result = _domain(r, board, dom, index, rel, minor)
+                except _Exhausted as exc:
+                    result = _exhausted(dom, board, exc.step)
+                placed.append(result)
+                if result.outcome != "ok":
+                    break
+    placed += [DomainPlacement(d.name, "not-reached", None) for d in domains[len(placed):]]
+    free_lists = tuple(
+        HeapChunks(c.zone, PAGE_SIZE << c.order, c.pfn << PAGE_SHIFT, c.count, c.stride << PAGE_SHIFT,
+                   None if c.first_dirty is None else c.first_dirty << PAGE_SHIFT)
+        for c in heap.lists()
+    )
+    free_bytes = heap.free_pages << PAGE_SHIFT
+    after: int | None = None
+    if failure is None and all(p.outcome == "ok" for p in placed):
+        _discard_modules(heap, board)
+        after = heap.free_pages << PAGE_SHIFT
+    return PlacementResult(tuple(placed), recorded, failure, free_bytes, free_lists, after, tuple(notes))
