@@ -98,6 +98,16 @@ class HeapDomain:
 
 @dataclass(frozen=True)
 class DomainPlacement:
+    """What the heap gave one domain, or where its build stopped.
+
+    ``outcome``: "ok"; "out-of-memory" when an order-0 RAM chunk fails
+    (ALLOC-002 panic); "p2m-pool-exhausted" when ``p2m_set_allocation()``
+    runs dry ("Failed to allocate P2M pages.", ALLOC-006); "heap-exhausted"
+    for any other request of the domain (struct, vCPU, DTB buffer, heap
+    shm); "hang" for a ``memory`` that is not whole pages (ALLOC-007);
+    "not-reached" after an earlier failure.
+    """
+
     name: str
     outcome: Outcome
     banks: tuple[tuple[int, int, int], ...] | None
@@ -109,6 +119,11 @@ class DomainPlacement:
     """Xen's panic line where the spec or rulebook gives it."""
     p2m_pool: tuple[tuple[int, int], ...] = ()
     """(start, size) host extents of the P2M pool, in allocation order."""
+
+    @property
+    def p2m_pool_ok(self) -> bool:
+        """False when the P2M pool itself could not be allocated (ALLOC-006)."""
+        return self.outcome != "p2m-pool-exhausted"
 
 
 @dataclass(frozen=True)
