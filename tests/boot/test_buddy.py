@@ -140,6 +140,15 @@ def test_free_range_makes_runs_without_per_chunk_entries() -> None:
     assert heap.free_pages == (1 << 32) - 3 * BIG - BIG - 5
 
 
+def test_free_range_from_pfn_zero_keeps_zones_apart() -> None:
+    heap = BuddyHeap()
+    heap.free_range(0, 4 * BIG, dirty=False)
+    assert [(c.zone, c.pfn, c.count) for c in heap.lists()] == [
+        (20, 3 * BIG, 2), (19, BIG, 1), (1, 0, 1)
+    ]
+    assert heap.zone_pages(1) == BIG and heap.free_pages == 4 * BIG
+
+
 def test_order_above_max_fails() -> None:
     heap = BuddyHeap()
     heap.free_range(BIG, 4 * BIG, dirty=False)

@@ -203,7 +203,7 @@ class BuddyHeap:
         """
         end = pfn + count
         big = 1 << MAX_ORDER
-        lo = -(-pfn // big) * big
+        lo = max(-(-pfn // big) * big, big)
         hi = end // big * big
         if hi - lo < 2 * big:
             for p, o in decompose(pfn, count):
