@@ -91,6 +91,7 @@ MALFORMED = [
     ("no-version.dts", "no-version.dts", 1),
     ("empty.dts", "empty.dts", 1),
     ("error-in-include.dts", "broken.dtsi", 3),
+    ("bad-char-literal.dts", "bad-char-literal.dts", 4),  # dtc: "Lexical error: ..."
 ]
 
 

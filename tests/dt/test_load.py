@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import xenplan.dt
 from xenplan.dt import load
+from xenplan.dt.tree import Tree
 from xenplan.errors import InputError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "dt"
@@ -70,8 +75,6 @@ def test_directory(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
-    import os
-
     if os.geteuid() == 0:
         pytest.skip("root reads every file")
     src = tmp_path / "secret.dts"
@@ -152,3 +155,57 @@ def test_corpus_dts_load(route: str) -> None:
             continue
         tree = load(str(path))
         assert tree.root.children and tree.dtb_size, path.name
+
+
+# --- any input gives a tree or an InputError -----------------------------------
+
+_FEATURES = (FIXTURES / "features.dts").read_bytes()
+_TOKENS = [b"{", b"}", b";", b"=", b"<", b">", b"[", b"]", b'"', b"'", b"&", b"/", b":", b"\n",
+           b"/delete-node/ ", b"/include/ ", b"/bits/ ", b"/memreserve/ ", b"&{/", b"\\",
+           b"/*", b"//", b'#include "x.h"\n', b"/plugin/;", b"phandle = <1>;", b"\xff"]
+
+
+def _load_bytes(data: bytes, no_dtc: str) -> None:
+    """Hypothesis runs many examples per test, so the environment is set by hand here."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "fuzz.dts")
+        with open(path, "wb") as f:
+            f.write(data)
+        old = os.environ.get("XENPLAN_NO_DTC")
+        os.environ["XENPLAN_NO_DTC"] = no_dtc
+        try:
+            assert isinstance(load(path), Tree)
+        except InputError as exc:
+            assert "\n" not in str(exc)
+        finally:
+            if old is None:
+                del os.environ["XENPLAN_NO_DTC"]
+            else:
+                os.environ["XENPLAN_NO_DTC"] = old
+
+
+_edits = st.lists(
+    st.tuples(st.integers(0, len(_FEATURES)), st.integers(0, 6), st.sampled_from(_TOKENS)),
+    min_size=1, max_size=3,
+)
+
+
+def _mutate(edits: list[tuple[int, int, bytes]]) -> bytes:
+    data = bytearray(_FEATURES)
+    for pos, cut, token in edits:
+        data[pos : pos + cut] = token
+    return bytes(data)
+
+
+@pytest.mark.parametrize("no_dtc", ROUTES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=_edits)
+def test_mutated_source_loads_or_fails_cleanly(no_dtc: str, edits: list[tuple[int, int, bytes]]) -> None:
+    _load_bytes(_mutate(edits), no_dtc)
+
+
+@pytest.mark.parametrize("no_dtc", ROUTES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_any_bytes_load_or_fail_cleanly(no_dtc: str, data: bytes) -> None:
+    _load_bytes(data, no_dtc)

@@ -144,8 +144,9 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-# "Error: board.dts:12.3-4 syntax error", "Error: board.dts:0.0 syntax error"
-_DTC_PARSE = re.compile(r"^Error: (?P<file>.+?):(?P<line>\d+)\.\d+(?:-(?:\d+\.)?\d+)? (?P<msg>.*)$")
+# "Error: board.dts:12.3-4 syntax error", "Error: board.dts:0.0 syntax error",
+# "Lexical error: board.dts:14.15-20 Character literal has 2 characters instead of 1"
+_DTC_PARSE = re.compile(r"^(?:Lexical error|Error): (?P<file>.+?):(?P<line>\d+)\.\d+(?:-(?:\d+\.)?\d+)? (?P<msg>.*)$")
 # "board.dts:3.4-5.4: ERROR (phandle_references): /n: Reference to ..."
 # "<stdout>: ERROR (duplicate_node_names): /fragment@0: Duplicate node name"
 _DTC_CHECK = re.compile(
