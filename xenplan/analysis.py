@@ -1,0 +1,32 @@
+"""One input, analysed end to end: load → model → simulate → findings.
+
+The CLI and the renderers work on an ``Analysis``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from xenplan import boot, checks, dt, model
+from xenplan.boot.result import BootResult
+from xenplan.checks.finding import Finding
+from xenplan.model.system import System
+from xenplan.model.target import Target
+
+
+@dataclass
+class Analysis:
+    input: str
+    system: System
+    result: BootResult
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)
+
+
+def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = ()) -> Analysis:
+    tree = dt.load(path, overlays=overlays, include_dirs=include_dirs)
+    system = model.build(tree, target)
+    result = boot.simulate(system)
+    findings = checks.run(system, result)
+    return Analysis(input=path, system=system, result=result, findings=findings, notes=list(result.notes))

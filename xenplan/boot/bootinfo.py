@@ -1,0 +1,37 @@
+"""S1–S3: Xen's image, the DTB and ``/memreserve/`` enter ``bootinfo``.
+
+Mirrors ``start_xen()`` (``xen/arch/arm/setup.c``) recording the Xen image
+as ``BOOTMOD_XEN``, ``boot_fdt_info()`` recording the DTB as ``BOOTMOD_FDT``
+(overlap-checked against Xen only from 4.18) and, from 4.19, appending every
+reserve-map entry to ``reserved_mem`` as ``MEMBANK_FDT_RESVMEM`` without any
+check (RSV-001).
+"""
+
+from __future__ import annotations
+
+from xenplan.boot.result import Related
+from xenplan.boot.state import BootModule, BootState, ResvBank
+from xenplan.model.base import Range
+
+
+def run(state: BootState) -> BootState:
+    t = state.system.target
+    if t.xen_image is not None:
+        state.modules.append(BootModule(range=t.xen_image, kind="xen", path="(Xen image)"))
+    else:
+        state.notes.append("no --xen-image: overlap checks with Xen's own image skipped")
+    if t.fdt_address is not None:
+        size = t.fdt_size or state.system.dtb_size or 0
+        fdt = Range(start=t.fdt_address, size=size)
+        if state.v.at_least(4, 18) and t.xen_image is not None and fdt.overlaps(t.xen_image):
+            state.event("RSV-012", "PANIC", f"the DTB {fdt} overlaps Xen's image {t.xen_image}",
+                        path="/", ranges=[fdt], related=[Related(path="(Xen image)", ranges=(t.xen_image,))])
+        state.modules.append(BootModule(range=fdt, kind="fdt", path="(device tree)"))
+        if t.fdt_size is None:
+            state.notes.append(f"DTB size taken from the compiled blob ({size:#x} bytes)")
+    else:
+        state.notes.append("no --fdt-address: overlap checks with the DTB skipped")
+    if state.v.at_least(4, 19):
+        for i, r in enumerate(state.system.board.memreserve):
+            state.reserved_mem.append(ResvBank(range=r, type="memreserve", path=f"/memreserve/[{i}]"))
+    return state

@@ -1,0 +1,369 @@
+"""S8–S9: dom0less mode and the construction of every ``xen,domain``.
+
+Mirrors ``is_dom0less_mode()`` and ``create_domUs()`` / ``construct_domU()``
+(``xen/arch/arm/domain_build.c`` up to 4.18, ``xen/arch/arm/dom0less-build.c``
+4.20, ``xen/common/device-tree/dom0less-build.c`` 4.22), in the step order
+of DOM-021: node checks, domain creation, ``memory``, the P2M pool, the
+kernel probe, RAM (``allocate_memory()``, ``allocate_static_memory()``,
+``assign_static_memory_11()``), static shared memory, the guest DTB, and
+kernel/DTB/initrd placement. Domains are built one after the other in DT
+order; the first failure stops Xen, and the rest is analysed as not reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xenplan.boot import messages as msg
+from xenplan.boot import kernel as krn
+from xenplan.boot.result import Behaviour, Outcome, Related
+from xenplan.boot.state import BootState
+from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down
+from xenplan.model.system import Domain
+
+GUEST_RAM0 = Range(start=0x40000000, size=0xC0000000)
+GUEST_RAM1 = Range(start=0x200000000, size=0xFE00000000)
+MAX_VGIC_SPIS = 988
+UINT_MAX = (1 << 32) - 1
+
+
+class DomainFailed(Exception):
+    """Raised inside one domain's construction when Xen would stop there."""
+
+
+@dataclass
+class Construction:
+    """What one domain's construction produced, before it becomes a ``DomainResult``."""
+
+    dom: Domain
+    domid: int
+    guest_banks: list[tuple[int, int | None, int]] = field(default_factory=list)  # (guest, host, size)
+    xen_banks: list[tuple[int, int | None, int]] = field(default_factory=list)
+    shm_windows: list[tuple[Range, int | None, str]] = field(default_factory=list)  # guest range, host, path
+    first_bank: Range | None = None
+    nr_guest_banks: int = 0
+    kernel: Range | None = None
+    dtb: Range | None = None
+    initrd: Range | None = None
+    max_pages: int = 0
+    tot_pages: int = 0
+
+
+class _Domains:
+    def __init__(self, state: BootState) -> None:
+        self.s = state
+        self.v = state.v
+        self.built: list[Construction] = []
+        self.constructions: dict[str, Construction] = {}
+
+    # -- reporting -------------------------------------------------------
+    def fail(self, c: Construction, rule: str, text: str, xen_message: str | None, *,
+             outcome: Outcome = "panic", behaviour: Behaviour = "PANIC", prop: str | None = None,
+             ranges: tuple[Range, ...] | list[Range] = (), related: tuple[Related, ...] | list[Related] = ()) -> None:
+        dom = c.dom
+        src = dom.prop_sources.get(prop) if prop else dom.source
+        self.s.event(rule, behaviour, text, path=dom.path, prop=prop, source=src or dom.source, ranges=ranges,
+                     related=related, xen_message=xen_message)
+        if self.s.stop(outcome, "domain", rule, xen_message, domain=dom.name):
+            self.s.statuses[dom.path] = "failed"
+        raise DomainFailed(rule)
+
+    def static_failed(self, c: Construction) -> str:
+        return msg.static_assign_failed(c.domid) if c.dom.direct_map else msg.static_alloc_failed(c.domid)
+
+    # -- S8 -----------------------------------------------------------------
+    def dom0less_mode(self) -> None:
+        """``is_dom0less_mode()``: only modules recorded by the early scan count (DOM-002)."""
+        live = self.s.live_modules()
+        dom0_kernel = any(m.kind == "kernel" and m.domain is None for m in live)
+        domu_kernel = any(m.kind == "kernel" and m.domain is not None for m in live)
+        if dom0_kernel:
+            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs (dom0 not modelled)")
+            return
+        if not domu_kernel:
+            lost = [d.path for d in self.s.dropped]
+            why = (f"every domU kernel was lost ({', '.join(lost)})" if lost
+                   else "no domU kernel module was recorded")
+            self.s.event("DOM-002", "PANIC", f"{why}: Xen is not in dom0less mode, tries to build dom0 and finds "
+                         "no kernel for it", path="/chosen", xen_message=msg.dom0_fallback(self.v))
+            self.s.stop("panic", "other", "DOM-002", msg.dom0_fallback(self.v))
+
+    # -- S9 -----------------------------------------------------------------
+    def construct(self, dom: Domain) -> None:
+        c = Construction(dom=dom, domid=dom.index + 1)
+        self.constructions[dom.path] = c
+        if not self.s.stopped:
+            self.s.domids[dom.path] = c.domid
+        try:
+            self._node_checks(c)
+            self._create(c)
+            self._memory(c)
+            self._p2m_pool(c)
+            self._kernel(c)
+            self._ram(c)
+            self._shm(c)
+            self._guest_dtb(c)
+            self._place(c)
+            self._vpl011(c)
+        except DomainFailed:
+            return
+        if not self.s.stopped:
+            self.s.statuses[dom.path] = "constructed"
+            self.built.append(c)
+
+    def _node_checks(self, c: Construction) -> None:
+        dom, v = c.dom, self.v
+        if dom.direct_map and v.at_least(4, 17) and (not dom.static_mem_present
+                                                     or not self.s.system.target.has("STATIC_MEMORY")):
+            t = f"direct-map is not valid for domain {dom.name} without static allocation."
+            self.fail(c, "DMAP-001", t, t, prop="direct-map")
+        if dom.cpus is None:
+            t = f"Missing property 'cpus' for domain {dom.name}"
+            self.fail(c, "DOM-006", t, t)
+        if dom.direct_map and v.at_least(4, 17) and dom.nr_spis is None:
+            uart = self.s.system.board.uart
+            if uart is None or uart.irq is None:
+                t = "Error getting IRQ number for this serial port"
+                self.fail(c, "DOM-010", f"{dom.name} is direct-mapped without nr_spis and Xen's console UART has "
+                          "no interrupt to size the vGIC from", t, prop="direct-map")
+
+    def max_vcpus(self) -> int:
+        gic = self.s.system.board.gic
+        if self.s.system.target.arch == "arm32" or (gic is not None and gic.version == 2):
+            return 8
+        return 128
+
+    def nr_spis(self, dom: Domain) -> int:
+        """DOM-009: the property, else the host's SPI count, raised to cover the vUART SPI."""
+        if dom.nr_spis is not None:
+            return dom.nr_spis
+        n = self.s.system.target.gic_spis
+        uart = self.s.system.board.uart
+        if dom.direct_map and uart is not None and uart.irq is not None:
+            n = max(n, uart.irq - 32 + 1)
+        elif dom.vpl011:
+            n = max(n, 1)
+        return n
+
+    def _create(self, c: Construction) -> None:
+        dom = c.dom
+        assert dom.cpus is not None
+        if dom.cpus == 0 or dom.cpus > self.max_vcpus():
+            self.fail(c, "DOM-006", f"cpus = {dom.cpus}: the vGIC takes 1 to {self.max_vcpus()} vCPUs",
+                      msg.error_creating(self.v, dom.name), prop="cpus")
+        spis = self.nr_spis(dom)
+        if (spis + 31) // 32 * 32 > MAX_VGIC_SPIS:
+            self.fail(c, "DOM-009", f"nr_spis = {spis}: the vGIC accepts at most 960",
+                      msg.error_creating(self.v, dom.name), prop="nr_spis")
+
+    def _memory(self, c: Construction) -> None:
+        dom = c.dom
+        if dom.memory_kib is None:
+            what = "missing" if dom.memory_len == 0 else f"only {dom.memory_len} bytes long (needs 8: two cells)"
+            self.fail(c, "DOM-004", f"memory is {what}", msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
+        c.max_pages = (dom.memory_kib or 0) * 1024 >> PAGE_SHIFT
+
+    def _p2m_pool(self, c: Construction) -> None:
+        from xenplan.boot import heap
+
+        failure = heap.domain_pool_failure(self.s, c.dom)
+        if failure is not None:
+            self.fail(c, "ALLOC-006", failure, msg.could_not_set_up(self.v, c.dom.name, -12),
+                      prop="xen,domain-p2m-mem-mb" if c.dom.p2m_mem_mb is not None else None)
+
+    def _kernel(self, c: Construction) -> None:
+        """``kernel_probe()``: the ``multiboot,kernel`` child must be a recorded module (DOM-020)."""
+        dom, v = c.dom, self.v
+        k = dom.kernel()
+        live = self.s.live_modules()
+        rec = None
+        if k is not None and k.range is not None:
+            rec = next((m for m in live if m.kind == "kernel" and m.range.start == k.range.start), None)
+        if rec is None or rec.range.size == 0:
+            if k is None:
+                why = "has no child with compatible \"multiboot,kernel\""
+            elif any(d.path == k.path for d in self.s.dropped):
+                why = f"kernel module {k.path} was dropped by the early scan"
+            else:
+                why = f"kernel module {k.path} is not a recorded boot module"
+            self.fail(c, "DOM-020", f"{dom.name} {why}: Missing kernel boot module?",
+                      msg.could_not_set_up(v, dom.name, -2))
+        assert rec is not None
+        if not any(r.contains(rec.range) for r in self.s.ram):
+            self.fail(c, "MOD-008", f"kernel module {rec.range} is outside RAM: reading its header faults",
+                      msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[rec.range])
+        if not v.at_least(4, 18):
+            for other in live:
+                if other is not rec and other.kind == "kernel" and other.range.start < rec.range.start < other.range.end:
+                    self.fail(c, "MOD-004", f"kernel module {rec.range} starts inside kernel module {other.path} "
+                              f"{other.range}: Xen {v} keeps both and this image's header is overwritten",
+                              msg.could_not_set_up(v, dom.name, -22), ranges=[rec.range],
+                              related=[Related(path=other.path, ranges=(other.range,))])
+        c.kernel = rec.range
+
+    def _ram(self, c: Construction) -> None:
+        dom = c.dom
+        if dom.static_mem_present and self.s.system.target.has("STATIC_MEMORY"):
+            if dom.direct_map and self.v.at_least(4, 17):
+                self._ram_direct(c)
+            else:
+                self._ram_static(c)
+        else:
+            self._ram_dynamic(c)
+
+    def _ram_dynamic(self, c: Construction) -> None:
+        """``allocate_memory()``: RAM0 then RAM1, from the heap (ALLOC-001/002/007)."""
+        from xenplan.boot import heap
+
+        dom = c.dom
+        mem = (dom.memory_kib or 0) * 1024
+        if (dom.memory_kib or 0) % 4:
+            self.fail(c, "ALLOC-007", f"memory = {dom.memory_kib} KiB is not a whole number of 4 KiB pages: the "
+                      "allocator retries a sub-page remainder about 4.3 billion times (Xen hangs)", None,
+                      outcome="hang", behaviour="HANG", prop="memory")
+        if mem > GUEST_RAM0.size + GUEST_RAM1.size:
+            self.fail(c, "ALLOC-002", f"memory = {dom.memory_kib} KiB exceeds the guest RAM windows (1019 GiB)",
+                      msg.dyn_alloc_failed(dom.memory_kib or 0), prop="memory")
+        placed = heap.domain_ram(self.s, dom)
+        if placed.unallocated_kib is not None:
+            self.fail(c, "ALLOC-002", f"the heap cannot supply {dom.memory_kib} KiB for {dom.name}",
+                      msg.dyn_alloc_failed(placed.unallocated_kib), prop="memory")
+        c.guest_banks = list(placed.banks)
+        layout = heap.guest_layout(mem)
+        c.xen_banks = [(g, None, z) for g, z in layout]
+        c.nr_guest_banks = len(layout)
+        if layout:
+            c.first_bank = Range(start=layout[0][0], size=layout[0][1])
+
+    def _acquire(self, c: Construction, bank: Range) -> None:
+        """``acquire_domstatic_pages()``: all pages free + PGC_static, within ``max_pages`` (PAGE-002/003)."""
+        ft = self.s.ft
+        dom = c.dom
+        smfn, nr = pfn_down(bank.start), pfn_down(bank.size)
+        if nr > UINT_MAX:
+            self.fail(c, "SMEM-004", f"static bank {bank} has {nr} pages (more than 2^32 - 1)",
+                      self.static_failed(c), prop="xen,static-mem", ranges=[bank])
+        if c.tot_pages + nr > c.max_pages:
+            self.fail(c, "PAGE-003", f"Over-allocation for d{c.domid}: acquiring static bank {bank} would give "
+                      f"{c.tot_pages + nr} pages, above memory = {dom.memory_kib} KiB ({c.max_pages} pages)",
+                      self.static_failed(c), prop="memory", ranges=[bank])
+        bad = ft.first_not(smfn, smfn + nr, "static-free", True, None)
+        if bad is not None:
+            ext = next(ft.extents(bad, bad + 1))
+            why = ("was never initialised as static (its start is not page aligned)" if bank.start % PAGE_SIZE
+                   and bad == smfn else f"is {ext.state}" + (f" (owned by {ext.owner})" if ext.owner else ""))
+            self.fail(c, "PAGE-002", f"page {bad << PAGE_SHIFT:#x} of static bank {bank} {why}: "
+                      f"pg Static MFN {bad:#x}, d{c.domid}: failed to acquire static memory",
+                      self.static_failed(c), prop="xen,static-mem", ranges=[bank])
+        ft.set(smfn, smfn + nr, "inuse", static=True, owner=dom.path)
+        c.tot_pages += nr
+
+    def _ram_static(self, c: Construction) -> None:
+        """``allocate_static_memory()``: host banks laid end to end from GUEST_RAM0 (SMEM-010…015)."""
+        dom = c.dom
+        windows = [GUEST_RAM0, GUEST_RAM1]
+        gi, goff = 0, 0
+        for bank in dom.static_mem:
+            self._acquire(c, bank)
+            host, left = bank.start, bank.size
+            while left:
+                if gi < len(windows) and goff >= windows[gi].size:
+                    gi, goff = gi + 1, 0
+                if gi >= len(windows):
+                    self.fail(c, "SMEM-011", "Exhausted all possible guest banks.", self.static_failed(c),
+                              prop="xen,static-mem", ranges=[bank])
+                take = min(windows[gi].size - goff, left)
+                c.xen_banks.append((windows[gi].start + goff, host, take))
+                goff += take
+                host += take
+                left -= take
+                if left:
+                    gi, goff = gi + 1, 0
+        tot_size = self._static_total(dom.static_mem)
+        mem = (dom.memory_kib or 0) * 1024
+        if tot_size != mem:
+            if tot_size == sum(b.size for b in dom.static_mem):
+                why = (f"memory = {dom.memory_kib} KiB but the static banks sum to {tot_size // 1024} KiB: "
+                       "Size of \"memory\" property doesn't match up with the sum-up of \"xen,static-mem\"")
+                rule = "SMEM-013"
+            else:
+                why = (f"a static bank is split across the 3 GiB guest boundary and Xen {self.v} counts only its "
+                       "upper part, so the total no longer matches memory")
+                rule = "SMEM-015"
+            self.fail(c, rule, why, self.static_failed(c), prop="memory")
+        c.guest_banks = [(g, h, s) for g, h, s in c.xen_banks]
+        used = [sum(z for g, _h, z in c.xen_banks if w.start <= g < w.end) for w in windows]
+        c.nr_guest_banks = sum(1 for u in used if u)
+        if used[0]:
+            c.first_bank = Range(start=GUEST_RAM0.start, size=used[0])
+
+    def _static_total(self, banks: tuple[Range, ...]) -> int:
+        """The running total ``allocate_static_memory()`` compares with ``memory`` (SMEM-015 up to 4.21)."""
+        total = 0
+        used0 = 0
+        for b in banks:
+            if used0 < GUEST_RAM0.size and used0 + b.size > GUEST_RAM0.size and not self.v.at_least(4, 22):
+                total += used0 + b.size - GUEST_RAM0.size
+                used0 = GUEST_RAM0.size
+                continue
+            used0 = min(GUEST_RAM0.size, used0 + b.size) if used0 < GUEST_RAM0.size else used0
+            total += b.size
+        return total
+
+    def _ram_direct(self, c: Construction) -> None:
+        """``assign_static_memory_11()``: guest == host, property order (DMAP-002/004)."""
+        dom = c.dom
+        for bank in dom.static_mem:
+            self._acquire(c, bank)
+            c.xen_banks.append((bank.start, bank.start, bank.size))
+        mem = (dom.memory_kib or 0) * 1024
+        total = sum(b.size for b in dom.static_mem)
+        if total != mem:
+            self.fail(c, "DMAP-004", f"memory = {dom.memory_kib} KiB but the static banks sum to {total // 1024} "
+                      "KiB", self.static_failed(c), prop="memory")
+        c.guest_banks = list(c.xen_banks)
+        c.nr_guest_banks = len(c.xen_banks)
+        if c.xen_banks:
+            c.first_bank = Range(start=c.xen_banks[0][0], size=c.xen_banks[0][2])
+
+    def _shm(self, c: Construction) -> None:
+        from xenplan.boot import shm
+
+        shm.construct(self, c)
+
+    def _guest_dtb(self, c: Construction) -> None:
+        need, buf = krn.guest_dtb_size(self.s, c.dom, c.nr_guest_banks), krn.guest_dtb_buffer(self.s)
+        if need > buf:
+            self.fail(c, "KRN-005", f"the device tree Xen writes for {c.dom.name} needs about {need} bytes "
+                      f"({c.dom.cpus} vCPUs) but its buffer is {buf} bytes: Device tree generation failed (-3)",
+                      msg.could_not_set_up(self.v, c.dom.name, -22), prop="cpus")
+
+    def _place(self, c: Construction) -> None:
+        krn.place(self, c)
+
+    def _vpl011(self, c: Construction) -> None:
+        dom = c.dom
+        if not dom.vpl011:
+            return
+        if not self.s.system.target.has("SBSA_VUART_CONSOLE"):
+            self.fail(c, "DMAP-006", "vpl011 needs CONFIG_SBSA_VUART_CONSOLE",
+                      msg.could_not_set_up(self.v, dom.name, -38), prop="vpl011")
+        if dom.direct_map and self.v.at_least(4, 17):
+            uart = self.s.system.board.uart
+            if uart is None or uart.base is None:
+                self.fail(c, "DMAP-006", "vpl011 on a direct-mapped domain re-uses Xen's UART, and Xen has none",
+                          "Unable to re-use the Xen UART information", prop="vpl011")
+            elif (uart.size or 0) < PAGE_SIZE:
+                self.fail(c, "DMAP-006", f"Xen's UART MMIO region ({uart.size:#x} bytes) is smaller than a page",
+                          "Unable to re-use the Xen UART MMIO region as it is too small", prop="vpl011")
+
+
+def run(state: BootState) -> BootState:
+    d = _Domains(state)
+    d.dom0less_mode()
+    for dom in state.system.domains:
+        state.statuses[dom.path] = "not-reached"
+    for dom in state.system.domains:
+        d.construct(dom)
+    state.placements["constructions"] = d.constructions
+    return state

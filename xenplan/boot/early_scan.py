@@ -1,0 +1,301 @@
+"""S4: the early scan — every region Xen records, in document order.
+
+Mirrors ``early_scan_node()`` and its handlers (``process_memory_node``,
+``process_reserved_memory``, ``process_multiboot_node``,
+``process_chosen_node``, ``process_domain_node``, ``process_shm_node``) in
+``xen/common/device-tree/bootinfo-fdt.c`` (``xen/arch/arm/bootfdt.c`` up to
+4.18), with ``check_reserved_regions_overlap()`` from
+``xen/common/device-tree/bootinfo.c``. Each insertion is checked against
+what came before (RSV-010, from 4.18); the finding is blamed on the node
+parsed second. A failing handler stops the scan without a panic up to 4.18
+(TRUNC, DT-008/DT-009) and panics "Early FDT parsing failed" from 4.19.
+"""
+
+from __future__ import annotations
+
+from xenplan.boot import messages as msg
+from xenplan.boot.result import Related
+from xenplan.boot.state import BankType, BootModule, BootState, ResvBank, ShmBank
+from xenplan.model.base import PAGE_SIZE, Range
+from xenplan.model.system import ScanItem
+
+MAX_MODULES = 32
+NR_SHMEM_BANKS = 32
+ENOENT, EINVAL, ENOSPC = -2, -22, -28
+
+
+def nr_mem_banks(state: BootState) -> int:
+    """NR_MEM_BANKS: 128 in 4.16, 256 from 4.17."""
+    return 256 if state.v.at_least(4, 17) else 128
+
+
+def find_overlap(state: BootState, r: Range, *, live: bool, shm: bool = False) -> Related | None:
+    """``check_reserved_regions_overlap()``: the first recorded region ``r`` touches.
+
+    Checks ``reserved_mem`` (with the 4.19.2+ exception for a region lying
+    inside one /memreserve/ entry, never for shm), the shm list (4.19+) and
+    the boot modules. ``live`` restricts it to what Xen really recorded.
+    """
+    v = state.v
+    for i, b in enumerate(state.reserved_mem):
+        if (live and not b.live) or not r.overlaps(b.range):
+            continue
+        if b.type == "memreserve" and not shm and v.at_least(4, 19, 2) and b.range.contains(r):
+            continue
+        return Related(path=b.path, ranges=(b.range,))
+    if v.at_least(4, 19):
+        for s in state.shmem:
+            if s.range is not None and (s.live or not live) and r.overlaps(s.range):
+                return Related(path=s.path, ranges=(s.range,))
+    for m in state.modules:
+        if (m.live or not live) and r.overlaps(m.range):
+            return Related(path=m.path, ranges=(m.range,))
+    return None
+
+
+class _Scan:
+    def __init__(self, state: BootState) -> None:
+        self.s = state
+        self.v = state.v
+
+    @property
+    def live(self) -> bool:
+        return self.s.truncated_at is None
+
+    @property
+    def reached(self) -> bool:
+        return self.live and not self.s.stopped
+
+    def fail(self, item: ScanItem, rule: str, text: str, rc: int, *, ranges: tuple[Range, ...] = (),
+             related: tuple[Related, ...] = ()) -> None:
+        """A handler returns an error: TRUNC up to 4.18, "Early FDT parsing failed" from 4.19."""
+        s = self.s
+        if not self.v.at_least(4, 19):
+            s.event(rule, "TRUNC", f"{text}; Xen {self.v} stops its early scan here without a panic: nothing "
+                    "after this node is recorded", path=item.path, prop=item.prop, source=item.source,
+                    ranges=ranges, related=related, reached=self.reached,
+                    xen_message=f"fdt: node `{item.path.rsplit('/', 1)[-1]}': parsing failed")
+            if self.live and not s.stopped:
+                s.truncated_at = item.path
+            return
+        reached = self.reached
+        s.event(rule, "PANIC", text, path=item.path, prop=item.prop, source=item.source, ranges=ranges,
+                related=related, reached=reached, xen_message=msg.early_fdt(rc))
+        if self.live:
+            s.stop("panic", "early-fdt", rule, msg.early_fdt(rc))
+
+    def panic(self, item: ScanItem, rule: str, text: str) -> None:
+        """Handlers that call ``panic()`` themselves (MOD-002, MOD-005, RSV-003): every release."""
+        reached = self.reached
+        self.s.event(rule, "PANIC", text, path=item.path, prop=item.prop, source=item.source, reached=reached,
+                     xen_message=text)
+        if self.live:
+            self.s.stop("panic", "early-fdt", rule, text)
+
+    def insert_banks(self, item: ScanItem, btype: BankType) -> None:
+        """``device_tree_get_meminfo()`` into ``reserved_mem``: check, skip empty, count."""
+        if item.error is not None:
+            self.fail(item, "DT-004", f"{item.prop} cannot be decoded: {item.error}", item.rc or EINVAL)
+            return
+        for r in item.pairs:
+            if self.v.at_least(4, 18):
+                other = find_overlap(self.s, r, live=self.live)
+                if other is not None:
+                    self.fail(item, "RSV-010", f"{item.prop} bank {r} overlaps {other.path} {other.ranges[0]}",
+                              EINVAL, ranges=(r,), related=(other,))
+                    return
+            if r.size == 0:
+                continue
+            if len(self.s.reserved_mem) >= nr_mem_banks(self.s):
+                if btype == "default":
+                    self.panic(item, "RSV-003", "Max number of supported reserved-memory regions reached")
+                else:
+                    self.fail(item, "RSV-003", "Max number of supported memory regions reached", ENOSPC)
+                return
+            self.s.reserved_mem.append(ResvBank(range=r, type=btype, path=item.path, live=self.live))
+
+    def ram(self, item: ScanItem) -> None:
+        if item.error is not None:
+            rule = "RAM-007" if item.rc == ENOENT else "DT-004"
+            self.fail(item, rule, f"memory node: {item.error}", item.rc or EINVAL)
+            return
+        for r in item.pairs:
+            if r.size == 0:
+                continue
+            if len(self.s.ram) >= nr_mem_banks(self.s):
+                self.fail(item, "RAM-004", "Max number of supported memory regions reached", ENOSPC)
+                return
+            if self.live:
+                self.s.ram.append(r)
+
+    def module(self, item: ScanItem, rng: Range, kind: str) -> None:
+        """``add_boot_module()``: dropped on overlap (4.18+) or when the table is full (MOD-004)."""
+        s = self.s
+        m = item.module
+        if not self.live:
+            if not s.stopped:
+                s.dropped.append(_dropped(item.path, rng))
+            return
+        if sum(1 for x in s.modules if x.live) >= MAX_MODULES:
+            s.event("MOD-004", "DROP", f"module {rng} ignored: the boot module table is full ({MAX_MODULES})",
+                    path=item.path, prop="reg", source=item.source, ranges=[rng], reached=self.reached)
+            if not s.stopped:
+                s.dropped.append(_dropped(item.path, rng))
+            return
+        if self.v.at_least(4, 18):
+            other = find_overlap(s, rng, live=True)
+            if other is not None:
+                s.event("MOD-004", "DROP", f"module {rng} overlaps {other.path} {other.ranges[0]}: Xen drops it",
+                        path=item.path, prop="reg", source=item.source, ranges=[rng], related=[other],
+                        reached=self.reached)
+                if not s.stopped:
+                    s.dropped.append(_dropped(item.path, rng))
+                return
+        s.modules.append(BootModule(range=rng, kind=kind, path=item.path,
+                                    domain=item.domain, module=m))
+
+    def shm(self, item: ScanItem) -> None:
+        sh = item.shm
+        assert sh is not None
+        v = self.v
+        if sh.shm_id is None:
+            self.fail(item, "SHM-004", "shared-memory node has no xen,shm-id", ENOENT)
+            return
+        if (sh.shm_id_len or 0) >= 16:
+            self.fail(item, "SHM-004", f"xen,shm-id \"{sh.shm_id}\" is {sh.shm_id_len} characters; "
+                      "at most 15 are allowed", EINVAL)
+            return
+        if sh.cells_error is not None:
+            self.fail(item, "SHM-003", f"xen,shared-mem cannot be decoded: {sh.cells_error}", EINVAL)
+            return
+        if sh.shape_error is not None:
+            rc = ENOENT if sh.shape_error.startswith("missing") else EINVAL
+            self.fail(item, "SHM-006", sh.shape_error, rc)
+            return
+        assert sh.size is not None and sh.guest is not None
+        if sh.short_form and not v.at_least(4, 19):
+            self.fail(item, "SHM-006", f"xen,shared-mem has no host address; Xen {v} requires one "
+                      "(the short form is 4.19+)", EINVAL)
+            return
+        if sh.size == 0:
+            self.fail(item, "SHM-006", "xen,shared-mem has size 0", EINVAL)
+            return
+        if v.at_least(4, 19):
+            bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
+                   if x is not None and x % PAGE_SIZE]
+            if bad:
+                self.fail(item, "SHM-006", f"xen,shared-mem {', '.join(bad)} not page aligned", EINVAL)
+                return
+            if sh.host is not None and sh.host + sh.size > (1 << 64):
+                self.fail(item, "SHM-006", "xen,shared-mem host range wraps", EINVAL)
+                return
+        rng = sh.host_range
+        same_id = [b for b in self.s.shmem if b.shm_id == sh.shm_id and (b.live or not self.live)]
+        if same_id:
+            first = same_id[0]
+            if (first.range is None) != (rng is None) or first.size != sh.size or (
+                    rng is not None and first.range != rng):
+                self.fail(item, "SHM-007", f"shm id \"{sh.shm_id}\" already names a different region "
+                          f"({first.path})", EINVAL, related=(Related(path=first.path, ranges=tuple(
+                              x for x in (first.range,) if x)),))
+                return
+        elif rng is not None:
+            twin = [b for b in self.s.shmem if b.range == rng and (b.live or not self.live)]
+            if twin:
+                self.fail(item, "SHM-008", f"region {rng} is already shared under id \"{twin[0].shm_id}\"",
+                          EINVAL, related=(Related(path=twin[0].path, ranges=(rng,)),))
+                return
+        if v.at_least(4, 19):
+            self._shm_419(item, sh.shm_id, rng, sh.size, bool(same_id))
+        elif v.at_least(4, 18):
+            self._shm_418(item, sh.shm_id, rng, sh.size, bool(same_id))
+        else:
+            self._shm_417(item, sh.shm_id, rng, sh.size, bool(same_id))
+
+    def _record_shm(self, item: ScanItem, shm_id: str, rng: Range | None, size: int) -> None:
+        self.s.shmem.append(ShmBank(shm_id=shm_id, range=rng, size=size, path=item.path, live=self.live))
+
+    def _shm_419(self, item: ScanItem, shm_id: str, rng: Range | None, size: int, known: bool) -> None:
+        if known:
+            return
+        if rng is not None:
+            other = find_overlap(self.s, rng, live=self.live, shm=True)
+            if other is not None:
+                self.fail(item, "SHM-009", f"shared memory {rng} overlaps {other.path} {other.ranges[0]}",
+                          EINVAL, ranges=(rng,), related=(other,))
+                return
+        if len({b.shm_id for b in self.s.shmem}) >= NR_SHMEM_BANKS:
+            self.fail(item, "SHM-010", "Max number of supported memory regions reached", ENOSPC)
+            return
+        self._record_shm(item, shm_id, rng, size)
+
+    def _shm_418(self, item: ScanItem, shm_id: str, rng: Range | None, size: int, known: bool) -> None:
+        """4.18: the global check runs inside the loop over ``reserved_mem`` (SHM-009, SHM-015)."""
+        assert rng is not None
+        entries = [b for b in self.s.reserved_mem if b.live or not self.live]
+        if entries and entries[0].range != rng:
+            other = find_overlap(self.s, rng, live=self.live)
+            if other is not None:
+                rule = "SHM-015" if known else "SHM-009"
+                self.fail(item, rule, f"shared memory {rng} overlaps {other.path} {other.ranges[0]}",
+                          EINVAL, ranges=(rng,), related=(other,))
+                return
+        if any(b.range == rng for b in entries):
+            if not known:
+                self._record_shm(item, shm_id, rng, size)
+            return
+        self._record_shm(item, shm_id, rng, size)
+        self.s.reserved_mem.append(ResvBank(range=rng, type="static-domain", path=item.path, live=self.live))
+
+    def _shm_417(self, item: ScanItem, shm_id: str, rng: Range | None, size: int, known: bool) -> None:
+        """4.17: compared only with the ``reserved_mem`` entries recorded before it (SHM-009)."""
+        assert rng is not None
+        for b in self.s.reserved_mem:
+            if not (b.live or not self.live):
+                continue
+            if b.range == rng:
+                if not known:
+                    self._record_shm(item, shm_id, rng, size)
+                return
+            if b.range.overlaps(rng):
+                self.fail(item, "SHM-009", f"shared memory region {rng} overlaps an existing entry "
+                          f"{b.path} {b.range}", EINVAL, ranges=(rng,),
+                          related=(Related(path=b.path, ranges=(b.range,)),))
+                return
+        self._record_shm(item, shm_id, rng, size)
+        self.s.reserved_mem.append(ResvBank(range=rng, type="static-domain", path=item.path, live=self.live))
+
+
+def _dropped(path: str, r: Range) -> "DroppedModule":
+    from xenplan.boot.result import DroppedModule
+
+    return DroppedModule(path=path, start=r.start, size=r.size)
+
+
+def run(state: BootState) -> BootState:
+    scan = _Scan(state)
+    for item in state.system.scan:
+        if item.kind == "ram":
+            scan.ram(item)
+        elif item.kind == "reserved":
+            scan.insert_banks(item, "default")
+        elif item.kind == "static-heap":
+            scan.insert_banks(item, "static-heap")
+        elif item.kind == "static-mem":
+            scan.insert_banks(item, "static-domain")
+        elif item.kind == "module":
+            if item.panic is not None:
+                rule = "MOD-005" if "command line" in item.panic else "MOD-002"
+                scan.panic(item, rule, item.panic)
+            elif item.pairs:
+                assert item.module is not None
+                scan.module(item, item.pairs[0], item.module.kind)
+        elif item.kind == "initrd":
+            if item.error is not None:
+                scan.fail(item, "MOD-006", item.error, EINVAL)
+            elif item.pairs:
+                scan.module(item, item.pairs[0], "ramdisk")
+        elif item.kind == "shm":
+            scan.shm(item)
+    state.ram.sort(key=lambda r: r.start)
+    return state

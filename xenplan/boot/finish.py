@@ -1,0 +1,139 @@
+"""S12 and the final picture: modules discarded, host map and guest maps.
+
+Mirrors ``discard_initial_modules()`` (``xen/arch/arm/setup.c``): every
+boot module but Xen goes back to the heap, except with a static heap and
+except ranges inside a ``reserved_mem`` bank. Then the result: each domain's
+RAM as the guest can use it (whole pages, static shared-memory windows cut
+out, runs merged where guest and host are both contiguous) and its guest
+physical map (GMAP-001, GMAP-004).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
+from xenplan.boot.state import BootState
+from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
+
+GUEST_GICD = 0x03001000
+GUEST_GICC = 0x03002000
+GUEST_GICR = 0x03020000
+GUEST_PL011 = 0x22000000
+GUEST_GNTTAB = Range(start=0x38000000, size=0x1000000)
+GUEST_MAGIC = Range(start=0x39000000, size=0x1000000)
+
+
+def run(state: BootState) -> BootState:
+    if state.stopped:
+        return state
+    constructions: dict[str, Any] = state.placements.get("constructions", {})  # type: ignore[assignment]
+    for c in constructions.values():
+        if state.statuses.get(c.dom.path) != "constructed" or c.dom.static_mem_present:
+            continue
+        for _g, h, size in c.guest_banks:
+            if h is not None:
+                state.ft.set(pfn_down(h), pfn_up(h + size), "inuse", owner=c.dom.path)
+    static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
+    if not static_heap:
+        reserved = [b.range for b in state.live_reserved()]
+        for m in state.live_modules():
+            if m.kind == "xen" or any(r.contains(m.range) for r in reserved):
+                continue
+            s, e = pfn_up(m.range.start), pfn_down(m.range.end)
+            if any(x.state == "module" for x in state.ft.extents(s, e)):
+                state.ft.set(s, e, "heap")
+    return state
+
+
+def usable_banks(entries: list[tuple[int, int | None, int]], windows: list[Range]) -> list[Bank]:
+    """Whole pages only, shm windows cut out, merged where guest and host are both contiguous."""
+    pieces: list[tuple[int, int | None, int]] = []
+    for g, h, size in entries:
+        size = size // PAGE_SIZE * PAGE_SIZE
+        parts = [(g, h, size)]
+        for w in windows:
+            nxt = []
+            for pg, ph, ps in parts:
+                if w.end <= pg or w.start >= pg + ps:
+                    nxt.append((pg, ph, ps))
+                    continue
+                if w.start > pg:
+                    nxt.append((pg, ph, w.start - pg))
+                if w.end < pg + ps:
+                    off = w.end - pg
+                    nxt.append((w.end, None if ph is None else ph + off, ps - off))
+            parts = nxt
+        pieces.extend(p for p in parts if p[2] > 0)
+    pieces.sort(key=lambda p: p[0])
+    out: list[list[Any]] = []
+    for g, h, s in pieces:
+        if out:
+            pg, ph, ps = out[-1]
+            if pg + ps == g and ((ph is None and h is None) or (ph is not None and h is not None and ph + ps == h)):
+                out[-1][2] += s
+                continue
+        out.append([g, h, s])
+    return [Bank(guest=g, host=h, size=s) for g, h, s in out]
+
+
+def _p2m(state: BootState, c: Any, banks: list[Bank]) -> list[P2MRegion]:
+    dom = c.dom
+    board = state.system.board
+    regions = [P2MRegion(kind="ram", guest=b.guest, host=b.host, size=b.size) for b in banks]
+    direct = dom.direct_map and state.v.at_least(4, 17)
+    gic = board.gic
+    if direct and gic is not None:
+        if gic.dist is not None:
+            regions.append(P2MRegion(kind="gicd", guest=gic.dist.start, size=gic.dist.size, note="emulated"))
+        for r in gic.redist:
+            regions.append(P2MRegion(kind="gicr", guest=r.start, size=r.size, note="emulated"))
+        if gic.cpu is not None:
+            regions.append(P2MRegion(kind="gicc", guest=gic.cpu.start, size=gic.cpu.size))
+    elif gic is None or gic.version == 3:
+        regions.append(P2MRegion(kind="gicd", guest=GUEST_GICD, size=0x10000, note="emulated"))
+        regions.append(P2MRegion(kind="gicr", guest=GUEST_GICR, size=0x1000000, note="emulated"))
+    else:
+        regions.append(P2MRegion(kind="gicd", guest=GUEST_GICD, size=0x1000, note="emulated"))
+        regions.append(P2MRegion(kind="gicc", guest=GUEST_GICC, size=0x2000))
+    if dom.vpl011:
+        uart = board.uart
+        base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011
+        regions.append(P2MRegion(kind="vpl011", guest=base, size=PAGE_SIZE, note="emulated"))
+    regions.append(P2MRegion(kind="gnttab", guest=GUEST_GNTTAB.start, size=GUEST_GNTTAB.size,
+                             note="advertised; mapped by the guest"))
+    if dom.enhanced is not None and dom.enhanced not in ("disabled",):
+        regions.append(P2MRegion(kind="magic", guest=GUEST_MAGIC.start, size=GUEST_MAGIC.size))
+    for w, host, path in c.shm_windows:
+        regions.append(P2MRegion(kind="shm", guest=w.start, host=host, size=w.size, note=path))
+    regions.sort(key=lambda r: (r.guest, r.kind))
+    return regions
+
+
+def result(state: BootState) -> BootResult:
+    constructions: dict[str, Any] = state.placements.get("constructions", {})  # type: ignore[assignment]
+    domains = []
+    for dom in state.system.domains:
+        status = state.statuses.get(dom.path, "not-reached")
+        c = constructions.get(dom.path)
+        banks: list[Bank] | None = None
+        p2m: list[P2MRegion] = []
+        xen_banks = None
+        if c is not None and status == "constructed":
+            windows = [w for w, _h, _p in c.shm_windows]
+            banks = usable_banks(list(c.guest_banks), windows)
+            xen_banks = tuple(Bank(guest=g, host=h, size=s) for g, h, s in c.xen_banks)
+            p2m = _p2m(state, c, banks)
+        domains.append(DomainResult(
+            name=dom.name, path=dom.path, status=status, static=dom.static_mem_present,
+            direct_map=dom.direct_map and state.v.at_least(4, 17), domid=state.domids.get(dom.path),
+            banks=tuple(banks) if banks is not None else None, xen_banks=xen_banks, p2m=tuple(p2m),
+            kernel=c.kernel if c is not None and status == "constructed" else None,
+            dtb=c.dtb if c is not None and status == "constructed" else None,
+            initrd=c.initrd if c is not None and status == "constructed" else None))
+    host_map = [HostRegion(kind=e.state if not (e.static and e.state == "static-free") else "static-free",
+                           start=e.start << PAGE_SHIFT, size=e.pages << PAGE_SHIFT, owner=e.owner)
+                for e in state.ft.all() if e.state != "none"]
+    return BootResult(outcome=state.outcome, failed_at=state.failed_at, dropped_modules=tuple(state.dropped),
+                      domains=tuple(domains), host_map=tuple(host_map), events=tuple(state.events),
+                      notes=tuple(state.notes), heap_free=state.heap_free)

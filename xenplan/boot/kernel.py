@@ -1,0 +1,83 @@
+"""Kernel, guest DTB and initrd placement in the first guest bank (KRN-*).
+
+Mirrors ``place_modules()`` / ``kernel_zimage_place()`` of
+``xen/arch/arm/kernel.c`` (``xen/common/device-tree/kernel.c`` in 4.22) and
+the guest DTB buffer of ``prepare_dtb_domU()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xenplan.boot import messages as msg
+from xenplan.boot.state import BootState
+from xenplan.model.base import Range
+from xenplan.model.system import Domain
+
+if TYPE_CHECKING:
+    from xenplan.boot.domains import Construction, _Domains
+
+MB = 1 << 20
+#: arm64 Image ``text_offset`` assumed for every kernel module (``DESIGN.md``: ``--kernel-image``).
+TEXT_OFFSET = 0x80000
+#: Measured generated-DTB size of a minimal domU, and per vCPU (KRN-005).
+DTB_BASE = {(4, 16): 939, (4, 17): 939}
+DTB_BASE_LATER = 891
+DTB_PER_VCPU = 96
+
+
+def guest_dtb_buffer(state: BootState) -> int:
+    """KRN-004: 4 KiB up to 4.21; 2 KiB + 128 B × MAX_VIRT_CPUS (128) from 4.22."""
+    if state.v.at_least(4, 22):
+        return 2048 + 128 * 128
+    return 4096
+
+
+def guest_dtb_size(state: BootState, dom: Domain, nbanks: int) -> int:
+    """An estimate of the DTB Xen generates for ``dom`` (KRN-005: base + 96 B per vCPU, measured)."""
+    size = DTB_BASE.get(state.v.line, DTB_BASE_LATER) + DTB_PER_VCPU * (dom.cpus or 0)
+    size += 48 * max(nbanks - 1, 0)
+    if dom.vpl011:
+        size += 160
+    if dom.enhanced is not None:
+        size += 200
+    size += 180 * len(dom.shm)
+    return size
+
+
+def _round(x: int, a: int) -> int:
+    return (x + a - 1) // a * a
+
+
+def place(d: "_Domains", c: "Construction") -> None:
+    """KRN-003: kernel at bank 0 + text_offset; DTB and initrd at +128 MiB, at the top, or below."""
+    dom = c.dom
+    if c.first_bank is None:
+        d.fail(c, "KRN-003", f"{dom.name} has no RAM (memory = {dom.memory_kib} KiB)", msg.KRN_NO_ROOM,
+               prop="memory")
+    bank = c.first_bank
+    assert bank is not None
+    klen = c.kernel.size if c.kernel is not None else 0
+    kstart = bank.start + TEXT_OFFSET
+    ksize = _round(klen, 2 * MB)
+    kend = kstart + ksize
+    initrd_mod = dom.child_module("multiboot,ramdisk")
+    live = {m.path for m in d.s.live_modules()}
+    initrd_len = initrd_mod.range.size if initrd_mod and initrd_mod.range and initrd_mod.path in live else 0
+    dtb_len = 2 * MB
+    modsize = dtb_len + _round(initrd_len, 2 * MB)
+    if modsize + ksize > bank.size:
+        d.fail(c, "KRN-003", f"first guest bank {bank} ({bank.size // 1024} KiB) cannot hold the kernel "
+               f"({ksize // MB} MiB with 2 MiB rounding) and the DTB+initrd ({modsize // MB} MiB)",
+               msg.KRN_NO_ROOM, prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
+    if bank.start + 128 * MB + modsize <= bank.end and kend <= bank.start + 128 * MB:
+        addr = bank.start + 128 * MB
+    elif bank.end - modsize >= kend:
+        addr = bank.end - modsize
+    elif kstart - bank.start >= modsize:
+        addr = kstart - modsize
+    else:
+        d.fail(c, "KRN-003", f"no place for the DTB and initrd in {bank}", msg.KRN_NO_SPOT, ranges=[bank])
+    c.kernel = Range(start=kstart, size=klen)
+    c.dtb = Range(start=addr, size=dtb_len)
+    c.initrd = Range(start=addr + dtb_len, size=initrd_len) if initrd_len else None

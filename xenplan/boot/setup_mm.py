@@ -1,0 +1,211 @@
+"""S6: ``setup_mm()`` — boot allocator, frame table, static pages, heap.
+
+Mirrors ``setup_mm()`` (``xen/arch/arm/setup.c`` up to 4.18,
+``xen/arch/arm/arm64/mmu/mm.c`` 4.20, ``xen/arch/arm/mm.c`` 4.22):
+``populate_boot_allocator()`` (HEAP-003/004), the frame table
+(``setup_frametable_mappings()`` / ``init_frametable()``: its coverage and
+tail padding decide RSV-011), ``init_staticmem_pages()`` (SMEM-005, the
+4.19+ ``init_sharedmem_pages()``), and ``end_boot_allocator()`` filling the
+heap (PAGE-005, PAGE-006). Every failure here is before any domain exists:
+stage ``other``, every domain not reached.
+"""
+
+from __future__ import annotations
+
+from xenplan.boot import messages as msg
+from xenplan.boot.frametable import FrameTable
+from xenplan.boot.result import Related
+from xenplan.boot.state import BootState
+from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
+
+PAGE_INFO_SIZE = 56
+MB = 1 << 20
+
+
+def frametable_padding(state: BootState) -> int:
+    """Page structs past the last RAM page that exist, filled with ones (RSV-011, HEAP-008).
+
+    Up to 4.21 the table is one block rounded up to 32 MiB (2 MiB when
+    smaller); 4.22 rounds each chunk to a page only.
+    """
+    if not state.ram:
+        return 0
+    first = pfn_down(state.ram[0].start)
+    last = pfn_up(max(r.end for r in state.ram))
+    if state.v.at_least(4, 22):
+        first &= ~(0x40000 - 1)
+    table = (last - first) * PAGE_INFO_SIZE
+    if state.v.at_least(4, 22):
+        rounded = (table + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+    else:
+        gran = 32 * MB if table >= 32 * MB else 2 * MB
+        rounded = (table + gran - 1) // gran * gran
+    return (rounded - table) // PAGE_INFO_SIZE
+
+
+def _heap_ranges(state: BootState) -> list[tuple[int, int]]:
+    """Pfn ranges ``populate_boot_allocator()`` hands to the boot allocator (HEAP-003/004)."""
+    heap = state.system.xen.static_heap if state.system.xen.static_heap_present and state.v.at_least(4, 17) else None
+    if heap is not None:
+        live = [b.range for b in state.reserved_mem if b.type == "static-heap" and b.live]
+        return [(pfn_up(r.start), pfn_down(r.end)) for r in sorted(live, key=lambda r: r.start)
+                if pfn_down(r.end) > pfn_up(r.start)]
+    cut: list[Range] = [m.range for m in state.live_modules()]
+    cut += [b.range for b in state.live_reserved()]
+    cut += [s.range for s in state.shmem if s.live and s.range is not None]
+    if not state.v.at_least(4, 19):
+        cut += list(state.system.board.memreserve)
+    out: list[tuple[int, int]] = []
+    for ram in state.ram:
+        pieces = [(ram.start, ram.end)]
+        for c in cut:
+            nxt = []
+            for s, e in pieces:
+                if c.end <= s or c.start >= e:
+                    nxt.append((s, e))
+                    continue
+                if c.start > s:
+                    nxt.append((s, c.start))
+                if c.end < e:
+                    nxt.append((c.end, e))
+            pieces = nxt
+        for s, e in pieces:
+            ps, pe = max(pfn_up(s), 1), pfn_down(e)
+            if pe > ps:
+                out.append((ps, pe))
+    return sorted(out)
+
+
+def _map_host(state: BootState) -> None:
+    """Lay RAM, heap, modules and reservations into the frame table (the host map)."""
+    ft = state.ft
+    static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
+    for r in state.ram:
+        ft.set(pfn_down(r.start), pfn_up(r.end), "unused" if static_heap else "boot")
+    for s, e in _heap_ranges(state):
+        ft.set(s, e, "heap")
+    for b in state.live_reserved():
+        if b.type in ("default", "memreserve"):
+            ft.set(pfn_down(b.range.start), pfn_up(b.range.end), "reserved", owner=b.path)
+    if not state.v.at_least(4, 19):
+        for r in state.system.board.memreserve:
+            if not static_heap:
+                ft.set(pfn_down(r.start), pfn_up(r.end), "reserved", owner="/memreserve/")
+    for m in state.live_modules():
+        ft.set(pfn_down(m.range.start), pfn_up(m.range.end), "xen" if m.kind == "xen" else "module", owner=m.path)
+
+
+def _crash_outside(state: BootState, path: str, pfn: int, bank: Range, rule: str = "RSV-011") -> None:
+    last = pfn_up(max(r.end for r in state.ram)) if state.ram else 0
+    first = pfn_down(state.ram[0].start) if state.ram else 0
+    in_padding = state.ram and last <= pfn < last + frametable_padding(state)
+    message = msg.bug_mark_page_free(state.v) if in_padding else msg.DATA_ABORT
+    where = ("in the frame table's padding past the end of RAM" if in_padding
+             else "below RAM" if pfn < first else "outside RAM, with no frame table entry")
+    state.event(rule, "CRASH", f"static bank {bank} has page {pfn << PAGE_SHIFT:#x} {where}; Xen crashes "
+                f"initialising its static pages", path=path, prop="xen,static-mem", ranges=[bank],
+                xen_message=message)
+    state.stop("crash", "other", rule, message)
+
+
+def _in_ram(state: BootState, s: int, e: int) -> int | None:
+    """First pfn of [s, e) with no frame table entry (below RAM or past the table), else None."""
+    if not state.ram:
+        return s
+    first = pfn_down(state.ram[0].start)
+    last = pfn_up(max(r.end for r in state.ram))
+    if s < first:
+        return s
+    if e > last:
+        return max(s, last)
+    return None
+
+
+def init_static_pages(state: BootState) -> None:
+    """``init_staticmem_pages()``: each static bank free + PGC_static, in ``reserved_mem`` order."""
+    ft: FrameTable = state.ft
+    banks = [(b.path, b.range) for b in state.live_reserved() if b.type == "static-domain"]
+    if state.v.at_least(4, 19):
+        banks += [(s.path, s.range) for s in state.shmem if s.live and s.range is not None]
+    for path, r in banks:
+        s, n = pfn_up(r.start), pfn_down(r.size)
+        if n == 0:
+            if not state.v.at_least(4, 19):
+                state.event("SMEM-016", "PANIC", f"static bank {r} is smaller than one page: Xen {state.v} stops "
+                            "initialising static memory here, every later static bank stays uninitialised",
+                            path=path, prop="xen,static-mem", ranges=[r])
+                return
+            continue
+        bad = _in_ram(state, s, s + n)
+        if bad is not None:
+            _crash_outside(state, path, bad, r)
+            return
+        clash = ft.first_not(s, s + n, "static-free", True)
+        twice = next((e for e in ft.extents(s, s + n) if e.state == "static-free"), None)
+        if twice is not None:
+            owner = twice.owner or "another static bank"
+            message = msg.bug_mark_page_free(state.v)
+            state.event("PAGE-005", "CRASH", f"static bank {r} shares page {twice.start << PAGE_SHIFT:#x} with "
+                        f"{owner}: initialising it twice hits a BUG", path=path, prop="xen,static-mem",
+                        ranges=[r], related=[Related(path=owner, ranges=())], xen_message=message)
+            state.stop("crash", "other", "PAGE-005", message)
+            return
+        del clash
+        ft.set(s, s + n, "static-free", static=True, owner=None)
+        state.static_owner[(s, s + n)] = path
+
+
+def fill_heap(state: BootState) -> None:
+    """``end_boot_allocator()``: heap pages over static pages crash (PAGE-005, PAGE-006 on 4.16)."""
+    ft = state.ft
+    heap = _heap_ranges(state)
+    for s, e in heap:
+        hit = next((x for x in ft.extents(s, e) if x.state == "static-free"), None)
+        if hit is not None:
+            message = msg.bug_mark_page_free(state.v)
+            state.event("PAGE-005", "CRASH", f"static heap page {hit.start << PAGE_SHIFT:#x} is also a free static "
+                        "page: filling the heap hits a BUG", path="/chosen", prop="xen,static-heap",
+                        ranges=[Range(start=s << PAGE_SHIFT, size=(e - s) << PAGE_SHIFT)], xen_message=message)
+            state.stop("crash", "other", "PAGE-005", message)
+            return
+    if state.v.line == (4, 16):
+        heap_pfns = heap
+
+        def is_heap(pfn: int) -> bool:
+            return any(a <= pfn < b for a, b in heap_pfns)
+
+        for ext in [x for x in ft.all() if x.state == "static-free"]:
+            for pfn, edge in ((ext.start - 1, ext.start), (ext.end, ext.end)):
+                if edge % 2 and is_heap(pfn):
+                    state.event("PAGE-006", "CRASH", f"heap page {pfn << PAGE_SHIFT:#x} is the buddy of a free "
+                                "static page: Xen 4.16 merges them while filling the heap and takes a data abort",
+                                path=_static_owner(state, ext.start), prop="xen,static-mem",
+                                ranges=[Range(start=ext.start << PAGE_SHIFT, size=ext.pages << PAGE_SHIFT)],
+                                xen_message=msg.DATA_ABORT)
+                    state.stop("crash", "other", "PAGE-006", msg.DATA_ABORT)
+                    return
+
+
+def _static_owner(state: BootState, pfn: int) -> str | None:
+    for (s, e), path in state.static_owner.items():
+        if s <= pfn < e:
+            return path
+    return None
+
+
+def run(state: BootState) -> BootState:
+    if not state.ram:
+        state.event("RAM-006", "PANIC", "no RAM bank was recorded", path="/")
+        state.stop("panic", "other", "RAM-006", "No memory bank")
+        return state
+    _map_host(state)
+    from xenplan.boot import heap as heap_stage
+
+    heap_stage.boot_allocations(state)
+    if state.stopped:
+        return state
+    init_static_pages(state)
+    if state.stopped:
+        return state
+    fill_heap(state)
+    return state

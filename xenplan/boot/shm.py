@@ -1,0 +1,69 @@
+"""Static shared memory at domain construction (SHM-005…034, 4.17+).
+
+Mirrors ``process_shm()`` (``xen/arch/arm/domain_build.c`` 4.17/4.18,
+``xen/arch/arm/static-shmem.c`` 4.20, ``xen/common/device-tree/static-shmem.c``
+4.22): the owner acquires the region's static pages and its ``max_pages``
+grows by their number; borrowers map them as foreign pages; with no owner
+the region belongs to DOMID_IO. The mapping replaces whatever the guest had
+at that address (GMAP-020).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xenplan.boot import messages as msg
+from xenplan.model.base import PAGE_SIZE, Range, pfn_down
+
+if TYPE_CHECKING:
+    from xenplan.boot.domains import Construction, _Domains
+
+DOMID_IO = "DOMID_IO"
+
+
+def construct(d: "_Domains", c: "Construction") -> None:
+    v = d.v
+    dom = c.dom
+    if not v.at_least(4, 17) or not d.s.system.target.has("STATIC_SHM"):
+        return
+    for sh in dom.shm:
+        if sh.size is None or sh.guest is None:
+            continue
+        rc_fail = msg.could_not_set_up(v, dom.name, -22)
+        if not v.at_least(4, 19):
+            bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
+                   if x is not None and x % PAGE_SIZE]
+            if bad:
+                d.fail(c, "SHM-006", f"{sh.path}: xen,shared-mem {', '.join(bad)} not page aligned", rc_fail,
+                       prop="xen,shared-mem")
+        if sh.role not in (None, "owner", "borrower"):
+            d.fail(c, "SHM-005", f"{sh.path}: role = \"{sh.role}\" (owner or borrower expected)", rc_fail)
+        if dom.direct_map and v.at_least(4, 19):
+            if sh.host is None:
+                d.fail(c, "SHM-014", f"{sh.path}: a direct-mapped domain needs the host address", rc_fail,
+                       prop="xen,shared-mem")
+            if sh.host != sh.guest:
+                d.fail(c, "SHM-013", f"{sh.path}: host {sh.host:#x} and guest {sh.guest:#x} differ on a "
+                       "direct-mapped domain", rc_fail, prop="xen,shared-mem")
+        rng = sh.host_range
+        peers = [x for x in d.s.system.shm if x.shm_id == sh.shm_id]
+        has_owner = any(x.role == "owner" for x in peers)
+        if rng is not None and (sh.role == "owner" or not has_owner):
+            owner = dom.path if sh.role == "owner" else DOMID_IO
+            s, n = pfn_down(rng.start), pfn_down(rng.size)
+            ft = d.s.ft
+            already = next(ft.extents(s, s + 1), None)
+            if owner == DOMID_IO and already is not None and already.owner == DOMID_IO:
+                pass
+            else:
+                if sh.role == "owner":
+                    c.max_pages += n
+                bad = ft.first_not(s, s + n, "static-free", True, None)
+                if bad is not None:
+                    ext = next(ft.extents(bad, bad + 1))
+                    d.fail(c, "SHM-031" if ext.state == "inuse" else "PAGE-002",
+                           f"{sh.path}: page {bad * PAGE_SIZE:#x} of shared region {rng} is {ext.state}"
+                           + (f" (owned by {ext.owner})" if ext.owner else "") + ": acquiring it fails",
+                           rc_fail, prop="xen,shared-mem", ranges=[rng])
+                ft.set(s, s + n, "inuse", static=True, owner=owner)
+        c.shm_windows.append((Range(start=sh.guest, size=sh.size), sh.host, sh.path))

@@ -1,0 +1,127 @@
+"""The simulation's working state, handed from stage to stage in Xen's order.
+
+Xen stops at its first fatal error; the simulation records that point and
+goes on, so every later event is marked ``reached=False``. The lists here
+mirror Xen's ``bootinfo``: ``reserved_mem`` (typed banks in insertion
+order), the separate shared-memory list of 4.19+, and the boot module table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xenplan.boot.frametable import FrameTable
+from xenplan.boot.result import (
+    Behaviour,
+    DomainResult,
+    DroppedModule,
+    Event,
+    FailedAt,
+    Outcome,
+    Related,
+    Status,
+)
+from xenplan.model.base import Range, SourceRef
+from xenplan.model.system import Module, System
+from xenplan.model.target import XenVersion
+
+BankType = Literal["memreserve", "default", "static-heap", "static-domain"]
+
+
+@dataclass
+class ResvBank:
+    """One ``reserved_mem`` entry (``struct membank`` with its ``type``)."""
+
+    range: Range
+    type: BankType
+    path: str
+    live: bool = True
+
+
+@dataclass
+class ShmBank:
+    """One region of ``bootinfo.shmem`` (4.19+) or, on 4.17/4.18, the region's identity."""
+
+    shm_id: str
+    range: Range | None
+    size: int
+    path: str
+    live: bool = True
+
+
+@dataclass
+class BootModule:
+    """One boot module table entry (``struct boot_module``)."""
+
+    range: Range
+    kind: str
+    path: str
+    domain: str | None = None
+    module: Module | None = None
+    live: bool = True
+
+
+@dataclass
+class BootState:
+    system: System
+    ram: list[Range] = field(default_factory=list)
+    reserved_mem: list[ResvBank] = field(default_factory=list)
+    shmem: list[ShmBank] = field(default_factory=list)
+    modules: list[BootModule] = field(default_factory=list)
+    dropped: list[DroppedModule] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    truncated_at: str | None = None
+    outcome: Outcome = "boots"
+    failed_at: FailedAt | None = None
+    statuses: dict[str, Status] = field(default_factory=dict)
+    results: dict[str, DomainResult] = field(default_factory=dict)
+    domids: dict[str, int] = field(default_factory=dict)
+    ft: FrameTable = field(default_factory=FrameTable)
+    heap_free: int | None = None
+    placements: dict[str, object] = field(default_factory=dict)
+    static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @property
+    def v(self) -> XenVersion:
+        return self.system.target.version
+
+    @property
+    def stopped(self) -> bool:
+        return self.failed_at is not None
+
+    def event(
+        self,
+        rule: str,
+        behaviour: Behaviour,
+        message: str,
+        *,
+        path: str | None = None,
+        prop: str | None = None,
+        source: SourceRef | None = None,
+        ranges: tuple[Range, ...] | list[Range] = (),
+        related: tuple[Related, ...] | list[Related] = (),
+        reached: bool | None = None,
+        xen_message: str | None = None,
+    ) -> Event:
+        ev = Event(rule=rule, behaviour=behaviour, message=message, path=path, property=prop, source=source,
+                   ranges=tuple(ranges), related=tuple(related),
+                   reached=(not self.stopped) if reached is None else reached, xen_message=xen_message)
+        self.events.append(ev)
+        return ev
+
+    def stop(self, outcome: Outcome, stage: Literal["early-fdt", "domain", "other"], rule: str,
+             message: str | None, domain: str | None = None) -> bool:
+        """Record where Xen stops; only the first stop counts. True if this one did."""
+        if self.failed_at is not None:
+            return False
+        self.outcome = outcome
+        self.failed_at = FailedAt(stage=stage, domain=domain, rule=rule, message=message)
+        return True
+
+    def live_reserved(self) -> list[ResvBank]:
+        return [b for b in self.reserved_mem if b.live]
+
+    def live_modules(self) -> list[BootModule]:
+        return [m for m in self.modules if m.live]

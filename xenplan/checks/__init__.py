@@ -1,0 +1,68 @@
+"""The rule catalogue: every rule of the rulebook, one module per area.
+
+``run(system, result)`` turns the events the boot stages met into findings
+(slug and severity from the registry) and runs the rules that read the model
+and the result: hazards Xen never checks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from xenplan.boot.result import BootResult
+from xenplan.checks.finding import Finding, RelatedRegion
+from xenplan.checks.registry import REGISTRY, Rule
+from xenplan.model.base import Range
+from xenplan.model.system import System
+from xenplan.model.target import XenVersion
+
+_SKIP = {"registry", "finding", "select"}
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name not in _SKIP:
+        importlib.import_module(f"{__name__}.{_mod.name}")
+
+
+def applies(rule: Rule, system: System) -> bool:
+    """Version and Kconfig gating, from the rule's metadata."""
+    v = system.target.version
+    if not v.at_least(*XenVersion.parse(rule.since).key):
+        return False
+    if rule.until is not None and v.at_least(*XenVersion.parse(rule.until).key):
+        return False
+    return all(system.target.has(k) for k in rule.kconfig)
+
+
+def run(system: System, result: BootResult) -> list[Finding]:
+    debug = system.target.debug
+    out: list[Finding] = []
+    for ev in result.events:
+        r = REGISTRY.get(ev.rule)
+        out.append(Finding(
+            rule=ev.rule, slug=r.slug if r else ev.rule.lower(),
+            severity=r.severity(ev.behaviour, debug=debug) if r else ("error" if ev.behaviour in (
+                "PANIC", "CRASH", "HANG") else "warning"),
+            reached=ev.reached, message=ev.message, path=ev.path, property=ev.property, source=ev.source,
+            ranges=ev.ranges, related=tuple(RelatedRegion(path=x.path, ranges=x.ranges) for x in ev.related),
+            since=r.since if r else None, xen_message=ev.xen_message))
+    reached_all = result.outcome == "boots"
+    by_path = {d.path: d for d in system.domains}
+    for r in sorted(REGISTRY.values(), key=lambda x: x.id):
+        if r.check is None or not applies(r, system):
+            continue
+        for hit in r.check(system, result):
+            dom = by_path.get(hit.path or "")
+            src = None
+            if dom is not None:
+                src = dom.prop_sources.get(hit.property or "") or dom.source
+            out.append(Finding(
+                rule=r.id, slug=r.slug, severity=r.severity(hit.behaviour, debug=debug, isolation=hit.isolation),
+                reached=reached_all, message=hit.message, path=hit.path, property=hit.property, source=src,
+                ranges=tuple(Range(start=s, size=z) for s, z in hit.ranges),
+                related=tuple(RelatedRegion(path=p, ranges=tuple(Range(start=s, size=z) for s, z in rr))
+                              for p, rr in hit.related),
+                since=r.since, xen_message=r.xen_message))
+    return out
+
+
+__all__ = ["run", "Finding"]

@@ -1,0 +1,122 @@
+"""The rule registry: one entry per rulebook ID, registered where it is defined.
+
+A rule is metadata plus docs, and optionally a check function that reads the
+model and the boot result (hazards Xen never checks). Rules that a boot
+stage meets have no function: the stage reports them by ID, so the check
+lives in one place. Severity follows ``DESIGN.md`` ("Severity"): what the
+release does (PANIC, DROP, HAZARD…) maps to error / warning / info.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Literal
+
+from xenplan.boot.result import Behaviour, BootResult
+from xenplan.model.system import System
+
+Severity = Literal["error", "warning", "info"]
+DOC_HEADINGS = ("What Xen does", "Why it matters", "Example", "Fix")
+
+#: One mapping from Xen's behaviour to a finding's severity (``DESIGN.md``).
+SEVERITY: dict[str, Severity] = {
+    "PANIC": "error", "CRASH": "error", "HANG": "error", "UB": "error",
+    "PANIC-DBG": "warning", "DROP": "warning", "WARN": "warning", "TRUNC": "warning",
+    "HAZARD": "warning", "INFO": "info",
+}
+
+CheckFn = Callable[[System, BootResult], Iterable["Hit"]]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule's check yields; the runner turns it into a finding."""
+
+    message: str
+    path: str | None = None
+    property: str | None = None
+    ranges: tuple[tuple[int, int], ...] = ()
+    related: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
+    behaviour: Behaviour | None = None
+    isolation: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    slug: str
+    behaviour: Behaviour
+    since: str
+    xen_src: str
+    xen_message: str | None
+    docs: str
+    until: str | None = None
+    isolation: bool = False
+    kconfig: tuple[str, ...] = ()
+    check: CheckFn | None = field(default=None, compare=False)
+
+    @property
+    def area(self) -> str:
+        return self.id.split("-", 1)[0]
+
+    def severity(self, behaviour: Behaviour | None = None, *, debug: bool = False,
+                 isolation: bool | None = None) -> Severity:
+        b = behaviour or self.behaviour
+        if b == "PANIC-DBG" and debug:
+            return "error"
+        if b == "HAZARD" and (self.isolation if isolation is None else isolation):
+            return "error"
+        return SEVERITY[b]
+
+    def doc_sections(self) -> dict[str, str]:
+        """The docstring split by its four headings."""
+        out: dict[str, str] = {}
+        parts = re.split(r"^(" + "|".join(DOC_HEADINGS) + r"):[ \t]*", self.docs, flags=re.M)
+        for i in range(1, len(parts) - 1, 2):
+            out[parts[i]] = parts[i + 1].strip()
+        return out
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
+         xen_message: str | None = None, until: str | None = None, isolation: bool = False,
+         kconfig: tuple[str, ...] = ()) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    """Register a rule; the decorated function's docstring is its documentation.
+
+    A function that takes ``(system, result)`` is the rule's check; one that
+    takes nothing is metadata only (a boot stage reports the rule).
+    """
+
+    def deco(fn: Callable[..., object]) -> Callable[..., object]:
+        if id in REGISTRY:
+            raise ValueError(f"rule {id} registered twice")
+        takes_args = len(inspect.signature(fn).parameters) == 2
+        REGISTRY[id] = Rule(id=id, slug=slug, behaviour=behaviour, since=since, xen_src=xen_src,
+                            xen_message=xen_message, docs=inspect.cleandoc(fn.__doc__ or ""), until=until,
+                            isolation=isolation, kconfig=kconfig,
+                            check=fn if takes_args else None)  # type: ignore[arg-type]
+        return fn
+
+    return deco
+
+
+def rules() -> Iterator[Rule]:
+    from xenplan import checks  # noqa: F401  (registers every area module)
+
+    yield from sorted(REGISTRY.values(), key=lambda r: (r.area, r.id))
+
+
+def lookup(key: str) -> Rule | None:
+    from xenplan import checks  # noqa: F401
+
+    key_u = key.upper()
+    if key_u in REGISTRY:
+        return REGISTRY[key_u]
+    for r in REGISTRY.values():
+        if r.slug == key:
+            return r
+    return None

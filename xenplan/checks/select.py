@@ -1,0 +1,21 @@
+"""``--select`` / ``--ignore``: by rule ID, ID prefix (area) or slug."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from xenplan.checks.finding import Finding
+
+
+def _matches(f: Finding, keys: Sequence[str]) -> bool:
+    for raw in keys:
+        for key in filter(None, (k.strip() for k in raw.split(","))):
+            k = key.upper()
+            if f.rule == k or f.rule.startswith(k.rstrip("-") + "-") or f.slug == key:
+                return True
+    return False
+
+
+def filter_findings(findings: Sequence[Finding], select: Sequence[str], ignore: Sequence[str]) -> list[Finding]:
+    out = [f for f in findings if not select or _matches(f, select)]
+    return [f for f in out if not _matches(f, ignore)]

@@ -1,0 +1,229 @@
+"""The command line: parse options, call the core, render, pick the exit status.
+
+Exit status: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
+2 bad input or usage (one line, no traceback); 3 internal error.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import sys
+from typing import Any, Callable, Sequence
+
+import click
+from rich.console import Console
+
+from xenplan import __version__
+from xenplan.errors import InputError
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+
+EXAMPLES = """
+\b
+Examples:
+  xenplan check board.dts
+  xenplan check board.dtb --xen-version 4.18 --format json
+  xenplan check base.dtb --overlay domains.dtbo --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
+  xenplan map board.dts --domain domU1
+  xenplan rules
+  xenplan rule SMEM-013
+"""
+
+
+def parse_number(text: str) -> int:
+    """``0x…``, decimal, with an optional K/M/G/T suffix (binary)."""
+    m = re.fullmatch(r"\s*(0x[0-9a-fA-F]+|\d+)\s*([kKmMgGtT])?i?[bB]?\s*", text)
+    if not m:
+        raise ValueError(f"not a number: {text!r}")
+    value = int(m.group(1), 0)
+    shift = {"k": 10, "m": 20, "g": 30, "t": 40}.get((m.group(2) or "").lower(), 0)
+    return value << shift
+
+
+def _range_opt(text: str | None, *, size_required: bool) -> tuple[int, int | None] | None:
+    if text is None:
+        return None
+    start, _, size = text.partition(":")
+    if size_required and not size:
+        raise click.BadParameter(f"expected START:SIZE, got {text!r}")
+    try:
+        return parse_number(start), parse_number(size) if size else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _kconfig(items: Sequence[str]) -> dict[str, bool]:
+    from xenplan.model.target import KCONFIG_DEFAULTS
+
+    out = dict(KCONFIG_DEFAULTS)
+    for item in items:
+        for part in filter(None, item.split(",")):
+            key, _, val = part.partition("=")
+            key = key.strip().upper().removeprefix("CONFIG_")
+            if val.strip().lower() not in ("y", "n", "yes", "no", "1", "0", "true", "false", ""):
+                raise click.BadParameter(f"--kconfig {part!r}: expected KEY=y or KEY=n")
+            out[key] = val.strip().lower() in ("y", "yes", "1", "true", "")
+    return out
+
+
+def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every simulating command shares (defined once)."""
+    opts = [
+        click.argument("inputs", nargs=-1, required=True, type=click.Path()),
+        click.option("--overlay", "overlays", multiple=True, type=click.Path(), help="apply a DT overlay (.dtbo/.dtso) on the input"),
+        click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS"),
+        click.option("--xen-version", default="4.22", show_default=True, help="4.16 … 4.22, X.Y.Z or 4.23-dev"),
+        click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
+        click.option("--kconfig", multiple=True, help="K=y,K=n,… (STATIC_MEMORY, STATIC_SHM, LLC_COLORING, DEBUG…)"),
+        click.option("--xen-image", help="START:SIZE of Xen's image in RAM"),
+        click.option("--fdt-address", help="START[:SIZE] of the DTB Xen receives"),
+        click.option("--pa-bits", type=int, help="physical address bits of the CPU"),
+        click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC"),
+        click.option("--debug", is_flag=True, help="show tracebacks of internal errors"),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str | None, fdt_address: str | None,
+            pa_bits: int | None, gic_spis: int) -> Any:
+    from xenplan.model.base import Range
+    from xenplan.model.target import Target, XenVersion
+
+    try:
+        version = XenVersion.parse(xen_version)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--xen-version") from exc
+    xi = _range_opt(xen_image, size_required=True)
+    fa = _range_opt(fdt_address, size_required=False)
+    return Target(version=version, arch=arch, kconfig=_kconfig(kconfig),
+                  xen_image=Range(start=xi[0], size=xi[1] or 0) if xi else None,
+                  fdt_address=fa[0] if fa else None, fdt_size=fa[1] if fa else None,
+                  pa_bits=pa_bits, gic_spis=gic_spis)
+
+
+def _run(debug: bool, body: Callable[[], int]) -> None:
+    """The one place errors become exit statuses."""
+    try:
+        code = body()
+    except InputError as exc:
+        click.echo(f"xenplan: error: {exc}", err=True)
+        sys.exit(2)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # our bug, never the user's
+        if debug:
+            raise
+        click.echo(f"xenplan: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                   "(run with --debug for the traceback)", err=True)
+        sys.exit(3)
+    sys.exit(code)
+
+
+@click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xenplan")
+def main() -> None:
+    """Check and plan Xen dom0less device trees before the board boots them."""
+
+
+@main.command(epilog=EXAMPLES)
+@target_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="write the report to a file")
+@click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
+@click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
+def check(inputs: tuple[str, ...], overlays: tuple[str, ...], include_dirs: tuple[str, ...], xen_version: str,
+          arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
+          pa_bits: int | None, gic_spis: int, debug: bool, fmt: str, output: str | None,
+          select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
+    """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
+    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis)
+
+    def body() -> int:
+        from xenplan.analysis import analyse
+        from xenplan.checks.select import filter_findings
+        from xenplan.report import render
+
+        analyses = [analyse(p, target, overlays, include_dirs) for p in inputs]
+        for a in analyses:
+            a.findings = filter_findings(a.findings, select, ignore)
+        _emit(render.check(fmt, analyses, _console(output)), output)
+        worst = max((SEVERITY_RANK[f.severity] for a in analyses for f in a.findings), default=-1)
+        return 1 if worst >= SEVERITY_RANK[fail_on] else 0
+
+    _run(debug, body)
+
+
+@main.command("map", epilog=EXAMPLES)
+@target_options
+@click.option("--domain", help="only this domain's guest map")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="write the map to a file")
+def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], include_dirs: tuple[str, ...], xen_version: str,
+            arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
+            pa_bits: int | None, gic_spis: int, debug: bool, domain: str | None, fmt: str,
+            output: str | None) -> None:
+    """Show the host physical map and every domain's guest physical map."""
+    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis)
+
+    def body() -> int:
+        from xenplan.analysis import analyse
+        from xenplan.report import render
+
+        analyses = [analyse(p, target, overlays, include_dirs) for p in inputs]
+        if domain is not None:
+            names = {d.name for a in analyses for d in a.result.domains}
+            if domain not in names:
+                raise click.BadParameter(f"no domain named {domain!r} (have: {', '.join(sorted(names))})",
+                                         param_hint="--domain")
+        _emit(render.memory_map(fmt, analyses, _console(output), domain), output)
+        return 0
+
+    _run(debug, body)
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_cmd(fmt: str) -> None:
+    """List every rule: ID, slug, severity, the release that introduced it."""
+    from xenplan.report import render
+
+    _emit(render.rules(fmt, _console(None)), None)
+
+
+@main.command("rule")
+@click.argument("rule_id")
+def rule_cmd(rule_id: str) -> None:
+    """Explain one rule: what Xen does, why it matters, an example and the fix."""
+    from xenplan.checks.registry import lookup
+    from xenplan.report import render
+
+    r = lookup(rule_id)
+    if r is None:
+        click.echo(f"xenplan: error: no rule {rule_id!r} (see `xenplan rules`)", err=True)
+        sys.exit(2)
+    _emit(render.rule(r, _console(None)), None)
+
+
+def _console(output: str | None) -> Console:
+    """A recording console that writes nowhere: renderers return text, the CLI emits it."""
+    if output is not None:
+        return Console(file=io.StringIO(), record=True, width=120, force_terminal=False, color_system=None)
+    tty = sys.stdout.isatty()
+    return Console(file=io.StringIO(), record=True, force_terminal=tty, width=shutil.get_terminal_size().columns
+                   if tty else 120, color_system="auto" if tty else None)
+
+
+def _emit(text: str | None, output: str | None) -> None:
+    if text is None:
+        return
+    if output is not None:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)

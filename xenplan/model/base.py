@@ -1,0 +1,54 @@
+"""One frozen, extra-forbidding base for every model, and the value objects.
+
+Addresses and sizes are ``int`` bytes everywhere below ``report/``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+
+class XBase(BaseModel):
+    """Frozen, no extra fields: models are values, changed with ``model_copy``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceRef(XBase):
+    """Where a node or property was written (DTS line, or DTB byte offset)."""
+
+    file: str
+    line: int | None = None
+    offset: int | None = None
+
+
+class Range(XBase):
+    """A half-open byte range [start, start + size)."""
+
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def overlaps(self, other: "Range") -> bool:
+        """Xen's half-open intersection test (``meminfo_overlap_check``)."""
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: "Range") -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def __str__(self) -> str:
+        return f"[{self.start:#x}, {self.end:#x})"
+
+
+def pfn_up(addr: int) -> int:
+    return (addr + PAGE_SIZE - 1) >> PAGE_SHIFT
+
+
+def pfn_down(addr: int) -> int:
+    return addr >> PAGE_SHIFT

@@ -1,0 +1,206 @@
+"""The modelled system: what Xen reads from the host device tree.
+
+Everything here is a decoding of the tree, exactly as Xen decodes it for the
+target release (cells, lengths, kinds); nothing here judges. A configuration
+Xen would reject still models: the boot simulation and the rules decide.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from xenplan.model.base import Range, SourceRef, XBase
+from xenplan.model.target import Target
+
+ModuleKind = Literal["kernel", "ramdisk", "device-tree", "xsm", "microcode", "unknown"]
+ScanKind = Literal["ram", "reserved", "module", "static-heap", "initrd", "static-mem", "shm"]
+
+
+class Located(XBase):
+    """A model object that knows its node and where it was written."""
+
+    path: str
+    source: SourceRef | None = None
+
+
+class Module(Located):
+    """A ``multiboot,module`` node under ``/chosen`` (``process_multiboot_node``)."""
+
+    kind: ModuleKind
+    explicit_kind: bool = Field(description="kind given by a compatible, not guessed (MOD-003)")
+    range: Range | None = Field(description="first (addr, size) pair of reg in the parent's cells")
+    reg_error: str | None = None
+    domain: str | None = Field(default=None, description="path of the xen,domain parent, if any")
+    compatible: tuple[str, ...] = ()
+    bootargs_len: int = 0
+
+
+class SharedMem(Located):
+    """A ``xen,domain-shared-memory-v1`` node (rulebook §3.4)."""
+
+    parent: str
+    shm_id: str | None = None
+    shm_id_len: int | None = Field(default=None, description="bytes before the NUL within the property")
+    role: str | None = None
+    host: int | None = None
+    guest: int | None = None
+    size: int | None = None
+    short_form: bool = False
+    cells_error: str | None = None
+    shape_error: str | None = None
+    address_cells: int = 2
+    size_cells: int = 2
+
+    @property
+    def host_range(self) -> Range | None:
+        if self.host is None or self.size is None:
+            return None
+        return Range(start=self.host, size=self.size)
+
+
+class EventChannel(Located):
+    """A ``xen,evtchn-v1`` node (rulebook §3.5)."""
+
+    parent: str
+    phandle: int | None = None
+    cells: int = 0
+    port: int | None = None
+    peer: int | None = None
+
+
+class ReservedRegion(Located):
+    """A ``/reserved-memory`` descendant with ``reg`` (RSV-002)."""
+
+    ranges: tuple[Range, ...]
+
+
+class ScanItem(Located):
+    """One thing Xen's early scan records, in document order (S4).
+
+    ``pairs`` are the decoded (address, size) pairs, zero-size ones included
+    (the overlap test runs before they are skipped). ``error`` means the
+    handler fails with ``rc`` before reading any pair; ``panic`` means the
+    handler panics directly (MOD-002, MOD-005).
+    """
+
+    kind: ScanKind
+    prop: str | None = None
+    pairs: tuple[Range, ...] = ()
+    error: str | None = None
+    rc: int = 0
+    panic: str | None = None
+    module: Module | None = None
+    shm: SharedMem | None = None
+    domain: str | None = None
+
+
+class Gic(Located):
+    version: int
+    dist: Range | None = None
+    cpu: Range | None = None
+    redist: tuple[Range, ...] = ()
+
+
+class Uart(Located):
+    """The UART Xen uses as its console (``dtuart=``)."""
+
+    base: int | None = None
+    size: int | None = None
+    irq: int | None = None
+
+
+class Board(XBase):
+    """Host hardware as the device tree describes it."""
+
+    ram: tuple[Range, ...] = ()
+    memreserve: tuple[Range, ...] = ()
+    reserved: tuple[ReservedRegion, ...] = ()
+    gic: Gic | None = None
+    uart: Uart | None = None
+    iommus: tuple[str, ...] = ()
+    cpu_compatibles: tuple[str, ...] = ()
+    nr_cpus: int = 0
+    model: str | None = None
+
+
+class Domain(Located):
+    """A ``xen,domain`` child of ``/chosen`` (rulebook §3.2), as Xen decodes it."""
+
+    name: str
+    index: int
+    memory_kib: int | None = Field(default=None, description="None when missing or < 8 bytes (DOM-004)")
+    memory_len: int = 0
+    cpus: int | None = None
+    static_mem_present: bool = False
+    static_mem: tuple[Range, ...] = ()
+    static_mem_error: str | None = None
+    direct_map: bool = False
+    enhanced: str | None = None
+    vpl011: bool = False
+    nr_spis: int | None = None
+    passthrough: str | None = None
+    p2m_mem_mb: int | None = None
+    cpupool: int | None = None
+    llc_colors: str | None = None
+    capabilities: int | None = None
+    max_grant_frames: int | None = None
+    max_maptrack_frames: int | None = None
+    trap_unmapped_accesses: int | None = None
+    modules: tuple[Module, ...] = ()
+    shm: tuple[SharedMem, ...] = ()
+    evtchns: tuple[EventChannel, ...] = ()
+    prop_sources: dict[str, SourceRef] = Field(default_factory=dict)
+
+    @property
+    def is_static(self) -> bool:
+        return self.static_mem_present
+
+    def kernel(self) -> Module | None:
+        """The child Xen's ``kernel_probe`` looks at: compatible ``multiboot,kernel``."""
+        for m in self.modules:
+            if "multiboot,kernel" in m.compatible:
+                return m
+        return None
+
+    def child_module(self, compatible: str) -> Module | None:
+        for m in self.modules:
+            if compatible in m.compatible:
+                return m
+        return None
+
+
+class XenConfig(XBase):
+    """What ``/chosen`` tells Xen about itself."""
+
+    bootargs: str | None = None
+    static_heap_present: bool = False
+    static_heap: tuple[Range, ...] = ()
+    dom0_modules: tuple[Module, ...] = ()
+    dom0_shm: tuple[SharedMem, ...] = ()
+    dom0_evtchns: tuple[EventChannel, ...] = ()
+    cmdline: dict[str, str] = Field(default_factory=dict)
+
+
+class System(XBase):
+    """Everything a simulation needs: board, Xen, domains and the early-scan list."""
+
+    file: str
+    target: Target
+    board: Board
+    xen: XenConfig
+    domains: tuple[Domain, ...]
+    scan: tuple[ScanItem, ...]
+    modules: tuple[Module, ...]
+    shm: tuple[SharedMem, ...]
+    phandles: dict[int, str] = Field(default_factory=dict)
+    dtb_size: int | None = None
+    unflat_size: int = 0
+    dropped_nodes: tuple[str, ...] = Field(default=(), description="nodes deeper than Xen walks (DT-007)")
+
+    def domain(self, path: str) -> Domain | None:
+        for d in self.domains:
+            if d.path == path:
+                return d
+        return None
