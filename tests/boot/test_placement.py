@@ -132,7 +132,10 @@ def _scan_items(tree: Tree, version: tuple[int, int]) -> Iterator[tuple[Node, st
                 yield node, "heap", (a, s)
         if node.is_compatible("xen,domain") and node.prop("xen,static-mem") is not None:
             if version < (4, 17):
-                cells = (_cells(node, "#xen,static-mem-address-cells", 0), _cells(node, "#xen,static-mem-size-cells", 0))
+                cells = (
+                    _cells(node, "#xen,static-mem-address-cells", 0),
+                    _cells(node, "#xen,static-mem-size-cells", 0),
+                )
             else:
                 cells = (_cells(chosen, "#address-cells", 2), _cells(chosen, "#size-cells", 1))
             for a, s in _ranges(node.properties["xen,static-mem"].value, cells):
@@ -194,7 +197,7 @@ def oracle_board(tree: Tree, verdict: dict[str, Any]) -> tuple[HeapBoard, list[H
                 cpus=_cells(dom, "cpus", 1),
                 memory_kib=int.from_bytes(mem, "big"),
                 static=dom.prop("xen,static-mem") is not None or dom.prop("direct-map") is not None,
-                p2m_mem_mb=_cells(dom, "xen,domain-p2m-mem-mb", 0) if dom.prop("xen,domain-p2m-mem-mb") else None,
+                p2m_mem_mb=_cells(dom, "xen,domain-p2m-mem-mb", 0) if dom.has("xen,domain-p2m-mem-mb") else None,
                 nr_spis=_cells(dom, "nr_spis", 224),
                 enhanced=enhanced is not None and enhanced.string() in ("", "enabled"),
                 heap_shm_sizes=tuple(heap_shm),
@@ -309,13 +312,16 @@ def test_eight_gib_domain_on_four_gib_board(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", ["4.16.7", "4.17.7", "4.18.6", "4.20.4", "4.22.0"])
-@pytest.mark.parametrize("case", ["dyn_one_12345k_006", "dyn_one_1k_005", "dyn_rand_023", "dyn_three_mixed_odd_013", "dyn_rand_018"])
+@pytest.mark.parametrize(
+    "case", ["dyn_one_12345k_006", "dyn_one_1k_005", "dyn_rand_023", "dyn_three_mixed_odd_013", "dyn_rand_018"]
+)
 def test_memory_not_page_multiple_hangs(case: str, version: str) -> None:
     result, verdict = _predict(case, version)
     assert verdict["outcome"] == "timeout"
     statuses = {n: d["status"] for n, d in verdict["domains"].items()}
     for placed in result.domains:
-        expected = {"constructed": "ok", "failed": "hang", "not-reached": "not-reached"}[statuses[placed.name]]
+        status = statuses[placed.name]
+        expected = {"constructed": "ok", "failed": "hang", "not-reached": "not-reached"}[status]
         assert placed.outcome == expected
 
 

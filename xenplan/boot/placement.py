@@ -246,7 +246,13 @@ class _Replay:
         return got
 
     def xm(self, nbytes: int, step: str) -> tuple[int, int] | None:
-        """Whole-page ``xmalloc``: order of the page count, tail freed dirty."""
+        """``xmalloc()`` of ``nbytes``: the block (pfn, pages kept), or None.
+
+        From ``MAX_POOL_ALLOC`` up, ``xmalloc_whole_pages()`` takes the order
+        of the page count and frees the unused tail dirty, ascending. Smaller
+        requests come from the TLSF pool; the pages the pool takes are part
+        of the request templates instead (section 4).
+        """
         if nbytes < MAX_POOL_ALLOC:
             return None
         pages = -(-nbytes // PAGE_SIZE)
@@ -316,7 +322,9 @@ def _vcpu(r: _Replay, step: str) -> None:
     r.a(3, step)
 
 
-def _domain(r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int) -> DomainPlacement:
+def _domain(
+    r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int
+) -> DomainPlacement:
     """One domU, section 5: pre (5.1), RAM (5.2), post (5.3)."""
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     pool = p2m_pool_pages(dom) if has_pool else 0
@@ -402,7 +410,9 @@ def _pool(got: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return _merge([(p << PAGE_SHIFT, n << PAGE_SHIFT) for p, n in got])
 
 
-def _banks(chunks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:
+def _banks(
+    chunks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int, int], ...]:
     merged: list[tuple[int, int, int]] = []
     for g, h, n in chunks:
         if merged and merged[-1][0] + merged[-1][2] == g and merged[-1][1] + merged[-1][2] == h:
@@ -476,12 +486,15 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain]) -> PlacementR
                      "mapping RAM are not modelled, host addresses are approximate")
     boot = populate_boot_allocator(board.ram, board.modules, board.reserved, board.static_heap)
     allocs = boot_allocations(boot, board.ram, rel)
-    recorded = tuple((a.what, None if a.pfn is None else a.pfn << PAGE_SHIFT, a.pages << PAGE_SHIFT) for a in allocs)
+    recorded = tuple(
+        (a.what, None if a.pfn is None else a.pfn << PAGE_SHIFT, a.pages << PAGE_SHIFT) for a in allocs
+    )
     heap = BuddyHeap()
     placed: list[DomainPlacement] = []
     failure: str | None = None
     if allocs and allocs[-1].pfn is None:
-        failure = f"alloc_boot_pages() cannot place the {allocs[-1].what} ({allocs[-1].pages << PAGE_SHIFT:#x} bytes)"
+        last = allocs[-1]
+        failure = f"alloc_boot_pages() cannot place the {last.what} ({last.pages << PAGE_SHIFT:#x} bytes)"
     else:
         boot.end(heap)
         r = _Replay(heap)
