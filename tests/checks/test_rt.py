@@ -1,0 +1,44 @@
+"""RT: run-time memory hazards of static and direct-mapped domains (rulebook §12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "rt"
+D1, D2 = "/chosen/domU1", "/chosen/domU2"
+
+FIRES = {
+    "RT-001": {("RT-001", D1)},
+    "RT-002": {("RT-002", D1)},
+    "RT-003": {("RT-003", D1)},
+    "RT-004": {("RT-004", D1)},
+    "RT-005": {("RT-005", D1)},
+    "RT-006": {("RT-006", D2)},
+    "RT-007": {("RT-007", D1)},
+    "RT-012": {("RT-012", D1)},
+    "RT-020": {("RT-020", D1)},
+}
+
+
+@pytest.mark.parametrize("rid", sorted(FIRES))
+def test_fires(check_fixture, rid: str) -> None:
+    assert check_fixture(FIX / f"{rid}-fires.dts", rid) == FIRES[rid]
+
+
+@pytest.mark.parametrize("rid", sorted(FIRES))
+def test_clean(check_fixture, rid: str) -> None:
+    assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
+
+
+def test_rt020_breaks_isolation() -> None:
+    from tests.checks.conftest import analyse_fixture
+
+    f = [x for x in analyse_fixture(FIX / "RT-020-fires.dts").findings if x.rule == "RT-020"]
+    assert [x.severity for x in f] == ["error"]
+
+
+def test_rt_rules_quiet_on_416_except_rt020(check_fixture) -> None:
+    """4.16 has no reserved list: only RT-020 speaks for a static domain there."""
+    assert check_fixture(FIX / "RT-020-fires.dts", "RT-") == {("RT-020", D1)}
