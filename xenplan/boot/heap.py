@@ -1,36 +1,31 @@
 """Xen's heap as the boot goes on: boot allocations (S6b) and every domain's
 heap requests (S9), replayed through the allocator model.
 
-The allocator itself lives in ``xenplan.boot.placement`` (buddy heap and
-boot allocator, ``spec/dynamic-placement.md``); this module turns the
-simulation state into its inputs and its answers back into events.
+The allocator lives in ``xenplan.boot.placement`` (buddy heap and boot
+allocator, ``spec/dynamic-placement.md``); this module turns the simulation
+state into its inputs once the early scan is over, and its answers back into
+events: the frame table that does not fit a static heap (HEAP-008), a P2M
+pool the heap cannot supply (ALLOC-006), dynamic RAM (ALLOC-001/002/004).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xenplan.boot import messages as msg
+from xenplan.boot.placement import HeapBoard, HeapDomain, PlacementResult, place_domains
 from xenplan.boot.state import BootState
 from xenplan.model.system import Domain
 
 GUEST_RAM0_BASE, GUEST_RAM0_SIZE = 0x40000000, 0xC0000000
 GUEST_RAM1_BASE = 0x200000000
+PV_ENABLED = ("", "enabled", "legacy", "no-xenstore")
 
 
 @dataclass
 class RamPlacement:
     banks: list[tuple[int, int | None, int]]
     unallocated_kib: int | None = None
-
-
-def boot_allocations(state: BootState) -> None:
-    """S6b: the frame table must fit in what the boot allocator holds (HEAP-008)."""
-    return None
-
-
-def domain_pool_failure(state: BootState, dom: Domain) -> str | None:
-    """ALLOC-006: why the P2M pool of ``dom`` cannot be allocated, or None."""
-    return None
 
 
 def guest_layout(memory: int) -> list[tuple[int, int]]:
@@ -44,7 +39,100 @@ def guest_layout(memory: int) -> list[tuple[int, int]]:
     return out
 
 
+def _nr_spis(state: BootState, dom: Domain) -> int:
+    from xenplan.boot.domains import _Domains
+
+    return _Domains(state).nr_spis(dom)
+
+
+def heap_board(state: BootState) -> HeapBoard:
+    """The allocator's view of the board after the early scan (what Xen recorded, live)."""
+    sysm = state.system
+    t = sysm.target
+    reserved = [(b.range.start, b.range.size) for b in state.live_reserved()]
+    if not state.v.at_least(4, 19):
+        reserved += [(r.start, r.size) for r in sysm.board.memreserve]
+    reserved += [(s.range.start, s.range.size) for s in state.shmem if s.live and s.range is not None]
+    heap = None
+    if sysm.xen.static_heap_present and state.v.at_least(4, 17):
+        heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
+    pa = t.pa_bits
+    v = state.v
+    return HeapBoard(
+        ram=tuple((r.start, r.size) for r in state.ram),
+        modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
+        reserved=tuple(reserved), static_heap=heap,
+        fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
+        version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
+        p2m_root_order=1 if pa is not None and pa <= 40 else 0)
+
+
+def heap_domain(state: BootState, dom: Domain) -> HeapDomain:
+    static = dom.static_mem_present and state.system.target.has("STATIC_MEMORY")
+    short_shm = tuple(s.size for s in dom.shm if s.short_form and s.size and state.v.at_least(4, 19))
+    return HeapDomain(name=dom.name, cpus=dom.cpus or 1, memory_kib=dom.memory_kib or 0, static=static,
+                      p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
+                      enhanced=dom.enhanced is not None and dom.enhanced in PV_ENABLED,
+                      heap_shm_sizes=short_shm,
+                      shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size))
+
+
+def replay(state: BootState) -> PlacementResult | None:
+    """Run the allocator replay once, for every domain in DT order (cached on the state)."""
+    if "heap" not in state.placements:
+        if not state.ram or not state.modules or state.system.target.xen_image is None \
+                or state.system.target.fdt_address is None:
+            state.placements["heap"] = None
+            state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
+                               "are needed to replay Xen's allocator")
+        else:
+            board = heap_board(state)
+            doms = [heap_domain(state, d) for d in state.system.domains]
+            result = place_domains(board, doms)
+            state.placements["heap"] = result
+            state.heap_free = result.free_bytes_after_discard or result.free_bytes
+            state.notes.extend(result.notes)
+    return state.placements["heap"]  # type: ignore[return-value]
+
+
+def boot_allocations(state: BootState) -> None:
+    """S6b: the frame table must fit in what the boot allocator holds (HEAP-008)."""
+    r = replay(state)
+    if r is None or r.boot_failure is None:
+        return
+    message = msg.bug_alloc_boot_pages(state.v)
+    state.event("HEAP-008", "CRASH", f"{r.boot_failure}: the frame table must come from the static heap, "
+                "which has no suitably aligned room for it", path="/chosen", prop="xen,static-heap",
+                xen_message=message)
+    state.stop("crash", "other", "HEAP-008", message)
+
+
+def _placement(state: BootState, dom: Domain):  # type: ignore[no-untyped-def]
+    r = replay(state)
+    if r is None:
+        return None
+    for p in r.domains:
+        if p.name == dom.name:
+            return p
+    return None
+
+
+def domain_pool_failure(state: BootState, dom: Domain) -> str | None:
+    """ALLOC-006: why the P2M pool (or an earlier heap request) of ``dom`` fails, or None."""
+    p = _placement(state, dom)
+    if p is None or p.outcome not in ("p2m-pool-exhausted", "heap-exhausted"):
+        return None
+    if p.outcome == "p2m-pool-exhausted":
+        return f"the heap cannot supply {dom.name}'s P2M pool: Failed to allocate P2M pages."
+    return f"the heap is exhausted while creating {dom.name}"
+
+
 def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     """Host chunks of a dynamic domain's RAM (ALLOC-001/002/004)."""
     mem = (dom.memory_kib or 0) * 1024
+    p = _placement(state, dom)
+    if p is not None and p.outcome == "out-of-memory":
+        return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
+    if p is not None and p.outcome == "ok" and p.banks is not None:
+        return RamPlacement(banks=[(g, h, s) for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, s) for g, s in guest_layout(mem)])
