@@ -1,0 +1,252 @@
+"""DOM: the checks Xen makes on a ``xen,domain`` node and while creating it (§7.1).
+
+The node checks and domain creation are replayed by ``boot/domains.py``,
+which reports these rules by ID. DOM-016 (GICv3 redistributors of a
+host-layout domain) is read here from the board and the domains.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from xenplan.boot.result import Behaviour, BootResult
+from xenplan.checks.registry import Hit, rule
+from xenplan.model.system import System
+
+#: One GICv3 redistributor frame per vCPU (RD_base + SGI_base, 2 × 64 KiB).
+GICR_FRAME = 0x20000
+
+#: DOM-016 per release: a missing redistributor frame is a warning up to 4.21, fatal from 4.22.
+DOM016_BEHAVIOUR: tuple[tuple[tuple[int, int], Behaviour], ...] = (((4, 22), "PANIC"), ((4, 17), "WARN"))
+
+
+@rule(id="DOM-002", slug="no-domu-kernel-recorded", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/setup.c: start_xen()",
+      xen_message="Could not set up d0 guest OS (rc = -2)")
+def no_domu_kernel_recorded() -> None:
+    """What Xen does: Xen runs dom0less (no dom0) only if the early scan recorded
+    at least one domU kernel module and no dom0 kernel. Otherwise it tries to
+    build dom0, prints "Missing kernel boot module?" and panics: "Could not
+    set up DOM0 guest OS" (4.16/4.17), "... (rc = -2)" (4.18-4.20), "Could not
+    set up d0 guest OS (rc = -2)" (4.21+). Kernels dropped by an overlap or
+    lost to a truncated scan do not count.
+
+    Why it matters: no domain is built at all; the message talks about dom0,
+    which a dom0less board does not even have.
+
+    Example: a ``xen,domain`` node without a ``multiboot,kernel`` child fails:
+
+        domU1 { compatible = "xen,domain"; memory = <0x0 0x20000>; cpus = <1>; };
+
+    Fixed: add the kernel module:
+
+        domU1 { ... module@4a000000 { compatible = "multiboot,kernel", "multiboot,module";
+                                      reg = <0x0 0x4a000000 0x0 0x10000>; }; };
+
+    Fix: give every domain a ``multiboot,kernel`` module whose range overlaps
+    nothing else (Xen image, DTB, reserved memory, static banks, other modules).
+    """
+
+
+@rule(id="DOM-004", slug="memory-property-missing", behaviour="PANIC", since="4.16",
+      xen_src="xen/common/device-tree/dom0less-build.c: construct_domU()",
+      xen_message="Could not set up domain D (rc = -22)")
+def memory_property_missing() -> None:
+    """What Xen does: reads ``memory`` as one 64-bit number of KiB. If the property
+    is missing or shorter than 8 bytes it prints "Error building DomU: cannot
+    read \\"memory\\" property" and panics "Could not set up domain D"
+    ("(rc = -22)" from 4.18).
+
+    Why it matters: a one-cell ``memory = <N>`` looks fine to a reader and
+    stops Xen.
+
+    Example: ``memory = <0x20000>;`` fails; ``memory = <0x0 0x20000>;``
+    (128 MiB) works.
+
+    Fix: write ``memory`` as two cells (high, low) in KiB.
+    """
+
+
+@rule(id="DOM-006", slug="cpus-missing-or-invalid", behaviour="PANIC", since="4.16",
+      xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
+      xen_message="Missing property 'cpus' for domain D")
+def cpus_missing_or_invalid() -> None:
+    """What Xen does: panics "Missing property 'cpus' for domain D" when ``cpus``
+    is absent. A value of 0 or above what the vGIC supports (8 with GICv2 or
+    on arm32, 128 with GICv3 on arm64) fails domain creation: "Error
+    creating domain D" ("(rc = -22)" from 4.18).
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``cpus = <129>;`` on GICv3 fails; ``cpus = <4>;`` works.
+
+    Fix: give ``cpus`` a value from 1 to the vGIC limit.
+    """
+
+
+@rule(id="DOM-009", slug="nr-spis-too-large", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/vgic.c: domain_vgic_init()",
+      xen_message="Error creating domain D (rc = -22)")
+def nr_spis_too_large() -> None:
+    """What Xen does: rounds ``nr_spis`` up to a multiple of 32 and refuses more
+    than 988 SPIs, so the largest value accepted is 960. Without the property
+    the host's SPI count is used (raised to cover the vPL011 interrupt).
+    Above the limit: "Error creating domain D" ("(rc = -22)" from 4.18).
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``nr_spis = <961>;`` fails; ``nr_spis = <960>;`` works.
+
+    Fix: set ``nr_spis`` to at most 960, or just enough for the highest
+    passed-through interrupt (SPI number - 32 + 1).
+    """
+
+
+@rule(id="DOM-010", slug="direct-map-needs-uart-irq", behaviour="PANIC", since="4.17",
+      xen_src="xen/arch/arm/dom0less-build.c: arch_parse_dom0less_node()",
+      xen_message="Error getting IRQ number for this serial port")
+def direct_map_needs_uart_irq() -> None:
+    """What Xen does: for a ``direct-map`` domain without ``nr_spis``, Xen sizes
+    the vGIC from the interrupt of its own console UART (the vPL011 of a 1:1
+    domain uses it). When Xen's console is not a device-tree UART with an
+    interrupt it panics "Error getting IRQ number for this serial port" -
+    even if the domain has no ``vpl011``.
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``direct-map;`` with no ``nr_spis`` on a board whose console has no
+    ``interrupts`` fails; adding ``nr_spis = <64>;`` works.
+
+    Fix: give the direct-mapped domain an explicit ``nr_spis``, or point
+    ``dtuart=``/``stdout-path`` at a UART node with ``interrupts``.
+    """
+
+
+@rule(id="DOM-011", slug="domain-cpupool-invalid", behaviour="PANIC", since="4.17",
+      xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
+      xen_message="Error getting cpupool id from domain-cpupool (-22)")
+def domain_cpupool_invalid() -> None:
+    """What Xen does: resolves the ``domain-cpupool`` phandle to a boot cpupool
+    (a ``xen,cpupool`` node under ``/chosen``, used with Xen's
+    ``cpupool`` support). If the phandle does not name a valid boot pool Xen
+    panics "Error getting cpupool id from domain-cpupool (rc)".
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``domain-cpupool = <&pool9>;`` where ``pool9`` is not a
+    ``xen,cpupool`` node fails; pointing at a real ``xen,cpupool`` node works.
+
+    Fix: point ``domain-cpupool`` at a ``compatible = "xen,cpupool"`` node under
+    ``/chosen``, or remove the property.
+    """
+
+
+@rule(id="DOM-012", slug="grant-frames-overflow", behaviour="PANIC", since="4.16",
+      xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
+      xen_message="max_grant_frames (N) overflow")
+def grant_frames_overflow() -> None:
+    """What Xen does: panics "max_grant_frames (N) overflow" or
+    "max_maptrack_frames (N) overflow" when the property is above INT32_MAX.
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``max_grant_frames = <0x80000000>;`` fails;
+    ``max_grant_frames = <64>;`` works.
+
+    Fix: use a small value (the default, 64 frames, suits most guests) or
+    remove the property.
+    """
+
+
+@rule(id="DOM-013", slug="trap-unmapped-accesses-invalid", behaviour="PANIC", since="4.21",
+      xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
+      xen_message=None)
+def trap_unmapped_accesses_invalid() -> None:
+    """What Xen does: accepts 0 or 1 for ``trap-unmapped-accesses`` and panics on
+    any other value. With 0, reads of unmapped guest addresses return all
+    ones instead of faulting.
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``trap-unmapped-accesses = <2>;`` fails; ``<0>`` or ``<1>`` works.
+
+    Fix: use 0 or 1.
+    """
+
+
+@rule(id="DOM-015", slug="vcpu-affinity-invalid", behaviour="PANIC", since="4.21",
+      xen_src="xen/common/device-tree/dom0less-build.c: domain_vcpu_affinity()",
+      xen_message="Invalid vcpu_id N for domain D, max_vcpus=M")
+def vcpu_affinity_invalid() -> None:
+    """What Xen does: reads the ``xen,vcpu`` children of a domain (4.21+). A child
+    without ``id``, with ``id`` not below ``cpus``, or whose ``hard-affinity``
+    names a physical CPU Xen does not have, makes Xen panic ("Invalid xen,vcpu
+    node for domain D", "Invalid vcpu_id N for domain D, max_vcpus=M").
+
+    Why it matters: Xen stops while building the domain.
+
+    Example: ``vcpu1 { compatible = "xen,vcpu"; id = <1>; };`` in a domain with
+    ``cpus = <1>`` fails; ``id = <0>`` works.
+
+    Fix: number ``xen,vcpu`` children from 0 to ``cpus`` - 1 and list only
+    existing physical CPUs in ``hard-affinity``.
+    """
+
+
+@rule(id="DOM-016", slug="gicv3-redistributors-too-few", behaviour="PANIC", since="4.17",
+      xen_src="xen/arch/arm/vgic-v3.c: vgic_v3_vcpu_init()",
+      xen_message="Could not set up domain D (rc = -12)")
+def gicv3_redistributors_too_few(system: System, result: BootResult) -> Iterator[Hit]:
+    """What Xen does: a direct-mapped domain on GICv3 uses the host's
+    redistributor regions, one 128 KiB frame per vCPU. When the host regions
+    hold fewer frames than ``cpus``, creating a vCPU fails with "Failed to
+    allocate dXvY". Per release: 4.17-4.21 print it and run the domain with
+    fewer vCPUs than asked (its device tree still lists them all, so the
+    guest waits for CPUs that never come up) - WARN; 4.22 panics "Could not
+    set up domain D" - PANIC.
+
+    Why it matters: silent loss of vCPUs up to 4.21, a boot failure on 4.22.
+
+    Example: host ``reg`` of the GIC with one 0x40000 redistributor region (2
+    frames) and a direct-mapped domain with ``cpus = <4>;`` fails; ``cpus =
+    <2>;`` fits.
+
+    Fix: give a direct-mapped domain at most as many vCPUs as the host GIC has
+    redistributor frames (total GICR size / 128 KiB).
+    """
+    gic = system.board.gic
+    if gic is None or gic.version != 3 or not gic.redist:
+        return
+    frames = sum(r.size for r in gic.redist) // GICR_FRAME
+    behaviour = next(b for v, b in DOM016_BEHAVIOUR if system.target.version.at_least(*v))
+    direct = {d.path for d in result.domains if d.direct_map}
+    for dom in system.domains:
+        if dom.path in direct and dom.cpus is not None and dom.cpus > frames:
+            yield Hit(message=f"{dom.name} is direct-mapped with {dom.cpus} vCPUs but the host GICv3 "
+                              f"redistributor regions of {gic.path} hold only {frames} frames of 128 KiB: "
+                              f"Failed to allocate d{dom.index + 1}v{frames}",
+                      path=dom.path, property="cpus", behaviour=behaviour,
+                      related=((gic.path, tuple((r.start, r.size) for r in gic.redist)),))
+
+
+@rule(id="DOM-020", slug="domain-kernel-missing", behaviour="PANIC", since="4.16",
+      xen_src="xen/common/device-tree/kernel.c: kernel_probe()",
+      xen_message="Could not set up domain D (rc = -2)")
+def domain_kernel_missing() -> None:
+    """What Xen does: looks for the domain's child with compatible
+    ``multiboot,kernel`` and for the boot module recorded at its start
+    address. If there is none - no such child, a module the early scan
+    dropped (overlap) or never reached, or a module of size 0 - it prints
+    "Missing kernel boot module?" and panics "Could not set up domain D"
+    ("(rc = -2)" from 4.18).
+
+    Why it matters: this domain and every later one are never built.
+
+    Example: ``domU2 { compatible = "xen,domain"; memory = <0x0 0x20000>;
+    cpus = <1>; };`` with no module child fails; adding
+    ``module@4b000000 { compatible = "multiboot,kernel", "multiboot,module";
+    reg = <0x0 0x4b000000 0x0 0x10000>; };`` works.
+
+    Fix: give every domain a ``multiboot,kernel`` module whose range overlaps
+    nothing else, and check that its ``reg`` uses the domain node's cells.
+    """
