@@ -1,0 +1,86 @@
+"""LLC: last-level cache colouring (§15, Xen 4.20+, ``CONFIG_LLC_COLORING``).
+
+No boot stage models colouring yet. LLC-002 (``llc-colors`` on a Xen
+without colouring) is read here from the model; LLC-001 and LLC-003 are
+panics Xen meets while creating the domain and belong to a stage.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from xenplan.boot.result import BootResult
+from xenplan.checks.registry import Hit, rule
+from xenplan.model.system import System
+
+
+def coloring_on(system: System) -> bool:
+    """``llc_coloring_enabled``: built in, and not turned off with ``llc-coloring=0/off/no/false``."""
+    if not system.target.has("LLC_COLORING"):
+        return False
+    value = system.xen.cmdline.get("llc-coloring")
+    return value is None or value.lower() not in ("0", "off", "no", "false", "disable")
+
+
+@rule(id="LLC-001", slug="llc-coloring-with-static-mem", behaviour="PANIC", since="4.20",
+      xen_src="xen/common/device-tree/dom0less-build.c: create_domUs()", kconfig=("LLC_COLORING",),
+      xen_message="LLC coloring and static memory are incompatible")
+def llc_coloring_with_static_mem() -> None:
+    """What Xen does: with cache colouring enabled, any domain node carrying
+    ``xen,static-mem`` (even empty) makes Xen panic "LLC coloring and static
+    memory are incompatible": coloured domains get scattered order-0 pages of
+    their colours, which static banks cannot provide.
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``xen,static-mem = <...>;`` on a Xen with ``CONFIG_LLC_COLORING=y``
+    fails; ``llc-colors = "0-3";`` with dynamic ``memory`` works.
+
+    Fix: drop ``xen,static-mem`` (and ``direct-map``) from every domain, or
+    turn colouring off (``llc-coloring=0`` on Xen's command line).
+    """
+
+
+@rule(id="LLC-002", slug="llc-colors-without-coloring", behaviour="PANIC", since="4.20",
+      xen_src="xen/common/device-tree/dom0less-build.c: create_domUs()",
+      xen_message="'llc-colors' found, but LLC coloring is disabled")
+def llc_colors_without_coloring(system: System, result: BootResult) -> Iterator[Hit]:
+    """What Xen does: on arm64, a domain with ``llc-colors`` while colouring is
+    off - Xen built without ``CONFIG_LLC_COLORING``, or ``llc-coloring=0`` on
+    its command line - makes Xen panic "'llc-colors' found, but LLC coloring
+    is disabled". Architectures without colouring support ignore the
+    property.
+
+    Why it matters: Xen stops before building the domain.
+
+    Example: ``llc-colors = "0-3";`` with a default Xen build fails; the same
+    with ``--kconfig LLC_COLORING=y`` (and Xen rebuilt so) works.
+
+    Fix: enable ``CONFIG_LLC_COLORING`` (an EXPERT option) in Xen, or remove
+    ``llc-colors`` from the domain.
+    """
+    if system.target.arch != "arm64" or coloring_on(system):
+        return
+    for dom in system.domains:
+        if dom.llc_colors is not None:
+            yield Hit(message=f"{dom.name} has llc-colors = \"{dom.llc_colors}\" but cache colouring is off "
+                              "(Xen built without CONFIG_LLC_COLORING or llc-coloring=0): Xen panics",
+                      path=dom.path, property="llc-colors")
+
+
+@rule(id="LLC-003", slug="llc-colors-invalid", behaviour="PANIC", since="4.20",
+      xen_src="xen/common/device-tree/dom0less-build.c: create_domUs()", kconfig=("LLC_COLORING",),
+      xen_message="Error initializing LLC coloring for domain D")
+def llc_colors_invalid() -> None:
+    """What Xen does: parses ``llc-colors`` as a list of colours and ranges
+    ("0-3,8"). Spaces, a descending range, a colour listed twice or a colour
+    the cache does not have (at least the number of colours, LLC way size /
+    4 KiB) makes Xen panic "Error initializing LLC coloring for domain D".
+
+    Why it matters: Xen stops while building the domain.
+
+    Example: ``llc-colors = "3-1";`` fails; ``llc-colors = "1-3";`` works.
+
+    Fix: write ascending, non-overlapping colours and ranges separated by
+    commas, without spaces, below the number of colours of the board.
+    """
