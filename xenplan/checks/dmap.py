@@ -122,7 +122,7 @@ def grant_window_over_direct_map_ram(system: System, result: BootResult) -> Iter
                               f"{GUEST_GNTTAB.start:#x}+{GUEST_GNTTAB.size:#x}; grant mappings will replace it",
                       path=dom.path, property="xen,static-mem" if what == "RAM" else "xen,enhanced",
                       ranges=((r.start, r.size),),
-                      related=((f"{dom.path} grant table", ((GUEST_GNTTAB.start, GUEST_GNTTAB.size),)),))
+                      related=((dom.path, ((GUEST_GNTTAB.start, GUEST_GNTTAB.size),)),))
 
 
 @rule(id="DMAP-008", slug="dma-without-iommu-not-direct-mapped", behaviour="HAZARD", since="4.16",

@@ -93,7 +93,7 @@ def guest_range_in_reserved_window(system: System, result: BootResult) -> Iterat
                                       f"in the {name} window {w.start:#x}+{w.size:#x} that Xen reserves in every "
                                       "guest map",
                               path=dom.path, ranges=((g.start, g.size),),
-                              related=((f"{name} window", ((w.start, w.size),)),), behaviour="HAZARD")
+                              related=((dom.path, ((w.start, w.size),)),), behaviour="HAZARD")
 
 
 @rule(id="GMAP-020", slug="guest-map-overlap", behaviour="HAZARD", since="4.16",
@@ -144,7 +144,7 @@ def guest_map_overlap(system: System, result: BootResult) -> Iterator[Hit]:
                              "replaced leaks"
                 a = f"{ka} {ra.start:#x}+{ra.size:#x}" + (f" ({pa})" if pa != dom.path else "")
                 b = f"{kb} {rb.start:#x}+{rb.size:#x}" + (f" ({pb})" if pb != dom.path else "")
-                other = pb if pb != dom.path else pa if pa != dom.path else f"{dom.path} {kb}"
+                other = pb if pb != dom.path else pa
                 yield Hit(message=f"{dom.name}: guest {a} overlaps {b}: {effect}", path=dom.path,
                           ranges=((ra.start, ra.size),), related=((other, ((rb.start, rb.size),)),),
                           isolation=cross)
