@@ -139,7 +139,7 @@ def frame_table_bytes(system: System) -> int:
     return -(-table // gran) * gran
 
 
-@rule(id="HEAP-005", slug="heap-budget-too-small", behaviour="PANIC", since="4.17",
+@rule(id="HEAP-005", slug="heap-budget-too-small", behaviour="PANIC", since="4.16",
       xen_src="xen/common/page_alloc.c: alloc_domheap_pages(); "
               "xen/common/device-tree/dom0less-build.c: domain_p2m_set_allocation()")
 def heap_005(system: System, result: BootResult) -> Iterator[Hit]:
@@ -166,9 +166,9 @@ def heap_005(system: System, result: BootResult) -> Iterator[Hit]:
     if result.heap_free is not None:
         margin = 2 * MIB * max(len(system.domains), 1)
         if result.heap_free < margin:
-            yield Hit(message=f"only {result.heap_free // KIB} KiB of heap are left after the last domain "
-                      f"(less than 2 MiB per domain): later heap allocations (grant, event and vCPU structures, run-time requests) may fail", path="/chosen",
-                      behaviour="HAZARD")
+            yield Hit(message=f"only {result.heap_free // KIB} KiB of heap are left after the last domain (less "
+                      "than 2 MiB per domain): later heap allocations (grant, event and vCPU structures, run-time "
+                      "requests) may fail", path="/chosen", behaviour="HAZARD")
         return
     heap = sum(max(pfn_down(r.end) - pfn_up(r.start), 0) * PAGE_SIZE for r in system.xen.static_heap)
     if not system.xen.static_heap:

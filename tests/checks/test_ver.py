@@ -1,0 +1,46 @@
+"""VER rules (metadata only), and the core areas' catalogue: every rulebook ID of
+DT, RAM, RSV, MOD, HEAP and VER is registered with its docs, or listed as omitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xenplan.checks.registry import DOC_HEADINGS, REGISTRY, rules
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+AREAS = ("DT", "RAM", "RSV", "MOD", "HEAP", "VER")
+
+
+def core_ids() -> list[str]:
+    ids = (ROOT / "tests" / "data" / "rulebook_ids.txt").read_text().split()
+    return [i for i in ids if i.split("-", 1)[0] in AREAS]
+
+
+def omitted() -> dict[str, str]:
+    lines = (ROOT / "xenplan" / "checks" / "omitted_core.txt").read_text().splitlines()
+    return dict(line.split("\t", 1) for line in lines if line.strip())
+
+
+def test_every_core_id_registered_or_omitted() -> None:
+    list(rules())
+    om = omitted()
+    assert all(reason.strip() for reason in om.values())
+    assert not set(om) & set(REGISTRY)
+    assert [i for i in core_ids() if i not in REGISTRY and i not in om] == []
+
+
+@pytest.mark.parametrize("rule_id", [i for i in core_ids() if i not in omitted()])
+def test_core_rule_docs(rule_id: str) -> None:
+    list(rules())
+    r = REGISTRY[rule_id]
+    assert tuple(r.doc_sections()) == DOC_HEADINGS
+    assert r.since and r.xen_src and r.slug == r.slug.lower()
+
+
+@pytest.mark.parametrize("rule_id", ["VER-001", "VER-002"])
+def test_ver_metadata_only(rule_id: str) -> None:
+    list(rules())
+    r = REGISTRY[rule_id]
+    assert r.check is None and r.behaviour == "INFO"
