@@ -214,7 +214,7 @@ def rsv_010() -> None:
 
 
 @rule(id="RSV-011", slug="static-region-outside-ram", behaviour="CRASH", since="4.16",
-      xen_src="xen/common/device-tree/static-memory.c: init_staticmem_bank(); "
+      xen_src="xen/include/xen/static-memory.h: init_staticmem_bank(); "
               "xen/common/page_alloc.c: mark_page_free(); xen/common/device-tree/bootinfo.c: "
               "populate_boot_allocator()",
       xen_message="CPU0: Unexpected Trap: Data Abort")
