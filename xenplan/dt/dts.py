@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from xenplan.dt import dts_source
@@ -105,8 +106,12 @@ def _read_with_dtc(
         base.append("-@")
     for d in search:
         base += ["-i", d]
-    blob = _run_dtc([*base, "-O", "dtb", src], path, renames)
-    annotated = _run_dtc([*base, "-O", "dts", "-T", "-T", src], path, renames)
+    # Both runs at once: on big trees dtc's own checks take seconds.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        blob_run = pool.submit(_run_dtc, [*base, "-O", "dtb", src], path, renames)
+        notes_run = pool.submit(_run_dtc, [*base, "-O", "dts", "-T", "-T", src], path, renames)
+        blob = blob_run.result()
+        annotated = notes_run.result()
     lines = parse_annotated(annotated.decode("latin-1"))
     try:
         tree = read_dtb(blob, path)

@@ -154,6 +154,42 @@ def _make_dt_class(dtlib: Any) -> Any:
             self._xp_rec.item()
             return super()._parse_propnode_labels()
 
+        # dtlib finds a label by walking the whole tree, once per reference,
+        # and a free phandle by counting up from 1 each time: quadratic on
+        # big trees. While references are fixed up the tree does not change
+        # shape and phandles are only added, so an index of labels (first
+        # node in document order, as dtlib's walk finds) and a running floor
+        # for free phandles give the same answers.
+
+        def _fixup_props(self) -> None:
+            index: dict[str, Any] = {}
+            for node in self.node_iter():
+                for label in node.labels:
+                    index.setdefault(label, node)
+            self._xp_labels: dict[str, Any] | None = index
+            try:
+                super()._fixup_props()
+            finally:
+                self._xp_labels = None
+
+        def _ref2node(self, ref: str) -> Any:
+            index = getattr(self, "_xp_labels", None)
+            if index is not None and ref in index:
+                return index[ref]
+            return super()._ref2node(ref)
+
+        def _node_phandle(self, node: Any) -> Any:
+            if "phandle" in node.props:
+                return super()._node_phandle(node)
+            free = getattr(self, "_xp_free", 1)
+            while free in self.phandle2node:
+                free += 1
+            self._xp_free = free
+            self.phandle2node[free] = node
+            prop = node._get_prop("phandle")
+            prop.value = free.to_bytes(4, "big")
+            return prop.value
+
     return RecordingDT
 
 

@@ -61,23 +61,17 @@ def parse_annotated(text: str) -> LineMap:
     return out
 
 
+# Code up to the first "/*" outside a string literal, then the note. Possessive
+# quantifiers: a line that does not fit fails at once instead of backtracking.
+_CODE_NOTE = re.compile(r'((?:[^"/]++|"(?:[^"\\]++|\\.)*+"?|/(?!\*))*+)(?:/\*(.*)\*/)?\s*$')
+
+
 def _split(line: str) -> tuple[str, str]:
     """Split a line into code and its trailing ``/* ... */`` note, skipping strings."""
-    i, n, in_string = 0, len(line), False
-    while i < n:
-        c = line[i]
-        if in_string:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif line.startswith("/*", i):
-            end = line.rfind("*/")
-            return line[:i], line[i + 2 : end if end > i else n].strip()
-        i += 1
-    return line, ""
+    m = _CODE_NOTE.match(line)
+    if m is None:
+        return line, ""
+    return m.group(1), (m.group(2) or "").strip()
 
 
 def _first_pos(note: str) -> Mark | None:

@@ -72,7 +72,9 @@ class Scan:
 def scan(text: str, file: str) -> Scan:
     """Scan ``text`` (named ``file`` until a line marker says otherwise)."""
     out = Scan()
-    cur_file, base_line, base_pos = file, 1, 0
+    cur_file = file
+    # Line of position ``at``, counted forward from the last place asked (linear overall).
+    at, line = 0, 1
     want_include: Mark | None = None
     for m in _TOKENS.finditer(text):
         kind = m.lastgroup
@@ -80,9 +82,8 @@ def scan(text: str, file: str) -> Scan:
             continue
         if kind == "marker":
             cur_file = _unescape(m.group("mfile"))
-            base_line, base_pos = int(m.group("mline")), m.end() + 1
+            at, line = m.end() + 1, int(m.group("mline"))
             continue
-        mark = Mark(cur_file, base_line + text.count("\n", base_pos, m.start()))
         if kind == "string":
             if want_include is not None:
                 name = _unescape(m.group()[1:-1])
@@ -90,6 +91,9 @@ def scan(text: str, file: str) -> Scan:
                 out.events.append(("include", name, want_include))
                 want_include = None
             continue
+        line += text.count("\n", at, m.start())
+        at = m.start()
+        mark = Mark(cur_file, line)
         want_include = None
         if kind == "directive":
             out.cpp = out.cpp or mark
