@@ -110,12 +110,12 @@ class _Recorder:
         self.blocks.pop()
 
 
-def _dtlib() -> Any:
+def _dtlib(path: str) -> Any:
     try:
         from devicetree import dtlib  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - a dependency of xenplan
-        raise InputError("<dtlib>", "dtc is not installed and neither is the Python package "
-                         "'devicetree' (pip install devicetree)") from exc
+        raise InputError(path, "cannot compile DTS: dtc is not installed and neither is the "
+                         "Python package 'devicetree' (pip install devicetree)") from exc
     return dtlib
 
 
@@ -203,7 +203,7 @@ def read_dts_dtlib(path: str, src: str, search: Sequence[str], scan: Scan, *, sy
         raise InputError(scan.plugin.file, "is an overlay (/plugin/): compiling overlay sources "
                          "needs dtc (install device-tree-compiler, or give a compiled .dtbo)",
                          line=scan.plugin.line)
-    dtlib = _dtlib()
+    dtlib = _dtlib(path)
     rec = _Recorder()
     try:
         dt = _make_dt_class(dtlib)(src, list(search), rec)
