@@ -36,8 +36,14 @@ def release_value(system: System, table: PerRelease[T]) -> T | None:
     return out
 
 
+_BY_PATH: list[tuple[BootResult, dict[str, DomainResult]]] = []
+
+
 def results_by_path(result: BootResult) -> dict[str, DomainResult]:
-    return {d.path: d for d in result.domains}
+    """Domain results by node path, built once per result (called per domain and rule)."""
+    if not _BY_PATH or _BY_PATH[0][0] is not result:
+        _BY_PATH[:] = [(result, {d.path: d for d in result.domains})]
+    return _BY_PATH[0][1]
 
 
 def is_direct_mapped(system: System, result: BootResult, dom: Domain) -> bool:
@@ -59,8 +65,8 @@ def balloon_hint(dom: Domain) -> str:
     if dom.enhanced is not None:
         return (f"{dom.name} has xen,enhanced, so its kernel gets Xen's PV interfaces and a balloon driver "
                 "is likely")
-    return (f"{dom.name} has no xen,enhanced, but its kernel can still issue memory hypercalls (a balloon "
-            "driver probes for Xen without the /hypervisor node)")
+    return (f"{dom.name} has no xen,enhanced, so a Linux guest loads no balloon driver, but any guest kernel "
+            "can still issue memory hypercalls")
 
 
 def _static_non_direct(system: System, result: BootResult) -> Iterator[Domain]:
