@@ -96,8 +96,41 @@ REFUSAL_RULES = ("RSV-010", "RSV-012", "MOD-004", "SHM-009", "SHM-015")
 
 def refused(result: BootResult, c: Claim) -> bool:
     """Whether the simulated Xen refused to record ``c`` (so it overlaps nothing in Xen's tables)."""
-    return any(ev.rule in REFUSAL_RULES and ev.path == c.path and any(x.overlaps(c.range) for x in ev.ranges)
-               for ev in result.events)
+    return any(x.overlaps(c.range) for x in _refusals(result).get(c.path, ()))
+
+
+_REFUSALS: list[tuple[BootResult, dict[str, list[Range]]]] = []
+
+
+def _refusals(result: BootResult) -> dict[str, list[Range]]:
+    """Ranges each node had refused, indexed once per result (events can number in thousands)."""
+    if not _REFUSALS or _REFUSALS[0][0] is not result:
+        idx: dict[str, list[Range]] = {}
+        for ev in result.events:
+            if ev.rule in REFUSAL_RULES and ev.path is not None:
+                idx.setdefault(ev.path, []).extend(ev.ranges)
+        _REFUSALS[:] = [(result, idx)]
+    return _REFUSALS[0][1]
+
+
+def overlapping_pairs(cs: list[Claim]) -> Iterator[tuple[Claim, Claim]]:
+    """Every (first, second) pair of claims that overlap, first recorded before second.
+
+    A sweep over the claims sorted by start: linear in the claims plus the
+    pairs found, so thousands of banks cost what a handful do.
+    """
+    order = sorted(range(len(cs)), key=lambda i: (cs[i].range.start, cs[i].range.end))
+    active: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    for i in order:
+        r = cs[i].range
+        active = [j for j in active if cs[j].range.end > r.start]
+        for j in active:
+            if r.overlaps(cs[j].range) or (r.size == 0 and cs[j].range.start < r.start < cs[j].range.end):
+                pairs.append((min(i, j), max(i, j)))
+        active.append(i)
+    for a, b in sorted(pairs):
+        yield cs[a], cs[b]
 
 
 def ram_union(system: System) -> list[Range]:
@@ -361,15 +394,14 @@ def rsv_013(system: System, result: BootResult) -> Iterator[Hit]:
     """
     cs = claims(system)
     v = system.target.version
-    for i, second in enumerate(cs):
-        for first in cs[:i]:
-            if (first.path == second.path or not second.range.overlaps(first.range)
-                    or not _silent_pair(first, second) or reported(result, first, second)
-                    or refused(result, first) or refused(result, second)):
-                continue
-            same_dom = first.domain is not None and first.domain == second.domain
-            yield Hit(message=f"{second.what()} overlaps {first.what()}: Xen {v} lets this through; newer "
-                      "releases refuse it", path=second.path, property=second.prop,
-                      ranges=((second.range.start, second.range.size),),
-                      related=((first.path, ((first.range.start, first.range.size),)),),
-                      behaviour="HAZARD", isolation=not same_dom)
+    for first, second in overlapping_pairs(cs):
+        if (first.path == second.path or not second.range.overlaps(first.range)
+                or not _silent_pair(first, second) or reported(result, first, second)
+                or refused(result, first) or refused(result, second)):
+            continue
+        same_dom = first.domain is not None and first.domain == second.domain
+        yield Hit(message=f"{second.what()} overlaps {first.what()}: Xen {v} lets this through; newer "
+                  "releases refuse it", path=second.path, property=second.prop,
+                  ranges=((second.range.start, second.range.size),),
+                  related=((first.path, ((first.range.start, first.range.size),)),),
+                  behaviour="HAZARD", isolation=not same_dom)
