@@ -146,9 +146,11 @@ def picture(a: Analysis, domain: str | None = None) -> RenderableType:
 
 def console() -> Console:
     """A recording console that writes nowhere and ignores the environment's
-    terminal settings, so the same input always gives the same SVG."""
-    return Console(record=True, file=io.StringIO(), width=WIDTH, color_system="truecolor", force_terminal=True,
-                   no_color=False, legacy_windows=False, highlight=False, emoji=False, markup=False)
+    terminal settings, so the same input always gives the same SVG (both
+    width and height, or ``TERM=dumb`` shrinks it to 80 columns)."""
+    return Console(record=True, file=io.StringIO(), width=WIDTH, height=50, color_system="truecolor",
+                   force_terminal=True, force_interactive=False, no_color=False, legacy_windows=False,
+                   highlight=False, emoji=False, markup=False)
 
 
 def render(analyses: Sequence[Analysis], domain: str | None) -> str:

@@ -79,6 +79,8 @@ def findings_block(findings: Sequence[Finding]) -> Group:
         line.append(f"({f.slug}) ")
         if f.source is not None and f.source.line is not None:
             line.append(f"{f.source.file}:{f.source.line}: ", style="dim")
+        elif f.source is not None and f.source.offset is not None:
+            line.append(f"{f.source.file}: offset {f.source.offset:#x}: ", style="dim")
         if f.path:
             line.append(f"{f.path}: ")
         line.append(f.message)
