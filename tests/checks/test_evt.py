@@ -32,8 +32,6 @@ def test_clean(check_fixture, rid: str) -> None:
     assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="stage gap: boot/evtchn.py returns silently before 4.17; Xen 4.16 does "
-                   "not know xen,evtchn-v1 and ignores the nodes, which EVT-001 should say")
 def test_evt001_on_416(check_fixture) -> None:
     assert check_fixture(FIX / "EVT-001-fires-416.dts", "EVT-001") == FIRES["EVT-001"]
 

@@ -13,7 +13,7 @@ D1, D2 = "/chosen/domU1", "/chosen/domU2"
 S0, S1 = f"{D1}/shm@0", f"{D2}/shm@1"
 
 FIRES = {
-    "SHM-001": ("SHM-001-fires", {("SHM-001", S0)}),
+    "SHM-001": ("SHM-001-fires", {("SHM-001", S0), ("SHM-001", S1)}),  # S1: not reached
     "SHM-002": ("SHM-002-fires", {("SHM-002", "/chosen/box/shm@1"), ("SHM-002", "/chosen/shm@2")}),
     "SHM-003": ("SHM-003-fires", {("SHM-003", "/chosen/box/shm@1")}),
     "SHM-004": ("SHM-004-fires", {("SHM-004", S0)}),
@@ -57,29 +57,19 @@ def test_severity(name: str, rid: str, severity: str) -> None:
     assert {f.severity for f in analyse_fixture(FIX / f"{name}.dts").findings if f.rule == rid} == {severity}
 
 
-@pytest.mark.xfail(strict=True, reason="stage gap: boot/shm.py reports an invalid role while building the domain "
-                   "(domain path, 'Could not set up domain'); Xen refuses it in the early scan "
-                   "(process_shm_node(): shm node, 'Early FDT parsing failed')")
 def test_shm005_in_early_scan(check_fixture) -> None:
     assert check_fixture(FIX / "SHM-005-fires.dts", "SHM-005") == {("SHM-005", S0)}
     assert analyse_fixture(FIX / "SHM-005-fires.dts").result.failed_at.stage == "early-fdt"  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(strict=True, reason="stage gap: boot/early_scan.py refuses a short-form node after a host-form "
-                   "node of the same id (SHM-007); Xen compares only the size and accepts it (SHM-011)")
 def test_shm011_accepted_by_scan(check_fixture) -> None:
     assert check_fixture(FIX / "SHM-011-fires.dts", "SHM-007") == set()
 
 
-@pytest.mark.xfail(strict=True, reason="model gap: model/build.py records no shm node before 4.17, so SHM-001 "
-                   "cannot say that Xen 4.16 ignores them")
 def test_shm001_on_416(check_fixture) -> None:
     assert check_fixture(FIX / "SHM-001-fires-416.dts", "SHM-001") == {("SHM-001", S0)}
 
 
-@pytest.mark.xfail(strict=True, reason="stage gaps: boot/early_scan.py ignores CONFIG_STATIC_SHM=n, boot/shm.py "
-                   "lets a role-less node sit next to an owner and has no per-domain limit; these are findings "
-                   "but the outcome stays 'boots'")
 @pytest.mark.parametrize("name, rule, stage", [
     ("SHM-001-fires", "SHM-001", "early-fdt"),
     ("SHM-031-fires-mixed", "SHM-031", "domain"),

@@ -24,14 +24,24 @@ def run(state: BootState) -> BootState:
         size = t.fdt_size or state.system.dtb_size or 0
         fdt = Range(start=t.fdt_address, size=size)
         if state.v.at_least(4, 18) and t.xen_image is not None and fdt.overlaps(t.xen_image):
-            state.event("RSV-012", "PANIC", f"the DTB {fdt} overlaps Xen's image {t.xen_image}",
-                        path="/", ranges=[fdt], related=[Related(path="(Xen image)", ranges=(t.xen_image,))])
-        state.modules.append(BootModule(range=fdt, kind="fdt", path="(device tree)"))
+            state.event("RSV-012", "DROP", f"the DTB {fdt} overlaps Xen's image {t.xen_image}: add_boot_module() "
+                        "refuses it and Xen goes on without the DTB in its module table (its pages are not "
+                        "protected from the heap)", path="/", ranges=[fdt],
+                        related=[Related(path="(Xen image)", ranges=(t.xen_image,))])
+        else:
+            state.modules.append(BootModule(range=fdt, kind="fdt", path="(device tree)"))
         if t.fdt_size is None:
             state.notes.append(f"DTB size taken from the compiled blob ({size:#x} bytes)")
     else:
         state.notes.append("no --fdt-address: overlap checks with the DTB skipped")
     if state.v.at_least(4, 19):
+        limit = 256
         for i, r in enumerate(state.system.board.memreserve):
+            if len(state.reserved_mem) >= limit:
+                text = "Cannot allocate reserved memory bank"
+                state.event("RSV-001", "PANIC", f"/memreserve/ has more than {limit} entries", path="/",
+                            xen_message=text)
+                state.stop("panic", "early-fdt", "RSV-001", text)
+                break
             state.reserved_mem.append(ResvBank(range=r, type="memreserve", path=f"/memreserve/[{i}]"))
     return state

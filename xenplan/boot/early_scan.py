@@ -155,9 +155,20 @@ class _Scan:
                                     domain=item.domain, module=m))
 
     def shm(self, item: ScanItem) -> None:
+        """``process_shm_node()``: the checks in Xen's order, then the region lists per release."""
         sh = item.shm
         assert sh is not None
         v = self.v
+        if not v.at_least(4, 17):
+            return
+        if not self.s.system.target.has("STATIC_SHM"):
+            self.fail(item, "SHM-001", "a static shared-memory node, but CONFIG_STATIC_SHM is off: "
+                      "CONFIG_STATIC_SHM must be enabled", EINVAL)
+            return
+        if sh.cells_error is not None:
+            self.fail(item, "SHM-003", f"invalid #address-cells or #size-cells for static shared memory node "
+                      f"({sh.cells_error})", EINVAL)
+            return
         if sh.shm_id is None:
             self.fail(item, "SHM-004", "shared-memory node has no xen,shm-id", ENOENT)
             return
@@ -165,8 +176,9 @@ class _Scan:
             self.fail(item, "SHM-004", f"xen,shm-id \"{sh.shm_id}\" is {sh.shm_id_len} characters; "
                       "at most 15 are allowed", EINVAL)
             return
-        if sh.cells_error is not None:
-            self.fail(item, "SHM-003", f"xen,shared-mem cannot be decoded: {sh.cells_error}", EINVAL)
+        if sh.role not in (None, "owner", "borrower"):
+            self.fail(item, "SHM-005", f"role = \"{sh.role}\": invalid `role` property for static shared memory "
+                      "node (owner or borrower)", EINVAL)
             return
         if sh.shape_error is not None:
             rc = ENOENT if sh.shape_error.startswith("missing") else EINVAL
@@ -175,39 +187,42 @@ class _Scan:
         assert sh.size is not None and sh.guest is not None
         if sh.short_form and not v.at_least(4, 19):
             self.fail(item, "SHM-006", f"xen,shared-mem has no host address; Xen {v} requires one "
-                      "(the short form is 4.19+)", EINVAL)
-            return
-        if sh.size == 0:
-            self.fail(item, "SHM-006", "xen,shared-mem has size 0", EINVAL)
+                      "(host physical address must be chosen by users at the moment)", EINVAL)
             return
         if v.at_least(4, 19):
-            bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
-                   if x is not None and x % PAGE_SIZE]
-            if bad:
-                self.fail(item, "SHM-006", f"xen,shared-mem {', '.join(bad)} not page aligned", EINVAL)
+            if sh.host is not None and sh.host % PAGE_SIZE:
+                self.fail(item, "SHM-006", f"host address {sh.host:#x} is not page aligned", EINVAL)
                 return
-            if sh.host is not None and sh.host + sh.size > (1 << 64):
-                self.fail(item, "SHM-006", "xen,shared-mem host range wraps", EINVAL)
+            if sh.host is not None and sh.host + sh.size >= (1 << 64):
+                self.fail(item, "SHM-006", f"static shared memory region {sh.shm_id} overflows", EINVAL)
                 return
+            if sh.guest % PAGE_SIZE:
+                self.fail(item, "SHM-006", f"guest address {sh.guest:#x} is not page aligned", EINVAL)
+                return
+        if sh.size == 0:
+            self.fail(item, "SHM-006", "the size for static shared memory region can not be zero", EINVAL)
+            return
+        if v.at_least(4, 19) and sh.size % PAGE_SIZE:
+            self.fail(item, "SHM-006", f"size {sh.size:#x} is not page aligned", EINVAL)
+            return
+        if v.at_least(4, 19):
+            self._shm_419(item, sh.shm_id, sh.host_range, sh.size)
+            return
         rng = sh.host_range
         same_id = [b for b in self.s.shmem if b.shm_id == sh.shm_id and (b.live or not self.live)]
-        if same_id:
+        if same_id and same_id[0].range != rng:
             first = same_id[0]
-            if (first.range is None) != (rng is None) or first.size != sh.size or (
-                    rng is not None and first.range != rng):
-                self.fail(item, "SHM-007", f"shm id \"{sh.shm_id}\" already names a different region "
-                          f"({first.path})", EINVAL, related=(Related(path=first.path, ranges=tuple(
-                              x for x in (first.range,) if x)),))
-                return
-        elif rng is not None:
-            twin = [b for b in self.s.shmem if b.range == rng and (b.live or not self.live)]
-            if twin:
-                self.fail(item, "SHM-008", f"region {rng} is already shared under id \"{twin[0].shm_id}\"",
-                          EINVAL, related=(Related(path=twin[0].path, ranges=(rng,)),))
-                return
-        if v.at_least(4, 19):
-            self._shm_419(item, sh.shm_id, rng, sh.size, bool(same_id))
-        elif v.at_least(4, 18):
+            self.fail(item, "SHM-007", f"shm id \"{sh.shm_id}\" already names a different region "
+                      f"({first.path}): different shared memory region could not share the same shm ID",
+                      EINVAL, related=(Related(path=first.path, ranges=tuple(x for x in (first.range,) if x)),))
+            return
+        twin = [b for b in self.s.shmem if b.range == rng and b.shm_id != sh.shm_id and (b.live or not self.live)]
+        if twin:
+            self.fail(item, "SHM-008", f"region {rng} is already shared under id \"{twin[0].shm_id}\": xen,shm-id "
+                      "does not match for all the nodes using the same region", EINVAL,
+                      related=(Related(path=twin[0].path, ranges=(rng,) if rng else ()),))
+            return
+        if v.at_least(4, 18):
             self._shm_418(item, sh.shm_id, rng, sh.size, bool(same_id))
         else:
             self._shm_417(item, sh.shm_id, rng, sh.size, bool(same_id))
@@ -215,8 +230,26 @@ class _Scan:
     def _record_shm(self, item: ScanItem, shm_id: str, rng: Range | None, size: int) -> None:
         self.s.shmem.append(ShmBank(shm_id=shm_id, range=rng, size=size, path=item.path, live=self.live))
 
-    def _shm_419(self, item: ScanItem, shm_id: str, rng: Range | None, size: int, known: bool) -> None:
-        if known:
+    def _shm_419(self, item: ScanItem, shm_id: str, rng: Range | None, size: int) -> None:
+        """4.19+: one loop over the shm list, then the global overlap check for a new host region."""
+        for b in self.s.shmem:
+            if not (b.live or not self.live):
+                continue
+            if b.shm_id == shm_id:
+                start_match = rng is None or (b.range is not None and b.range.start == rng.start)
+                if start_match and b.size == size:
+                    return
+                self.fail(item, "SHM-007", f"shm id \"{shm_id}\" already names a different region ({b.path}): "
+                          "different shared memory region could not share the same shm ID", EINVAL,
+                          related=(Related(path=b.path, ranges=tuple(x for x in (b.range,) if x)),))
+                return
+            if rng is not None and b.range is not None and b.range == rng:
+                self.fail(item, "SHM-008", f"region {rng} is already shared under id \"{b.shm_id}\": xen,shm-id "
+                          "does not match for all the nodes using the same region", EINVAL,
+                          related=(Related(path=b.path, ranges=(rng,)),))
+                return
+        if len(self.s.shmem) >= NR_SHMEM_BANKS:
+            self.fail(item, "SHM-010", "Max number of supported memory regions reached", ENOSPC)
             return
         if rng is not None:
             other = find_overlap(self.s, rng, live=self.live, shm=True)
@@ -224,9 +257,6 @@ class _Scan:
                 self.fail(item, "SHM-009", f"shared memory {rng} overlaps {other.path} {other.ranges[0]}",
                           EINVAL, ranges=(rng,), related=(other,))
                 return
-        if len({b.shm_id for b in self.s.shmem}) >= NR_SHMEM_BANKS:
-            self.fail(item, "SHM-010", "Max number of supported memory regions reached", ENOSPC)
-            return
         self._record_shm(item, shm_id, rng, size)
 
     def _shm_418(self, item: ScanItem, shm_id: str, rng: Range | None, size: int, known: bool) -> None:

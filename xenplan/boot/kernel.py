@@ -50,7 +50,12 @@ def _round(x: int, a: int) -> int:
 
 
 def place(d: "_Domains", c: "Construction") -> None:
-    """KRN-003: kernel at bank 0 + text_offset; DTB and initrd at +128 MiB, at the top, or below."""
+    """KRN-003: kernel at bank 0 + text_offset; DTB and initrd at +128 MiB, at the top, or below.
+
+    Mirrors ``first_bank_can_fit_modules()`` and ``find_dtb_initrd_placement()``
+    (``xen/arch/arm/kernel.c``): the kernel's footprint runs from its load
+    address to the next 2 MiB boundary after its end; the DTB counts 2 MiB.
+    """
     dom = c.dom
     if c.first_bank is None:
         d.fail(c, "KRN-003", f"{dom.name} has no RAM (memory = {dom.memory_kib} KiB)", msg.KRN_NO_ROOM,
@@ -59,8 +64,8 @@ def place(d: "_Domains", c: "Construction") -> None:
     assert bank is not None
     klen = c.kernel.size if c.kernel is not None else 0
     kstart = bank.start + TEXT_OFFSET
-    ksize = _round(klen, 2 * MB)
-    kend = kstart + ksize
+    kend = kstart + klen
+    ksize = _round(kend, 2 * MB) - kstart
     initrd_mod = dom.child_module("multiboot,ramdisk")
     live = {m.path for m in d.s.live_modules()}
     initrd_len = initrd_mod.range.size if initrd_mod and initrd_mod.range and initrd_mod.path in live else 0
@@ -68,16 +73,19 @@ def place(d: "_Domains", c: "Construction") -> None:
     modsize = dtb_len + _round(initrd_len, 2 * MB)
     if modsize + ksize > bank.size:
         d.fail(c, "KRN-003", f"first guest bank {bank} ({bank.size // 1024} KiB) cannot hold the kernel "
-               f"({ksize // MB} MiB with 2 MiB rounding) and the DTB+initrd ({modsize // MB} MiB)",
-               msg.KRN_NO_ROOM, prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
-    if bank.start + 128 * MB + modsize <= bank.end and kend <= bank.start + 128 * MB:
+               f"({ksize // 1024} KiB from its load address to the next 2 MiB boundary) and the DTB+initrd "
+               f"({modsize // MB} MiB)", msg.KRN_NO_ROOM,
+               prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
+    if bank.end >= bank.start + 128 * MB + modsize and kend < bank.start + 128 * MB:
         addr = bank.start + 128 * MB
-    elif bank.end - modsize >= kend:
+    elif bank.end - modsize > _round(kend, 2 * MB):
         addr = bank.end - modsize
-    elif kstart - bank.start >= modsize:
+    elif kstart - bank.start > modsize:
         addr = kstart - modsize
     else:
-        d.fail(c, "KRN-003", f"no place for the DTB and initrd in {bank}", msg.KRN_NO_SPOT, ranges=[bank])
+        d.fail(c, "KRN-003", f"first guest bank {bank}: the DTB+initrd ({modsize // MB} MiB) fit neither at "
+               "+128 MiB, nor between the kernel and the end of the bank, nor below the kernel",
+               msg.KRN_NO_SPOT, prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
     c.kernel = Range(start=kstart, size=klen)
     c.dtb = Range(start=addr, size=dtb_len)
     c.initrd = Range(start=addr + dtb_len, size=initrd_len) if initrd_len else None

@@ -4,7 +4,8 @@ Mirrors ``process_shm()`` (``xen/arch/arm/domain_build.c`` 4.17/4.18,
 ``xen/arch/arm/static-shmem.c`` 4.20, ``xen/common/device-tree/static-shmem.c``
 4.22): the owner acquires the region's static pages and its ``max_pages``
 grows by their number; borrowers map them as foreign pages; with no owner
-the region belongs to DOMID_IO. The mapping replaces whatever the guest had
+the region belongs to DOMID_IO (a node without ``role`` acquires it for
+DOMID_IO the first time; a ``borrower`` acquires nothing). The mapping replaces whatever the guest had
 at that address (GMAP-020).
 """
 
@@ -17,8 +18,14 @@ from xenplan.model.base import PAGE_SIZE, Range, pfn_down
 
 if TYPE_CHECKING:
     from xenplan.boot.domains import Construction, _Domains
+    from xenplan.model.target import XenVersion
 
 DOMID_IO = "DOMID_IO"
+
+
+def per_domain_limit(v: "XenVersion") -> int:
+    """Entries of a domain's shm table: NR_SHMEM_BANKS (32) from 4.19, NR_MEM_BANKS (256) before (SHM-032)."""
+    return 32 if v.at_least(4, 19) else 256
 
 
 def construct(d: "_Domains", c: "Construction") -> None:
@@ -26,18 +33,20 @@ def construct(d: "_Domains", c: "Construction") -> None:
     dom = c.dom
     if not v.at_least(4, 17) or not d.s.system.target.has("STATIC_SHM"):
         return
-    for sh in dom.shm:
+    for i, sh in enumerate(dom.shm):
         if sh.size is None or sh.guest is None:
             continue
         rc_fail = msg.could_not_set_up(v, dom.name, -22)
+        if i >= per_domain_limit(v):
+            d.fail(c, "SHM-032", f"{dom.name} has {len(dom.shm)} shared-memory nodes; Xen {v} records at most "
+                   f"{per_domain_limit(v)} per domain and fails on {sh.path} with -ENOMEM",
+                   msg.could_not_set_up(v, dom.name, -12), prop="xen,shared-mem")
         if not v.at_least(4, 19):
             bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
                    if x is not None and x % PAGE_SIZE]
             if bad:
                 d.fail(c, "SHM-006", f"{sh.path}: xen,shared-mem {', '.join(bad)} not page aligned", rc_fail,
                        prop="xen,shared-mem")
-        if sh.role not in (None, "owner", "borrower"):
-            d.fail(c, "SHM-005", f"{sh.path}: role = \"{sh.role}\" (owner or borrower expected)", rc_fail)
         if dom.direct_map and v.at_least(4, 19):
             if sh.host is None:
                 d.fail(c, "SHM-014", f"{sh.path}: a direct-mapped domain needs the host address", rc_fail,
@@ -46,9 +55,7 @@ def construct(d: "_Domains", c: "Construction") -> None:
                 d.fail(c, "SHM-013", f"{sh.path}: host {sh.host:#x} and guest {sh.guest:#x} differ on a "
                        "direct-mapped domain", rc_fail, prop="xen,shared-mem")
         rng = sh.host_range
-        peers = [x for x in d.s.system.shm if x.shm_id == sh.shm_id]
-        has_owner = any(x.role == "owner" for x in peers)
-        if rng is not None and (sh.role == "owner" or not has_owner):
+        if rng is not None and sh.role in (None, "owner"):
             owner = dom.path if sh.role == "owner" else DOMID_IO
             s, n = pfn_down(rng.start), pfn_down(rng.size)
             ft = d.s.ft

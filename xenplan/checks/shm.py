@@ -28,7 +28,6 @@ SHM_MISSING: PerRelease[Behaviour] = (("4.16", "DROP"), ("4.17", "TRUNC"), ("4.1
 #: SHM-013: releases where construction does not compare host and guest on a 1:1 domain.
 SHM013_UNCHECKED: PerRelease[bool] = (("4.17", True), ("4.19", False))
 #: SHM-032: ``append_shm_bank_to_domain()``'s per-domain table.
-SHM_PER_DOMAIN: PerRelease[int] = (("4.17", 256), ("4.19", 32))
 
 
 def _rng(sh: SharedMem) -> tuple[tuple[int, int], ...]:
@@ -68,15 +67,11 @@ def shm_feature_missing(system: System, result: BootResult) -> Iterator[Hit]:
 
     Fix: enable ``CONFIG_STATIC_SHM`` (Xen 4.17+), or remove the nodes.
     """
-    known = release_value(system, SHM_KNOWN)
-    if known and system.target.has("STATIC_SHM"):
-        return
-    behaviour = release_value(system, SHM_MISSING) or "DROP"
-    nodes = system.shm if behaviour == "DROP" else system.shm[:1]
-    why = (f"Xen {system.target.version} does not know this binding and ignores the node" if not known
-           else "CONFIG_STATIC_SHM is off: the early scan fails on it"
-           + (" and stops without a panic (nothing after it is recorded)" if behaviour == "TRUNC" else ""))
-    for sh in nodes:
+    if release_value(system, SHM_KNOWN):
+        return  # 4.17+: the early scan meets a Kconfig-less build itself (boot/early_scan.py)
+    behaviour = "DROP"
+    why = f"Xen {system.target.version} does not know this binding and ignores the node"
+    for sh in system.shm:
         yield Hit(message=f"{sh.path}: static shared memory node, but {why}", path=sh.path,
                   property="xen,shared-mem", ranges=_rng(sh), behaviour=behaviour)
 
@@ -408,12 +403,11 @@ def shm_ownership_invalid(system: System, result: BootResult) -> Iterator[Hit]:
                               "domain acquires the region, and borrowers map pages nobody owns",
                       path=nodes[0].parent, property="role", ranges=_rng(nodes[0]),
                       related=tuple((s.path, ()) for s in nodes[1:]), behaviour="HAZARD", isolation=True)
-        for sh in roleless if owners else ():
+        for sh in roleless if owners and heap else ():
             yield Hit(message=f"{sh.path}: no role next to owner {owners[0].path} for \"{sid}\": DOMID_IO acquires "
-                              + ("the heap-backed region again without a check (undefined)" if heap else
-                                 "the same pages as the owner, and the second acquisition fails"),
+                              "the heap-backed region again without a check (undefined)",
                       path=sh.parent, property="role", ranges=_rng(sh), related=((owners[0].path, ()),),
-                      behaviour="UB" if heap else "PANIC")
+                      behaviour="UB")
         for sh in owners[1:] if heap else ():
             yield Hit(message=f"{sh.path}: a second owner of heap-backed \"{sid}\" (first: {owners[0].path}): the "
                               "pages are re-assigned without a check (undefined)", path=sh.parent, property="role",
@@ -423,7 +417,7 @@ def shm_ownership_invalid(system: System, result: BootResult) -> Iterator[Hit]:
 @rule(id="SHM-032", slug="shm-too-many-per-domain", behaviour="PANIC", since="4.17",
       xen_src="xen/common/device-tree/static-shmem.c: append_shm_bank_to_domain()",
       xen_message="Could not set up domain D (rc = -12)", kconfig=("STATIC_SHM",))
-def shm_too_many_per_domain(system: System, result: BootResult) -> Iterator[Hit]:
+def shm_too_many_per_domain() -> None:
     """What Xen does: each domain records its shared-memory nodes in a table
     of 32 entries from 4.19 (NR_SHMEM_BANKS; 256 on 4.17/4.18). One more
     fails with -ENOMEM and Xen panics "Could not set up domain D". Two
@@ -438,9 +432,4 @@ def shm_too_many_per_domain(system: System, result: BootResult) -> Iterator[Hit]
     Fix: at most 32 shared-memory nodes per domain; share larger regions
     instead of many small ones.
     """
-    limit = release_value(system, SHM_PER_DOMAIN) or 0
-    for dom in system.domains:
-        if len(dom.shm) > limit:
-            yield Hit(message=f"{dom.name} has {len(dom.shm)} shared-memory nodes; Xen {system.target.version} "
-                              f"records at most {limit} per domain, the next one fails with -ENOMEM "
-                              f"({dom.shm[limit].path})", path=dom.path, property="xen,shared-mem")
+

@@ -178,7 +178,7 @@ class _Builder:
                 self._chosen(node, ac, sc)
             elif depth == 2 and "xen,domain" in compat:
                 self._static_mem(node)
-            elif depth <= 3 and SHM_COMPATIBLE in compat and self.v.at_least(4, 17):
+            elif depth <= 3 and SHM_COMPATIBLE in compat:
                 self._shm(node, ac, sc)
 
     def _memory(self, node: Node, ac: int, sc: int) -> None:
