@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import sys
 from typing import Sequence
 
 from rich.console import Console
@@ -10,6 +13,23 @@ from rich.console import Console
 from xenplan.analysis import Analysis
 from xenplan.checks.registry import Rule, rules as all_rules
 from xenplan.report import json_out, text
+
+
+def console(output: str | None) -> Console:
+    """The recording console the text renderers print into; it writes nowhere.
+
+    Here rather than in ``cli.py`` so that only ``report/`` imports rich
+    (STYLE.md house rules). To a file: 120 columns, no colour. To a
+    terminal: its width and colours. Height is given too, or ``TERM=dumb``
+    would make rich fall back to 80 columns.
+    """
+    if output is not None:
+        return Console(file=io.StringIO(), record=True, width=120, height=50, force_terminal=False,
+                       color_system=None)
+    tty = sys.stdout.isatty()
+    size = shutil.get_terminal_size()
+    return Console(file=io.StringIO(), record=True, force_terminal=tty, width=size.columns if tty else 120,
+                   height=size.lines, color_system="auto" if tty else None)
 
 
 def check(fmt: str, analyses: Sequence[Analysis], console: Console) -> str:
