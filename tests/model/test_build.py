@@ -265,3 +265,21 @@ def test_scan_is_document_order_parents_before_children(version: str) -> None:
     assert item(s, "static-mem", "/chosen/domU1").domain == "/chosen/domU1"
     assert item(s, "module", "/chosen/domU1/module@48200000").domain == "/chosen/domU1"
     assert item(s, "module", "/chosen/module@48100000").domain is None
+
+
+# ------------------------------------------------------------------ DT-007
+
+DEEP = "/n1/n2/n3/n4/n5/n6/n7/n8/n9/n10/n11/n12/n13/n14/memory@80000000"
+
+
+def test_nodes_16_levels_deep_are_not_scanned() -> None:
+    """4.18 takes any node named memory as RAM (RAM-001); depth 15 still counts, depth 16 does not."""
+    s = system("too-deep", "4.18")
+    assert [p for _k, p, _r in items(s, "ram")] == ["/memory@40000000", DEEP]
+
+
+@pytest.mark.xfail(strict=True, reason="xenplan/model/build.py _walk() never yields a node at depth >= 16, "
+                   "so early_scan() never appends it to dropped_nodes: System.dropped_nodes is always ()")
+def test_nodes_16_levels_deep_are_listed_as_dropped() -> None:
+    s = system("too-deep", "4.18")
+    assert s.dropped_nodes == (DEEP + "/memory@90000000",)
