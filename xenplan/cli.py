@@ -6,14 +6,11 @@ Exit status: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
 import sys
 from typing import Any, Callable, Sequence
 
 import click
-from rich.console import Console
 
 from xenplan import __version__
 from xenplan.errors import InputError
@@ -42,16 +39,16 @@ def parse_number(text: str) -> int:
     return value << shift
 
 
-def _range_opt(text: str | None, *, size_required: bool) -> tuple[int, int | None] | None:
+def _range_opt(text: str | None, option: str, *, size_required: bool) -> tuple[int, int | None] | None:
     if text is None:
         return None
     start, _, size = text.partition(":")
     if size_required and not size:
-        raise click.BadParameter(f"expected START:SIZE, got {text!r}")
+        raise click.BadParameter(f"expected START:SIZE, got {text!r}", param_hint=option)
     try:
         return parse_number(start), parse_number(size) if size else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _kconfig(items: Sequence[str]) -> dict[str, bool]:
@@ -63,7 +60,7 @@ def _kconfig(items: Sequence[str]) -> dict[str, bool]:
             key, _, val = part.partition("=")
             key = key.strip().upper().removeprefix("CONFIG_")
             if val.strip().lower() not in ("y", "n", "yes", "no", "1", "0", "true", "false", ""):
-                raise click.BadParameter(f"--kconfig {part!r}: expected KEY=y or KEY=n")
+                raise click.BadParameter(f"{part!r}: expected KEY=y or KEY=n", param_hint="--kconfig")
             out[key] = val.strip().lower() in ("y", "yes", "1", "true", "")
     return out
 
@@ -97,8 +94,8 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
         version = XenVersion.parse(xen_version)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--xen-version") from exc
-    xi = _range_opt(xen_image, size_required=True)
-    fa = _range_opt(fdt_address, size_required=False)
+    xi = _range_opt(xen_image, "--xen-image", size_required=True)
+    fa = _range_opt(fdt_address, "--fdt-address", size_required=False)
     return Target(version=version, arch=arch, kconfig=_kconfig(kconfig),
                   xen_image=Range(start=xi[0], size=xi[1] or 0) if xi else None,
                   fdt_address=fa[0] if fa else None, fdt_size=fa[1] if fa else None,
@@ -123,7 +120,29 @@ def _run(debug: bool, body: Callable[[], int]) -> None:
     sys.exit(code)
 
 
-@click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Usage errors on one line (``xenplan: error: …``, exit 2), like every other bad input."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            cmd = exc.ctx.command_path if exc.ctx is not None else "xenplan"
+            click.echo(f"xenplan: error: {exc.format_message()} (see '{cmd} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"xenplan: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("xenplan: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Group, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xenplan")
 def main() -> None:
     """Check and plan Xen dom0less device trees before the board boots them."""
@@ -210,13 +229,10 @@ def rule_cmd(rule_id: str) -> None:
     _emit(render.rule(r, _console(None)), None)
 
 
-def _console(output: str | None) -> Console:
-    """A recording console that writes nowhere: renderers return text, the CLI emits it."""
-    if output is not None:
-        return Console(file=io.StringIO(), record=True, width=120, force_terminal=False, color_system=None)
-    tty = sys.stdout.isatty()
-    return Console(file=io.StringIO(), record=True, force_terminal=tty, width=shutil.get_terminal_size().columns
-                   if tty else 120, color_system="auto" if tty else None)
+def _console(output: str | None) -> Any:
+    from xenplan.report.render import console
+
+    return console(output)
 
 
 def _emit(text: str | None, output: str | None) -> None:
