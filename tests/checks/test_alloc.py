@@ -14,10 +14,7 @@ Fired = Callable[..., set[tuple[str, str | None]]]
 
 CASES = [
     ("ALLOC-002", "/chosen/domU1"),
-    pytest.param("ALLOC-003", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: dynamic RAM1 past the 36-bit IPA cannot be mapped and Xen panics; boot/domains.py "
-                "builds the domain"),
-        strict=True)),
+    ("ALLOC-003", "/chosen/domU1"),
     ("ALLOC-006", "/chosen/domU1"),
     ("ALLOC-007", "/chosen/domU1"),
 ]

@@ -18,20 +18,10 @@ CASES = [
     ("DOM-006", "/chosen/domU1"),
     ("DOM-009", "/chosen/domU1"),
     ("DOM-010", "/chosen/domU1"),
-    pytest.param("DOM-011", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: domain-cpupool pointing at a node that is not a xen,cpupool panics in "
-                "parse_dom0less_node(); boot/domains.py does not check it"),
-        strict=True)),
-    pytest.param("DOM-012", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: max_grant_frames above INT32_MAX panics; boot/domains.py does not check it"),
-        strict=True)),
-    pytest.param("DOM-013", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: trap-unmapped-accesses above 1 panics on 4.21+; boot/domains.py does not check it"),
-        strict=True)),
-    pytest.param("DOM-015", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: a xen,vcpu child with id >= cpus panics on 4.21+; neither the model nor "
-                "boot/domains.py reads xen,vcpu children"),
-        strict=True)),
+    ("DOM-011", "/chosen/domU1"),
+    ("DOM-012", "/chosen/domU1"),
+    ("DOM-013", "/chosen/domU1"),
+    ("DOM-015", "/chosen/domU1"),
     ("DOM-016", "/chosen/domU1"),
     ("DOM-020", "/chosen/domU2"),
 ]

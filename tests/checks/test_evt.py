@@ -36,8 +36,6 @@ def test_evt001_on_416(check_fixture) -> None:
     assert check_fixture(FIX / "EVT-001-fires-416.dts", "EVT-001") == FIRES["EVT-001"]
 
 
-@pytest.mark.xfail(strict=True, reason="stage gap: boot/evtchn.py does not know the xenstore channel holds port 1, "
-                   "so Xen's panic is only a finding (EVT-007) and the outcome stays 'boots'")
 def test_evt007_outcome() -> None:
     res = analyse_fixture(FIX / "EVT-007-fires.dts").result
     assert res.outcome == "panic"

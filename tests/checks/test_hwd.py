@@ -38,8 +38,6 @@ def test_hwd005_per_release(name: str, severity: str) -> None:
     assert {f.severity for f in analyse_fixture(FIX / f"{name}.dts").findings if f.rule == "HWD-005"} == {severity}
 
 
-@pytest.mark.xfail(strict=True, reason="stage gap: boot/domains.py does not apply the 4.21+ hardware-domain checks of "
-                   "parse_dom0less_node(); HWD-010 is a finding but the outcome stays 'boots'")
 def test_hwd010_outcome() -> None:
     res = analyse_fixture(FIX / "HWD-010-fires.dts").result
     assert res.failed_at is not None and res.failed_at.rule == "HWD-010"

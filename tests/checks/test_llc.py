@@ -13,14 +13,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llc"
 Fired = Callable[..., set[tuple[str, str | None]]]
 
 CASES = [
-    pytest.param("LLC-001", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: with LLC colouring on, xen,static-mem panics in create_domUs(); no stage models "
-                "colouring"),
-        strict=True)),
+    ("LLC-001", "/chosen/domU1"),
     ("LLC-002", "/chosen/domU1"),
-    pytest.param("LLC-003", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: an invalid llc-colors string panics when colouring is on; no stage models colouring"),
-        strict=True)),
+    ("LLC-003", "/chosen/domU1"),
 ]
 
 

@@ -14,17 +14,11 @@ Fired = Callable[..., set[tuple[str, str | None]]]
 
 CASES = [
     ("SMEM-001", "/soc/vm1"),
-    pytest.param("SMEM-002", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: with STATIC_MEMORY=n Xen 4.22 gives a static domain no RAM (PANIC-DBG, then "
-                "KRN-003); boot/domains.py allocates it from the heap and reports nothing"),
-        strict=True)),
+    ("SMEM-002", "/chosen/domU1"),
     ("SMEM-003", "/chosen/domU1"),
     ("SMEM-004", "/chosen/domU1"),
     ("SMEM-011", "/chosen/domU1"),
-    pytest.param("SMEM-012", "/chosen/domU1", marks=pytest.mark.xfail(
-        reason=("stage gap: static RAM above the 36-bit IPA cannot be mapped (Failed to map pages to DOMU); "
-                "boot/domains.py builds the domain"),
-        strict=True)),
+    ("SMEM-012", "/chosen/domU1"),
     ("SMEM-013", "/chosen/domU1"),
     ("SMEM-015", "/chosen/domU1"),
     ("SMEM-016", "/chosen/domU1"),

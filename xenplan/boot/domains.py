@@ -20,6 +20,7 @@ from xenplan.boot.result import Behaviour, Outcome, Related
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down
 from xenplan.model.system import Domain
+from xenplan.model.target import XenVersion
 
 GUEST_RAM0 = Range(start=0x40000000, size=0xC0000000)
 GUEST_RAM1 = Range(start=0x200000000, size=0xFE00000000)
@@ -55,6 +56,11 @@ class _Domains:
         self.v = state.v
         self.built: list[Construction] = []
         self.constructions: dict[str, Construction] = {}
+        self.hardware_domain: str | None = None
+        self.xenstore_domain: str | None = None
+        self.need_xenstore = False
+        self.xs_wanted: list[str] = []
+        self.xs_ports: dict[str, int] = {}
 
     # -- reporting -------------------------------------------------------
     def fail(self, c: Construction, rule: str, text: str, xen_message: str | None, *,
@@ -79,6 +85,7 @@ class _Domains:
         domu_kernel = any(m.kind == "kernel" and m.domain is not None for m in live)
         if dom0_kernel:
             self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs (dom0 not modelled)")
+            self.hardware_domain = self.xenstore_domain = "d0"
             return
         if not domu_kernel:
             lost = [d.path for d in self.s.dropped]
@@ -105,6 +112,8 @@ class _Domains:
             self._guest_dtb(c)
             self._place(c)
             self._vpl011(c)
+            self._vcpu_affinity(c)
+            self._xenstore(c)
         except DomainFailed:
             return
         if not self.s.stopped:
@@ -112,20 +121,67 @@ class _Domains:
             self.built.append(c)
 
     def _node_checks(self, c: Construction) -> None:
-        dom, v = c.dom, self.v
-        if dom.direct_map and v.at_least(4, 17) and (not dom.static_mem_present
-                                                     or not self.s.system.target.has("STATIC_MEMORY")):
-            t = f"direct-map is not valid for domain {dom.name} without static allocation."
-            self.fail(c, "DMAP-001", t, t, prop="direct-map")
+        """``parse_dom0less_node()`` (4.21+; inline in ``create_domUs()`` before), in its order."""
+        dom, v, t = c.dom, self.v, self.s.system.target
+        caps = dom.capabilities if v.at_least(4, 21) else None
+        hw = bool(caps is not None and caps & 2)
+        if caps is not None and caps & ~7:
+            t_ = f"Invalid capabilities ({caps:x})"
+            self.fail(c, "HWD-010", f"capabilities = {caps:#x}: only CONTROL (1), HARDWARE (2) and XENSTORE (4) "
+                      "exist", t_, prop="capabilities")
+        if hw and (self.hardware_domain is not None):
+            t_ = f"Only 1 hardware domain can be specified! ({self.hardware_domain})"
+            self.fail(c, "HWD-010", f"{dom.name} asks to be the hardware domain, but "
+                      f"{self.hardware_domain} already is", t_, prop="capabilities")
+        if dom.static_mem_present and v.at_least(4, 20) and t.has("LLC_COLORING"):
+            t_ = "LLC coloring and static memory are incompatible"
+            self.fail(c, "LLC-001", f"{dom.name} has xen,static-mem on a Xen with LLC colouring", t_,
+                      prop="xen,static-mem")
+        if dom.direct_map and v.at_least(4, 17) and (not dom.static_mem_present or not t.has("STATIC_MEMORY")):
+            t_ = f"direct-map is not valid for domain {dom.name} without static allocation."
+            self.fail(c, "DMAP-001", t_, t_, prop="direct-map")
         if dom.cpus is None:
-            t = f"Missing property 'cpus' for domain {dom.name}"
-            self.fail(c, "DOM-006", t, t)
+            t_ = f"Missing property 'cpus' for domain {dom.name}"
+            self.fail(c, "DOM-006", t_, t_)
+        if hw:
+            if dom.passthrough is not None:
+                self.fail(c, "HWD-010", "passthrough on the hardware domain",
+                          "Don't specify passthrough for hardware domain", prop="passthrough")
+            if not dom.direct_map and not self.s.system.board.iommus:
+                self.fail(c, "HWD-010", f"{dom.name} is the hardware domain, not direct-mapped, and the board "
+                          "has no IOMMU", "non-direct mapped hardware domain requires iommu", prop="capabilities")
+            if dom.child_module("multiboot,device-tree") is not None:
+                self.fail(c, "HWD-010", "a partial device tree on the hardware domain",
+                          "\"multiboot,device-tree\" incompatible with hardware domain")
+        if dom.cpupool is not None and v.at_least(4, 17):
+            target = self.s.system.phandles.get(dom.cpupool)
+            if target is None or target not in self.s.system.cpupools:
+                why = "names no node" if target is None else f"names {target}, not a xen,cpupool node"
+                t_ = "Error getting cpupool id from domain-cpupool (-3)"
+                self.fail(c, "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> {why}", t_, prop="domain-cpupool")
+        for prop, val in (("max_grant_frames", dom.max_grant_frames), ("max_maptrack_frames", dom.max_maptrack_frames)):
+            if val is not None and val > 0x7FFFFFFF:
+                t_ = f"{prop} ({val}) overflow"
+                self.fail(c, "DOM-012", f"{prop} = {val} is above INT32_MAX", t_, prop=prop)
+        if dom.llc_colors is not None and v.at_least(4, 20) and not t.has("LLC_COLORING"):
+            t_ = "'llc-colors' found, but LLC coloring is disabled"
+            self.fail(c, "LLC-002", f"{dom.name} has llc-colors but Xen is built without LLC colouring", t_,
+                      prop="llc-colors")
         if dom.direct_map and v.at_least(4, 17) and dom.nr_spis is None:
             uart = self.s.system.board.uart
             if uart is None or uart.irq is None:
-                t = "Error getting IRQ number for this serial port"
-                self.fail(c, "DOM-010", f"{dom.name} is direct-mapped without nr_spis and Xen's console UART has "
-                          "no interrupt to size the vGIC from", t, prop="direct-map")
+                t_ = "Error getting IRQ number for this serial port"
+                self.fail(c, "DOM-010", f"{dom.name} is direct-mapped without nr_spis, and Xen's console "
+                          "UART has no interrupt to size the vGIC from", t_, prop="direct-map")
+        if hw and dom.nr_spis is not None:
+            self.fail(c, "HWD-010", "nr_spis on the hardware domain", "nr_spis cannot be specified for hardware "
+                      "domain", prop="nr_spis")
+        if dom.trap_unmapped_accesses is not None and v.at_least(4, 21) and dom.trap_unmapped_accesses > 1:
+            t_ = "trap-unmapped-accesses: supported values are 0 or 1"
+            self.fail(c, "DOM-013", f"trap-unmapped-accesses = {dom.trap_unmapped_accesses}", t_,
+                      prop="trap-unmapped-accesses")
+        if hw:
+            self.hardware_domain = dom.name
 
     def max_vcpus(self) -> int:
         gic = self.s.system.board.gic
@@ -138,11 +194,11 @@ class _Domains:
         if dom.nr_spis is not None:
             return dom.nr_spis
         n = self.s.system.target.gic_spis
-        uart = self.s.system.board.uart
-        if dom.direct_map and uart is not None and uart.irq is not None:
-            n = max(n, uart.irq - 32 + 1)
-        elif dom.vpl011:
-            n = max(n, 1)
+        if dom.vpl011:
+            uart = self.s.system.board.uart
+            direct = dom.direct_map and self.v.at_least(4, 17)
+            virq = (uart.irq if uart is not None and uart.irq is not None else 32) if direct else 32
+            n = max(n, virq - 32 + 1)
         return n
 
     def _create(self, c: Construction) -> None:
@@ -155,6 +211,17 @@ class _Domains:
         if (spis + 31) // 32 * 32 > MAX_VGIC_SPIS:
             self.fail(c, "DOM-009", f"nr_spis = {spis}: the vGIC accepts at most 960",
                       msg.error_creating(self.v, dom.name), prop="nr_spis")
+        if dom.capabilities is not None and dom.capabilities & 4 and self.v.at_least(4, 21):
+            if self.xenstore_domain is not None:
+                t_ = f"Only 1 xenstore domain can be specified! ({self.xenstore_domain})"
+                self.fail(c, "XS-002", f"{dom.name} asks to be the xenstore domain, but {self.xenstore_domain} "
+                          "already is", t_, prop="capabilities")
+            self.xenstore_domain = dom.name
+        if dom.llc_colors is not None and self.v.at_least(4, 20) and self.s.system.target.has("LLC_COLORING"):
+            if not _valid_colours(dom.llc_colors):
+                self.fail(c, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
+                          "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",
+                          prop="llc-colors")
 
     def _memory(self, c: Construction) -> None:
         dom = c.dom
@@ -203,13 +270,37 @@ class _Domains:
 
     def _ram(self, c: Construction) -> None:
         dom = c.dom
-        if dom.static_mem_present and self.s.system.target.has("STATIC_MEMORY"):
+        if dom.static_mem_present and not self.s.system.target.has("STATIC_MEMORY"):
+            self.s.event("SMEM-002", "PANIC-DBG", f"{dom.name} has xen,static-mem but Xen is built without "
+                         "CONFIG_STATIC_MEMORY: its banks are reserved, never initialised, and the domain gets no RAM "
+                         "(a debug build asserts here)", path=dom.path, prop="xen,static-mem",
+                         source=dom.prop_sources.get("xen,static-mem"), ranges=dom.static_mem)
+            return
+        if dom.static_mem_present:
             if dom.direct_map and self.v.at_least(4, 17):
                 self._ram_direct(c)
             else:
                 self._ram_static(c)
         else:
             self._ram_dynamic(c)
+        self._ipa_ceiling(c)
+
+    def _ipa_ceiling(self, c: Construction) -> None:
+        """ALLOC-003 / SMEM-012: a guest address at or above 2^ipa_bits cannot be mapped."""
+        bits = self.s.system.ipa_bits
+        top = 1 << bits
+        over = [(g, z) for g, _h, z in c.xen_banks if g + z > top]
+        if not over:
+            return
+        dom = c.dom
+        g, z = over[0]
+        where = f"guest RAM [{g:#x}, {g + z:#x}) ends above the {bits}-bit guest address space ({top:#x})"
+        if dom.static_mem_present:
+            self.fail(c, "SMEM-012", f"{where}: Failed to map pages to DOMU", self.static_failed(c),
+                      prop="xen,static-mem", ranges=[Range(start=g, size=z)])
+        unallocated = sum(z for g, _h, z in c.xen_banks if g + z > top) // 1024
+        self.fail(c, "ALLOC-003", where, msg.dyn_alloc_failed(unallocated), prop="memory",
+                  ranges=[Range(start=g, size=z)])
 
     def _ram_dynamic(self, c: Construction) -> None:
         """``allocate_memory()``: RAM0 then RAM1, from the heap (ALLOC-001/002/007)."""
@@ -358,6 +449,87 @@ class _Domains:
                           "Unable to re-use the Xen UART MMIO region as it is too small", prop="vpl011")
 
 
+    def _vcpu_affinity(self, c: Construction) -> None:
+        """DOM-015 (4.21+): ``xen,vcpu`` children need an ``id`` below ``cpus`` and pCPUs that exist."""
+        dom = c.dom
+        if not self.v.at_least(4, 21):
+            return
+        nr_cpu_ids = self.s.system.target.host_cpus or self.s.system.board.nr_cpus or 1
+        for vc in dom.vcpus:
+            if vc.id is None:
+                self.fail(c, "DOM-015", f"{vc.path} has no id", f"Invalid xen,vcpu node for domain {dom.name}")
+            assert vc.id is not None
+            if vc.id >= (dom.cpus or 0):
+                self.fail(c, "DOM-015", f"{vc.path}: id {vc.id} but {dom.name} has {dom.cpus} vCPUs",
+                          f"Invalid vcpu_id {vc.id} for domain {dom.name}, max_vcpus={dom.cpus}")
+            for cpu in _affinity_cpus(vc.hard_affinity or ""):
+                if cpu >= nr_cpu_ids:
+                    self.fail(c, "DOM-015", f"{vc.path}: hard-affinity names pCPU {cpu}, the host has "
+                              f"{nr_cpu_ids}", f"Invalid pCPU {cpu} for domain {dom.name}")
+
+    def _xenstore(self, c: Construction) -> None:
+        """``xen,enhanced``: the xenstore event channel (port 1) and who must serve it (XS-002)."""
+        dom = c.dom
+        if not _wants_xenstore(self.v, dom.enhanced):
+            return
+        if not self.v.at_least(4, 21):
+            if self.hardware_domain is None:
+                self.fail(c, "XS-002", f"{dom.name} asks for xenstore (xen,enhanced) and there is no dom0: "
+                          "alloc_xenstore_evtchn() dereferences the missing hardware domain", msg.DATA_ABORT,
+                          outcome="crash", behaviour="CRASH", prop="xen,enhanced")
+            self.xs_ports[dom.path] = 1
+            return
+        if dom.capabilities is not None and dom.capabilities & 4:
+            return  # the xenstore domain itself gets no xenstore channel
+        self.need_xenstore = True
+        self.xs_wanted.append(dom.path)
+
+    def after_domains(self) -> None:
+        """``create_domUs()`` tail (4.21+): xenstore needs a xenstore domain; its channel takes port 1."""
+        if not self.need_xenstore:
+            return
+        doms = self.s.system.domains
+        if self.xenstore_domain is None:
+            t_ = "xenstore requested, but xenstore domain not present"
+            self.s.event("XS-002", "PANIC", f"{', '.join(self.xs_wanted)} ask for xenstore (xen,enhanced) and no "
+                         "domain serves it (no dom0, no domain with the XENSTORE capability)",
+                         path=self.xs_wanted[0], prop="xen,enhanced", xen_message=t_)
+            if doms and self.s.stop("panic", "domain", "XS-002", t_, domain=doms[-1].name):
+                self.s.statuses[doms[-1].path] = "failed"
+            return
+        for path in self.xs_wanted:
+            self.xs_ports[path] = 1
+
+
+def _wants_xenstore(v: "XenVersion", enhanced: str | None) -> bool:
+    """XS-001: "" or "enabled" (4.17+) and "legacy" (4.21+) ask for xenstore; anything else does not."""
+    if enhanced is None:
+        return False
+    return enhanced in ("", "enabled") or (enhanced == "legacy" and v.at_least(4, 21))
+
+
+def _affinity_cpus(text: str) -> list[int]:
+    """The pCPU numbers of a ``hard-affinity`` string ("0-3,5"), parsed as Xen's loop does."""
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo, 0), int(hi, 0) if hi else int(lo, 0)
+        except ValueError:
+            break
+        out.extend((a, b))
+    return out
+
+
+def _valid_colours(text: str) -> bool:
+    """``llc-colors``: comma-separated colours or ascending ranges ("0-3,5")."""
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not lo.isdigit() or (hi and (not hi.isdigit() or int(hi) < int(lo))):
+            return False
+    return True
+
+
 def run(state: BootState) -> BootState:
     d = _Domains(state)
     d.dom0less_mode()
@@ -365,5 +537,7 @@ def run(state: BootState) -> BootState:
         state.statuses[dom.path] = "not-reached"
     for dom in state.system.domains:
         d.construct(dom)
+    d.after_domains()
     state.placements["constructions"] = d.constructions
+    state.placements["xs_ports"] = d.xs_ports
     return state

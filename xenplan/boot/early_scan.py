@@ -14,7 +14,7 @@ parsed second. A failing handler stops the scan without a panic up to 4.18
 from __future__ import annotations
 
 from xenplan.boot import messages as msg
-from xenplan.boot.result import Related
+from xenplan.boot.result import DroppedModule, Related
 from xenplan.boot.state import BankType, BootModule, BootState, ResvBank, ShmBank
 from xenplan.model.base import PAGE_SIZE, Range
 from xenplan.model.system import ScanItem
@@ -296,9 +296,7 @@ class _Scan:
         self.s.reserved_mem.append(ResvBank(range=rng, type="static-domain", path=item.path, live=self.live))
 
 
-def _dropped(path: str, r: Range) -> "DroppedModule":
-    from xenplan.boot.result import DroppedModule
-
+def _dropped(path: str, r: Range) -> DroppedModule:
     return DroppedModule(path=path, start=r.start, size=r.size)
 
 

@@ -45,6 +45,7 @@ def run(state: BootState) -> BootState:
     by_phandle = {e.phandle: e for e in nodes + list(sysm.xen.dom0_evtchns) if e.phandle is not None}
     domain_paths = {d.path for d in sysm.domains}
     done: set[str] = set()
+    xs_ports: dict[str, int] = state.placements.get("xs_ports", {})  # type: ignore[assignment]
     ports: dict[str, set[int]] = {}
     for ev in nodes:
         if ev.path in done:
@@ -74,6 +75,10 @@ def run(state: BootState) -> BootState:
                 _fail(state, e, "EVT-005", f"{e.path}: port {e.port} is outside 1..{MAX_DOMU_PORT}")
                 break
             used = ports.setdefault(e.parent, set())
+            if xs_ports.get(e.parent) == e.port:
+                _fail(state, e, "EVT-007", f"{e.path}: port {e.port} is already the xenstore event channel of "
+                      f"{e.parent} (xen,enhanced): evtchn_alloc_unbound() fails with -EBUSY")
+                break
             if e.port in used:
                 _fail(state, e, "EVT-006", f"{e.path}: port {e.port} is already bound in {e.parent}")
                 break

@@ -124,7 +124,8 @@ def _in_ram(state: BootState, s: int, e: int) -> int | None:
 def init_static_pages(state: BootState) -> None:
     """``init_staticmem_pages()``: each static bank free + PGC_static, in ``reserved_mem`` order."""
     ft: FrameTable = state.ft
-    banks = [(b.path, b.range) for b in state.live_reserved() if b.type == "static-domain"]
+    banks = [(b.path, b.range) for b in state.live_reserved()
+             if b.type == "static-domain" and state.system.target.has("STATIC_MEMORY")]
     if state.v.at_least(4, 19):
         banks += [(s.path, s.range) for s in state.shmem if s.live and s.range is not None]
     for path, r in banks:

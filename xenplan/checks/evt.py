@@ -8,12 +8,8 @@ the xenstore event channel, which Xen allocates before the static ones
 
 from __future__ import annotations
 
-from typing import Iterator
 
-from xenplan.boot.result import BootResult
-from xenplan.checks.registry import Hit, rule
-from xenplan.checks.xs import CAP_XENSTORE, wants_xenstore
-from xenplan.model.system import System
+from xenplan.checks.registry import rule
 
 XENSTORE_PORT = 1
 """The xenstore channel is the domain's lowest free port; port 0 is reserved, nothing else is bound before it."""
@@ -122,7 +118,7 @@ def static_evtchn_port_reused() -> None:
       xen_src="xen/common/device-tree/dom0less-build.c: alloc_xenstore_evtchn(); "
               "xen/common/device-tree/static-evtchn.c: alloc_domain_evtchn()",
       xen_message="Could not set up domains evtchn", kconfig=("STATIC_EVTCHN",))
-def static_evtchn_xenstore_port(system: System, result: BootResult) -> Iterator[Hit]:
+def static_evtchn_xenstore_port() -> None:
     """What Xen does: a domU with xenstore (``xen,enhanced`` empty, ``"enabled"``
     or, 4.21+, ``"legacy"``) gets its xenstore event channel before the static
     ones are bound: inside its construction up to 4.20, right after all
@@ -143,11 +139,3 @@ def static_evtchn_xenstore_port(system: System, result: BootResult) -> Iterator[
     Fix: start static ports at 2 in domains with xenstore, or disable xenstore
     there.
     """
-    for dom in system.domains:
-        if not wants_xenstore(system, dom) or (dom.capabilities or 0) & CAP_XENSTORE:
-            continue
-        for ev in dom.evtchns:
-            if ev.port == XENSTORE_PORT:
-                yield Hit(message=f"{ev.path}: local port {ev.port} is the port Xen gives {dom.name}'s xenstore "
-                                  f'channel (xen,enhanced = "{dom.enhanced}"), so binding it fails with -EBUSY',
-                          path=ev.path, property="xen,evtchn")

@@ -127,7 +127,7 @@ def dom0_shm_not_direct_mapped(system: System, result: BootResult) -> Iterator[H
 @rule(id="HWD-010", slug="hardware-domain-invalid", behaviour="PANIC", since="4.21",
       xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node(); "
               "xen/arch/arm/dom0less-build.c: arch_parse_dom0less_node()")
-def hardware_domain_invalid(system: System, result: BootResult) -> Iterator[Hit]:
+def hardware_domain_invalid() -> None:
     """What Xen does: from 4.21 a ``xen,domain`` node with ``capabilities`` bit
     1 (HARDWARE) becomes the hardware domain. Xen panics while reading the
     node when: the value has unknown bits ("Invalid capabilities"); a hardware
@@ -145,29 +145,6 @@ def hardware_domain_invalid(system: System, result: BootResult) -> Iterator[Hit]
     Fix: one hardware domain, direct-mapped (or an enabled IOMMU), without
     ``passthrough``, ``nr_spis`` or a partial device tree.
     """
-    earlier = "dom0" if classic_dom0(system) else None
-    iommu = bool(system.board.iommus)
-    for dom in system.domains:
-        caps = dom.capabilities or 0
-        why = None
-        if caps & ~DOMAIN_CAPS_MASK:
-            why = f"capabilities = {caps:#x} has bits Xen does not know: Invalid capabilities"
-        elif not caps & CAP_HARDWARE:
-            continue
-        elif earlier is not None:
-            why = f"{earlier} is already the hardware domain: Only 1 hardware domain can be specified!"
-        elif dom.passthrough is not None:
-            why = "passthrough is set: Don't specify passthrough for hardware domain"
-        elif not dom.direct_map and not iommu:
-            why = "it is not direct-mapped and the host has no IOMMU: non-direct mapped hardware domain requires iommu"
-        elif dom.child_module("multiboot,device-tree") is not None:
-            why = "it has a partial device tree: \"multiboot,device-tree\" incompatible with hardware domain"
-        elif dom.nr_spis is not None:
-            why = "nr_spis is set: nr_spis cannot be specified for hardware domain"
-        if caps & CAP_HARDWARE and earlier is None:
-            earlier = dom.name
-        if why is not None:
-            yield Hit(message=f"{dom.name} as hardware domain: {why}", path=dom.path, property="capabilities")
 
 
 @rule(id="HWD-011", slug="hardware-domain-static-mem-unused", behaviour="HAZARD", since="4.21",

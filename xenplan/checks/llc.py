@@ -7,10 +7,8 @@ panics Xen meets while creating the domain and belong to a stage.
 
 from __future__ import annotations
 
-from typing import Iterator
 
-from xenplan.boot.result import BootResult
-from xenplan.checks.registry import Hit, rule
+from xenplan.checks.registry import rule
 from xenplan.model.system import System
 
 
@@ -44,7 +42,7 @@ def llc_coloring_with_static_mem() -> None:
 @rule(id="LLC-002", slug="llc-colors-without-coloring", behaviour="PANIC", since="4.20",
       xen_src="xen/common/device-tree/dom0less-build.c: create_domUs()",
       xen_message="'llc-colors' found, but LLC coloring is disabled")
-def llc_colors_without_coloring(system: System, result: BootResult) -> Iterator[Hit]:
+def llc_colors_without_coloring() -> None:
     """What Xen does: on arm64, a domain with ``llc-colors`` while colouring is
     off - Xen built without ``CONFIG_LLC_COLORING``, or ``llc-coloring=0`` on
     its command line - makes Xen panic "'llc-colors' found, but LLC coloring
@@ -59,13 +57,6 @@ def llc_colors_without_coloring(system: System, result: BootResult) -> Iterator[
     Fix: enable ``CONFIG_LLC_COLORING`` (an EXPERT option) in Xen, or remove
     ``llc-colors`` from the domain.
     """
-    if system.target.arch != "arm64" or coloring_on(system):
-        return
-    for dom in system.domains:
-        if dom.llc_colors is not None:
-            yield Hit(message=f"{dom.name} has llc-colors = \"{dom.llc_colors}\" but cache colouring is off "
-                              "(Xen built without CONFIG_LLC_COLORING or llc-coloring=0): Xen panics",
-                      path=dom.path, property="llc-colors")
 
 
 @rule(id="LLC-003", slug="llc-colors-invalid", behaviour="PANIC", since="4.20",

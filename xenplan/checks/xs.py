@@ -91,7 +91,7 @@ def enhanced_value_unknown(system: System, result: BootResult) -> Iterator[Hit]:
 @rule(id="XS-002", slug="xenstore-without-xenstore-domain", behaviour="PANIC", since="4.17",
       xen_src="xen/common/device-tree/dom0less-build.c: create_domUs(), set_xs_domain()",
       xen_message="xenstore requested, but xenstore domain not present")
-def xenstore_without_xenstore_domain(system: System, result: BootResult) -> Iterator[Hit]:
+def xenstore_without_xenstore_domain() -> None:
     """What Xen does: a domU whose ``xen,enhanced`` asks for xenstore needs
     someone to serve it. 4.17 to 4.20 require a classic dom0 and panic while
     building the domU ("At the moment, Xenstore support requires dom0 to be
@@ -114,19 +114,6 @@ def xenstore_without_xenstore_domain(system: System, result: BootResult) -> Iter
     Fix: use ``"no-xenstore"``, add a dom0 (4.17-4.20) or a xenstore domain
     (4.21+), and declare only one xenstore domain.
     """
-    domu_server, text = release_value(system, XENSTORE_SERVER) or (False, "")
-    servers = [d for d in system.domains if domu_server and (d.capabilities or 0) & CAP_XENSTORE]
-    for extra in servers[1:] if not classic_dom0(system) else servers:
-        first = servers[0].name if not classic_dom0(system) else "dom0"
-        yield Hit(message=f"{extra.name} has the XENSTORE capability but {first} already serves xenstore: "
-                          "Only 1 xenstore domain can be specified", path=extra.path, property="capabilities")
-    if classic_dom0(system) or servers:
-        return
-    for dom in system.domains:
-        if wants_xenstore(system, dom):
-            need = "a dom0 or a domU with capabilities = <0x4>" if domu_server else "a classic dom0"
-            yield Hit(message=f'{dom.name}: xen,enhanced = "{dom.enhanced}" requests xenstore, which needs {need}, '
-                              f"and there is none: {text}", path=dom.path, property="xen,enhanced")
 
 
 @rule(id="XS-004", slug="xenstore-page-in-direct-map-ram", behaviour="HAZARD", since="4.21",

@@ -30,7 +30,7 @@ from typing import Sequence
 
 from xenplan.dt import dts_source
 from xenplan.dt.dtb import read_dtb
-from xenplan.dt.dts_lines import LineMap, apply_lines, parse_annotated
+from xenplan.dt.dts_lines import apply_lines, parse_annotated
 from xenplan.dt.tree import MemReserve, Source, Tree
 from xenplan.errors import InputError
 

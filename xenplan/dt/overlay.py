@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 
 from xenplan.dt.flat import StringTable, dtc_strings, packed_size
-from xenplan.dt.tree import Node, Property, Source, Tree
+from xenplan.dt.tree import Node, Property, Tree
 from xenplan.errors import InputError
 
 _PHANDLE_NAMES = ("phandle", "linux,phandle")

@@ -29,6 +29,7 @@ from xenplan.model.system import (
     SharedMem,
     System,
     Uart,
+    VcpuNode,
     XenConfig,
 )
 from xenplan.model.target import Target
@@ -122,7 +123,7 @@ def _walk(root: Node) -> Iterator[_Walk]:
     while stack:
         w = stack.pop()
         yield w
-        if w.depth + 1 >= MAX_DEPTH:
+        if w.depth >= MAX_DEPTH:
             continue
         own = _cells_of(w.node, w.cells)
         stack.extend(_Walk(c, w.depth + 1, own) for c in reversed(w.node.children))
@@ -163,7 +164,7 @@ class _Builder:
         for w in _walk(self.tree.root):
             node, depth, (ac, sc) = w.node, w.depth, w.cells
             path = node.path
-            if depth + 1 > MAX_DEPTH:
+            if depth >= MAX_DEPTH:
                 self.dropped.append(path)
                 continue
             compat = node.compatible()
@@ -229,7 +230,7 @@ class _Builder:
         else:
             pairs, err = decode_pairs(reg, ac, sc)
             if err is not None or not pairs:
-                panic = f"`reg` property length is too short" if err is None else err
+                panic = "`reg` property length is too short" if err is None else err
             else:
                 rng = pairs[0]
         parent = node.parent
@@ -374,6 +375,9 @@ class _Builder:
         mods = tuple(self.module_by_path[c.path] for c in node.children if c.path in self.module_by_path)
         shm = tuple(self.shm_by_path[c.path] for c in node.children if c.path in self.shm_by_path)
         evt = tuple(self._evtchn(c) for c in node.children if c.is_compatible(EVTCHN_COMPATIBLE))
+        vcpus = tuple(VcpuNode(path=c.path, source=self.src(c), id=c.prop("id").u32() if c.has("id") else None,  # type: ignore[union-attr]
+                               hard_affinity=c.prop("hard-affinity").string() if c.has("hard-affinity") else None)  # type: ignore[union-attr]
+                      for c in node.children if c.is_compatible("xen,vcpu"))
         return Domain(
             path=node.path, source=self.src(node), name=node.name, index=index,
             memory_kib=memory_kib, memory_len=len(mem.value) if mem is not None else 0,
@@ -384,6 +388,7 @@ class _Builder:
             cpupool=u32("domain-cpupool"), llc_colors=string("llc-colors"), capabilities=u32("capabilities"),
             max_grant_frames=u32("max_grant_frames"), max_maptrack_frames=u32("max_maptrack_frames"),
             trap_unmapped_accesses=u32("trap-unmapped-accesses"), modules=mods, shm=shm, evtchns=evt,
+            vcpus=vcpus, sve=node.has("sve"),
             prop_sources={k: s for k in node.properties if (s := self.src(node, k)) is not None},
         )
 
@@ -516,4 +521,6 @@ def build(tree: Tree, target: Target) -> System:
         scan=tuple(b.scan), modules=tuple(b.modules), shm=tuple(b.shm),
         phandles={k: n.path for k, n in tree.phandles().items()}, dtb_size=tree.dtb_size,
         unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
+        cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
+        sources={n.path: r for n in tree.walk() if (r := source_ref(n.source)) is not None},
     )

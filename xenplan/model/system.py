@@ -70,6 +70,13 @@ class EventChannel(Located):
     peer: int | None = None
 
 
+class VcpuNode(Located):
+    """A ``xen,vcpu`` child of a domain (4.21+, DOM-015)."""
+
+    id: int | None = None
+    hard_affinity: str | None = None
+
+
 class ReservedRegion(Located):
     """A ``/reserved-memory`` descendant with ``reg`` (RSV-002)."""
 
@@ -151,6 +158,8 @@ class Domain(Located):
     modules: tuple[Module, ...] = ()
     shm: tuple[SharedMem, ...] = ()
     evtchns: tuple[EventChannel, ...] = ()
+    vcpus: tuple[VcpuNode, ...] = ()
+    sve: bool = False
     prop_sources: dict[str, SourceRef] = Field(default_factory=dict)
 
     @property
@@ -198,6 +207,23 @@ class System(XBase):
     dtb_size: int | None = None
     unflat_size: int = 0
     dropped_nodes: tuple[str, ...] = Field(default=(), description="nodes deeper than Xen walks (DT-007)")
+    cpupools: tuple[str, ...] = Field(default=(), description="paths of xen,cpupool nodes")
+    sources: dict[str, SourceRef] = Field(default_factory=dict, description="every node's source, by path")
+
+    @property
+    def ipa_bits(self) -> int:
+        """P2M IPA width: ``--pa-bits``, else the CPU's PA range (DESIGN.md: A53/A55 40, A57/A72/A76 44,
+        Neoverse 48), else 40; never above PADDR_BITS (48 on arm64, 40 on arm32)."""
+        cap = 48 if self.target.arch == "arm64" else 40
+        if self.target.pa_bits is not None:
+            return min(self.target.pa_bits, cap)
+        bits = None
+        for c in self.board.cpu_compatibles:
+            for key, b in (("cortex-a53", 40), ("cortex-a55", 40), ("cortex-a57", 44), ("cortex-a72", 44),
+                           ("cortex-a76", 44), ("neoverse", 48)):
+                if key in c:
+                    bits = b if bits is None else min(bits, b)
+        return min(bits or 40, cap)
 
     def domain(self, path: str) -> Domain | None:
         for d in self.domains:
