@@ -30,8 +30,6 @@ def test_clean(check_fixture: Fired, rule_id: str) -> None:
     assert only(check_fixture, f"{rule_id}-clean", rule_id) == set()
 
 
-@pytest.mark.xfail(reason="model gap: xenplan.model.build decodes a count above 2 with the first cell and "
-                   "records no DT-004 (Xen reads garbage there)", strict=True)
 def test_dt_004_three_cells(check_fixture: Fired) -> None:
     assert only(check_fixture, "DT-004-wide-fires", "DT-004") == {("DT-004", "/chosen/domU1")}
 

@@ -38,8 +38,5 @@ def test_clean(check_fixture: Fired, rule_id: str, clean: str) -> None:
     assert only(check_fixture, clean, rule_id) == set()
 
 
-@pytest.mark.xfail(reason="stage gap: xenplan/boot/setup_mm.py does not place the arm32 xenheap; a 16 MiB "
-                   "static heap should panic 'Not enough space for xenheap' (HEAP-006) in memory set-up",
-                   strict=True)
 def test_heap_006_fires(check_fixture: Fired) -> None:
     assert only(check_fixture, "HEAP-006-fires", "HEAP-006") == {("HEAP-006", "/chosen")}

@@ -92,11 +92,21 @@ class _Scan:
         if self.live:
             self.s.stop("panic", "early-fdt", rule, text)
 
+    def wide_cells(self, item: ScanItem) -> None:
+        """DT-004: more than 2 cells per number: a release build reads the first cell and steps over the rest."""
+        ac, sc = item.cells
+        if ac > 2 or sc > 2:
+            self.s.event("DT-004", "UB", f"{item.prop} is decoded with {ac} address and {sc} size cells: Xen reads "
+                         "only the first cell of each number (a debug build asserts), so the values are garbage",
+                         path=item.path, prop=item.prop, source=item.source, ranges=item.pairs,
+                         reached=self.reached)
+
     def insert_banks(self, item: ScanItem, btype: BankType) -> None:
         """``device_tree_get_meminfo()`` into ``reserved_mem``: check, skip empty, count."""
         if item.error is not None:
             self.fail(item, "DT-004", f"{item.prop} cannot be decoded: {item.error}", item.rc or EINVAL)
             return
+        self.wide_cells(item)
         for r in item.pairs:
             if self.v.at_least(4, 18):
                 other = find_overlap(self.s, r, live=self.live)
@@ -119,6 +129,7 @@ class _Scan:
             rule = "RAM-007" if item.rc == ENOENT else "DT-004"
             self.fail(item, rule, f"memory node: {item.error}", item.rc or EINVAL)
             return
+        self.wide_cells(item)
         for r in item.pairs:
             if r.size == 0:
                 continue

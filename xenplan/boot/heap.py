@@ -81,7 +81,11 @@ def heap_domain(state: BootState, dom: Domain) -> HeapDomain:
 def replay(state: BootState) -> PlacementResult | None:
     """Run the allocator replay once, for every domain in DT order (cached on the state)."""
     if "heap" not in state.placements:
-        if not state.ram or not state.modules or state.system.target.xen_image is None \
+        if state.system.target.arch == "arm32":
+            state.placements["heap"] = None
+            state.notes.append("arm32: Xen's allocator is not replayed (split xenheap/domheap); dynamic domains' "
+                               "host addresses not predicted")
+        elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
             state.placements["heap"] = None
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "

@@ -21,7 +21,7 @@ MB = 1 << 20
 #: arm64 Image ``text_offset`` assumed for every kernel module (``DESIGN.md``: ``--kernel-image``).
 TEXT_OFFSET = 0x80000
 #: Measured generated-DTB size of a minimal domU, and per vCPU (KRN-005).
-DTB_BASE = {(4, 16): 939, (4, 17): 939}
+DTB_BASE = {(4, 16): 939, (4, 17): 939, (4, 18): 859, (4, 19): 859, (4, 20): 859, (4, 21): 859}
 DTB_BASE_LATER = 891
 DTB_PER_VCPU = 96
 

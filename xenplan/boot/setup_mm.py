@@ -194,6 +194,55 @@ def _static_owner(state: BootState, pfn: int) -> str | None:
     return None
 
 
+def _fit_top(regions: list[tuple[int, int]], size: int, align: int, avoid: list[Range]) -> int | None:
+    """The highest ``align``-aligned start of ``size`` bytes inside one region, clear of ``avoid``."""
+    for start, end in sorted(regions, key=lambda r: -r[1]):
+        top = (end - size) // align * align
+        while top >= start:
+            clash = [a for a in avoid if a.start < top + size and top < a.end]
+            if not clash:
+                return top
+            top = (min(a.start for a in clash) - size) // align * align
+    return None
+
+
+def arm32_xenheap(state: BootState) -> None:
+    """HEAP-006: arm32 carves one contiguous, 32 MiB-aligned xenheap (``setup_mm()``,
+    ``fit_xenheap_in_static_heap()`` in ``xen/arch/arm/arm32/mmu/mm.c``).
+
+    Size: the heap's pages / 32, rounded up to 32 MiB, within [32 MiB, 1 GiB]
+    (``xenheap_megabytes`` overrides it and is never halved); placed as high
+    as possible inside one static heap bank, or inside RAM clear of the boot
+    modules; halved down to 32 MiB until it fits, else Xen panics.
+    """
+    static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
+    if static_heap:
+        regions = [(b.range.start, b.range.end) for b in state.live_reserved() if b.type == "static-heap"]
+        avoid: list[Range] = []
+    else:
+        regions = [(r.start, r.end) for r in state.ram]
+        avoid = [m.range for m in state.live_modules()] + [b.range for b in state.live_reserved()]
+    heap_bytes = sum(e - s for s, e in _heap_ranges(state)) << PAGE_SHIFT
+    fixed = state.system.xen.cmdline.get("xenheap_megabytes")
+    if fixed and fixed.isdigit():
+        sizes = [int(fixed) * MB]
+    else:
+        size = min(max(-(-(heap_bytes // 32) // (32 * MB)) * 32 * MB, 32 * MB), 1024 * MB)
+        sizes = []
+        while size >= 32 * MB:
+            sizes.append(size)
+            size //= 2
+    for size in sizes:
+        if _fit_top(regions, size, 32 * MB, avoid) is not None:
+            return
+    text = "Not enough space for xenheap"
+    where = "any static heap bank" if static_heap else "RAM clear of the boot modules"
+    state.event("HEAP-006", "PANIC", f"arm32 needs a contiguous, 32 MiB-aligned xenheap of at least "
+                f"{sizes[-1] // MB if sizes else 32} MiB in {where}, and there is no room", path="/chosen",
+                prop="xen,static-heap" if static_heap else None, xen_message=text)
+    state.stop("panic", "other", "HEAP-006", text)
+
+
 def run(state: BootState) -> BootState:
     if not state.ram:
         state.event("RAM-006", "PANIC", "no RAM bank was recorded", path="/")
@@ -202,6 +251,10 @@ def run(state: BootState) -> BootState:
     _map_host(state)
     from xenplan.boot import heap as heap_stage
 
+    if state.system.target.arch == "arm32":
+        arm32_xenheap(state)
+        if state.stopped:
+            return state
     heap_stage.boot_allocations(state)
     if state.stopped:
         return state

@@ -42,17 +42,19 @@ def run(system: System, result: BootResult) -> list[Finding]:
             rule=ev.rule, slug=r.slug if r else ev.rule.lower(),
             severity=r.severity(ev.behaviour, debug=debug) if r else ("error" if ev.behaviour in (
                 "PANIC", "CRASH", "HANG") else "warning"),
-            reached=ev.reached, message=ev.message, path=ev.path, property=ev.property, source=ev.source,
+            reached=ev.reached, message=ev.message, path=ev.path, property=ev.property,
+            source=ev.source or system.sources.get(ev.path or ""),
             ranges=ev.ranges, related=tuple(RelatedRegion(path=x.path, ranges=x.ranges) for x in ev.related),
             since=r.since if r else None, xen_message=ev.xen_message))
     reached_all = result.outcome == "boots"
     by_path = {d.path: d for d in system.domains}
+    # events from the stages already carry their node's source; fill in the rest by path
     for r in sorted(REGISTRY.values(), key=lambda x: x.id):
         if r.check is None or not applies(r, system):
             continue
         for hit in r.check(system, result):
             dom = by_path.get(hit.path or "")
-            src = None
+            src = system.sources.get(hit.path or "")
             if dom is not None:
                 src = dom.prop_sources.get(hit.property or "") or dom.source
             out.append(Finding(

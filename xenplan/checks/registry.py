@@ -40,7 +40,8 @@ class Hit:
     ranges: tuple[tuple[int, int], ...] = ()
     related: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
     behaviour: Behaviour | None = None
-    isolation: bool = False
+    isolation: bool | None = None
+    """None: the rule's own ``isolation``; True/False overrides it for this hit."""
 
 
 @dataclass(frozen=True)

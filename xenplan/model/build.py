@@ -192,7 +192,7 @@ class _Builder:
             return
         pairs, err = decode_pairs(reg, ac, sc)
         self.scan.append(ScanItem(kind="ram", path=node.path, source=self.src(node, "reg"), prop="reg",
-                                  pairs=tuple(pairs), error=err, rc=-22 if err else 0))
+                                  cells=(ac, sc), pairs=tuple(pairs), error=err, rc=-22 if err else 0))
 
     def _reserved_memory(self, rm: Node) -> None:
         """``process_reserved_memory()``: its own walk, cells defaulting to 2/1 (DT-003)."""
@@ -206,7 +206,8 @@ class _Builder:
             if reg is not None and _available(node):
                 pairs, err = decode_pairs(reg, ac, sc)
                 self.scan.append(ScanItem(kind="reserved", path=node.path, source=self.src(node, "reg"),
-                                          prop="reg", pairs=tuple(pairs), error=err, rc=-22 if err else 0))
+                                          prop="reg", cells=(ac, sc), pairs=tuple(pairs), error=err,
+                                          rc=-22 if err else 0))
                 if err is None:
                     self.reserved.append(ReservedRegion(path=node.path, source=self.src(node, "reg"),
                                                         ranges=tuple(pairs)))
@@ -253,7 +254,8 @@ class _Builder:
             self.static_heap_present = True
             pairs, err = decode_pairs(heap, ac, sc)
             self.scan.append(ScanItem(kind="static-heap", path=node.path, source=self.src(node, "xen,static-heap"),
-                                      prop="xen,static-heap", pairs=tuple(pairs), error=err, rc=-22 if err else 0))
+                                      prop="xen,static-heap", cells=(ac, sc), pairs=tuple(pairs), error=err,
+                                      rc=-22 if err else 0))
             if err is None:
                 self.static_heap = [p for p in pairs if p.size]
         start, end = node.prop("linux,initrd-start"), node.prop("linux,initrd-end")
@@ -304,7 +306,7 @@ class _Builder:
         pairs, err = decode_pairs(prop, ac, sc)
         self.domain_static[node.path] = (pairs, err)
         self.scan.append(ScanItem(kind="static-mem", path=node.path, source=self.src(node, "xen,static-mem"),
-                                  prop="xen,static-mem", pairs=tuple(pairs), error=err,
+                                  prop="xen,static-mem", cells=(ac, sc), pairs=tuple(pairs), error=err,
                                   rc=-22 if err else 0, domain=node.path))
 
     def _shm(self, node: Node, ac: int, sc: int) -> None:

@@ -94,6 +94,7 @@ class ScanItem(Located):
 
     kind: ScanKind
     prop: str | None = None
+    cells: tuple[int, int] = (2, 1)
     pairs: tuple[Range, ...] = ()
     error: str | None = None
     rc: int = 0
