@@ -20,6 +20,7 @@ def only(check_fixture: Fired, name: str, rule_id: str) -> set[tuple[str, str | 
 
 
 @pytest.mark.parametrize(("rule_id", "fires", "expected"), [
+    ("RSV-001", "RSV-001-fires", {("RSV-001", "/")}),
     ("RSV-003", "RSV-003-fires", {("RSV-003", "/reserved-memory/fw@70000000")}),
     ("RSV-010", "RSV-010-fires", {("RSV-010", "/chosen/domU2")}),
     ("RSV-011", "RSV-011-fires", {("RSV-011", "/chosen/domU1")}),
@@ -33,6 +34,7 @@ def test_fires(check_fixture: Fired, rule_id: str, fires: str, expected: set[tup
 
 
 @pytest.mark.parametrize(("rule_id", "clean"), [
+    ("RSV-001", "RSV-001-clean"),
     ("RSV-003", "RSV-003-clean"),
     ("RSV-010", "RSV-010-clean"),
     ("RSV-011", "RSV-011-clean"),

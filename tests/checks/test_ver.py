@@ -19,7 +19,8 @@ def core_ids() -> list[str]:
 
 
 def omitted() -> dict[str, str]:
-    lines = (ROOT / "xenplan" / "checks" / "omitted_core.txt").read_text().splitlines()
+    lines = [ln for ln in (ROOT / "xenplan" / "checks" / "omitted.txt").read_text().splitlines()
+             if ln and not ln.startswith("#")]
     return dict(line.split("\t", 1) for line in lines if line.strip())
 
 

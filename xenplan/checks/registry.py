@@ -74,7 +74,7 @@ class Rule:
     def doc_sections(self) -> dict[str, str]:
         """The docstring split by its four headings."""
         out: dict[str, str] = {}
-        parts = re.split(r"^(" + "|".join(DOC_HEADINGS) + r"):[ \t]*", self.docs, flags=re.M)
+        parts = re.split(r"^(" + "|".join(DOC_HEADINGS) + r")(?: \([^)\n]*\))?:[ \t]*", self.docs, flags=re.M)
         for i in range(1, len(parts) - 1, 2):
             out[parts[i]] = parts[i + 1].strip()
         return out
