@@ -241,7 +241,7 @@ def check_invariants(cfg: Config, result: BootResult, dtb_size: int) -> None:
         # Sum of the banks == memory, for every kind of domain.
         assert sum(b.size for b in res.banks) == d.memory_kib * KiB, (d.name, res.banks)
         for b in d.banks:
-            assert covering(result, b) == {("inuse", d.path)}, (d.name, b)
+            assert covering(result, b) == {("static-domain", d.path)}, (d.name, b)
         if d.kind == "direct":
             assert all(b.guest == b.host for b in res.banks), (d.name, res.banks)
         if d.banks:
@@ -258,7 +258,7 @@ def check_invariants(cfg: Config, result: BootResult, dtb_size: int) -> None:
                 for other in dynamic_hosts:
                     assert not overlaps(h, other), (d.name, h, other)
                 dynamic_hosts.append(h)
-                assert covering(result, h) == {("inuse", d.path)}, (d.name, h)
+                assert covering(result, h) == {("domain", d.path)}, (d.name, h)
 
 
 #: The KRN-003 boundary: a first bank just over 4 MiB leaves the DTB slot at its top one page above

@@ -25,6 +25,10 @@ GUEST_MAGIC = Range(start=0x39000000, size=0x1000000)
 
 
 def run(state: BootState) -> BootState:
+    heap = state.placements.get("heap")
+    for what, start, size in getattr(heap, "boot_allocations", ()):
+        if start is not None and size:
+            state.ft.set(pfn_down(start), pfn_up(start + size), "xen", owner=f"Xen: {what}")
     if state.stopped:
         return state
     constructions: dict[str, Any] = state.placements.get("constructions", {})  # type: ignore[assignment]
@@ -110,6 +114,15 @@ def _p2m(state: BootState, c: Any, banks: list[Bank]) -> list[P2MRegion]:
     return regions
 
 
+def _kind(state: str, static: bool, owner: str | None) -> str:
+    """The host map's words for a frame-table state."""
+    if state == "inuse":
+        if owner == "DOMID_IO":
+            return "shm"
+        return "static-domain" if static else "domain"
+    return {"boot": "ram", "static-free": "static-free"}.get(state, state)
+
+
 def result(state: BootState) -> BootResult:
     constructions: dict[str, Any] = state.placements.get("constructions", {})  # type: ignore[assignment]
     domains = []
@@ -131,8 +144,8 @@ def result(state: BootState) -> BootResult:
             kernel=c.kernel if c is not None and status == "constructed" else None,
             dtb=c.dtb if c is not None and status == "constructed" else None,
             initrd=c.initrd if c is not None and status == "constructed" else None))
-    host_map = [HostRegion(kind=e.state if not (e.static and e.state == "static-free") else "static-free",
-                           start=e.start << PAGE_SHIFT, size=e.pages << PAGE_SHIFT, owner=e.owner)
+    host_map = [HostRegion(kind=_kind(e.state, e.static, e.owner), start=e.start << PAGE_SHIFT,
+                           size=e.pages << PAGE_SHIFT, owner=e.owner)
                 for e in state.ft.all() if e.state != "none"]
     return BootResult(outcome=state.outcome, failed_at=state.failed_at, dropped_modules=tuple(state.dropped),
                       domains=tuple(domains), host_map=tuple(host_map), events=tuple(state.events),
