@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/qemu-virt.dts
+# Where QEMU's virt board puts Xen and the DTB (examples/qemu-virt.dts header).
+BOARD ?= --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
 
 .PHONY: run test venv bench clean
 
@@ -14,8 +16,8 @@ $(BIN)/xenplan: pyproject.toml
 venv: $(BIN)/xenplan
 
 run: venv
-	-$(BIN)/xenplan check $(EXAMPLE)
-	$(BIN)/xenplan map $(EXAMPLE)
+	$(BIN)/xenplan check $(EXAMPLE) $(BOARD)
+	$(BIN)/xenplan map $(EXAMPLE) $(BOARD)
 
 test: venv
 	$(BIN)/python -m pytest
