@@ -96,7 +96,7 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
         raise click.BadParameter(str(exc), param_hint="--xen-version") from exc
     xi = _range_opt(xen_image, "--xen-image", size_required=True)
     fa = _range_opt(fdt_address, "--fdt-address", size_required=False)
-    return Target(version=version, arch=arch, kconfig=_kconfig(kconfig),
+    return Target(version=version, arch="arm32" if arch == "arm32" else "arm64", kconfig=_kconfig(kconfig),
                   xen_image=Range(start=xi[0], size=xi[1] or 0) if xi else None,
                   fdt_address=fa[0] if fa else None, fdt_size=fa[1] if fa else None,
                   pa_bits=pa_bits, gic_spis=gic_spis)
@@ -123,7 +123,7 @@ def _run(debug: bool, body: Callable[[], int]) -> None:
 class _Group(click.Group):
     """Usage errors on one line (``xenplan: error: …``, exit 2), like every other bad input."""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)

@@ -65,11 +65,11 @@ def construct(d: "_Domains", c: "Construction") -> None:
             else:
                 if sh.role == "owner":
                     c.max_pages += n
-                bad = ft.first_not(s, s + n, "static-free", True, None)
-                if bad is not None:
-                    ext = next(ft.extents(bad, bad + 1))
+                taken = ft.first_not(s, s + n, "static-free", True, None)
+                if taken is not None:
+                    ext = next(ft.extents(taken, taken + 1))
                     d.fail(c, "SHM-031" if ext.state == "inuse" else "PAGE-002",
-                           f"{sh.path}: page {bad * PAGE_SIZE:#x} of shared region {rng} is {ext.state}"
+                           f"{sh.path}: page {taken * PAGE_SIZE:#x} of shared region {rng} is {ext.state}"
                            + (f" (owned by {ext.owner})" if ext.owner else "") + ": acquiring it fails",
                            rc_fail, prop="xen,shared-mem", ranges=[rng])
                 ft.set(s, s + n, "inuse", static=True, owner=owner)

@@ -69,11 +69,10 @@ def shm_feature_missing(system: System, result: BootResult) -> Iterator[Hit]:
     """
     if release_value(system, SHM_KNOWN):
         return  # 4.17+: the early scan meets a Kconfig-less build itself (boot/early_scan.py)
-    behaviour = "DROP"
     why = f"Xen {system.target.version} does not know this binding and ignores the node"
     for sh in system.shm:
         yield Hit(message=f"{sh.path}: static shared memory node, but {why}", path=sh.path,
-                  property="xen,shared-mem", ranges=_rng(sh), behaviour=behaviour)
+                  property="xen,shared-mem", ranges=_rng(sh), behaviour="DROP")
 
 
 @rule(id="SHM-002", slug="shm-node-not-in-domain", behaviour="HAZARD", since="4.17",
