@@ -38,6 +38,7 @@ from typing import Literal, Sequence
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.dt.tree import Tree
+from xenplan.model.system import default_p2m_pool_mb
 
 GUEST_RAM_BANKS = ((0x40000000, 3 << 30), (0x200000000, 1016 << 30))
 """GUEST_RAM0 and GUEST_RAM1 (``xen/include/public/arch-arm.h``): ALLOC-001."""
@@ -195,8 +196,7 @@ def p2m_pool_pages(domain: HeapDomain) -> int:
     4 KiB per MiB of RAM + 512 KiB, rounded up to whole MiB."""
     if domain.p2m_mem_mb is not None:
         return domain.p2m_mem_mb << 8
-    kib = 4 * ((domain.cpus << 8) + (domain.memory_kib >> 10) + 128)
-    return -(-kib // 1024) << 8
+    return default_p2m_pool_mb(domain.cpus, domain.memory_kib) << 8
 
 
 def _merge(extents: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

@@ -11,13 +11,7 @@ from typing import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.model.system import Domain, System
-
-
-def default_p2m_mb(dom: Domain) -> int:
-    """``domain_p2m_pages()``: 1 MiB per vCPU + 4 KiB per MiB of RAM + 512 KiB, in whole MiB."""
-    kib = 4 * (256 * (dom.cpus or 0) + (dom.memory_kib or 0) // 1024 + 128)
-    return -(-kib // 1024)
+from xenplan.model.system import System, default_p2m_pool_mb
 
 
 @rule(id="ALLOC-002", slug="dynamic-memory-unavailable", behaviour="PANIC", since="4.16",
@@ -85,7 +79,7 @@ def p2m_pool_too_small(system: System, result: BootResult) -> Iterator[Hit]:
     for dom in system.domains:
         if dom.p2m_mem_mb is None:
             continue
-        want = default_p2m_mb(dom)
+        want = default_p2m_pool_mb(dom.cpus or 0, dom.memory_kib or 0)
         if dom.p2m_mem_mb < want:
             yield Hit(message=f"{dom.name}: xen,domain-p2m-mem-mb = {dom.p2m_mem_mb} MiB is below the {want} MiB Xen "
                               f"would size for {dom.cpus} vCPUs and {dom.memory_kib} KiB: stage-2 mappings can run "

@@ -17,7 +17,7 @@ from typing import Iterator, TypeVar
 
 from xenplan.boot.result import BootResult, DomainResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.model.system import Domain, System
+from xenplan.model.system import Domain, System, default_p2m_pool_mb
 from xenplan.model.target import XenVersion
 
 T = TypeVar("T")
@@ -296,12 +296,6 @@ def shm_owner_balloons_region(system: System, result: BootResult) -> Iterator[Hi
                       ranges=((sh.guest, sh.size),), related=tuple((p, ()) for p in peers))
 
 
-def default_p2m_pool_mb(dom: Domain) -> int:
-    """ALLOC-006: 1 MiB per vCPU + 4 KiB per MiB of RAM + 512 KiB, rounded up to whole MiB."""
-    kib = 4 * (256 * (dom.cpus or 0) + ((dom.memory_kib or 0) >> 10) + 128)
-    return -(-kib // 1024)
-
-
 @rule(id="RT-012", slug="p2m-pool-below-default", behaviour="HAZARD", since="4.17",
       xen_src="xen/arch/arm/mmu/p2m.c: p2m_set_allocation(); dom0less-build.c: domain_p2m_pages()")
 def p2m_pool_below_default(system: System, result: BootResult) -> Iterator[Hit]:
@@ -328,7 +322,7 @@ def p2m_pool_below_default(system: System, result: BootResult) -> Iterator[Hit]:
     for dom in system.domains:
         if dom.p2m_mem_mb is None:
             continue
-        need = default_p2m_pool_mb(dom)
+        need = default_p2m_pool_mb(dom.cpus or 0, dom.memory_kib or 0)
         if dom.p2m_mem_mb < need:
             yield Hit(message=f"{dom.name}: xen,domain-p2m-mem-mb = {dom.p2m_mem_mb} MiB is below the default "
                               f"{need} MiB for {dom.cpus} vCPUs and {(dom.memory_kib or 0) >> 10} MiB of RAM: "

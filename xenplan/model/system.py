@@ -133,6 +133,12 @@ class Board(XBase):
     model: str | None = None
 
 
+def default_p2m_pool_mb(cpus: int, memory_kib: int) -> int:
+    """ALLOC-006, ``domain_p2m_pages()``: 1 MiB per vCPU + 4 KiB per MiB of RAM + 512 KiB, in whole MiB."""
+    kib = 4 * (256 * cpus + (memory_kib >> 10) + 128)
+    return -(-kib // 1024)
+
+
 class Domain(Located):
     """A ``xen,domain`` child of ``/chosen`` (rulebook §3.2), as Xen decodes it."""
 
