@@ -69,6 +69,11 @@ def place(d: "_Domains", c: "Construction") -> None:
     initrd_mod = dom.child_module("multiboot,ramdisk")
     live = {m.path for m in d.s.live_modules()}
     initrd_len = initrd_mod.range.size if initrd_mod and initrd_mod.range and initrd_mod.path in live else 0
+    for mod in (initrd_mod, dom.child_module("multiboot,device-tree")):
+        if mod is not None and mod.range is not None and mod.path in live and mod.range.size \
+                and not any(r.contains(mod.range) for r in d.s.ram):
+            d.fail(c, "MOD-008", f"{mod.kind} module {mod.range} of {dom.name} is not inside RAM: copying it "
+                   "into the guest faults", msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[mod.range])
     dtb_len = 2 * MB
     modsize = dtb_len + _round(initrd_len, 2 * MB)
     if modsize + ksize > bank.size:

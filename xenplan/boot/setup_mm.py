@@ -161,6 +161,15 @@ def fill_heap(state: BootState) -> None:
     ft = state.ft
     heap = _heap_ranges(state)
     for s, e in heap:
+        bad = _in_ram(state, s, e)
+        if bad is not None:
+            r = Range(start=s << PAGE_SHIFT, size=(e - s) << PAGE_SHIFT)
+            state.event("RSV-011", "CRASH", f"static heap bank {r} has page {bad << PAGE_SHIFT:#x} outside RAM: the "
+                        "page has no page struct when Xen hands it to the heap", path="/chosen",
+                        prop="xen,static-heap", ranges=[r], xen_message=msg.DATA_ABORT)
+            state.stop("crash", "other", "RSV-011", msg.DATA_ABORT)
+            return
+    for s, e in heap:
         hit = next((x for x in ft.extents(s, e) if x.state == "static-free"), None)
         if hit is not None:
             message = msg.bug_mark_page_free(state.v)
