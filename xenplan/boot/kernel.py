@@ -20,10 +20,13 @@ if TYPE_CHECKING:
 MB = 1 << 20
 #: arm64 Image ``text_offset`` assumed for every kernel module (``DESIGN.md``: ``--kernel-image``).
 TEXT_OFFSET = 0x80000
-#: Measured generated-DTB size of a minimal domU, and per vCPU (KRN-005).
-DTB_BASE = {(4, 16): 939, (4, 17): 939, (4, 18): 859, (4, 19): 859, (4, 20): 859, (4, 21): 859}
-DTB_BASE_LATER = 891
+#: Size of the DTB Xen generates for a minimal domU without vCPUs, per release line, measured from the
+#: recorded boots ("Loading dN DTB to …" lines: exactly linear in the vCPUs), less the 37 bytes the
+#: recordings' one-word kernel ``bootargs`` take (KRN-005).
+DTB_BASE = {(4, 16): 902, (4, 17): 898, (4, 18): 822, (4, 19): 861, (4, 20): 861, (4, 21): 861}
+DTB_BASE_LATER = 854
 DTB_PER_VCPU = 96
+DTB_PER_SHM = 225
 
 
 def guest_dtb_buffer(state: BootState) -> int:
@@ -36,12 +39,16 @@ def guest_dtb_buffer(state: BootState) -> int:
 def guest_dtb_size(state: BootState, dom: Domain, nbanks: int) -> int:
     """An estimate of the DTB Xen generates for ``dom`` (KRN-005: base + 96 B per vCPU, measured)."""
     size = DTB_BASE.get(state.v.line, DTB_BASE_LATER) + DTB_PER_VCPU * (dom.cpus or 0)
-    size += 48 * max(nbanks - 1, 0)
+    kernel = dom.kernel()
+    if kernel is not None and kernel.bootargs_len:
+        size += 12 + (kernel.bootargs_len + 4) // 4 * 4 + len("bootargs") + 1
+    size += 16 * max(nbanks - 1, 0)
     if dom.vpl011:
         size += 160
     if dom.enhanced is not None:
         size += 200
-    size += 180 * len(dom.shm)
+    if state.v.at_least(4, 17):
+        size += DTB_PER_SHM * len(dom.shm)
     return size
 
 
