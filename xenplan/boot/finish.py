@@ -104,12 +104,19 @@ def _p2m(state: BootState, c: Any, banks: list[Bank]) -> list[P2MRegion]:
         uart = board.uart
         base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011
         regions.append(P2MRegion(kind="vpl011", guest=base, size=PAGE_SIZE, note="emulated"))
-    regions.append(P2MRegion(kind="gnttab", guest=GUEST_GNTTAB.start, size=GUEST_GNTTAB.size,
-                             note="advertised; mapped by the guest"))
-    if dom.enhanced is not None and dom.enhanced not in ("disabled",):
-        regions.append(P2MRegion(kind="magic", guest=GUEST_MAGIC.start, size=GUEST_MAGIC.size))
+    hypervisor = _hypervisor_node(state, dom.enhanced)
+    if hypervisor:
+        regions.append(P2MRegion(kind="gnttab", guest=GUEST_GNTTAB.start, size=GUEST_GNTTAB.size,
+                                 note="advertised; mapped by the guest"))
+    if hypervisor and dom.enhanced != "no-xenstore":
+        regions.append(P2MRegion(kind="magic", guest=GUEST_MAGIC.start, size=GUEST_MAGIC.size,
+                                 note="xenstore page at +0x1000"))
     for w, host, path in c.shm_windows:
         regions.append(P2MRegion(kind="shm", guest=w.start, host=host, size=w.size, note=path))
+    if hypervisor and state.v.at_least(4, 17):
+        ext = (_host_ext_regions(state, c, banks) if direct
+               else _domu_ext_regions(state, banks, [w for w, _h, _p in c.shm_windows]))
+        regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region") for r in ext)
     regions.sort(key=lambda r: (r.guest, r.kind))
     return regions
 
@@ -121,6 +128,66 @@ def _kind(state: str, static: bool, owner: str | None) -> str:
             return "shm"
         return "static-domain" if static else "domain"
     return {"boot": "ram", "static-free": "static-free"}.get(state, state)
+
+
+def _hypervisor_node(state: BootState, enhanced: str | None) -> bool:
+    """GMAP-003: the /hypervisor node (grant window, extended regions) exists for PV-enabled domains."""
+    if enhanced is None or not state.v.at_least(4, 17):
+        return False
+    return enhanced in ("", "enabled", "no-xenstore") or (enhanced == "legacy" and state.v.at_least(4, 21))
+
+
+MB2, MB64 = 2 << 20, 64 << 20
+
+
+def _subtract(ranges: list[Range], cut: list[Range]) -> list[Range]:
+    out = ranges
+    for c in cut:
+        nxt: list[Range] = []
+        for r in out:
+            if not r.overlaps(c):
+                nxt.append(r)
+                continue
+            if c.start > r.start:
+                nxt.append(Range(start=r.start, size=c.start - r.start))
+            if c.end < r.end:
+                nxt.append(Range(start=c.end, size=r.end - c.end))
+        out = nxt
+    return out
+
+
+def _trim(ranges: list[Range]) -> list[Range]:
+    """Both ends to 2 MiB (start up, end down), kept only from 64 MiB on (``add_ext_regions()``)."""
+    out = []
+    for r in sorted(ranges, key=lambda x: x.start):
+        s = (r.start + MB2 - 1) // MB2 * MB2
+        e = r.end // MB2 * MB2
+        if e - s >= MB64:
+            out.append(Range(start=s, size=e - s))
+    return out
+
+
+def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> list[Range]:
+    """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling."""
+    top = 1 << state.system.ipa_bits
+    cands = []
+    for base, size in ((0x40000000, 0xC0000000), (0x200000000, 0xFE00000000)):
+        used = sum(b.size for b in banks if base <= b.guest < base + size)
+        start = (base + used + MB2 - 1) // MB2 * MB2
+        end = min(base + size, top)
+        if end - start >= MB64:
+            cands.append(Range(start=start, size=end - start))
+    return _trim(_subtract(cands, shm))
+
+
+def _host_ext_regions(state: BootState, c: Any, banks: list[Bank]) -> list[Range]:
+    """GMAP-009 without an IOMMU: host RAM the domain does not own, minus every reservation."""
+    cut = [Range(start=b.guest, size=b.size) for b in banks]
+    cut += [b.range for b in state.live_reserved()]
+    cut += [s.range for s in state.shmem if s.range is not None]
+    cut += [w for w, _h, _p in c.shm_windows]
+    cut.append(GUEST_GNTTAB)
+    return _trim(_subtract(list(state.ram), cut))
 
 
 def result(state: BootState) -> BootResult:
