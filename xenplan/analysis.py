@@ -24,8 +24,9 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
 
 
-def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = ()) -> Analysis:
-    tree = dt.load(path, overlays=overlays, include_dirs=include_dirs)
+def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
+            board: str | None = None) -> Analysis:
+    tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
     system = model.build(tree, target)
     result = boot.simulate(system)
     findings = checks.run(system, result)

@@ -70,6 +70,8 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.argument("inputs", nargs=-1, required=True, type=click.Path()),
         click.option("--overlay", "overlays", multiple=True, type=click.Path(), help="apply a DT overlay (.dtbo/.dtso) on the input"),
+        click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
+                     "(for /chosen fragments); a named board also places Xen and the DTB"),
         click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS"),
         click.option("--xen-version", default="4.22", show_default=True, help="4.16 … 4.22, X.Y.Z or 4.23-dev"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
@@ -86,7 +88,7 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str | None, fdt_address: str | None,
-            pa_bits: int | None, gic_spis: int) -> Any:
+            pa_bits: int | None, gic_spis: int, board: str | None = None) -> Any:
     from xenplan.model.base import Range
     from xenplan.model.target import Target, XenVersion
 
@@ -96,10 +98,22 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
         raise click.BadParameter(str(exc), param_hint="--xen-version") from exc
     xi = _range_opt(xen_image, "--xen-image", size_required=True)
     fa = _range_opt(fdt_address, "--fdt-address", size_required=False)
+    notes: list[str] = []
+    if board is not None:
+        from xenplan.boards import board as find_board
+
+        b = find_board(board)
+        if xi is None and b.xen_image_start is not None:
+            xi = (b.xen_image_start, b.xen_image_size(version))
+            notes.append(f"--board {b.name}: Xen image assumed at {xi[0]:#x}, {xi[1]:#x} bytes "
+                         f"(a {version} arm64 release build)")
+        if fa is None and b.fdt_address is not None:
+            fa = (b.fdt_address, None)
+            notes.append(f"--board {b.name}: DTB assumed at {b.fdt_address:#x}")
     return Target(version=version, arch="arm32" if arch == "arm32" else "arm64", kconfig=_kconfig(kconfig),
                   xen_image=Range(start=xi[0], size=xi[1] or 0) if xi else None,
                   fdt_address=fa[0] if fa else None, fdt_size=fa[1] if fa else None,
-                  pa_bits=pa_bits, gic_spis=gic_spis)
+                  pa_bits=pa_bits, gic_spis=gic_spis, notes=tuple(notes))
 
 
 def _run(debug: bool, body: Callable[[], int]) -> None:
@@ -156,19 +170,21 @@ def main() -> None:
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
-def check(inputs: tuple[str, ...], overlays: tuple[str, ...], include_dirs: tuple[str, ...], xen_version: str,
+def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
+          xen_version: str,
           arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
           pa_bits: int | None, gic_spis: int, debug: bool, fmt: str, output: str | None,
           select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
-    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis)
+    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board)
+    board_path = _board_path(board)
 
     def body() -> int:
         from xenplan.analysis import analyse
         from xenplan.checks.select import filter_findings
         from xenplan.report import render
 
-        analyses = [analyse(p, target, overlays, include_dirs) for p in inputs]
+        analyses = [analyse(p, target, overlays, include_dirs, board_path) for p in inputs]
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
         _emit(render.check(fmt, analyses, _console(output)), output)
@@ -183,18 +199,20 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], include_dirs: tupl
 @click.option("--domain", help="only this domain's guest map")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(), help="write the map to a file")
-def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], include_dirs: tuple[str, ...], xen_version: str,
+def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
+            xen_version: str,
             arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
             pa_bits: int | None, gic_spis: int, debug: bool, domain: str | None, fmt: str,
             output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
-    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis)
+    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board)
+    board_path = _board_path(board)
 
     def body() -> int:
         from xenplan.analysis import analyse
         from xenplan.report import render
 
-        analyses = [analyse(p, target, overlays, include_dirs) for p in inputs]
+        analyses = [analyse(p, target, overlays, include_dirs, board_path) for p in inputs]
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:
@@ -227,6 +245,14 @@ def rule_cmd(rule_id: str) -> None:
         click.echo(f"xenplan: error: no rule {rule_id!r} (see `xenplan rules`)", err=True)
         sys.exit(2)
     _emit(render.rule(r, _console(None)), None)
+
+
+def _board_path(board: str | None) -> str | None:
+    if board is None:
+        return None
+    from xenplan.boards import board as find_board
+
+    return str(find_board(board).path)
 
 
 def _console(output: str | None) -> Any:

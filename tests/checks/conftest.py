@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from xenplan.analysis import Analysis, analyse
-from xenplan.cli import _target
+from xenplan.cli import _board_path, _target
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -43,8 +43,9 @@ def analyse_fixture(path: Path) -> Analysis:
     if res.exception is not None:
         raise res.exception
     t = _target(captured["xen_version"], captured["arch"], captured["kconfig"], captured["xen_image"],  # type: ignore[arg-type]
-                captured["fdt_address"], captured["pa_bits"], captured["gic_spis"])  # type: ignore[arg-type]
-    return analyse(str(path), t, captured["overlays"], captured["include_dirs"])  # type: ignore[arg-type]
+                captured["fdt_address"], captured["pa_bits"], captured["gic_spis"], captured["board"])  # type: ignore[arg-type]
+    return analyse(str(path), t, captured["overlays"], captured["include_dirs"],  # type: ignore[arg-type]
+                   _board_path(captured["board"]))  # type: ignore[arg-type]
 
 
 def fired(path: Path, rule_prefix: str | None = None) -> set[tuple[str, str | None]]:

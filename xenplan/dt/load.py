@@ -19,6 +19,7 @@ from xenplan.dt import dts_source
 from xenplan.dt.dtb import FDT_MAGIC, read_dtb
 from xenplan.dt.dts import read_dts
 from xenplan.dt.flat import StringTable, dtc_strings
+from xenplan.dt.merge import merge_fragment
 from xenplan.dt.overlay import apply_with_strings, is_overlay
 from xenplan.dt.tree import Tree
 from xenplan.errors import InputError
@@ -26,15 +27,19 @@ from xenplan.errors import InputError
 _MAGIC = FDT_MAGIC.to_bytes(4, "big")
 
 
-def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = ()) -> Tree:
+def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
+         board: str | None = None) -> Tree:
     """Read the DTB or DTS at ``path`` and apply ``overlays`` (DTBO or DTS) in order.
 
     ``include_dirs`` serve every DTS read (cpp ``-I``, ``dtc -i``). A DTS base
     is compiled with ``dtc -@`` when there are overlays, so that they can
-    target its labels. Raises ``InputError`` for anything that is not a
+    target its labels. ``board`` is the path of a tree the input is merged
+    onto first (``/ { … }`` blocks combined as ``dtc`` does). Raises ``InputError`` for anything that is not a
     readable device tree, or an overlay that does not apply.
     """
     tree = _read(path, include_dirs, symbols=bool(overlays), base=True)
+    if board is not None:
+        tree = merge_fragment(_read(board, include_dirs, symbols=False, base=True), tree)
     if is_overlay(tree):
         raise InputError(path, "is an overlay (it has __overlay__ fragments); give it with "
                          "--overlay on a base tree")

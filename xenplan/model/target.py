@@ -90,6 +90,7 @@ class Target(XBase):
     pa_bits: int | None = None
     gic_spis: int = 224
     host_cpus: int | None = None
+    notes: tuple[str, ...] = ()
 
     def has(self, option: str) -> bool:
         return self.kconfig.get(option, KCONFIG_DEFAULTS.get(option, False))
