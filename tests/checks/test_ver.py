@@ -45,3 +45,15 @@ def test_ver_metadata_only(rule_id: str) -> None:
     list(rules())
     r = REGISTRY[rule_id]
     assert r.check is None and r.behaviour == "INFO"
+
+
+FIX = ROOT / "tests" / "fixtures" / "ver"
+
+
+def test_ver_003_fires_on_a_release_without_the_bindings(check_fixture) -> None:  # type: ignore[no-untyped-def]
+    assert {x for x in check_fixture(FIX / "VER-003-fires.dts") if x[0] == "VER-003"} == {
+        ("VER-003", "/chosen/domU1"), ("VER-003", "/chosen")}
+
+
+def test_ver_003_clean_once_the_release_knows_them(check_fixture) -> None:  # type: ignore[no-untyped-def]
+    assert {x for x in check_fixture(FIX / "VER-003-clean.dts") if x[0] == "VER-003"} == set()

@@ -1,13 +1,19 @@
 """VER: what differs per Xen release (rulebook §16).
 
-Both rules describe how the simulation is keyed on the release; they yield
-no findings of their own. The boot stages apply them: each event carries
-the release's behaviour, and ``xenplan.boot.messages`` gives the texts.
+VER-001 and VER-002 describe how the simulation is keyed on the release
+(each event carries the release's behaviour, ``xenplan.boot.messages`` the
+texts) and yield no findings of their own. VER-003, new in xenplan, reports
+bindings the chosen release does not read at all.
 """
 
 from __future__ import annotations
 
-from xenplan.checks.registry import rule
+from typing import Iterator
+
+from xenplan.boot.result import BootResult
+from xenplan.checks.registry import Hit, rule
+from xenplan.model.system import System
+from xenplan.model.target import XenVersion
 
 
 @rule(id="VER-001", slug="stop-point-per-release", behaviour="INFO", since="4.16",
@@ -68,3 +74,61 @@ def ver_002() -> None:
 
     Fix: nothing to fix; compare logs with the message for your release.
     """
+
+
+#: Bindings a release reads, with the first release that reads them (and what ignoring them means).
+#: Static shared memory and event channels on 4.16 are SHM-001 and EVT-001.
+BINDINGS: tuple[tuple[str, str, str], ...] = (
+    ("direct-map", "4.17", "the domain is not direct-mapped: its guest addresses are not its host addresses"),
+    ("xen,enhanced", "4.17", "no PV interfaces (no grant table, xenstore or event-channel PPI)"),
+    ("domain-cpupool", "4.17", "the domain runs in Pool-0"),
+    ("sve", "4.18", "the domain gets no SVE"),
+    ("passthrough", "4.19", "the IOMMU setting comes from the partial device tree alone"),
+    ("llc-colors", "4.20", "the domain is not coloured"),
+    ("capabilities", "4.21", "the domain is an ordinary domU: no control, hardware or xenstore role"),
+    ("trap-unmapped-accesses", "4.21", "unmapped accesses fault as before"),
+    ("xen,sci_type", "4.21", "no SCMI mediation"),
+)
+CHOSEN_BINDINGS: tuple[tuple[str, str, str], ...] = (
+    ("xen,static-heap", "4.17", "Xen's heap is all free RAM, not the static heap banks"),
+)
+
+
+@rule(id="VER-003", slug="binding-unknown-to-release", behaviour="HAZARD", since="4.16",
+      xen_src="xen/arch/arm/domain_build.c: create_domUs(), construct_domU(); "
+              "xen/arch/arm/bootfdt.c: process_chosen_node() (per release)")
+def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[Hit]:
+    """What Xen does: a property that the release does not implement is never
+    read: no message, no error; the domain (or Xen) is built as if it were
+    absent. ``direct-map``, ``xen,enhanced``, ``domain-cpupool`` and
+    ``xen,static-heap`` arrived in 4.17, ``sve`` in 4.18, ``passthrough`` in
+    4.19, ``llc-colors`` in 4.20, ``capabilities``, ``trap-unmapped-accesses``,
+    ``xen,sci_type`` and ``xen,vcpu`` children in 4.21 (static shared memory
+    and event channels on 4.16: SHM-001, EVT-001).
+
+    Why it matters: the system boots, but not as configured: a
+    "direct-mapped" domain is not 1:1 (its DMA goes to the wrong place), a
+    "static heap" is not used, a PV domain has no PV interfaces.
+
+    Example: on Xen 4.16::
+
+        domU1 { compatible = "xen,domain"; direct-map; xen,static-mem = <...>; ... };
+
+    boots as an ordinary static domain; on 4.17 and later it is 1:1.
+
+    Fix: use a release that implements the binding (``--xen-version``), or
+    drop the property and configure what the release offers.
+    """
+    v = system.target.version
+    for dom in system.domains:
+        for prop, since, effect in BINDINGS:
+            if prop in dom.prop_sources and not v.at_least(*XenVersion.parse(since).key):
+                yield Hit(message=f"{dom.name}: {prop} is read only from Xen {since}; Xen {v} ignores it: {effect}",
+                          path=dom.path, property=prop)
+        if dom.vcpus and not v.at_least(4, 21):
+            yield Hit(message=f"{dom.name}: xen,vcpu children are read only from Xen 4.21; Xen {v} ignores them: "
+                      "no vCPU affinity is set", path=dom.vcpus[0].path)
+    for prop, since, effect in CHOSEN_BINDINGS:
+        if prop in system.xen.chosen_props and not v.at_least(*XenVersion.parse(since).key):
+            yield Hit(message=f"/chosen: {prop} is read only from Xen {since}; Xen {v} ignores it: {effect}",
+                      path="/chosen", property=prop)

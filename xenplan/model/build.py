@@ -486,7 +486,8 @@ class _Builder:
                          if c.is_compatible(EVTCHN_COMPATIBLE))
         return XenConfig(bootargs=bootargs, static_heap_present=self.static_heap_present,
                          static_heap=tuple(self.static_heap), dom0_modules=dom0_mods, dom0_shm=dom0_shm,
-                         dom0_evtchns=dom0_evt, cmdline=cmdline)
+                         dom0_evtchns=dom0_evt, cmdline=cmdline,
+                         chosen_props=tuple(chosen.properties) if chosen is not None else ())
 
 
 def unflattened_size(tree: Tree, node_struct: int) -> int:

@@ -197,6 +197,7 @@ class XenConfig(XBase):
     dom0_shm: tuple[SharedMem, ...] = ()
     dom0_evtchns: tuple[EventChannel, ...] = ()
     cmdline: dict[str, str] = Field(default_factory=dict)
+    chosen_props: tuple[str, ...] = Field(default=(), description="names of /chosen's properties, as written")
 
 
 class System(XBase):
