@@ -538,6 +538,6 @@ def run(state: BootState) -> BootState:
     for dom in state.system.domains:
         d.construct(dom)
     d.after_domains()
-    state.placements["constructions"] = d.constructions
-    state.placements["xs_ports"] = d.xs_ports
+    state.constructions = d.constructions
+    state.xs_ports = d.xs_ports
     return state

@@ -45,7 +45,7 @@ def run(state: BootState) -> BootState:
     by_phandle = {e.phandle: e for e in nodes + list(sysm.xen.dom0_evtchns) if e.phandle is not None}
     domain_paths = {d.path for d in sysm.domains}
     done: set[str] = set()
-    xs_ports: dict[str, int] = state.placements.get("xs_ports", {})  # type: ignore[assignment]
+    xs_ports = state.xs_ports
     ports: dict[str, set[int]] = {}
     for ev in nodes:
         if ev.path in done:

@@ -10,11 +10,14 @@ physical map (GMAP-001, GMAP-004).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
+
+if TYPE_CHECKING:
+    from xenplan.boot.domains import Construction
 
 GUEST_GICD = 0x03001000
 GUEST_GICC = 0x03002000
@@ -25,14 +28,12 @@ GUEST_MAGIC = Range(start=0x39000000, size=0x1000000)
 
 
 def run(state: BootState) -> BootState:
-    heap = state.placements.get("heap")
-    for what, start, size in getattr(heap, "boot_allocations", ()):
+    for what, start, size in state.heap.boot_allocations if state.heap is not None else ():
         if start is not None and size:
             state.ft.set(pfn_down(start), pfn_up(start + size), "xen", owner=f"Xen: {what}")
     if state.stopped:
         return state
-    constructions: dict[str, Any] = state.placements.get("constructions", {})  # type: ignore[assignment]
-    for c in constructions.values():
+    for c in state.constructions.values():
         if state.statuses.get(c.dom.path) != "constructed" or c.dom.static_mem_present:
             continue
         for _g, h, size in c.guest_banks:
@@ -81,7 +82,7 @@ def usable_banks(entries: list[tuple[int, int | None, int]], windows: list[Range
     return [Bank(guest=g, host=h, size=s) for g, h, s in out]
 
 
-def _p2m(state: BootState, c: Any, banks: list[Bank]) -> list[P2MRegion]:
+def _p2m(state: BootState, c: "Construction", banks: list[Bank]) -> list[P2MRegion]:
     dom = c.dom
     board = state.system.board
     regions = [P2MRegion(kind="ram", guest=b.guest, host=b.host, size=b.size) for b in banks]
@@ -180,7 +181,7 @@ def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> 
     return _trim(_subtract(cands, shm))
 
 
-def _host_ext_regions(state: BootState, c: Any, banks: list[Bank]) -> list[Range]:
+def _host_ext_regions(state: BootState, c: "Construction", banks: list[Bank]) -> list[Range]:
     """GMAP-009 without an IOMMU: host RAM the domain does not own, minus every reservation."""
     cut = [Range(start=b.guest, size=b.size) for b in banks]
     cut += [b.range for b in state.live_reserved()]
@@ -191,7 +192,7 @@ def _host_ext_regions(state: BootState, c: Any, banks: list[Bank]) -> list[Range
 
 
 def result(state: BootState) -> BootResult:
-    constructions: dict[str, Any] = state.placements.get("constructions", {})  # type: ignore[assignment]
+    constructions = state.constructions
     domains = []
     for dom in state.system.domains:
         status = state.statuses.get(dom.path, "not-reached")

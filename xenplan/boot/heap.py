@@ -80,24 +80,23 @@ def heap_domain(state: BootState, dom: Domain) -> HeapDomain:
 
 def replay(state: BootState) -> PlacementResult | None:
     """Run the allocator replay once, for every domain in DT order (cached on the state)."""
-    if "heap" not in state.placements:
+    if not state.heap_replayed:
+        state.heap_replayed = True
         if state.system.target.arch == "arm32":
-            state.placements["heap"] = None
             state.notes.append("arm32: Xen's allocator is not replayed (split xenheap/domheap); dynamic domains' "
                                "host addresses not predicted")
         elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
-            state.placements["heap"] = None
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
                                "are needed to replay Xen's allocator")
         else:
             board = heap_board(state)
             doms = [heap_domain(state, d) for d in state.system.domains]
             result = place_domains(board, doms)
-            state.placements["heap"] = result
+            state.heap = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
-    return state.placements["heap"]  # type: ignore[return-value]
+    return state.heap
 
 
 def boot_allocations(state: BootState) -> None:

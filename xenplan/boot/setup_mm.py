@@ -141,7 +141,6 @@ def init_static_pages(state: BootState) -> None:
         if bad is not None:
             _crash_outside(state, path, bad, r)
             return
-        clash = ft.first_not(s, s + n, "static-free", True)
         twice = next((e for e in ft.extents(s, s + n) if e.state == "static-free"), None)
         if twice is not None:
             owner = twice.owner or "another static bank"
@@ -151,7 +150,6 @@ def init_static_pages(state: BootState) -> None:
                         ranges=[r], related=[Related(path=owner, ranges=())], xen_message=message)
             state.stop("crash", "other", "PAGE-005", message)
             return
-        del clash
         ft.set(s, s + n, "static-free", static=True, owner=None)
         state.static_owner[(s, s + n)] = path
 

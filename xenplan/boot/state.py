@@ -9,7 +9,7 @@ order), the separate shared-memory list of 4.19+, and the boot module table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from xenplan.boot.frametable import FrameTable
 from xenplan.boot.result import (
@@ -25,6 +25,10 @@ from xenplan.boot.result import (
 from xenplan.model.base import Range, SourceRef
 from xenplan.model.system import Module, System
 from xenplan.model.target import XenVersion
+
+if TYPE_CHECKING:
+    from xenplan.boot.domains import Construction
+    from xenplan.boot.placement import PlacementResult
 
 BankType = Literal["memreserve", "default", "static-heap", "static-domain"]
 
@@ -80,8 +84,11 @@ class BootState:
     domids: dict[str, int] = field(default_factory=dict)
     ft: FrameTable = field(default_factory=FrameTable)
     heap_free: int | None = None
-    placements: dict[str, object] = field(default_factory=dict)
     static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
+    heap: "PlacementResult | None" = None
+    heap_replayed: bool = False
+    constructions: "dict[str, Construction]" = field(default_factory=dict)
+    xs_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def v(self) -> XenVersion:

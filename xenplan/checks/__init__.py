@@ -48,7 +48,6 @@ def run(system: System, result: BootResult) -> list[Finding]:
             since=r.since if r else None, xen_message=ev.xen_message))
     reached_all = result.outcome == "boots"
     by_path = {d.path: d for d in system.domains}
-    # events from the stages already carry their node's source; fill in the rest by path
     for r in sorted(REGISTRY.values(), key=lambda x: x.id):
         if r.check is None or not applies(r, system):
             continue
