@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 
 from xenplan.boot import messages as msg
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down
+from xenplan.model.layout import GUEST_RAM0, GUEST_RAM1, guest_layout
 
 if TYPE_CHECKING:
     from xenplan.boot.domains import Construction, _Domains
 
-GUEST_RAM0 = Range(start=0x40000000, size=0xC0000000)
-GUEST_RAM1 = Range(start=0x200000000, size=0xFE00000000)
 UINT_MAX = (1 << 32) - 1
 
 
 def ram(d: "_Domains", c: "Construction") -> None:
+    """The domain's RAM by kind; without CONFIG_STATIC_MEMORY static banks give none (SMEM-002)."""
     dom = c.dom
     if dom.static_mem_present and not d.s.system.target.has("STATIC_MEMORY"):
         d.s.event("SMEM-002", "PANIC-DBG", f"{dom.name} has xen,static-mem but Xen is built without "
@@ -76,7 +76,7 @@ def _ram_dynamic(d: "_Domains", c: "Construction") -> None:
         d.fail(c, "ALLOC-002", f"the heap cannot supply {dom.memory_kib} KiB for {dom.name}",
                   msg.dyn_alloc_failed(placed.unallocated_kib), prop="memory")
     c.guest_banks = list(placed.banks)
-    layout = heap.guest_layout(mem)
+    layout = guest_layout(mem)
     c.xen_banks = [(g, None, z) for g, z in layout]
     c.nr_guest_banks = len(layout)
     if layout:

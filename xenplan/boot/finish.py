@@ -15,16 +15,21 @@ from typing import TYPE_CHECKING, Any
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
+from xenplan.model.layout import (
+    GUEST_GICC,
+    GUEST_GICD,
+    GUEST_GICR0,
+    GUEST_GICV2_GICD_SIZE,
+    GUEST_GICV3_GICD_SIZE,
+    GUEST_GNTTAB,
+    GUEST_MAGIC,
+    GUEST_PL011,
+    GUEST_RAM_BANKS,
+)
 
 if TYPE_CHECKING:
     from xenplan.boot.domains import Construction
 
-GUEST_GICD = 0x03001000
-GUEST_GICC = 0x03002000
-GUEST_GICR = 0x03020000
-GUEST_PL011 = 0x22000000
-GUEST_GNTTAB = Range(start=0x38000000, size=0x1000000)
-GUEST_MAGIC = Range(start=0x39000000, size=0x1000000)
 
 
 def run(state: BootState) -> BootState:
@@ -96,14 +101,14 @@ def _p2m(state: BootState, c: "Construction", banks: list[Bank]) -> list[P2MRegi
         if gic.cpu is not None:
             regions.append(P2MRegion(kind="gicc", guest=gic.cpu.start, size=gic.cpu.size))
     elif gic is None or gic.version == 3:
-        regions.append(P2MRegion(kind="gicd", guest=GUEST_GICD, size=0x10000, note="emulated"))
-        regions.append(P2MRegion(kind="gicr", guest=GUEST_GICR, size=0x1000000, note="emulated"))
+        regions.append(P2MRegion(kind="gicd", guest=GUEST_GICD, size=GUEST_GICV3_GICD_SIZE, note="emulated"))
+        regions.append(P2MRegion(kind="gicr", guest=GUEST_GICR0.start, size=GUEST_GICR0.size, note="emulated"))
     else:
-        regions.append(P2MRegion(kind="gicd", guest=GUEST_GICD, size=0x1000, note="emulated"))
-        regions.append(P2MRegion(kind="gicc", guest=GUEST_GICC, size=0x2000))
+        regions.append(P2MRegion(kind="gicd", guest=GUEST_GICD, size=GUEST_GICV2_GICD_SIZE, note="emulated"))
+        regions.append(P2MRegion(kind="gicc", guest=GUEST_GICC.start, size=GUEST_GICC.size))
     if dom.vpl011:
         uart = board.uart
-        base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011
+        base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011.start
         regions.append(P2MRegion(kind="vpl011", guest=base, size=PAGE_SIZE, note="emulated"))
     hypervisor = _hypervisor_node(state, dom.enhanced)
     if hypervisor:
@@ -172,10 +177,10 @@ def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> 
     """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling."""
     top = 1 << state.system.ipa_bits
     cands = []
-    for base, size in ((0x40000000, 0xC0000000), (0x200000000, 0xFE00000000)):
-        used = sum(b.size for b in banks if base <= b.guest < base + size)
-        start = (base + used + MB2 - 1) // MB2 * MB2
-        end = min(base + size, top)
+    for window in GUEST_RAM_BANKS:
+        used = sum(b.size for b in banks if window.start <= b.guest < window.end)
+        start = (window.start + used + MB2 - 1) // MB2 * MB2
+        end = min(window.end, top)
         if end - start >= MB64:
             cands.append(Range(start=start, size=end - start))
     return _trim(_subtract(cands, shm))

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from xenplan.boot import messages as msg
 from xenplan.boot.placement import HeapBoard, HeapDomain, PlacementResult, place_domains
 from xenplan.boot.state import BootState
+from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
 
-GUEST_RAM0_BASE, GUEST_RAM0_SIZE = 0x40000000, 0xC0000000
-GUEST_RAM1_BASE = 0x200000000
 PV_ENABLED = ("", "enabled", "legacy", "no-xenstore")
 
 
@@ -26,17 +25,6 @@ PV_ENABLED = ("", "enabled", "legacy", "no-xenstore")
 class RamPlacement:
     banks: list[tuple[int, int | None, int]]
     unallocated_kib: int | None = None
-
-
-def guest_layout(memory: int) -> list[tuple[int, int]]:
-    """ALLOC-001: bank 0 at GUEST_RAM0 up to 3 GiB, the rest at GUEST_RAM1."""
-    out = []
-    b0 = min(memory, GUEST_RAM0_SIZE)
-    if b0:
-        out.append((GUEST_RAM0_BASE, b0))
-    if memory > b0:
-        out.append((GUEST_RAM1_BASE, memory - b0))
-    return out
 
 
 def _nr_spis(state: BootState, dom: Domain) -> int:
@@ -139,4 +127,4 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
     if p is not None and p.outcome == "ok" and p.banks is not None:
         return RamPlacement(banks=[(g, h, s) for g, h, s in p.banks])
-    return RamPlacement(banks=[(g, None, s) for g, s in guest_layout(mem)])
+    return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

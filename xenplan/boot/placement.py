@@ -38,10 +38,9 @@ from typing import Literal, Sequence
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.dt.tree import Tree
+from xenplan.model.layout import GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
 
-GUEST_RAM_BANKS = ((0x40000000, 3 << 30), (0x200000000, 1016 << 30))
-"""GUEST_RAM0 and GUEST_RAM1 (``xen/include/public/arch-arm.h``): ALLOC-001."""
 MAX_POOL_ALLOC = PAGE_SIZE - 16
 """``xmalloc`` requests from here up take whole pages (one page minus the pool block header)."""
 PENDING_IRQ_SIZE = 56
@@ -366,7 +365,7 @@ def _domain(
         total = dom.memory_kib << 10
         chunks: list[tuple[int, int, int]] = []
         left = total
-        for guest, room in GUEST_RAM_BANKS:
+        for guest, room in ((w.start, w.size) for w in GUEST_RAM_BANKS):
             size = min(left, room)
             if not size:
                 continue

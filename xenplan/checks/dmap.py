@@ -13,10 +13,10 @@ from typing import Iterator
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.base import Range
+from xenplan.model.layout import GUEST_GNTTAB
 from xenplan.model.system import Domain, System
 
 #: GUEST_GNTTAB_BASE / GUEST_GNTTAB_SIZE (``xen/include/public/arch-arm.h``).
-GUEST_GNTTAB = Range(start=0x38000000, size=0x1000000)
 
 
 def pv_enabled(dom: Domain) -> bool:

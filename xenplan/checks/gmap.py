@@ -15,36 +15,10 @@ from xenplan.boot.result import BootResult, DomainResult
 from xenplan.checks.dmap import pv_enabled
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.base import Range
+from xenplan.model.layout import RESERVED_UNUSED
 from xenplan.model.system import Domain, System
 
-#: Guest ranges Xen reserves in ``arch-arm.h`` but dom0less never uses, with the release that added them.
-UNUSED_WINDOWS: tuple[tuple[str, Range, tuple[int, int]], ...] = (
-    ("virtio-mmio", Range(start=0x02000000, size=0x100000), (4, 17)),
-    ("vPCI ECAM", Range(start=0x10000000, size=0x10000000), (4, 16)),
-    ("ACPI", Range(start=0x20000000, size=0x2000000), (4, 16)),
-    ("vPCI MEM", Range(start=0x23000000, size=0x10000000), (4, 16)),
-    ("vPCI prefetchable MEM", Range(start=0x100000000, size=0x100000000), (4, 16)),
-)
-
-#: CPU physical address size by ``compatible`` (``DESIGN.md``, ``--pa-bits``).
-CPU_PA_BITS = (("cortex-a53", 40), ("cortex-a55", 40), ("cortex-a57", 44), ("cortex-a72", 44),
-               ("cortex-a76", 44), ("neoverse", 48))
-#: PADDR_BITS: what the P2M can address at most, per architecture.
-PADDR_BITS = {"arm64": 48, "arm32": 40}
-
 EMULATED = ("gicd", "gicr", "vpl011")
-
-
-def ipa_bits(system: System) -> tuple[int, str]:
-    """The guest address size and where it came from."""
-    cap = PADDR_BITS[system.target.arch]
-    if system.target.pa_bits is not None:
-        return min(system.target.pa_bits, cap), "--pa-bits"
-    for compat in system.board.cpu_compatibles:
-        for key, bits in CPU_PA_BITS:
-            if key in compat:
-                return min(bits, cap), compat
-    return min(40, cap), "default"
 
 
 def guest_regions(dom: Domain, res: DomainResult) -> list[tuple[str, Range, str]]:
@@ -87,7 +61,7 @@ def guest_range_in_reserved_window(system: System, result: BootResult) -> Iterat
             if sh.guest is None or not sh.size:
                 continue
             g = Range(start=sh.guest, size=sh.size)
-            for name, w, since in UNUSED_WINDOWS:
+            for name, w, since in RESERVED_UNUSED:
                 if v.at_least(*since) and g.overlaps(w):
                     yield Hit(message=f"{dom.name}: shared memory {sh.path} at guest {g.start:#x}+{g.size:#x} lies "
                                       f"in the {name} window {w.start:#x}+{w.size:#x} that Xen reserves in every "
@@ -170,7 +144,7 @@ def guest_address_above_ipa(system: System, result: BootResult) -> Iterator[Hit]
     shared memory, passthrough - below 2^IPA bits; lower ``memory`` if the
     RAM itself runs past it.
     """
-    bits, origin = ipa_bits(system)
+    bits, origin = system.ipa()
     ceiling = 1 << bits
     doms = {d.path: d for d in system.domains}
     for res in result.domains:

@@ -133,6 +133,13 @@ class Board(XBase):
     model: str | None = None
 
 
+#: CPU physical address size by ``compatible`` (``DESIGN.md``, ``--pa-bits``).
+CPU_PA_BITS = (("cortex-a53", 40), ("cortex-a55", 40), ("cortex-a57", 44), ("cortex-a72", 44),
+               ("cortex-a76", 44), ("neoverse", 48))
+#: PADDR_BITS: what the P2M can address at most, per architecture.
+PADDR_BITS = {"arm64": 48, "arm32": 40}
+
+
 def default_p2m_pool_mb(cpus: int, memory_kib: int) -> int:
     """ALLOC-006, ``domain_p2m_pages()``: 1 MiB per vCPU + 4 KiB per MiB of RAM + 512 KiB, in whole MiB."""
     kib = 4 * (256 * cpus + (memory_kib >> 10) + 128)
@@ -220,18 +227,19 @@ class System(XBase):
 
     @property
     def ipa_bits(self) -> int:
-        """P2M IPA width: ``--pa-bits``, else the CPU's PA range (DESIGN.md: A53/A55 40, A57/A72/A76 44,
-        Neoverse 48), else 40; never above PADDR_BITS (48 on arm64, 40 on arm32)."""
-        cap = 48 if self.target.arch == "arm64" else 40
+        return self.ipa()[0]
+
+    def ipa(self) -> tuple[int, str]:
+        """P2M IPA width and where it came from: ``--pa-bits``, else the first CPU ``compatible`` with a
+        known PA range (DESIGN.md), else 40; never above PADDR_BITS (48 on arm64, 40 on arm32)."""
+        cap = PADDR_BITS[self.target.arch]
         if self.target.pa_bits is not None:
-            return min(self.target.pa_bits, cap)
-        bits = None
-        for c in self.board.cpu_compatibles:
-            for key, b in (("cortex-a53", 40), ("cortex-a55", 40), ("cortex-a57", 44), ("cortex-a72", 44),
-                           ("cortex-a76", 44), ("neoverse", 48)):
-                if key in c:
-                    bits = b if bits is None else min(bits, b)
-        return min(bits or 40, cap)
+            return min(self.target.pa_bits, cap), "--pa-bits"
+        for compat in self.board.cpu_compatibles:
+            for key, bits in CPU_PA_BITS:
+                if key in compat:
+                    return min(bits, cap), compat
+        return min(40, cap), "default"
 
     def domain(self, path: str) -> Domain | None:
         for d in self.domains:
