@@ -505,3 +505,13 @@ def test_module_entry_point() -> None:
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0
     assert __version__ in done.stdout
+
+
+def test_kernel_image_that_xen_cannot_load(tmp_path: Path) -> None:
+    bad = tmp_path / "vmlinux.txt"
+    bad.write_bytes(b"this is not a kernel image" * 10)
+    res = invoke("check", QEMU_VIRT, "--xen-image", "0x40200000:0x154000", "--fdt-address", "0x48000000",
+                 "--kernel-image", f"linux={bad}", "--format", "json")
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    assert doc["failed_at"]["message"] == "Could not set up domain linux (rc = -22)"

@@ -79,6 +79,8 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--xen-image", help="START:SIZE of Xen's image in RAM"),
         click.option("--fdt-address", help="START[:SIZE] of the DTB Xen receives"),
         click.option("--pa-bits", type=int, help="physical address bits of the CPU"),
+        click.option("--kernel-image", "kernel_images", multiple=True, metavar="NODE=FILE",
+                     help="the kernel a domain (name) or module (path) loads, to read its header"),
         click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC"),
         click.option("--debug", is_flag=True, help="show tracebacks of internal errors"),
     ]
@@ -87,8 +89,25 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _kernel_images(items: Sequence[str]) -> dict[str, Any]:
+    from xenplan.model.kernel_image import parse_kernel_image
+
+    out: dict[str, Any] = {}
+    for item in items:
+        node, sep, path = item.partition("=")
+        if not sep or not node or not path:
+            raise click.BadParameter(f"expected NODE=FILE, got {item!r}", param_hint="--kernel-image")
+        try:
+            with open(path, "rb") as fh:
+                out[node] = parse_kernel_image(fh.read(), source=path)
+        except OSError as exc:
+            raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    return out
+
+
 def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str | None, fdt_address: str | None,
-            pa_bits: int | None, gic_spis: int, board: str | None = None) -> Any:
+            pa_bits: int | None, gic_spis: int, board: str | None = None,
+            kernel_images: Sequence[str] = ()) -> Any:
     from xenplan.model.base import Range
     from xenplan.model.target import Target, XenVersion
 
@@ -113,7 +132,7 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
     return Target(version=version, arch="arm32" if arch == "arm32" else "arm64", kconfig=_kconfig(kconfig),
                   xen_image=Range(start=xi[0], size=xi[1] or 0) if xi else None,
                   fdt_address=fa[0] if fa else None, fdt_size=fa[1] if fa else None,
-                  pa_bits=pa_bits, gic_spis=gic_spis, notes=tuple(notes))
+                  pa_bits=pa_bits, gic_spis=gic_spis, notes=tuple(notes), kernel_images=_kernel_images(kernel_images))
 
 
 def _run(debug: bool, body: Callable[[], int]) -> None:
@@ -173,15 +192,15 @@ def main() -> None:
 def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
           xen_version: str,
           arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-          pa_bits: int | None, gic_spis: int, debug: bool, fmt: str, output: str | None,
-          select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
+          pa_bits: int | None, kernel_images: tuple[str, ...], gic_spis: int, debug: bool, fmt: str,
+          output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
-    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board)
-    board_path = _board_path(board)
-
     def body() -> int:
         from xenplan.analysis import analyse
         from xenplan.checks.select import filter_findings
+
+        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images)
+        board_path = _board_path(board)
         from xenplan.report import render
 
         analyses = [analyse(p, target, overlays, include_dirs, board_path) for p in inputs]
@@ -202,15 +221,15 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
             xen_version: str,
             arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-            pa_bits: int | None, gic_spis: int, debug: bool, domain: str | None, fmt: str,
-            output: str | None) -> None:
+            pa_bits: int | None, kernel_images: tuple[str, ...], gic_spis: int, debug: bool, domain: str | None,
+            fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
-    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board)
-    board_path = _board_path(board)
-
     def body() -> int:
         from xenplan.analysis import analyse
         from xenplan.report import render
+
+        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images)
+        board_path = _board_path(board)
 
         analyses = [analyse(p, target, overlays, include_dirs, board_path) for p in inputs]
         if domain is not None:

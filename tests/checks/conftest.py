@@ -39,11 +39,14 @@ def analyse_fixture(path: Path) -> Analysis:
     def cmd(**kw: object) -> None:
         captured.update(kw)
 
-    res = CliRunner().invoke(cmd, [str(path), *fixture_options(path)], standalone_mode=False)
+    opts = [o if "=" not in o or not o.split("=", 1)[1].endswith(".bin")
+            else f"{o.split('=', 1)[0]}={path.parent / o.split('=', 1)[1]}" for o in fixture_options(path)]
+    res = CliRunner().invoke(cmd, [str(path), *opts], standalone_mode=False)
     if res.exception is not None:
         raise res.exception
     t = _target(captured["xen_version"], captured["arch"], captured["kconfig"], captured["xen_image"],  # type: ignore[arg-type]
-                captured["fdt_address"], captured["pa_bits"], captured["gic_spis"], captured["board"])  # type: ignore[arg-type]
+                captured["fdt_address"], captured["pa_bits"], captured["gic_spis"], captured["board"],  # type: ignore[arg-type]
+                captured["kernel_images"])  # type: ignore[arg-type]
     return analyse(str(path), t, captured["overlays"], captured["include_dirs"],  # type: ignore[arg-type]
                    _board_path(captured["board"]))  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "krn"
 Fired = Callable[..., set[tuple[str, str | None]]]
 
 CASES = [
+    ("KRN-002", "/chosen/domU1"),
     ("KRN-003", "/chosen/domU1"),
     ("KRN-005", "/chosen/domU1"),
 ]

@@ -20,6 +20,7 @@ from xenplan.boot import kernel as krn
 from xenplan.boot.result import Behaviour, Outcome, Related
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range
+from xenplan.model.kernel_image import KernelImage
 from xenplan.model.system import Domain
 from xenplan.model.target import XenVersion
 
@@ -41,6 +42,7 @@ class Construction:
     shm_windows: list[tuple[Range, int | None, str]] = field(default_factory=list)  # guest range, host, path
     first_bank: Range | None = None
     nr_guest_banks: int = 0
+    image: KernelImage | None = None
     kernel: Range | None = None
     dtb: Range | None = None
     initrd: Range | None = None
@@ -264,7 +266,13 @@ class _Domains:
                               f"{other.range}: Xen {v} keeps both and this image's header is overwritten",
                               msg.could_not_set_up(v, dom.name, -22), ranges=[rec.range],
                               related=[Related(path=other.path, ranges=(other.range,))])
+        image = self.s.system.target.kernel_image(dom.name, rec.path)
+        if image is not None and image.kind == "invalid":
+            self.fail(c, "DOM-020", f"{image.source or rec.path} is not a kernel Xen can load (no arm64 Image, "
+                      "zImage, uImage or gzip header)", msg.could_not_set_up(v, dom.name, -22),
+                      ranges=[rec.range])
         c.kernel = rec.range
+        c.image = image
 
     def _ram(self, c: Construction) -> None:
         domain_ram.ram(self, c)

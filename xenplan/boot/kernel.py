@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from xenplan.boot.domains import Construction, _Domains
 
 MB = 1 << 20
-#: arm64 Image ``text_offset`` assumed for every kernel module (``DESIGN.md``: ``--kernel-image``).
+#: arm64 Image ``text_offset`` assumed when no ``--kernel-image`` describes the kernel (``DESIGN.md``).
 TEXT_OFFSET = 0x80000
 #: Size of the DTB Xen generates for a minimal domU without vCPUs, per release line, measured from the
 #: recorded boots ("Loading dN DTB to …" lines: exactly linear in the vCPUs), less the 37 bytes the
@@ -69,8 +69,18 @@ def place(d: "_Domains", c: "Construction") -> None:
                prop="memory")
     bank = c.first_bank
     assert bank is not None
-    klen = c.kernel.size if c.kernel is not None else 0
-    kstart = bank.start + TEXT_OFFSET
+    image = c.image
+    klen = image.length if image is not None else (c.kernel.size if c.kernel is not None else 0)
+    if image is not None and image.kind == "zimage32" and image.start == 0:
+        load_end = min(bank.start + 128 * MB, bank.end)
+        if load_end - bank.start < klen:
+            d.fail(c, "KRN-002", f"the zImage ({klen:#x} bytes) does not fit below min(128 MiB, first bank "
+                   f"{bank})", "Unable to find suitable location for the kernel", ranges=[bank])
+        kstart = (load_end - klen) & ~(2 * MB - 1)
+    elif image is not None and image.start:
+        kstart = image.start
+    else:
+        kstart = bank.start + (image.text_offset if image is not None else TEXT_OFFSET)
     kend = kstart + klen
     ksize = _round(kend, 2 * MB) - kstart
     initrd_mod = dom.child_module("multiboot,ramdisk")

@@ -1,6 +1,6 @@
 """KRN: the kernel, guest DTB and initrd in a domU's first guest bank (§7.5).
 
-``boot/kernel.py`` places them and reports KRN-003; ``boot/domains.py``
+``boot/kernel.py`` places them and reports KRN-002/003; ``boot/domains.py``
 reports a guest DTB that overflows its buffer (KRN-005). The estimate of
 that DTB is approximate, so a DTB that fits by only a little is flagged
 here as uncertain.
@@ -16,6 +16,28 @@ from xenplan.model.system import System
 
 #: How close to the buffer an estimated DTB is too close to call (KRN-005: "a few hundred bytes").
 DTB_MARGIN = 256
+
+
+@rule(id="KRN-002", slug="zimage-does-not-fit", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/kernel.c: kernel_zimage_place(), kernel_zimage_place_in_bank()",
+      xen_message="Unable to find suitable location for the kernel")
+def zimage_does_not_fit() -> None:
+    """What Xen does: a position-independent 32-bit zImage is loaded as high
+    as possible below the first 128 MiB of the first guest bank (rounded
+    down to 2 MiB). If the bank, or its first 128 MiB, is smaller than the
+    image, Xen panics "Unable to find suitable location for the kernel".
+    xenplan knows a kernel is a zImage only when given the file
+    (``--kernel-image NODE=FILE``); otherwise it assumes an arm64 Image.
+
+    Why it matters: the domain is never built and Xen stops booting.
+
+    Example: a 32-bit guest with ``memory = <0x0 0x40>;`` (64 KiB) and a
+    68 KiB zImage fails; ``memory = <0x0 0x4000>;`` (16 MiB) loads it at
+    14 MiB and the DTB below it.
+
+    Fix: give the domain (its first bank) room for the image, or link the
+    kernel for a fixed load address.
+    """
 
 
 @rule(id="KRN-003", slug="first-bank-too-small", behaviour="PANIC", since="4.16",

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from xenplan.model.base import Range, XBase
+from xenplan.model.kernel_image import KernelImage
 
 #: Newest point release of each line the rulebook knows (``DESIGN.md``).
 POINT_RELEASES: dict[tuple[int, int], int] = {
@@ -91,6 +92,11 @@ class Target(XBase):
     gic_spis: int = 224
     host_cpus: int | None = None
     notes: tuple[str, ...] = ()
+    kernel_images: dict[str, KernelImage] = Field(
+        default_factory=dict, description="by domain name or module path (--kernel-image NODE=FILE)")
+
+    def kernel_image(self, domain: str, module: str) -> "KernelImage | None":
+        return self.kernel_images.get(module) or self.kernel_images.get(domain)
 
     def has(self, option: str) -> bool:
         return self.kconfig.get(option, KCONFIG_DEFAULTS.get(option, False))
