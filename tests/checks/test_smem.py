@@ -4,13 +4,11 @@ expected node, and the clean fixture (the fix applied) is silent for that rule."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
-import pytest
+from rulecases import rule_tests
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "smem"
 
-Fired = Callable[..., set[tuple[str, str | None]]]
 
 CASES = [
     ("SMEM-001", "/soc/vm1"),
@@ -25,14 +23,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("rule_id", "path"), CASES)
-def test_fires(check_fixture: Fired, rule_id: str, path: str) -> None:
-    assert check_fixture(FIXTURES / f"{rule_id}-fires.dts", rule_id) == {(rule_id, path)}
-
-
-CLEAN = [c.values[0] if hasattr(c, "values") else c[0] for c in CASES]
-
-
-@pytest.mark.parametrize("rule_id", CLEAN)
-def test_clean(check_fixture: Fired, rule_id: str) -> None:
-    assert check_fixture(FIXTURES / f"{rule_id}-clean.dts", rule_id) == set()
+test_fires, test_clean = rule_tests("smem", CASES)
