@@ -7,11 +7,8 @@ report ALLOC-002/006/007. ALLOC-006 also reads the model: an explicit
 
 from __future__ import annotations
 
-from typing import Iterator
 
-from xenplan.boot.result import BootResult
-from xenplan.checks.registry import Hit, rule
-from xenplan.model.system import System, default_p2m_pool_mb
+from xenplan.checks.registry import rule
 
 
 @rule(id="ALLOC-002", slug="dynamic-memory-unavailable", behaviour="PANIC", since="4.16",
@@ -56,35 +53,26 @@ def guest_ram_above_ipa() -> None:
 @rule(id="ALLOC-006", slug="p2m-pool-too-small", behaviour="PANIC", since="4.16.3",
       xen_src="xen/common/device-tree/dom0less-build.c: domain_p2m_set_allocation()",
       xen_message="Could not set up domain D (rc = -12)")
-def p2m_pool_too_small(system: System, result: BootResult) -> Iterator[Hit]:
+def p2m_pool_too_small() -> None:
     """What Xen does: before any RAM, each domU gets a pool of pages for its
     stage-2 page tables: ``xen,domain-p2m-mem-mb`` MiB if given, else 1 MiB
     per vCPU + 4 KiB per MiB of RAM + 512 KiB, rounded up to whole MiB (4.17;
     4.16 from 4.16.3). If the heap cannot supply it Xen prints "Failed to
     allocate P2M pages." and panics "Could not set up domain D (rc = -12)"
-    (reported by the boot simulation). A pool given smaller than the default
-    is accepted, but the boot-time mappings or the guest's later grant and
-    foreign mappings can run out of table pages (HAZARD, reported here).
+    (reported by the boot simulation). With a static heap the pools come
+    from it alone, after the frame table. A pool given smaller than the
+    default is accepted but can run out later (RT-012).
 
-    Why it matters: a too small pool fails the domain at boot, or later
-    makes mappings fail inside the running guest (RT-012).
+    Why it matters: the domain is never built and Xen stops booting.
 
-    Example: ``cpus = <2>; memory = <0x0 0x40000>; xen,domain-p2m-mem-mb =
-    <1>;`` is below the default 4 MiB; remove the property or write ``<4>``.
+    Example: a 64 MiB static heap on a 4 GiB board keeps 8 MiB after the
+    frame table; a domain with ``cpus = <128>;`` needs a 129 MiB pool and
+    fails on 4.22, with ``cpus = <1>;`` its 2 MiB pool fits.
 
     Fix: drop ``xen,domain-p2m-mem-mb`` to get Xen's default, or set it at
     least to the default (1 MiB per vCPU + 1 MiB per 256 MiB of RAM + 1 MiB),
     and keep enough free heap for every domain's pool.
     """
-    for dom in system.domains:
-        if dom.p2m_mem_mb is None:
-            continue
-        want = default_p2m_pool_mb(dom.cpus or 0, dom.memory_kib or 0)
-        if dom.p2m_mem_mb < want:
-            yield Hit(message=f"{dom.name}: xen,domain-p2m-mem-mb = {dom.p2m_mem_mb} MiB is below the {want} MiB Xen "
-                              f"would size for {dom.cpus} vCPUs and {dom.memory_kib} KiB: stage-2 mappings can run "
-                              "out of page-table pages",
-                      path=dom.path, property="xen,domain-p2m-mem-mb", behaviour="HAZARD")
 
 
 @rule(id="ALLOC-007", slug="dynamic-memory-not-page-multiple", behaviour="HANG", since="4.16",
