@@ -25,9 +25,11 @@ class Analysis:
 
 
 def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
-            board: str | None = None) -> Analysis:
+            board: str | None = None, partial_dtbs: dict[str, str] | None = None) -> Analysis:
+    """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module."""
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
-    system = model.build(tree, target)
+    partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
+    system = model.build(tree, target, partials)
     result = boot.simulate(system)
     findings = checks.run(system, result)
     return Analysis(input=path, system=system, result=result, findings=findings, notes=list(result.notes))

@@ -81,6 +81,8 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pa-bits", type=int, help="physical address bits of the CPU"),
         click.option("--kernel-image", "kernel_images", multiple=True, metavar="NODE=FILE",
                      help="the kernel a domain (name) or module (path) loads, to read its header"),
+        click.option("--partial-dtb", "partial_dtbs", multiple=True, metavar="NODE=FILE",
+                     help="the passthrough device tree a domain (name) or module (path) loads"),
         click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC"),
         click.option("--debug", is_flag=True, help="show tracebacks of internal errors"),
     ]
@@ -89,14 +91,21 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _node_files(items: Sequence[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        node, sep, path = item.partition("=")
+        if not sep or not node or not path:
+            raise click.BadParameter(f"expected NODE=FILE, got {item!r}", param_hint=option)
+        out[node] = path
+    return out
+
+
 def _kernel_images(items: Sequence[str]) -> dict[str, Any]:
     from xenplan.model.kernel_image import parse_kernel_image
 
     out: dict[str, Any] = {}
-    for item in items:
-        node, sep, path = item.partition("=")
-        if not sep or not node or not path:
-            raise click.BadParameter(f"expected NODE=FILE, got {item!r}", param_hint="--kernel-image")
+    for node, path in _node_files(items, "--kernel-image").items():
         try:
             with open(path, "rb") as fh:
                 out[node] = parse_kernel_image(fh.read(), source=path)
@@ -192,7 +201,8 @@ def main() -> None:
 def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
           xen_version: str,
           arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-          pa_bits: int | None, kernel_images: tuple[str, ...], gic_spis: int, debug: bool, fmt: str,
+          pa_bits: int | None, kernel_images: tuple[str, ...], partial_dtbs: tuple[str, ...], gic_spis: int,
+          debug: bool, fmt: str,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
     def body() -> int:
@@ -203,7 +213,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
         board_path = _board_path(board)
         from xenplan.report import render
 
-        analyses = [analyse(p, target, overlays, include_dirs, board_path) for p in inputs]
+        partials = _node_files(partial_dtbs, "--partial-dtb")
+        analyses = [analyse(p, target, overlays, include_dirs, board_path, partials) for p in inputs]
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
         _emit(render.check(fmt, analyses, _console(output)), output)
@@ -221,7 +232,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
             xen_version: str,
             arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-            pa_bits: int | None, kernel_images: tuple[str, ...], gic_spis: int, debug: bool, domain: str | None,
+            pa_bits: int | None, kernel_images: tuple[str, ...], partial_dtbs: tuple[str, ...], gic_spis: int,
+            debug: bool, domain: str | None,
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
@@ -231,7 +243,8 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
         target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images)
         board_path = _board_path(board)
 
-        analyses = [analyse(p, target, overlays, include_dirs, board_path) for p in inputs]
+        partials = _node_files(partial_dtbs, "--partial-dtb")
+        analyses = [analyse(p, target, overlays, include_dirs, board_path, partials) for p in inputs]
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:

@@ -1,16 +1,66 @@
-"""The two tests every rule area has: each fires fixture yields exactly its rule at the
-expected node; each clean fixture (the fix applied) is silent for that rule."""
+"""Running rule fixtures the way the CLI would, and the two tests every rule area has:
+each fires fixture yields exactly its rule at the expected node; each clean fixture
+(the fix applied) is silent for that rule.
+
+A fixture's first line may carry its target options, e.g.
+``// xenplan: --xen-version 4.16 --xen-image 0x40200000:0x154000``; option
+values naming a file beside the fixture (``--partial-dtb``, ``--kernel-image``)
+are resolved there.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import click
 import pytest
+from click.testing import CliRunner
+
+from xenplan.analysis import Analysis, analyse
+from xenplan.cli import _board_path, _node_files, _target
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 Fired = Callable[..., set[tuple[str, str | None]]]
+
+
+def fixture_options(path: Path) -> list[str]:
+    first = path.read_text().splitlines()[0] if path.exists() else ""
+    if "xenplan:" in first:
+        return shlex.split(first.split("xenplan:", 1)[1])
+    return []
+
+
+def analyse_fixture(path: Path) -> Analysis:
+    """Parse the fixture's options with the CLI's own option definitions, then analyse it."""
+    from xenplan.cli import target_options
+
+    captured: dict[str, object] = {}
+
+    @click.command()
+    @target_options
+    def cmd(**kw: object) -> None:
+        captured.update(kw)
+
+    opts = [f"{o.split('=', 1)[0]}={path.parent / o.split('=', 1)[1]}"
+            if "=" in o and (path.parent / o.split("=", 1)[1]).is_file() else o for o in fixture_options(path)]
+    res = CliRunner().invoke(cmd, [str(path), *opts], standalone_mode=False)
+    if res.exception is not None:
+        raise res.exception
+    t = _target(captured["xen_version"], captured["arch"], captured["kconfig"], captured["xen_image"],  # type: ignore[arg-type]
+                captured["fdt_address"], captured["pa_bits"], captured["gic_spis"], captured["board"],  # type: ignore[arg-type]
+                captured["kernel_images"])  # type: ignore[arg-type]
+    return analyse(str(path), t, captured["overlays"], captured["include_dirs"],  # type: ignore[arg-type]
+                   _board_path(captured["board"]),  # type: ignore[arg-type]
+                   _node_files(captured["partial_dtbs"], "--partial-dtb"))  # type: ignore[arg-type]
+
+
+def fired(path: Path, rule_prefix: str | None = None) -> set[tuple[str, str | None]]:
+    """The (rule id, node path) pairs of every finding, optionally of one rule or area only."""
+    a = analyse_fixture(path)
+    return {(f.rule, f.path) for f in a.findings if rule_prefix is None or f.rule.startswith(rule_prefix)}
 
 
 def rule_tests(area: str, cases: Sequence[tuple[str, str]]) -> tuple[Callable[..., None], Callable[..., None]]:
@@ -28,4 +78,4 @@ def rule_tests(area: str, cases: Sequence[tuple[str, str]]) -> tuple[Callable[..
     return test_fires, test_clean
 
 
-__all__: list[Any] = ["rule_tests", "Fired", "FIXTURES"]
+__all__: list[Any] = ["rule_tests", "Fired", "FIXTURES", "analyse_fixture", "fired", "fixture_options"]

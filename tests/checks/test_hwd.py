@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checks.conftest import analyse_fixture
+from rulecases import analyse_fixture
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "hwd"
 D1 = "/chosen/domU1"

@@ -33,7 +33,7 @@ def test_clean(check_fixture, rid: str) -> None:
 
 
 def test_rt020_breaks_isolation() -> None:
-    from tests.checks.conftest import analyse_fixture
+    from rulecases import analyse_fixture
 
     f = [x for x in analyse_fixture(FIX / "RT-020-fires.dts").findings if x.rule == "RT-020"]
     assert [x.severity for x in f] == ["error"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checks.conftest import analyse_fixture
+from rulecases import analyse_fixture
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "xs"
 D1, D2 = "/chosen/domU1", "/chosen/domU2"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xenplan.boot import messages as msg
-from xenplan.boot import domain_ram
+from xenplan.boot import domain_ram, passthrough
 from xenplan.boot import kernel as krn
 from xenplan.boot.result import Behaviour, Outcome, Related
 from xenplan.boot.state import BootState
@@ -43,6 +43,7 @@ class Construction:
     first_bank: Range | None = None
     nr_guest_banks: int = 0
     image: KernelImage | None = None
+    mmio: list[tuple[Range, int, str]] = field(default_factory=list)  # guest range, host, device
     kernel: Range | None = None
     dtb: Range | None = None
     initrd: Range | None = None
@@ -283,6 +284,7 @@ class _Domains:
         shm.construct(self, c)
 
     def _guest_dtb(self, c: Construction) -> None:
+        passthrough.construct(self, c)
         need, buf = krn.guest_dtb_size(self.s, c.dom, c.nr_guest_banks), krn.guest_dtb_buffer(self.s)
         if need > buf:
             self.fail(c, "KRN-005", f"the device tree Xen writes for {c.dom.name} needs about {need} bytes "

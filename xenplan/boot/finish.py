@@ -119,6 +119,8 @@ def _p2m(state: BootState, c: "Construction", banks: list[Bank]) -> list[P2MRegi
                                  note="xenstore page at +0x1000"))
     for w, host, path in c.shm_windows:
         regions.append(P2MRegion(kind="shm", guest=w.start, host=host, size=w.size, note=path))
+    for w, host, path in c.mmio:
+        regions.append(P2MRegion(kind="mmio", guest=w.start, host=host, size=w.size, note=path))
     if hypervisor and state.v.at_least(4, 17):
         ext = (_host_ext_regions(state, c, banks) if direct
                else _domu_ext_regions(state, banks, [w for w, _h, _p in c.shm_windows]))

@@ -28,6 +28,8 @@ from xenplan.model.system import (
     ScanItem,
     SharedMem,
     System,
+    PartialDtb,
+    PassthroughDevice,
     Uart,
     VcpuNode,
     XenConfig,
@@ -513,11 +515,66 @@ def unflattened_size(tree: Tree, node_struct: int) -> int:
     return 4 + (u | 3) + 1
 
 
-def build(tree: Tree, target: Target) -> System:
-    """Decode ``tree`` for ``target`` into a ``System`` (never judges, never fails on Xen-visible values)."""
+def partial_dtb(tree: Tree) -> PartialDtb:
+    """The passthrough devices of a partial DTB as ``scan_pfdt_node()`` reads them.
+
+    Only ``/passthrough`` is scanned for ``xen,reg``: the node itself with the
+    root defaults (2/1), each child with its parent's cells, default 2/1.
+    """
+    devices: list[PassthroughDevice] = []
+    pt = tree.find("/passthrough")
+    stack: list[tuple[Node, tuple[int, int]]] = [(pt, ROOT_CELLS)] if pt is not None else []
+    while stack:
+        node, (ac, sc) = stack.pop()
+        reg, path = node.prop("xen,reg"), node.prop("xen,path")
+        if reg is not None or path is not None:
+            regs: list[tuple[int, int, int]] = []
+            if reg is not None and 1 <= ac <= 2 and 1 <= sc <= 2:
+                cells = reg.u32s()
+                step = 2 * ac + sc
+                for i in range(len(cells) // step):
+                    c = cells[i * step : (i + 1) * step]
+                    regs.append((read_number(c[:ac], ac), read_number(c[ac + sc :], ac),
+                                 read_number(c[ac : ac + sc], sc)))
+            devices.append(PassthroughDevice(
+                path=node.path, source=source_ref((reg or path).source), regs=tuple(regs),  # type: ignore[union-attr]
+                xen_path=path.string() if path is not None else None, force=node.has("xen,force-assign-without-iommu"),
+                has_reg=reg is not None, cells=(ac, sc)))
+        own = (node.prop("#address-cells"), node.prop("#size-cells"))
+        inner = (own[0].u32() if own[0] is not None and own[0].u32() is not None else ROOT_CELLS[0],
+                 own[1].u32() if own[1] is not None and own[1].u32() is not None else ROOT_CELLS[1])
+        stack.extend((c, inner) for c in reversed(node.children))  # type: ignore[misc]
+    return PartialDtb(file=tree.file, size=tree.dtb_size or 0, max_phandle=max(tree.phandles(), default=0),
+                      devices=tuple(devices))
+
+
+def _host_nodes(tree: Tree) -> dict[str, tuple[bool, bool, tuple[int, ...]]]:
+    """What passthrough needs of each host node: behind an IOMMU, marked ``xen,passthrough``, its SPIs."""
+    out: dict[str, tuple[bool, bool, tuple[int, ...]]] = {}
+    for n in tree.walk():
+        ints = n.prop("interrupts")
+        cells = ints.u32s() if ints is not None else []
+        spis = tuple(cells[i + 1] + 32 for i in range(0, len(cells) - 2, 3) if cells[i] == 0)
+        out[n.path] = (n.has("iommus"), n.has("xen,passthrough"), spis)
+    return out
+
+
+def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = None) -> System:
+    """Decode ``tree`` for ``target`` into a ``System`` (never judges, never fails on Xen-visible values).
+
+    ``partial_dtbs`` maps a domain name or its ``multiboot,device-tree`` module path to the
+    partial device tree that module holds (``--partial-dtb``).
+    """
     b = _Builder(tree, target)
     b.early_scan()
     domains = b.domains()
+    if partial_dtbs:
+        with_pt = []
+        for d in domains:
+            mod = d.child_module("multiboot,device-tree")
+            ptree = partial_dtbs.get(d.name) or (partial_dtbs.get(mod.path) if mod is not None else None)
+            with_pt.append(d.model_copy(update={"partial_dtb": partial_dtb(ptree)}) if ptree is not None else d)
+        domains = with_pt
     node_struct = 128 if target.version.at_least(4, 22) else 144
     return System(
         file=tree.file, target=target, board=b.board(), xen=b.xen(), domains=tuple(domains),
@@ -525,5 +582,6 @@ def build(tree: Tree, target: Target) -> System:
         phandles={k: n.path for k, n in tree.phandles().items()}, dtb_size=tree.dtb_size,
         unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
+        host_nodes=_host_nodes(tree) if partial_dtbs else {},
         sources={n.path: r for n in tree.walk() if (r := source_ref(n.source)) is not None},
     )

@@ -77,6 +77,25 @@ class VcpuNode(Located):
     hard_affinity: str | None = None
 
 
+class PassthroughDevice(Located):
+    """A node of a partial device tree that carries ``xen,reg`` / ``xen,path`` (PT-003/005)."""
+
+    regs: tuple[tuple[int, int, int], ...] = Field(default=(), description="(host, guest, size) of xen,reg")
+    xen_path: str | None = None
+    force: bool = False
+    has_reg: bool = False
+    cells: tuple[int, int] = (2, 1)
+
+
+class PartialDtb(XBase):
+    """The passthrough device tree a domain's ``multiboot,device-tree`` module holds (PT-002)."""
+
+    file: str
+    size: int
+    max_phandle: int = 0
+    devices: tuple[PassthroughDevice, ...] = ()
+
+
 class ReservedRegion(Located):
     """A ``/reserved-memory`` descendant with ``reg`` (RSV-002)."""
 
@@ -174,6 +193,7 @@ class Domain(Located):
     evtchns: tuple[EventChannel, ...] = ()
     vcpus: tuple[VcpuNode, ...] = ()
     sve: bool = False
+    partial_dtb: PartialDtb | None = None
     prop_sources: dict[str, SourceRef] = Field(default_factory=dict)
 
     @property
@@ -223,6 +243,8 @@ class System(XBase):
     unflat_size: int = 0
     dropped_nodes: tuple[str, ...] = Field(default=(), description="nodes deeper than Xen walks (DT-007)")
     cpupools: tuple[str, ...] = Field(default=(), description="paths of xen,cpupool nodes")
+    host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = Field(
+        default_factory=dict, description="path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough")
     sources: dict[str, SourceRef] = Field(default_factory=dict, description="every node's source, by path")
 
     @property
