@@ -85,7 +85,7 @@ class _Domains:
         dom0_kernel = any(m.kind == "kernel" and m.domain is None for m in live)
         domu_kernel = any(m.kind == "kernel" and m.domain is not None for m in live)
         if dom0_kernel:
-            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs (dom0 not modelled)")
+            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs; dom0 itself is not modelled")
             self.hardware_domain = self.xenstore_domain = "d0"
             return
         if not domu_kernel:

@@ -73,6 +73,9 @@ def replay(state: BootState) -> PlacementResult | None:
         if state.system.target.arch == "arm32":
             state.notes.append("arm32: Xen's allocator is not replayed (split xenheap/domheap); dynamic domains' "
                                "host addresses not predicted")
+        elif any(m.kind == "kernel" and m.domain is None for m in state.live_modules()):
+            state.notes.append("dom0's RAM comes from the heap first and is not modelled, so the domUs' host "
+                               "addresses are not predicted")
         elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
