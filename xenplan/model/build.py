@@ -11,26 +11,30 @@ a property is read with its *parent's* cells; ``xen,static-mem`` with
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from xenplan.dt.tree import Node, Property, Source, Tree
+from xenplan.dt.tree import Node, Tree
 from xenplan.model.base import Range, SourceRef
+from xenplan.model.board import board, host_nodes, partial_dtb, unflattened_size
+from xenplan.model.cells import (
+    ROOT_CELLS,
+    available,
+    cells_of,
+    decode_pairs,
+    parent_cells,
+    read_number,
+    source_ref,
+)
 from xenplan.model.system import (
-    Board,
     Domain,
     EventChannel,
-    Gic,
     Module,
     ModuleKind,
     ReservedRegion,
     ScanItem,
     SharedMem,
     System,
-    PartialDtb,
-    PassthroughDevice,
-    Uart,
     VcpuNode,
     XenConfig,
 )
@@ -38,7 +42,6 @@ from xenplan.model.target import Target
 
 #: DEVICE_TREE_MAX_DEPTH in ``device_tree_for_each_node()`` (DT-007).
 MAX_DEPTH = 16
-ROOT_CELLS = (2, 1)
 MODULE_COMPATIBLES = ("multiboot,module", "xen,multiboot-module")
 KIND_COMPATIBLES: dict[str, ModuleKind] = {
     "multiboot,kernel": "kernel",
@@ -51,55 +54,8 @@ KIND_COMPATIBLES: dict[str, ModuleKind] = {
 }
 SHM_COMPATIBLE = "xen,domain-shared-memory-v1"
 EVTCHN_COMPATIBLE = "xen,evtchn-v1"
-GIC_V3 = ("arm,gic-v3",)
-GIC_V2 = ("arm,gic-400", "arm,cortex-a15-gic", "arm,gic-v2", "arm,cortex-a9-gic", "arm,cortex-a7-gic")
-IOMMU_COMPATIBLES = ("arm,smmu-v3", "arm,mmu-500", "arm,smmu-v1", "arm,smmu-v2", "arm,mmu-401", "iommu")
 #: ``MAX_SHM_ID_LENGTH`` (SHM-004).
 MAX_SHM_ID_LENGTH = 16
-
-
-def source_ref(src: Source | None) -> SourceRef | None:
-    if src is None:
-        return None
-    return SourceRef(file=src.file, line=src.line, offset=src.offset)
-
-
-def _cells_of(node: Node, inherited: tuple[int, int]) -> tuple[int, int]:
-    """A node's effective cells for its children (DT-001: inherit when absent or short)."""
-    ac_p, sc_p = node.prop("#address-cells"), node.prop("#size-cells")
-    ac = ac_p.u32() if ac_p is not None and ac_p.u32() is not None else inherited[0]
-    sc = sc_p.u32() if sc_p is not None and sc_p.u32() is not None else inherited[1]
-    return (ac if ac is not None else inherited[0], sc if sc is not None else inherited[1])
-
-
-def read_number(cells: list[int], count: int) -> int:
-    """``dt_read_number()``: 1 or 2 cells; a release build reads only the first of more (DT-004)."""
-    if count == 2:
-        return (cells[0] << 32) | cells[1]
-    return cells[0]
-
-
-def decode_pairs(prop: Property, ac: int, sc: int) -> tuple[list[Range], str | None]:
-    """Decode (addr, size) pairs as ``device_tree_get_meminfo()`` does.
-
-    Cells below 1 are refused (-EINVAL); the pair count is an integer
-    division, so a trailing partial pair is ignored (SMEM-001).
-    """
-    if ac < 1 or sc < 1:
-        return [], f"invalid #address-cells or #size-cells ({ac}/{sc})"
-    cells = prop.u32s()
-    step = ac + sc
-    out = []
-    for i in range(len(cells) // step):
-        chunk = cells[i * step : (i + 1) * step]
-        out.append(Range(start=read_number(chunk[:ac], ac), size=read_number(chunk[ac:], sc)))
-    return out, None
-
-
-def _available(node: Node) -> bool:
-    """``device_tree_node_is_available()``: no status, or "ok"/"okay" (DT-006)."""
-    st = node.prop("status")
-    return st is None or st.string() in ("ok", "okay")
 
 
 def _is_memory_node(node: Node, depth: int, target: Target) -> bool:
@@ -127,7 +83,7 @@ def _walk(root: Node) -> Iterator[_Walk]:
         yield w
         if w.depth >= MAX_DEPTH:
             continue
-        own = _cells_of(w.node, w.cells)
+        own = cells_of(w.node, w.cells)
         stack.extend(_Walk(c, w.depth + 1, own) for c in reversed(w.node.children))
 
 
@@ -185,7 +141,7 @@ class _Builder:
                 self._shm(node, ac, sc)
 
     def _memory(self, node: Node, ac: int, sc: int) -> None:
-        if not _available(node):
+        if not available(node):
             return
         reg = node.prop("reg")
         if reg is None:
@@ -198,14 +154,14 @@ class _Builder:
 
     def _reserved_memory(self, rm: Node) -> None:
         """``process_reserved_memory()``: its own walk, cells defaulting to 2/1 (DT-003)."""
-        if not _available(rm):
+        if not available(rm):
             return
-        own = _cells_of(rm, ROOT_CELLS)
+        own = cells_of(rm, ROOT_CELLS)
         stack: list[tuple[Node, tuple[int, int], int]] = [(c, own, 2) for c in reversed(rm.children)]
         while stack:
             node, (ac, sc), depth = stack.pop()
             reg = node.prop("reg")
-            if reg is not None and _available(node):
+            if reg is not None and available(node):
                 pairs, err = decode_pairs(reg, ac, sc)
                 self.scan.append(ScanItem(kind="reserved", path=node.path, source=self.src(node, "reg"),
                                           prop="reg", cells=(ac, sc), pairs=tuple(pairs), error=err,
@@ -214,7 +170,7 @@ class _Builder:
                     self.reserved.append(ReservedRegion(path=node.path, source=self.src(node, "reg"),
                                                         ranges=tuple(pairs)))
             if depth + 1 < MAX_DEPTH:
-                inner = _cells_of(node, (ac, sc))
+                inner = cells_of(node, (ac, sc))
                 stack.extend((c, inner, depth + 1) for c in reversed(node.children))
 
     def _module(self, node: Node, ac: int, sc: int) -> None:
@@ -286,18 +242,7 @@ class _Builder:
             return (a.u32() or 0 if a is not None else 0, s.u32() or 0 if s is not None else 0)
         parent = node.parent
         assert parent is not None
-        return _cells_of(parent, self._parent_cells(parent))
-
-    def _parent_cells(self, node: Node) -> tuple[int, int]:
-        chain: list[Node] = []
-        n = node.parent
-        while n is not None:
-            chain.append(n)
-            n = n.parent
-        cells = ROOT_CELLS
-        for anc in reversed(chain):
-            cells = _cells_of(anc, cells)
-        return cells
+        return cells_of(parent, parent_cells(parent))
 
     def _static_mem(self, node: Node) -> None:
         """``process_domain_node()``: ``xen,static-mem`` into ``reserved_mem`` (SMEM-001)."""
@@ -405,75 +350,6 @@ class _Builder:
                             phandle=ph.u32() if ph is not None else None, cells=len(cells),
                             port=cells[0] if cells else None, peer=cells[1] if len(cells) > 1 else None)
 
-    def board(self) -> Board:
-        ram = sorted((r for it in self.scan if it.kind == "ram" and not it.error for r in it.pairs if r.size),
-                     key=lambda r: r.start)
-        cpus = self.tree.find("/cpus")
-        cpu_nodes = [c for c in (cpus.children if cpus else []) if (dt := c.prop("device_type")) and dt.string() == "cpu"]
-        compat = tuple(dict.fromkeys(c for n in cpu_nodes for c in n.compatible()))
-        model = self.tree.root.prop("model")
-        return Board(ram=tuple(ram), memreserve=tuple(Range(start=m.address, size=m.size) for m in self.tree.memreserve),
-                     reserved=tuple(self.reserved), gic=self._gic(), uart=self._uart(),
-                     iommus=tuple(n.path for n in self.tree.walk()
-                                  if any(c in IOMMU_COMPATIBLES for c in n.compatible()) and _available(n)),
-                     cpu_compatibles=compat, nr_cpus=len(cpu_nodes),
-                     model=model.string() if model is not None else None)
-
-    def _reg(self, node: Node) -> list[Range]:
-        reg = node.prop("reg")
-        if reg is None or node.parent is None:
-            return []
-        ac, sc = _cells_of(node.parent, self._parent_cells(node.parent))
-        pairs, err = decode_pairs(reg, ac, sc)
-        return [] if err else pairs
-
-    def _gic(self) -> Gic | None:
-        for n in self.tree.walk():
-            compat = n.compatible()
-            if any(c in GIC_V3 for c in compat) and _available(n):
-                regs = self._reg(n)
-                nr = n.prop("#redistributor-regions")
-                k = nr.u32() if nr is not None and nr.u32() else 1
-                return Gic(path=n.path, source=self.src(n), version=3, dist=regs[0] if regs else None,
-                           redist=tuple(regs[1 : 1 + (k or 1)]))
-            if any(c in GIC_V2 for c in compat) and _available(n):
-                regs = self._reg(n)
-                return Gic(path=n.path, source=self.src(n), version=2, dist=regs[0] if regs else None,
-                           cpu=regs[1] if len(regs) > 1 else None)
-        return None
-
-    def _uart(self) -> Uart | None:
-        """The console UART: ``dtuart=`` on Xen's command line, else ``/chosen/stdout-path``."""
-        chosen = self.tree.find("/chosen")
-        if chosen is None:
-            return None
-        args = chosen.prop("xen,xen-bootargs")
-        target = None
-        if args is not None:
-            m = re.search(r"(?:^|\s)dtuart=(\S+)", args.string())
-            if m:
-                target = m.group(1).split(":", 1)[0]
-        if target is None and chosen.prop("stdout-path") is not None:
-            target = chosen.properties["stdout-path"].string().split(":", 1)[0]
-        if not target:
-            return None
-        node = self.tree.find(target) if target.startswith("/") else None
-        if node is None and not target.startswith("/"):
-            aliases = self.tree.find("/aliases")
-            alias = aliases.prop(target) if aliases is not None else None
-            node = self.tree.find(alias.string()) if alias is not None else None
-        if node is None:
-            return None
-        regs = self._reg(node)
-        irq = None
-        ints = node.prop("interrupts")
-        if ints is not None:
-            cells = ints.u32s()
-            if len(cells) >= 2:
-                irq = cells[1] + (32 if cells[0] == 0 else 16)
-        return Uart(path=node.path, source=self.src(node), base=regs[0].start if regs else None,
-                    size=regs[0].size if regs else None, irq=irq)
-
     def xen(self) -> XenConfig:
         chosen = self.tree.find("/chosen")
         args = chosen.prop("xen,xen-bootargs") if chosen is not None else None
@@ -490,73 +366,6 @@ class _Builder:
                          static_heap=tuple(self.static_heap), dom0_modules=dom0_mods, dom0_shm=dom0_shm,
                          dom0_evtchns=dom0_evt, cmdline=cmdline,
                          chosen_props=tuple(chosen.properties) if chosen is not None else ())
-
-
-def unflattened_size(tree: Tree, node_struct: int) -> int:
-    """Bytes Xen's ``unflatten_device_tree()`` allocates for the host tree.
-
-    Per node: align 8, a node struct plus its full-name length; per
-    property: align 8, a property struct (32); a synthetic ``name``
-    property when the node has none (``spec/dynamic-placement.md`` §4).
-    """
-    u = 0
-    stack: list[tuple[Node, int]] = [(tree.root, 2)]
-    while stack:
-        node, full = stack.pop()
-        u = (u + 7) & ~7
-        u += node_struct + full
-        for _ in node.properties:
-            u = (u + 7) & ~7
-            u += 32
-        if "name" not in node.properties:
-            u = (u + 7) & ~7
-            u += 32 + (len(node.basename) + 1 if node.parent is not None else 1)
-        stack.extend((c, full + len(c.name) + 1) for c in reversed(node.children))
-    return 4 + (u | 3) + 1
-
-
-def partial_dtb(tree: Tree) -> PartialDtb:
-    """The passthrough devices of a partial DTB as ``scan_pfdt_node()`` reads them.
-
-    Only ``/passthrough`` is scanned for ``xen,reg``: the node itself with the
-    root defaults (2/1), each child with its parent's cells, default 2/1.
-    """
-    devices: list[PassthroughDevice] = []
-    pt = tree.find("/passthrough")
-    stack: list[tuple[Node, tuple[int, int]]] = [(pt, ROOT_CELLS)] if pt is not None else []
-    while stack:
-        node, (ac, sc) = stack.pop()
-        reg, path = node.prop("xen,reg"), node.prop("xen,path")
-        if reg is not None or path is not None:
-            regs: list[tuple[int, int, int]] = []
-            if reg is not None and 1 <= ac <= 2 and 1 <= sc <= 2:
-                cells = reg.u32s()
-                step = 2 * ac + sc
-                for i in range(len(cells) // step):
-                    c = cells[i * step : (i + 1) * step]
-                    regs.append((read_number(c[:ac], ac), read_number(c[ac + sc :], ac),
-                                 read_number(c[ac : ac + sc], sc)))
-            devices.append(PassthroughDevice(
-                path=node.path, source=source_ref((reg or path).source), regs=tuple(regs),  # type: ignore[union-attr]
-                xen_path=path.string() if path is not None else None, force=node.has("xen,force-assign-without-iommu"),
-                has_reg=reg is not None, cells=(ac, sc)))
-        own = (node.prop("#address-cells"), node.prop("#size-cells"))
-        inner = (own[0].u32() if own[0] is not None and own[0].u32() is not None else ROOT_CELLS[0],
-                 own[1].u32() if own[1] is not None and own[1].u32() is not None else ROOT_CELLS[1])
-        stack.extend((c, inner) for c in reversed(node.children))  # type: ignore[misc]
-    return PartialDtb(file=tree.file, size=tree.dtb_size or 0, max_phandle=max(tree.phandles(), default=0),
-                      devices=tuple(devices))
-
-
-def _host_nodes(tree: Tree) -> dict[str, tuple[bool, bool, tuple[int, ...]]]:
-    """What passthrough needs of each host node: behind an IOMMU, marked ``xen,passthrough``, its SPIs."""
-    out: dict[str, tuple[bool, bool, tuple[int, ...]]] = {}
-    for n in tree.walk():
-        ints = n.prop("interrupts")
-        cells = ints.u32s() if ints is not None else []
-        spis = tuple(cells[i + 1] + 32 for i in range(0, len(cells) - 2, 3) if cells[i] == 0)
-        out[n.path] = (n.has("iommus"), n.has("xen,passthrough"), spis)
-    return out
 
 
 def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = None) -> System:
@@ -577,11 +386,11 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
         domains = with_pt
     node_struct = 128 if target.version.at_least(4, 22) else 144
     return System(
-        file=tree.file, target=target, board=b.board(), xen=b.xen(), domains=tuple(domains),
+        file=tree.file, target=target, board=board(tree, b.scan, b.reserved), xen=b.xen(), domains=tuple(domains),
         scan=tuple(b.scan), modules=tuple(b.modules), shm=tuple(b.shm),
         phandles={k: n.path for k, n in tree.phandles().items()}, dtb_size=tree.dtb_size,
         unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
-        host_nodes=_host_nodes(tree) if partial_dtbs else {},
+        host_nodes=host_nodes(tree) if partial_dtbs else {},
         sources={n.path: r for n in tree.walk() if (r := source_ref(n.source)) is not None},
     )

@@ -1,0 +1,158 @@
+"""The host hardware Xen reads around its own configuration: RAM, the GIC, the
+console UART (``dtuart=``), IOMMUs and CPUs; what passthrough needs of host
+nodes; a domain's partial device tree; the size of Xen's unflattened copy."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from xenplan.dt.tree import Node, Tree
+from xenplan.model.base import Range
+from xenplan.model.cells import ROOT_CELLS, available, read_number, reg_of, source_ref
+from xenplan.model.system import (
+    Board,
+    Gic,
+    PartialDtb,
+    PassthroughDevice,
+    ReservedRegion,
+    ScanItem,
+    Uart,
+)
+
+GIC_V3 = ("arm,gic-v3",)
+GIC_V2 = ("arm,gic-400", "arm,cortex-a15-gic", "arm,gic-v2", "arm,cortex-a9-gic", "arm,cortex-a7-gic")
+IOMMU_COMPATIBLES = ("arm,smmu-v3", "arm,mmu-500", "arm,smmu-v1", "arm,smmu-v2", "arm,mmu-401", "iommu")
+
+
+def board(tree: Tree, scan: Sequence[ScanItem], reserved: Sequence[ReservedRegion]) -> Board:
+    """RAM as the early scan found it, reservations, GIC, console UART, IOMMUs and CPUs."""
+    ram = sorted((r for it in scan if it.kind == "ram" and not it.error for r in it.pairs if r.size),
+                 key=lambda r: r.start)
+    cpus = tree.find("/cpus")
+    cpu_nodes = [c for c in (cpus.children if cpus else []) if (dt := c.prop("device_type")) and dt.string() == "cpu"]
+    compat = tuple(dict.fromkeys(c for n in cpu_nodes for c in n.compatible()))
+    model = tree.root.prop("model")
+    return Board(ram=tuple(ram), memreserve=tuple(Range(start=m.address, size=m.size) for m in tree.memreserve),
+                 reserved=tuple(reserved), gic=gic(tree), uart=uart(tree),
+                 iommus=tuple(n.path for n in tree.walk()
+                              if any(c in IOMMU_COMPATIBLES for c in n.compatible()) and available(n)),
+                 cpu_compatibles=compat, nr_cpus=len(cpu_nodes),
+                 model=model.string() if model is not None else None)
+
+
+def gic(tree: Tree) -> Gic | None:
+    """The first available GICv3 or GICv2 node and its frames."""
+    for n in tree.walk():
+        compat = n.compatible()
+        if any(c in GIC_V3 for c in compat) and available(n):
+            regs = reg_of(n)
+            nr = n.prop("#redistributor-regions")
+            k = nr.u32() if nr is not None and nr.u32() else 1
+            return Gic(path=n.path, source=source_ref(n.source), version=3, dist=regs[0] if regs else None,
+                       redist=tuple(regs[1 : 1 + (k or 1)]))
+        if any(c in GIC_V2 for c in compat) and available(n):
+            regs = reg_of(n)
+            return Gic(path=n.path, source=source_ref(n.source), version=2, dist=regs[0] if regs else None,
+                       cpu=regs[1] if len(regs) > 1 else None)
+    return None
+
+
+def uart(tree: Tree) -> Uart | None:
+    """The console UART: ``dtuart=`` on Xen's command line, else ``/chosen/stdout-path``."""
+    chosen = tree.find("/chosen")
+    if chosen is None:
+        return None
+    args = chosen.prop("xen,xen-bootargs")
+    target = None
+    if args is not None:
+        m = re.search(r"(?:^|\s)dtuart=(\S+)", args.string())
+        if m:
+            target = m.group(1).split(":", 1)[0]
+    if target is None and chosen.prop("stdout-path") is not None:
+        target = chosen.properties["stdout-path"].string().split(":", 1)[0]
+    if not target:
+        return None
+    node = tree.find(target) if target.startswith("/") else None
+    if node is None and not target.startswith("/"):
+        aliases = tree.find("/aliases")
+        alias = aliases.prop(target) if aliases is not None else None
+        node = tree.find(alias.string()) if alias is not None else None
+    if node is None:
+        return None
+    regs = reg_of(node)
+    irq = None
+    ints = node.prop("interrupts")
+    if ints is not None:
+        cells = ints.u32s()
+        if len(cells) >= 2:
+            irq = cells[1] + (32 if cells[0] == 0 else 16)
+    return Uart(path=node.path, source=source_ref(node.source), base=regs[0].start if regs else None,
+                size=regs[0].size if regs else None, irq=irq)
+
+
+def unflattened_size(tree: Tree, node_struct: int) -> int:
+    """Bytes Xen's ``unflatten_device_tree()`` allocates for the host tree.
+
+    Per node: align 8, a node struct plus its full-name length; per
+    property: align 8, a property struct (32); a synthetic ``name``
+    property when the node has none (``spec/dynamic-placement.md`` §4).
+    """
+    u = 0
+    stack: list[tuple[Node, int]] = [(tree.root, 2)]
+    while stack:
+        node, full = stack.pop()
+        u = (u + 7) & ~7
+        u += node_struct + full
+        for _ in node.properties:
+            u = (u + 7) & ~7
+            u += 32
+        if "name" not in node.properties:
+            u = (u + 7) & ~7
+            u += 32 + (len(node.basename) + 1 if node.parent is not None else 1)
+        stack.extend((c, full + len(c.name) + 1) for c in reversed(node.children))
+    return 4 + (u | 3) + 1
+
+
+def partial_dtb(tree: Tree) -> PartialDtb:
+    """The passthrough devices of a partial DTB as ``scan_pfdt_node()`` reads them.
+
+    Only ``/passthrough`` is scanned for ``xen,reg``: the node itself with the
+    root defaults (2/1), each child with its parent's cells, default 2/1.
+    """
+    devices: list[PassthroughDevice] = []
+    pt = tree.find("/passthrough")
+    stack: list[tuple[Node, tuple[int, int]]] = [(pt, ROOT_CELLS)] if pt is not None else []
+    while stack:
+        node, (ac, sc) = stack.pop()
+        reg, path = node.prop("xen,reg"), node.prop("xen,path")
+        if reg is not None or path is not None:
+            regs: list[tuple[int, int, int]] = []
+            if reg is not None and 1 <= ac <= 2 and 1 <= sc <= 2:
+                cells = reg.u32s()
+                step = 2 * ac + sc
+                for i in range(len(cells) // step):
+                    c = cells[i * step : (i + 1) * step]
+                    regs.append((read_number(c[:ac], ac), read_number(c[ac + sc :], ac),
+                                 read_number(c[ac : ac + sc], sc)))
+            devices.append(PassthroughDevice(
+                path=node.path, source=source_ref((reg or path).source), regs=tuple(regs),  # type: ignore[union-attr]
+                xen_path=path.string() if path is not None else None, force=node.has("xen,force-assign-without-iommu"),
+                has_reg=reg is not None, cells=(ac, sc)))
+        own = (node.prop("#address-cells"), node.prop("#size-cells"))
+        inner = (own[0].u32() if own[0] is not None and own[0].u32() is not None else ROOT_CELLS[0],
+                 own[1].u32() if own[1] is not None and own[1].u32() is not None else ROOT_CELLS[1])
+        stack.extend((c, inner) for c in reversed(node.children))  # type: ignore[misc]
+    return PartialDtb(file=tree.file, size=tree.dtb_size or 0, max_phandle=max(tree.phandles(), default=0),
+                      devices=tuple(devices))
+
+
+def host_nodes(tree: Tree) -> dict[str, tuple[bool, bool, tuple[int, ...]]]:
+    """What passthrough needs of each host node: behind an IOMMU, marked ``xen,passthrough``, its SPIs."""
+    out: dict[str, tuple[bool, bool, tuple[int, ...]]] = {}
+    for n in tree.walk():
+        ints = n.prop("interrupts")
+        cells = ints.u32s() if ints is not None else []
+        spis = tuple(cells[i + 1] + 32 for i in range(0, len(cells) - 2, 3) if cells[i] == 0)
+        out[n.path] = (n.has("iommus"), n.has("xen,passthrough"), spis)
+    return out
