@@ -24,11 +24,13 @@ for _mod in pkgutil.iter_modules(__path__):
 
 
 def applies(rule: Rule, system: System) -> bool:
-    """Version and Kconfig gating, from the rule's metadata."""
+    """Version, architecture and Kconfig gating, from the rule's metadata."""
     v = system.target.version
     if not v.at_least(*XenVersion.parse(rule.since).key):
         return False
     if rule.until is not None and v.at_least(*XenVersion.parse(rule.until).key):
+        return False
+    if rule.arch and system.target.arch not in rule.arch:
         return False
     return all(system.target.has(k) for k in rule.kconfig)
 

@@ -14,7 +14,7 @@ from typing import Iterator
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.base import PAGE_SIZE, pfn_down, pfn_up
-from xenplan.model.system import Domain, System
+from xenplan.model.system import Domain, System, default_p2m_pool_mb
 
 KIB, MIB = 1 << 10, 1 << 20
 DOC_ALIGN = 64 * KIB
@@ -124,9 +124,7 @@ def p2m_pool_bytes(dom: Domain) -> int:
     """ALLOC-006: the property in MiB, else 1 MiB per vCPU + 4 KiB per MiB of RAM + 512 KiB, in whole MiB."""
     if dom.p2m_mem_mb is not None:
         return dom.p2m_mem_mb * MIB
-    mem_mib = (dom.memory_kib or 0) // 1024
-    pages = -(-4 * (256 * (dom.cpus or 1) + mem_mib + 128) // 1024) * 256
-    return pages * PAGE_SIZE
+    return default_p2m_pool_mb(dom.cpus or 1, dom.memory_kib or 0) * MIB
 
 
 def frame_table_bytes(system: System) -> int:
@@ -211,7 +209,7 @@ def heap_006() -> None:
 
 @rule(id="HEAP-007", slug="arm32-static-heap-above-4g", behaviour="HAZARD", since="4.17",
       xen_src="docs/misc/arm/device-tree/booting.txt (static heap); "
-              "xen/arch/arm/arm32/mmu/mm.c: setup_mm() has no check")
+              "xen/arch/arm/arm32/mmu/mm.c: setup_mm() has no check", arch=("arm32",))
 def heap_007(system: System, result: BootResult) -> Iterator[Hit]:
     """What Xen does: nothing. The binding asks the administrator to keep
     enough static heap below 4 GiB on arm32 for 32-bit DMA; Xen does not
@@ -225,9 +223,7 @@ def heap_007(system: System, result: BootResult) -> Iterator[Hit]:
 
     Fix: keep part of the static heap below 4 GiB on arm32.
     """
-    if system.target.arch != "arm32" or not system.xen.static_heap:
-        return
-    if all(r.start >= 1 << 32 for r in system.xen.static_heap):
+    if system.xen.static_heap and all(r.start >= 1 << 32 for r in system.xen.static_heap):
         yield Hit(message="every static heap bank is above 4 GiB: nothing is left for 32-bit DMA on arm32",
                   path="/chosen", property="xen,static-heap",
                   ranges=tuple((r.start, r.size) for r in system.xen.static_heap))

@@ -56,6 +56,7 @@ class Rule:
     until: str | None = None
     isolation: bool = False
     kconfig: tuple[str, ...] = ()
+    arch: tuple[str, ...] = ()
     check: CheckFn | None = field(default=None, compare=False)
 
     @property
@@ -85,7 +86,7 @@ REGISTRY: dict[str, Rule] = {}
 
 def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
          xen_message: str | None = None, until: str | None = None, isolation: bool = False,
-         kconfig: tuple[str, ...] = ()) -> Callable[[Callable[..., object]], Callable[..., object]]:
+         kconfig: tuple[str, ...] = (), arch: tuple[str, ...] = ()) -> Callable[[Callable[..., object]], Callable[..., object]]:
     """Register a rule; the decorated function's docstring is its documentation.
 
     A function that takes ``(system, result)`` is the rule's check; one that
@@ -98,7 +99,7 @@ def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
         takes_args = len(inspect.signature(fn).parameters) == 2
         REGISTRY[id] = Rule(id=id, slug=slug, behaviour=behaviour, since=since, xen_src=xen_src,
                             xen_message=xen_message, docs=inspect.cleandoc(fn.__doc__ or ""), until=until,
-                            isolation=isolation, kconfig=kconfig,
+                            isolation=isolation, kconfig=kconfig, arch=arch,
                             check=fn if takes_args else None)  # type: ignore[arg-type]
         return fn
 
