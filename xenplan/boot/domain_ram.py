@@ -95,6 +95,8 @@ def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
                   f"{c.tot_pages + nr} pages, above memory = {dom.memory_kib} KiB ({c.max_pages} pages)",
                   d.static_failed(c), prop="memory", ranges=[bank])
     bad = ft.first_not(smfn, smfn + nr, "static-free", True, None)
+    if bad is not None and _refused_earlier(d, dom.path, bank):
+        return  # the early scan refused this bank and says so; its pages were never static
     if bad is not None:
         ext = next(ft.extents(bad, bad + 1))
         why = ("was never initialised as static (its start is not page aligned)" if bank.start % PAGE_SIZE
@@ -104,6 +106,14 @@ def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
                   d.static_failed(c), prop="xen,static-mem", ranges=[bank])
     ft.set(smfn, smfn + nr, "inuse", static=True, owner=dom.path)
     c.tot_pages += nr
+
+REFUSALS = ("RSV-010", "RSV-003", "DT-004", "RSV-012")
+
+
+def _refused_earlier(d: "_Domains", path: str, bank: Range) -> bool:
+    return any(ev.rule in REFUSALS and ev.path == path and any(r.overlaps(bank) for r in ev.ranges)
+               for ev in d.s.events)
+
 
 def _ram_static(d: "_Domains", c: "Construction") -> None:
     """``allocate_static_memory()``: host banks laid end to end from GUEST_RAM0 (SMEM-010…015)."""

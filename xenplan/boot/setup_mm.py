@@ -251,6 +251,7 @@ def arm32_xenheap(state: BootState) -> None:
 
 
 def run(state: BootState) -> BootState:
+    """S6 in order; a failure here ends the stage, a stop from an earlier stage does not."""
     if not state.ram:
         state.event("RAM-006", "PANIC", "no RAM bank was recorded", path="/")
         state.stop("panic", "other", "RAM-006", "No memory bank")
@@ -258,15 +259,12 @@ def run(state: BootState) -> BootState:
     _map_host(state)
     from xenplan.boot import heap as heap_stage
 
+    earlier = state.failed_at
+    steps = [heap_stage.boot_allocations, init_static_pages, fill_heap]
     if state.system.target.arch == "arm32":
-        arm32_xenheap(state)
-        if state.stopped:
-            return state
-    heap_stage.boot_allocations(state)
-    if state.stopped:
-        return state
-    init_static_pages(state)
-    if state.stopped:
-        return state
-    fill_heap(state)
+        steps.insert(0, arm32_xenheap)
+    for step in steps:
+        step(state)
+        if state.failed_at is not earlier:
+            break
     return state
