@@ -86,6 +86,8 @@ def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
     """``acquire_domstatic_pages()``: all pages free + PGC_static, within ``max_pages`` (PAGE-002/003)."""
     ft = d.s.ft
     dom = c.dom
+    if _refused_earlier(d, dom.path, bank):
+        return  # an earlier stage refused or crashed on this bank and says so
     smfn, nr = pfn_down(bank.start), pfn_down(bank.size)
     if nr > UINT_MAX:
         d.fail(c, "SMEM-004", f"static bank {bank} has {nr} pages (more than 2^32 - 1)",
@@ -95,8 +97,6 @@ def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
                   f"{c.tot_pages + nr} pages, above memory = {dom.memory_kib} KiB ({c.max_pages} pages)",
                   d.static_failed(c), prop="memory", ranges=[bank])
     bad = ft.first_not(smfn, smfn + nr, "static-free", True, None)
-    if bad is not None and _refused_earlier(d, dom.path, bank):
-        return  # the early scan refused this bank and says so; its pages were never static
     if bad is not None:
         ext = next(ft.extents(bad, bad + 1))
         why = ("was never initialised as static (its start is not page aligned)" if bank.start % PAGE_SIZE
@@ -107,7 +107,7 @@ def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
     ft.set(smfn, smfn + nr, "inuse", static=True, owner=dom.path)
     c.tot_pages += nr
 
-REFUSALS = ("RSV-010", "RSV-003", "DT-004", "RSV-012")
+REFUSALS = ("RSV-010", "RSV-003", "RSV-011", "RSV-012", "DT-004", "PAGE-005", "PAGE-006")
 
 
 def _refused_earlier(d: "_Domains", path: str, bank: Range) -> bool:
