@@ -138,7 +138,7 @@ def _ram_static(d: "_Domains", c: "Construction") -> None:
                 gi, goff = gi + 1, 0
     tot_size = _static_total(d, dom.static_mem)
     mem = (dom.memory_kib or 0) * 1024
-    if tot_size != mem:
+    if tot_size != mem and not any(_refused_earlier(d, dom.path, b) for b in dom.static_mem):
         if tot_size == sum(b.size for b in dom.static_mem):
             why = (f"memory = {dom.memory_kib} KiB but the static banks sum to {tot_size // 1024} KiB: "
                    "Size of \"memory\" property doesn't match up with the sum-up of \"xen,static-mem\"")
@@ -175,7 +175,7 @@ def _ram_direct(d: "_Domains", c: "Construction") -> None:
         c.xen_banks.append((bank.start, bank.start, bank.size))
     mem = (dom.memory_kib or 0) * 1024
     total = sum(b.size for b in dom.static_mem)
-    if total != mem:
+    if total != mem and not any(_refused_earlier(d, dom.path, b) for b in dom.static_mem):
         d.fail(c, "DMAP-004", f"memory = {dom.memory_kib} KiB but the static banks sum to {total // 1024} "
                   "KiB", d.static_failed(c), prop="memory")
     c.guest_banks = list(c.xen_banks)
