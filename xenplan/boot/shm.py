@@ -33,7 +33,8 @@ def construct(d: "_Domains", c: "Construction") -> None:
     dom = c.dom
     if not v.at_least(4, 17) or not d.s.system.target.has("STATIC_SHM"):
         return
-    refused = {ev.path for ev in d.s.events if ev.rule.startswith("SHM-0") or ev.rule == "RSV-010"}
+    refused = {ev.path for ev in d.s.events if (ev.rule.startswith("SHM-0") or ev.rule == "RSV-010")
+               and ev.behaviour in ("PANIC", "CRASH")}
     for i, sh in enumerate(dom.shm):
         if sh.size is None or sh.guest is None or sh.path in refused:
             continue
