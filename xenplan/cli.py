@@ -23,7 +23,9 @@ Examples:
   xenplan check board.dts
   xenplan check board.dtb --xen-version 4.18 --format json
   xenplan check base.dtb --overlay domains.dtbo --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
-  xenplan map board.dts --domain domU1
+  xenplan check my-chosen.dts --board qemu-virt --xen-version 4.20
+  xenplan check board.dts --partial-dtb domU1=gem3.dtb --kernel-image domU1=Image
+  xenplan map board.dts --domain domU1 --format svg -o map.svg
   xenplan rules
   xenplan rule SMEM-013
 """
