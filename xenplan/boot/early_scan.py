@@ -321,7 +321,11 @@ def run(state: BootState) -> BootState:
         elif item.kind == "static-heap":
             scan.insert_banks(item, "static-heap")
         elif item.kind == "static-mem":
-            scan.insert_banks(item, "static-domain")
+            if state.v.at_least(4, 23) and not state.system.target.has("STATIC_MEMORY"):
+                scan.fail(item, "SMEM-002", "xen,static-mem on a Xen built without CONFIG_STATIC_MEMORY: "
+                          "CONFIG_STATIC_MEMORY must be enabled to use static memory", EINVAL)
+            else:
+                scan.insert_banks(item, "static-domain")
         elif item.kind == "module":
             if item.panic is not None:
                 rule = "MOD-005" if "command line" in item.panic else "MOD-002"
