@@ -37,7 +37,7 @@ def find_overlap(state: BootState, r: Range, *, live: bool, shm: bool = False) -
     the boot modules. ``live`` restricts it to what Xen really recorded.
     """
     v = state.v
-    for i, b in enumerate(state.reserved_mem):
+    for b in state.reserved_mem:
         if (live and not b.live) or not r.overlaps(b.range):
             continue
         if b.type == "memreserve" and not shm and v.at_least(4, 19, 2) and b.range.contains(r):

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Literal
 from xenplan.boot.frametable import FrameTable
 from xenplan.boot.result import (
     Behaviour,
-    DomainResult,
     DroppedModule,
     Event,
     FailedAt,
@@ -80,7 +79,6 @@ class BootState:
     outcome: Outcome = "boots"
     failed_at: FailedAt | None = None
     statuses: dict[str, Status] = field(default_factory=dict)
-    results: dict[str, DomainResult] = field(default_factory=dict)
     domids: dict[str, int] = field(default_factory=dict)
     ft: FrameTable = field(default_factory=FrameTable)
     heap_free: int | None = None
