@@ -85,8 +85,17 @@ class _Domains:
         dom0_kernel = any(m.kind == "kernel" and m.domain is None for m in live)
         domu_kernel = any(m.kind == "kernel" and m.domain is not None for m in live)
         if dom0_kernel:
-            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs; dom0 itself is not modelled")
+            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs; dom0 itself is not "
+                                "modelled beyond its boot modules")
             self.hardware_domain = self.xenstore_domain = "d0"
+            for m in live:
+                if m.domain is None and m.kind in ("kernel", "ramdisk") and m.range.size \
+                        and not any(r.contains(m.range) for r in self.s.ram):
+                    self.s.event("MOD-008", "CRASH", f"dom0 {m.kind} module {m.range} is outside RAM: Xen faults "
+                                 "reading it while building dom0", path=m.path, prop="reg", ranges=[m.range],
+                                 xen_message=msg.DATA_ABORT)
+                    self.s.stop("crash", "other", "MOD-008", msg.DATA_ABORT)
+                    break
             return
         if not domu_kernel:
             lost = [d.path for d in self.s.dropped]
