@@ -1,0 +1,73 @@
+"""Stage behaviours that no oracle recording covers, each against what Xen's code does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xenplan import boot, dt, model
+from xenplan.boot.result import BootResult
+from xenplan.model.base import Range
+from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
+
+BOARD = """/dts-v1/;
+/ {{
+	#address-cells = <2>; #size-cells = <2>;
+	memory@40000000 {{ device_type = "memory"; reg = <0x0 0x40000000 0x1 0x0>; }};
+	chosen {{
+		#address-cells = <2>; #size-cells = <2>;{chosen}
+		domU1 {{
+			compatible = "xen,domain"; memory = <0x0 0x10000>; cpus = <1>;{domain}
+			k@48200000 {{ compatible = "multiboot,kernel", "multiboot,module"; reg = <0x0 0x48200000 0x0 0x10000>; }};
+		}};
+	}};
+}};
+"""
+
+
+def run(tmp_path: Path, version: str, *, chosen: str = "", domain: str = "", **kconfig: bool) -> BootResult:
+    src = tmp_path / "board.dts"
+    src.write_text(BOARD.format(chosen=chosen, domain=domain))
+    target = Target(version=XenVersion.parse(version), kconfig={**KCONFIG_DEFAULTS, **kconfig},
+                    xen_image=Range(start=0x40200000, size=0x154000), fdt_address=0x48000000)
+    return boot.simulate(model.build(dt.load(str(src)), target))
+
+
+STATIC = " xen,static-mem = <0x0 0x60000000 0x0 0x4000000>;"
+
+
+def test_static_memory_without_the_option_is_refused_early_on_4_23(tmp_path: Path) -> None:
+    r = run(tmp_path, "4.23-dev", domain=STATIC, STATIC_MEMORY=False)
+    assert r.failed_at is not None
+    assert (r.failed_at.stage, r.failed_at.rule) == ("early-fdt", "SMEM-002")
+
+
+def test_static_memory_without_the_option_leaves_the_domain_without_ram_before_4_23(tmp_path: Path) -> None:
+    r = run(tmp_path, "4.22", domain=STATIC, STATIC_MEMORY=False)
+    assert r.failed_at is not None and r.failed_at.rule == "KRN-003"
+    assert any(e.rule == "SMEM-002" and e.behaviour == "PANIC-DBG" for e in r.events)
+
+
+def test_dom0_kernel_outside_ram_crashes_before_any_domu(tmp_path: Path) -> None:
+    dom0 = '\n\t\tdom0@20000000 { compatible = "multiboot,kernel", "multiboot,module"; reg = <0x0 0x20000000 0x0 0x10000>; };'
+    r = run(tmp_path, "4.22", chosen=dom0)
+    assert r.failed_at is not None
+    assert (r.outcome, r.failed_at.stage, r.failed_at.rule) == ("crash", "other", "MOD-008")
+    assert [d.status for d in r.domains] == ["not-reached"]
+
+
+def test_with_a_dom0_the_domus_dynamic_hosts_are_not_predicted(tmp_path: Path) -> None:
+    dom0 = '\n\t\tdom0@48400000 { compatible = "multiboot,kernel", "multiboot,module"; reg = <0x0 0x48400000 0x0 0x10000>; };'
+    r = run(tmp_path, "4.22", chosen=dom0)
+    assert r.outcome == "boots"
+    assert r.domains[0].banks is not None and all(b.host is None for b in r.domains[0].banks)
+    assert any("dom0" in n and "not predicted" in n for n in r.notes)
+
+
+def test_dtb_over_xen_is_dropped_not_fatal_from_4_18(tmp_path: Path) -> None:
+    src = tmp_path / "board.dts"
+    src.write_text(BOARD.format(chosen="", domain=""))
+    target = Target(version=XenVersion.parse("4.18"), xen_image=Range(start=0x40200000, size=0x154000),
+                    fdt_address=0x40300000)
+    r = boot.simulate(model.build(dt.load(str(src)), target))
+    assert r.outcome == "boots"
+    assert [(e.rule, e.behaviour) for e in r.events if e.rule == "RSV-012"] == [("RSV-012", "DROP")]
