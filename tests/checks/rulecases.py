@@ -78,4 +78,22 @@ def rule_tests(area: str, cases: Sequence[tuple[str, str]]) -> tuple[Callable[..
     return test_fires, test_clean
 
 
-__all__: list[Any] = ["rule_tests", "Fired", "FIXTURES", "analyse_fixture", "fired", "fixture_options"]
+def rule_set_tests(area: str, fires: dict[str, tuple[str, set[tuple[str, str]]]],
+                   clean: Sequence[str]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """Like ``rule_tests`` for areas whose fixtures yield several nodes: ``fires`` maps a case
+    (``ID`` or ``ID/variant``) to (fixture name, expected set of (rule, node path))."""
+    base = FIXTURES / area
+
+    @pytest.mark.parametrize("case", sorted(fires))
+    def test_fires(check_fixture: Fired, case: str) -> None:
+        name, expected = fires[case]
+        assert check_fixture(base / f"{name}.dts", case.split("/")[0]) == expected
+
+    @pytest.mark.parametrize("rule_id", list(clean))
+    def test_clean(check_fixture: Fired, rule_id: str) -> None:
+        assert check_fixture(base / f"{rule_id}-clean.dts", rule_id) == set()
+
+    return test_fires, test_clean
+
+
+__all__: list[Any] = ["rule_tests", "Fired", "FIXTURES", "analyse_fixture", "fired", "fixture_options", "rule_set_tests"]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from rulecases import analyse_fixture
+from rulecases import analyse_fixture, rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "evt"
 A, B = "/chosen/domU1/evtchn-ea", "/chosen/domU2/evtchn-eb"
@@ -22,14 +20,7 @@ FIRES = {
 }
 
 
-@pytest.mark.parametrize("rid", sorted(FIRES))
-def test_fires(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-fires.dts", rid) == FIRES[rid]
-
-
-@pytest.mark.parametrize("rid", sorted(FIRES))
-def test_clean(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
+test_fires, test_clean = rule_set_tests("evt", {r: (f"{r}-fires", e) for r, e in FIRES.items()}, sorted(FIRES))
 
 
 def test_evt001_on_416(check_fixture) -> None:

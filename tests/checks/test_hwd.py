@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from rulecases import analyse_fixture
+from rulecases import analyse_fixture, rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "hwd"
 D1 = "/chosen/domU1"
@@ -22,15 +21,7 @@ FIRES = {
 CLEAN = ["HWD-001", "HWD-004", "HWD-005", "HWD-010", "HWD-011"]
 
 
-@pytest.mark.parametrize("case", sorted(FIRES))
-def test_fires(check_fixture, case: str) -> None:
-    name, expected = FIRES[case]
-    assert check_fixture(FIX / f"{name}.dts", case.split("/")[0]) == expected
-
-
-@pytest.mark.parametrize("rid", CLEAN)
-def test_clean(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
+test_fires, test_clean = rule_set_tests("hwd", FIRES, CLEAN)
 
 
 @pytest.mark.parametrize("name, severity", [("HWD-005-fires", "error"), ("HWD-005-fires-418", "warning")])

@@ -59,8 +59,8 @@ def test_rsv_013_silent_where_xen_checks(check_fixture: Fired) -> None:
 
 
 def test_rsv_011_check_findings_are_errors(check_fixture: Fired) -> None:
-    from xenplan.checks import run
     from xenplan import boot, dt, model
+    from xenplan.checks import run
 
     t = Target(version=XenVersion.parse("4.22"), xen_image=Range(start=0x40200000, size=0x154000),
                fdt_address=0x48000000)

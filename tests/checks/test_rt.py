@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from rulecases import rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "rt"
 D1, D2 = "/chosen/domU1", "/chosen/domU2"
@@ -22,14 +22,7 @@ FIRES = {
 }
 
 
-@pytest.mark.parametrize("rid", sorted(FIRES))
-def test_fires(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-fires.dts", rid) == FIRES[rid]
-
-
-@pytest.mark.parametrize("rid", sorted(FIRES))
-def test_clean(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
+test_fires, test_clean = rule_set_tests("rt", {r: (f"{r}-fires", e) for r, e in FIRES.items()}, sorted(FIRES))
 
 
 def test_rt020_breaks_isolation() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from rulecases import analyse_fixture
+from rulecases import analyse_fixture, rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "shm"
 D1, D2 = "/chosen/domU1", "/chosen/domU2"
@@ -36,15 +35,7 @@ CLEAN = ["SHM-001", "SHM-002", "SHM-003", "SHM-004", "SHM-005", "SHM-006", "SHM-
          "SHM-010", "SHM-011", "SHM-013", "SHM-014", "SHM-015", "SHM-031", "SHM-032"]
 
 
-@pytest.mark.parametrize("case", sorted(FIRES))
-def test_fires(check_fixture, case: str) -> None:
-    name, expected = FIRES[case]
-    assert check_fixture(FIX / f"{name}.dts", case.split("/")[0]) == expected
-
-
-@pytest.mark.parametrize("rid", CLEAN)
-def test_clean(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
+test_fires, test_clean = rule_set_tests("shm", FIRES, CLEAN)
 
 
 @pytest.mark.parametrize("name, rid, severity", [

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from rulecases import analyse_fixture
+from rulecases import analyse_fixture, rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "xs"
 D1, D2 = "/chosen/domU1", "/chosen/domU2"
@@ -22,15 +21,7 @@ FIRES = {
 CLEAN = ["XS-001", "XS-002", "XS-004", "XS-005"]
 
 
-@pytest.mark.parametrize("case", sorted(FIRES))
-def test_fires(check_fixture, case: str) -> None:
-    name, expected = FIRES[case]
-    assert check_fixture(FIX / f"{name}.dts", case.split("/")[0]) == expected
-
-
-@pytest.mark.parametrize("rid", CLEAN)
-def test_clean(check_fixture, rid: str) -> None:
-    assert check_fixture(FIX / f"{rid}-clean.dts", rid) == set()
+test_fires, test_clean = rule_set_tests("xs", FIRES, CLEAN)
 
 
 def test_late_xenstore_is_an_error() -> None:
