@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
@@ -129,12 +128,7 @@ def _read_with_dtc(
 
 def _run_dtc(cmd: list[str], path: str, renames: dict[str, str]) -> bytes:
     cmd[0] = shutil.which("dtc") or "dtc"
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=DTC_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise InputError(path, f"dtc did not finish within {DTC_TIMEOUT:g} s") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot run dtc: {exc}") from exc
+    done = dts_source.run_tool(cmd, path, "dtc", DTC_TIMEOUT)
     if done.returncode < 0:
         raise InputError(path, f"dtc crashed ({_signal_name(-done.returncode)})")
     if done.returncode != 0:

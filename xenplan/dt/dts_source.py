@@ -162,6 +162,16 @@ def _resolve(name: str, first_dir: str | None, search: Sequence[str]) -> str | N
 _CPP_ERROR = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$")
 
 
+def run_tool(cmd: list[str], path: str, tool: str, timeout: float) -> "subprocess.CompletedProcess[bytes]":
+    """Run ``cmd`` on ``path``'s behalf; a hang or a missing tool is the input's ``InputError``."""
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InputError(path, f"{tool} did not finish within {timeout:g} s") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot run {tool}: {exc}") from exc
+
+
 def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> None:
     """Run cpp on ``path`` into ``out``, keeping line markers (the kernel's flags)."""
     cpp = shutil.which("cpp")
@@ -175,12 +185,7 @@ def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> N
     for d in search:
         cmd += ["-I", d]
     cmd += [path, "-o", out]
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=CPP_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise InputError(path, f"cpp timed out after {CPP_TIMEOUT:g} s") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot run cpp: {exc}") from exc
+    done = run_tool(cmd, path, "cpp", CPP_TIMEOUT)
     if done.returncode == 0:
         return
     err = done.stderr.decode("utf-8", "replace")
