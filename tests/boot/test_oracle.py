@@ -25,10 +25,6 @@ from xenplan.model.target import Target, XenVersion
 
 CASES = Path(__file__).resolve().parent.parent / "data" / "oracle"
 EXEMPT = {(e["case"], v): e["skip"] for e in json.loads((CASES / "exempt.json").read_text()) for v in e["versions"]}
-#: Single 4 KiB tail pages whose host address depends on the byte-level history
-#: of Xen's xmalloc pool, which the allocator model does not replay
-#: (``spec/dynamic-placement.md`` §9.1): the 64 MiB chunks of the same domains match.
-POOL_HISTORY = {("mix_rand6_284", v) for v in ("4.17.7", "4.18.6", "4.20.4", "4.22.0")}
 
 
 def _recordings() -> list[Any]:
@@ -38,10 +34,7 @@ def _recordings() -> list[Any]:
         version = exp.stem.removeprefix("expected-")
         if EXEMPT.get((case, version)) == "all":
             continue
-        marks = []
-        if (case, version) in POOL_HISTORY:
-            marks.append(pytest.mark.xfail(reason="xmalloc pool history not modelled", strict=True))
-        out.append(pytest.param(case, version, id=f"{case}@{version}", marks=marks))
+        out.append(pytest.param(case, version, id=f"{case}@{version}"))
     return out
 
 

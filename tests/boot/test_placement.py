@@ -3,10 +3,9 @@
 The oracle test builds a ``HeapBoard`` and ``HeapDomain``s straight from each
 case's ``merged.dts`` (the tree Xen got) and the verdict's ``xen_image`` and
 ``fdt``, then compares every predicted bank list of a dynamic domU with the
-recorded one. ``spec/dynamic-placement.md`` section 9.1 names the recorded
-lists the model cannot reproduce (4 KiB tails whose exact page depends on the
-xmalloc pool's byte history); they are listed in ``KNOWN_MISSES`` and must
-stay the only misses.
+recorded one: all of them must match, including the 4 KiB tails whose page
+depends on the xmalloc pool's byte history (``spec/dynamic-placement.md``
+section 9.1), which the pool replay reproduces.
 """
 
 from __future__ import annotations
@@ -35,18 +34,6 @@ ORACLE = Path(__file__).parent.parent / "data" / "oracle"
 GiB = 1 << 30
 MiB = 1 << 20
 
-KNOWN_MISSES = {
-    ("mix_rand6_284", "4.17.7", "domU2"),
-    ("mix_rand6_284", "4.18.6", "domU2"),
-    ("mix_rand6_284", "4.20.4", "domU2"),
-    ("mix_rand6_284", "4.17.7", "vm-e"),
-    ("mix_rand6_284", "4.18.6", "vm-e"),
-    ("mix_rand6_284", "4.20.4", "vm-e"),
-    ("mix_rand6_284", "4.22.0", "vm-e"),
-}
-"""Section 9.1: 64 MiB + 4 KiB domains of a six-domain mix whose single 4 KiB page
-lands 1-9 pages away, because the xmalloc pool takes its pages at points the
-per-domain templates do not pin down. Their 64 MiB chunk is exact."""
 
 
 # ------------------------------------------------------------- tree helpers
@@ -282,21 +269,18 @@ def test_recorded_dynamic_banks(case: str, version: str) -> None:
     assert all(p.outcome == "ok" for p in result.domains)
     for name, banks in recorded.items():
         predicted = [tuple(b) for b in got[name].banks or ()]
-        if (case, version, name) in KNOWN_MISSES:
-            assert predicted != banks, "a known miss now matches: drop it from KNOWN_MISSES"
-            assert predicted[0] == banks[0], "the 64 MiB chunk of a known miss must stay exact"
-            continue
         assert predicted == banks, f"{name}: {[tuple(map(hex, b)) for b in predicted]}"
 
 
-def test_agreement_at_least_the_reference_model() -> None:
+def test_agreement_beyond_the_reference_model() -> None:
+    """The spec's model reproduced 212 of 219 recorded dynamic bank lists; the pool replay all."""
     if not ORACLE_RUNS:
         pytest.skip("no oracle data")
     table = agreement()
     reached = sum(ok for ok, _, _ in table.values())
     total = sum(n for _, n, _ in table.values())
     assert total >= 219
-    assert reached >= 212
+    assert reached == total
 
 
 @pytest.mark.parametrize("version", ["4.16.7", "4.17.7", "4.18.6", "4.20.4", "4.22.0"])

@@ -62,6 +62,8 @@ def heap_domain(state: BootState, dom: Domain) -> HeapDomain:
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
                       enhanced=dom.enhanced is not None and dom.enhanced in PV_ENABLED,
                       heap_shm_sizes=short_shm,
+                      max_grant_frames=64 if dom.max_grant_frames is None else dom.max_grant_frames,
+                      max_maptrack_frames=1024 if dom.max_maptrack_frames is None else dom.max_maptrack_frames,
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size
                                         and state.v.at_least(4, 17)))
 

@@ -37,16 +37,18 @@ from typing import Literal, Sequence
 
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+from xenplan.boot.xmalloc import MEM_ALIGN, Block, TlsfPool
 from xenplan.dt.tree import Tree
 from xenplan.model.layout import GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
 
-MAX_POOL_ALLOC = PAGE_SIZE - 16
-"""``xmalloc`` requests from here up take whole pages (one page minus the pool block header)."""
 PENDING_IRQ_SIZE = 56
 """``sizeof(struct pending_irq)``: the vGIC allocates one per SPI."""
 XENSTORE_ZONE = 32 - PAGE_SHIFT
 """The xenstore page prefers memory below 4 GiB (XS-003): zones up to 20."""
+
+_XBlock = Block | tuple[int, int] | None
+"""What ``xmalloc`` returned: a pool block, a whole-page block (pfn, pages kept), or nothing."""
 
 Outcome = Literal["ok", "out-of-memory", "p2m-pool-exhausted", "heap-exhausted", "hang", "not-reached"]
 
@@ -94,6 +96,10 @@ class HeapDomain:
     """Sizes of heap-backed shm regions this domain is the first to use (4.19+)."""
     shm_windows: tuple[tuple[int, int], ...] = ()
     """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
+    max_grant_frames: int = 64
+    """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
+    max_maptrack_frames: int = 1024
+    """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
 
 
 @dataclass(frozen=True)
@@ -226,11 +232,69 @@ def _cut(banks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) 
     return banks
 
 
+@dataclass(frozen=True)
+class _Sizes:
+    """What one release allocates, where it differs between releases (measured
+    with an instrumented build of each release on the oracle's board)."""
+
+    timer_irqs: int
+    """``request_irq()`` actions (40 bytes each) per CPU: 4 up to 4.17, 3 in 4.18-4.21, none from 4.22."""
+    csched2_private: int
+    """``csched2_init()``'s private data: 80 bytes up to 4.18, 72 from 4.19."""
+    pool_scheduler: bool
+    """``cpupool_create()`` allocates its own scheduler instance (4.17+)."""
+    gnttab: int
+    """``sizeof(struct grant_table)``."""
+    active_entry: int
+    """``sizeof(struct active_grant_entry)``: 40 up to 4.17, 32 from 4.18."""
+    gnttab_gfn_arrays: bool
+    """4.16's ``gnttab_init_arch()`` allocates its own per-frame GFN arrays."""
+    vgic_rank: int
+    """``sizeof(struct vgic_irq_rank)``: 88 up to 4.18, 84 from 4.19."""
+    waitqueue: bool
+    """Each vCPU allocates a wait-queue entry (up to 4.21)."""
+    pbuf: bool
+    """``domain_create()``'s 200-byte ``d->pbuf`` (up to 4.21)."""
+    console: bool
+    """``domain_create()``'s 268-byte ``d->console`` (4.22+)."""
+    intc_node: bool
+    """``make_intc_domU_node()`` allocates and frees 32 bytes (4.17+)."""
+    dtb_buffer: int
+    """The guest DTB buffer of ``prepare_dtb_domU()``."""
+
+
+def _sizes(rel: int) -> _Sizes:
+    return _Sizes(
+        timer_irqs=4 if rel <= 17 else 3 if rel <= 21 else 0,
+        csched2_private=80 if rel <= 18 else 72,
+        pool_scheduler=rel >= 17,
+        gnttab={16: 152, 17: 136, 18: 112}.get(rel, 104),
+        active_entry=40 if rel <= 17 else 32,
+        gnttab_gfn_arrays=rel == 16,
+        vgic_rank=88 if rel <= 18 else 84,
+        waitqueue=rel <= 21,
+        pbuf=rel <= 21,
+        console=rel >= 22,
+        intc_node=rel >= 17,
+        dtb_buffer=2048 + 128 * 128 if rel >= 22 else PAGE_SIZE,
+    )
+
+
 class _Replay:
-    """The heap and the request vocabulary of section 4 (A, XM, XF)."""
+    """The heap, the ``xmalloc`` pool and the request vocabulary of section 4 (A, XM, XF)."""
 
     def __init__(self, heap: BuddyHeap) -> None:
         self.heap = heap
+        self.step = "boot"
+        self.pool = TlsfPool(self._pool_page, self._pool_put)
+
+    def _pool_page(self) -> int:
+        """``xmalloc_pool_get()``: one xenheap page for a new pool region."""
+        return self.a(0, self.step)
+
+    def _pool_put(self, pfn: int) -> None:
+        """``xmalloc_pool_put()``: an emptied region goes back to the heap, dirty."""
+        self.heap.free(pfn, 0, dirty=True)
 
     def a(self, order: int, step: str, xen: bool = True, zone_hi: int | None = None) -> int:
         pfn = self.heap.alloc(order, no_scrub=xen, zone_hi=zone_hi)
@@ -244,25 +308,32 @@ class _Replay:
             raise _Exhausted(step)
         return got
 
-    def xm(self, nbytes: int, step: str) -> tuple[int, int] | None:
-        """``xmalloc()`` of ``nbytes``: the block (pfn, pages kept), or None.
-
-        From ``MAX_POOL_ALLOC`` up, ``xmalloc_whole_pages()`` takes the order
-        of the page count and frees the unused tail dirty, ascending. Smaller
-        requests come from the TLSF pool; the pages the pool takes are part
-        of the request templates instead (section 4).
-        """
-        if nbytes < MAX_POOL_ALLOC:
+    def xm(self, nbytes: int, step: str, align: int = 8) -> _XBlock:
+        """``_xmalloc()`` of ``nbytes``: from the pool when the padded size fits a
+        region, else ``xmalloc_whole_pages()``: the order of the page count, the
+        unused tail freed dirty, ascending."""
+        self.step = step
+        align = max(align, MEM_ALIGN)
+        if not nbytes:
             return None
-        pages = -(-nbytes // PAGE_SIZE)
+        if nbytes + align - MEM_ALIGN < PAGE_SIZE:
+            block = self.pool.alloc(nbytes + align - MEM_ALIGN)
+            if block is not None:
+                return block
+        pages = -(-max(nbytes, align) // PAGE_SIZE)
         order = (pages - 1).bit_length()
         pfn = self.a(order, step)
-        self.heap.free_range(pfn + pages, (1 << order) - pages, dirty=True)
-        return pfn, pages
+        kept = -(-nbytes // PAGE_SIZE)
+        self.heap.free_range(pfn + kept, (1 << order) - kept, dirty=True)
+        return pfn, kept
 
-    def xf(self, block: tuple[int, int] | None) -> None:
-        """``xfree`` of a whole-page block: the kept count's binary pieces, smallest first, from the top."""
+    def xf(self, block: _XBlock) -> None:
+        """``xfree``: a pool block back to the pool; a whole-page block as the kept
+        count's binary pieces, smallest first, from the top."""
         if block is None:
+            return
+        if isinstance(block, Block):
+            self.pool.free(block)
             return
         pfn, kept = block
         bit = 0
@@ -271,6 +342,14 @@ class _Replay:
                 kept -= 1 << bit
                 self.heap.free(pfn + kept, bit, dirty=True)
             bit += 1
+
+    def vmalloc(self, nbytes: int, step: str) -> None:
+        """``vzalloc()``: an MFN array from the pool, order-0 domheap pages, the array freed."""
+        count = -(-nbytes // PAGE_SIZE)
+        mfns = self.xm(8 * count, step)
+        for _ in range(count):
+            self.a(0, step, xen=False)
+        self.xf(mfns)
 
     def bank(self, pages: int) -> tuple[list[tuple[int, int]], int]:
         """``allocate_bank_memory()``: the largest chunk that fits, capped after a
@@ -290,75 +369,127 @@ class _Replay:
         return chunks, pages
 
 
+def _sched_unit(r: _Replay, z: _Sizes, step: str) -> None:
+    """``sched_alloc_unit_mem()`` and credit2's ``csched2_alloc_udata()``."""
+    r.xm(144, step)
+    r.xm(144, step)
+
+
 def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
-    """Section 4: the heap requests from heap init to "Xen dom0less mode detected"."""
+    """Section 4: the heap and pool requests from heap init to "Xen dom0less mode detected"."""
+    z = _sizes(rel)
+    step = "boot"
     if rel <= 18:
         r.pages(2 if rel == 16 else 3, "vmap and page tables")
     r.a(1, "xmalloc pool")
-    r.xm(board.fdt_size, "relocated DTB")
+    r.xm(board.fdt_size, "relocated DTB", align=128)
     r.xm(board.unflat_size, "unflattened DT")
     if rel >= 22:
         r.xf(r.xm(32 << 10, "console flush buffer"))
-    r.pages(1 + 7 + 1, "page tables, idle domain")
+    r.xm(32, step)
+    r.pages(7, "page tables")
+    for _ in range(z.timer_irqs):
+        r.xm(40, step)
+    r.xm(152, step)
+    r.xm(z.csched2_private, step)
+    r.a(0, "idle domain")
     r.a(0, "idle vCPU0")
+    _sched_unit(r, z, step)
     r.a(3, "idle vCPU0 stack")
     r.pages(2, "system domains")
     r.a(2, "console ring")
     for _ in range(1, board.host_cpus):
         r.a(1, "per-CPU area")
+        r.xm(152, step)
         r.a(0, "idle vCPU")
+        _sched_unit(r, z, step)
         r.a(3, "idle vCPU stack")
+        for _ in range(z.timer_irqs):
+            r.xm(40, step)
+    r.xm(32, step)
     r.a(0, "empty P2M root", xen=False)
+    r.xm(88, step)
+    if z.pool_scheduler:
+        r.xm(248, step)
+        r.xm(z.csched2_private, step)
+    for cpu in range(board.host_cpus):
+        r.xm(24, step)
+        runqueue = r.xm(168, step)
+        if cpu:
+            r.xf(runqueue)
+        r.xm(144, step)
     r.a(0, "page table")
 
 
-def _vgic(r: _Replay, dom: HeapDomain) -> None:
-    r.xm(PENDING_IRQ_SIZE * dom.nr_spis, "create")
-
-
-def _vcpu(r: _Replay, step: str) -> None:
+def _vcpu(r: _Replay, z: _Sizes, step: str) -> None:
+    """``vcpu_create()``: struct, wait queue, scheduling unit, stack, private vGIC rank."""
     r.a(0, step)
+    if z.waitqueue:
+        r.xm(24, step)
+    _sched_unit(r, z, step)
     r.a(3, step)
+    r.xm(z.vgic_rank, step, align=4)
+
+
+def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
+            pool: int) -> list[tuple[int, int]]:
+    """``domain_create()`` up to and with ``p2m_set_allocation()``: returns the P2M pool pages."""
+    step = "create"
+    r.a(0, step)
+    r.xm(8 * dom.cpus, step)
+    if z.console:
+        r.xm(268, step, align=4)
+    r.a(board.p2m_root_order, step, xen=False)
+    initial: list[tuple[int, int]] = []
+    if rel <= 17 and pool:
+        initial = r.pages(16, step)
+    r.a(0, step)
+    r.xm(576, step)
+    r.xm(z.vgic_rank * (dom.nr_spis // 32), step, align=4)
+    r.xm(PENDING_IRQ_SIZE * dom.nr_spis, step)
+    r.xm(24, step)
+    r.xm(8 * -(-(dom.nr_spis + 32) // 64), step)
+    r.xm(96, step)
+    r.xm(96, step)
+    r.xm(PAGE_SIZE, step, align=64)
+    r.xm(8, step)
+    _grant_table(r, dom, z)
+    if z.pbuf:
+        r.xm(200, step, align=1)
+    r.xm(128, step)
+    if rel <= 17 and pool:
+        if pool >= 16:
+            return initial + r.pages(pool - 16, "pool")
+        _shrink_pool(r, initial, 16 - pool)
+        return initial
+    return r.pages(pool, "pool")
+
+
+def _grant_table(r: _Replay, dom: HeapDomain, z: _Sizes) -> None:
+    """``grant_table_init()``: the table, its arrays sized by the frame limits,
+    the vmalloc'd maptrack, then ``gnttab_grow_table()``'s first frames."""
+    step = "create"
+    frames = dom.max_grant_frames
+    per_page = PAGE_SIZE // z.active_entry
+    r.xm(z.gnttab, step)
+    r.xm(8 * -(-frames * (PAGE_SIZE // 8) // per_page), step)
+    if dom.max_maptrack_frames:
+        r.vmalloc(8 * dom.max_maptrack_frames, step)
+    for _ in range(2 if z.gnttab_gfn_arrays else 1):
+        r.xm(8 * frames, step)
+        r.xm(8 * -(-frames // 8), step)
+    r.pages(-(-(PAGE_SIZE // 8) // per_page) + 1, step)
 
 
 def _domain(
     r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int
 ) -> DomainPlacement:
     """One domU, section 5: pre (5.1), RAM (5.2), post (5.3)."""
+    z = _sizes(rel)
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     pool = p2m_pool_pages(dom) if has_pool else 0
-    pool_got: list[tuple[int, int]] = []
-
-    def root() -> None:
-        r.a(board.p2m_root_order, "create", xen=False)
-
-    if rel <= 17:
-        r.a(0, "create")
-        root()
-        initial = r.pages(16, "create") if has_pool else []
-        r.a(0, "create")
-        _vgic(r, dom)
-        r.pages(2 + 2 + 7 + 1, "create")
-        if pool >= 16:
-            pool_got = initial + r.pages(pool - 16, "pool")
-        else:
-            _shrink_pool(r, initial, 16 - pool)
-            pool_got = initial
-    elif rel >= 22 and index > 0:
-        r.pages(2, "create")
-        root()
-        r.a(0, "create")
-        _vgic(r, dom)
-        r.pages(1 + 2 + 1 + 5, "create")
-        pool_got = r.pages(pool, "pool")
-    else:
-        r.a(0, "create")
-        root()
-        r.a(0, "create")
-        _vgic(r, dom)
-        r.pages(2 + 2 + 5, "create")
-        pool_got = r.pages(pool, "pool")
-    _vcpu(r, "construct")
+    pool_got = _create(r, board, dom, z, rel, pool)
+    _vcpu(r, z, "construct")
 
     banks: tuple[tuple[int, int, int], ...] | None = None
     if not dom.static:
@@ -386,9 +517,12 @@ def _domain(
         _, short = r.bank(size >> PAGE_SHIFT)
         if short:
             raise _Exhausted("shm")
-    r.xf(r.xm(2048 + 128 * 128 if rel >= 22 else PAGE_SIZE, "construct"))
+    dtb = r.xm(z.dtb_buffer, "construct", align=128)
+    if z.intc_node:
+        r.xf(r.xm(32, "construct", align=128))
+    r.xf(dtb)
     for _ in range(1, dom.cpus):
-        _vcpu(r, "construct")
+        _vcpu(r, z, "construct")
     if minor >= 21 and dom.enhanced:
         if r.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
             r.a(0, "construct", xen=False)
