@@ -52,15 +52,20 @@ def test_dom0_kernel_outside_ram_crashes_before_any_domu(tmp_path: Path) -> None
     r = run(tmp_path, "4.22", chosen=dom0)
     assert r.failed_at is not None
     assert (r.outcome, r.failed_at.stage, r.failed_at.rule) == ("crash", "other", "MOD-008")
-    assert [d.status for d in r.domains] == ["not-reached"]
+    assert [(d.name, d.status) for d in r.domains] == [("dom0", "failed"), ("domU1", "not-reached")]
 
 
-def test_with_a_dom0_the_domus_dynamic_hosts_are_not_predicted(tmp_path: Path) -> None:
+def test_dom0_is_built_first_and_the_domus_big_chunks_follow_it(tmp_path: Path) -> None:
+    """Default dom0_mem (512 MiB) 1:1 in the lowest free 512 MiB below 4 GiB; the domU's
+    64 MiB then comes from the top of RAM as without dom0, its place exact."""
     dom0 = '\n\t\tdom0@48400000 { compatible = "multiboot,kernel", "multiboot,module"; reg = <0x0 0x48400000 0x0 0x10000>; };'
     r = run(tmp_path, "4.22", chosen=dom0)
     assert r.outcome == "boots"
-    assert r.domains[0].banks is not None and all(b.host is None for b in r.domains[0].banks)
-    assert any("dom0" in n and "not predicted" in n for n in r.notes)
+    assert [(d.name, d.status, d.domid) for d in r.domains] == [("dom0", "constructed", 0), ("domU1", "constructed", 1)]
+    assert [(b.guest, b.host, b.size) for b in r.domains[0].banks or ()] == [(0x60000000, 0x60000000, 0x20000000)]
+    assert [(b.guest, b.size) for b in r.domains[1].banks or ()] == [(0x40000000, 0x4000000)]
+    assert all(b.host is not None for b in r.domains[1].banks or ())
+    assert any(h.owner == "/chosen" and h.start == 0x60000000 for h in r.host_map)
 
 
 def test_dtb_over_xen_is_dropped_not_fatal_from_4_18(tmp_path: Path) -> None:

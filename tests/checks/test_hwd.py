@@ -12,13 +12,14 @@ D1 = "/chosen/domU1"
 
 FIRES = {
     "HWD-001": ("HWD-001-fires", {("HWD-001", "/chosen")}),
+    "HWD-002": ("HWD-002-fires", {("HWD-002", "/chosen")}),
     "HWD-004": ("HWD-004-fires", {("HWD-004", "/chosen")}),
     "HWD-005": ("HWD-005-fires", {("HWD-005", "/chosen/shm@0")}),
     "HWD-005/4.18": ("HWD-005-fires-418", {("HWD-005", "/chosen/shm@0")}),
     "HWD-010": ("HWD-010-fires", {("HWD-010", D1)}),
     "HWD-011": ("HWD-011-fires", {("HWD-011", D1)}),
 }
-CLEAN = ["HWD-001", "HWD-004", "HWD-005", "HWD-010", "HWD-011"]
+CLEAN = ["HWD-001", "HWD-002", "HWD-004", "HWD-005", "HWD-010", "HWD-011"]
 
 
 test_fires, test_clean = rule_set_tests("hwd", FIRES, CLEAN)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xenplan.boot import messages as msg
-from xenplan.boot import domain_ram, passthrough
+from xenplan.boot import domain_ram, heap, passthrough
 from xenplan.boot import kernel as krn
 from xenplan.boot.result import Behaviour, Outcome, Related
 from xenplan.boot.state import BootState
@@ -85,8 +85,6 @@ class _Domains:
         dom0_kernel = any(m.kind == "kernel" and m.domain is None for m in live)
         domu_kernel = any(m.kind == "kernel" and m.domain is not None for m in live)
         if dom0_kernel:
-            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs; dom0 itself is not "
-                                "modelled beyond its boot modules")
             self.hardware_domain = self.xenstore_domain = "d0"
             for m in live:
                 if m.domain is None and m.kind in ("kernel", "ramdisk") and m.range.size \
@@ -95,7 +93,9 @@ class _Domains:
                                  "reading it while building dom0", path=m.path, prop="reg", ranges=[m.range],
                                  xen_message=msg.DATA_ABORT)
                     self.s.stop("crash", "other", "MOD-008", msg.DATA_ABORT)
-                    break
+                    self.s.dom0_status = "failed"
+                    return
+            self.dom0_ram()
             return
         if not domu_kernel:
             lost = [d.path for d in self.s.dropped]
@@ -104,6 +104,29 @@ class _Domains:
             self.s.event("DOM-002", "PANIC", f"{why}: Xen is not in dom0less mode, tries to build dom0 and finds "
                          "no kernel for it", path="/chosen", xen_message=msg.dom0_fallback(self.v))
             self.s.stop("panic", "other", "DOM-002", msg.dom0_fallback(self.v))
+
+    def dom0_ram(self) -> None:
+        """``create_dom0()`` / ``allocate_memory_11()`` (HWD-002): dom0's 1:1 banks from the heap
+        replay, or the panic when ``dom0_mem`` cannot be found. Without the replay's inputs
+        (``--xen-image``, ``--fdt-address``) dom0's RAM is unknown and a note says so."""
+        r = heap.replay(self.s)
+        placed = r.dom0 if r is not None else None
+        if placed is None:
+            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs; its RAM is not "
+                                "placed without --xen-image and --fdt-address")
+            return
+        self.s.dom0_status = "constructed" if placed.outcome == "ok" else "failed"
+        self.s.dom0_banks = placed.banks
+        if placed.outcome == "ok":
+            return
+        assert placed.message is not None
+        req = heap.dom0_request(self.s)
+        size = req.memory >> 20 if req is not None else 0
+        why = (f"dom0_mem ({size} MiB) does not fit in the heap's chunks: {placed.unallocated_mb} MiB could "
+               "not be placed" if placed.outcome == "out-of-memory" else
+               "the heap cannot even hold dom0's domain structures")
+        self.s.event("HWD-002", "PANIC", why, path="/chosen", prop="xen,xen-bootargs", xen_message=placed.message)
+        self.s.stop("panic", "other", "HWD-002", placed.message)
 
     # -- S9 -----------------------------------------------------------------
     def construct(self, dom: Domain) -> None:

@@ -38,6 +38,8 @@ def run(state: BootState) -> BootState:
             state.ft.set(pfn_down(start), pfn_up(start + size), "xen", owner=f"Xen: {what}")
     if state.stopped:
         return state
+    for start, size in state.dom0_banks:
+        state.ft.set(pfn_down(start), pfn_up(start + size), "inuse", owner="/chosen")
     for c in state.constructions.values():
         if state.statuses.get(c.dom.path) != "constructed" or c.dom.static_mem_present:
             continue
@@ -201,6 +203,14 @@ def _host_ext_regions(state: BootState, c: "Construction", banks: list[Bank]) ->
 def result(state: BootState) -> BootResult:
     constructions = state.constructions
     domains = []
+    if state.dom0_status is not None:
+        domains.append(DomainResult(
+            name="dom0", path="/chosen", status="constructed" if state.dom0_status == "constructed" else "failed",
+            static=False, direct_map=True, domid=0,
+            banks=tuple(Bank(guest=s, host=s, size=n) for s, n in state.dom0_banks)
+            if state.dom0_status == "constructed" else None,
+            p2m=tuple(P2MRegion(kind="ram", guest=s, size=n, host=s) for s, n in state.dom0_banks)
+            if state.dom0_status == "constructed" else ()))
     for dom in state.system.domains:
         status = state.statuses.get(dom.path, "not-reached")
         c = constructions.get(dom.path)

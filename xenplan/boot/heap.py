@@ -10,10 +10,11 @@ pool the heap cannot supply (ALLOC-006), dynamic RAM (ALLOC-001/002/004).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from xenplan.boot import messages as msg
-from xenplan.boot.placement import HeapBoard, HeapDomain, PlacementResult, place_domains
+from xenplan.boot.placement import Dom0Request, HeapBoard, HeapDomain, PlacementResult, place_domains
 from xenplan.boot.state import BootState
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
@@ -55,6 +56,37 @@ def heap_board(state: BootState) -> HeapBoard:
         p2m_root_order=1 if pa is not None and pa <= 40 else 0)
 
 
+DOM0_EXACT_CHUNK = 16 << 20
+"""After dom0, domU chunks from this size up are placed exactly; smaller ones depend on heap
+pages dom0's device-tree walk takes, which is not replayed."""
+DOM0_DEFAULT_MEM = 512 << 20
+"""What ``construct_dom0()`` gives dom0 when ``dom0_mem`` is not on the command line (HWD-001)."""
+
+
+def parse_size(text: str) -> int | None:
+    """``parse_size_and_unit()``: a number (C base prefixes) with an optional
+    T/G/M/K/B suffix; no suffix means KiB. None when Xen would refuse it."""
+    m = re.fullmatch(r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([TtGgMmKkBb]?)", text)
+    if m is None:
+        return None
+    value = int(m.group(1), 0)
+    shift = {"t": 40, "g": 30, "m": 20, "k": 10, "b": 0, "": 10}[m.group(2).lower()]
+    return value << shift
+
+
+def dom0_request(state: BootState) -> Dom0Request | None:
+    """dom0 as ``create_dom0()`` sees it, when a dom0 kernel makes Xen build one."""
+    if not any(m.kind == "kernel" and m.domain is None for m in state.live_modules()):
+        return None
+    sysm = state.system
+    cmdline = sysm.xen.cmdline
+    memory = parse_size(cmdline["dom0_mem"]) if "dom0_mem" in cmdline else None
+    cpus = sysm.board.nr_cpus or 2
+    if cmdline.get("dom0_max_vcpus", "").isdigit():
+        cpus = min(cpus, int(cmdline["dom0_max_vcpus"])) or cpus
+    return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis)
+
+
 def heap_domain(state: BootState, dom: Domain) -> HeapDomain:
     static = dom.static_mem_present and state.system.target.has("STATIC_MEMORY")
     short_shm = tuple(s.size for s in dom.shm if s.short_form and s.size and state.v.at_least(4, 19))
@@ -75,9 +107,6 @@ def replay(state: BootState) -> PlacementResult | None:
         if state.system.target.arch == "arm32":
             state.notes.append("arm32: Xen's allocator is not replayed (split xenheap/domheap); dynamic domains' "
                                "host addresses not predicted")
-        elif any(m.kind == "kernel" and m.domain is None for m in state.live_modules()):
-            state.notes.append("dom0's RAM comes from the heap first and is not modelled, so the domUs' host "
-                               "addresses are not predicted")
         elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
@@ -85,10 +114,14 @@ def replay(state: BootState) -> PlacementResult | None:
         else:
             board = heap_board(state)
             doms = [heap_domain(state, d) for d in state.system.domains]
-            result = place_domains(board, doms)
+            result = place_domains(board, doms, dom0_request(state))
             state.heap = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
+            if result.dom0 is not None and doms:
+                state.notes.append("dom0 is built first: its RAM and P2M tables are replayed, but not the heap "
+                                   "pages its device-tree walk takes (device mappings, interrupt routing, its "
+                                   "DTB), so domU chunks under 16 MiB get no host address")
     return state.heap
 
 
@@ -131,5 +164,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        return RamPlacement(banks=[(g, h, s) for g, h, s in p.banks])
+        after_dom0 = state.heap is not None and state.heap.dom0 is not None
+        return RamPlacement(banks=[(g, None if after_dom0 and s < DOM0_EXACT_CHUNK else h, s)
+                                   for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

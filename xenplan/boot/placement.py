@@ -103,6 +103,31 @@ class HeapDomain:
 
 
 @dataclass(frozen=True)
+class Dom0Request:
+    """What a classic dom0 asks of the heap (``create_dom0()``, ``construct_dom0()``)."""
+
+    memory: int
+    """``dom0_mem`` in bytes (512 MiB when the command line does not say, HWD-001)."""
+    cpus: int = 2
+    """``dom0_max_vcpus()``: every online CPU unless the command line caps it."""
+    nr_spis: int = 224
+    """The host GIC's SPIs: dom0's vGIC mirrors the hardware."""
+    max_grant_frames: int = 64
+    """``gnttab_dom0_frames()``."""
+
+
+@dataclass(frozen=True)
+class Dom0Placement:
+    """dom0's 1:1 RAM (HWD-002), or why ``allocate_memory_11()`` gave up."""
+
+    outcome: Literal["ok", "out-of-memory", "heap-exhausted"]
+    banks: tuple[tuple[int, int], ...]
+    """(start, size) host == guest, ascending, as ``insert_11_bank()`` merged them."""
+    unallocated_mb: int | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class DomainPlacement:
     """What the heap gave one domain, or where its build stopped.
 
@@ -162,6 +187,8 @@ class PlacementResult:
     """After ``discard_initial_modules()`` gave the boot modules back (S12);
     Xen's init section, freed next, is not counted. None if Xen stopped."""
     notes: tuple[str, ...] = ()
+    dom0: Dom0Placement | None = None
+    """dom0's RAM when the boot builds a classic dom0 (before any domU)."""
 
 
 class _Exhausted(Exception):
@@ -432,8 +459,10 @@ def _vcpu(r: _Replay, z: _Sizes, step: str) -> None:
 
 
 def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
-            pool: int) -> list[tuple[int, int]]:
-    """``domain_create()`` up to and with ``p2m_set_allocation()``: returns the P2M pool pages."""
+            pool: int, hwdom: bool = False) -> list[tuple[int, int]]:
+    """``domain_create()`` up to and with ``p2m_set_allocation()``: returns the P2M pool pages.
+
+    The hardware domain also gets Xen's emulated UART (``domain_vuart_init()``)."""
     step = "create"
     r.a(0, step)
     r.xm(8 * dom.cpus, step)
@@ -449,6 +478,8 @@ def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
     r.xm(PENDING_IRQ_SIZE * dom.nr_spis, step)
     r.xm(24, step)
     r.xm(8 * -(-(dom.nr_spis + 32) // 64), step)
+    if hwdom:
+        r.xm(128, step, align=1)
     r.xm(96, step)
     r.xm(96, step)
     r.xm(PAGE_SIZE, step, align=64)
@@ -529,6 +560,122 @@ def _domain(
     return DomainPlacement(dom.name, "ok", banks, p2m_pool=_pool(pool_got))
 
 
+def _p2m_tables(tables: set[tuple[int, int]], start: int, size: int) -> int:
+    """Table pages ``p2m_set_entry()`` must add to map [start, start + size) 1:1
+    with the largest aligned blocks (1 GiB, 2 MiB, 4 KiB) under a 4-level root."""
+    new = 0
+    addr, end = start, start + size
+    while addr < end:
+        block = next(b for b in (1 << 30, 1 << 21, PAGE_SIZE) if not addr % b and addr + b <= end)
+        needed = [(1, addr >> 39)]
+        if block < 1 << 30:
+            needed.append((2, addr >> 30))
+        if block < 1 << 21:
+            needed.append((3, addr >> 21))
+        for table in needed:
+            if table not in tables:
+                tables.add(table)
+                new += 1
+        addr += block
+    return new
+
+
+def _allocation_order(size: int) -> int:
+    """``get_allocation_size()``: the largest order not above ``size``."""
+    return (size >> PAGE_SHIFT).bit_length() - 1
+
+
+def _bits_zone(bits: int) -> int:
+    """``bits_to_zone()``: the highest zone an address width allows."""
+    return 1 if bits < PAGE_SHIFT + 1 else bits - PAGE_SHIFT
+
+
+def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Placement:
+    """``create_dom0()`` then ``allocate_memory_11()`` (HWD-002): domain and vCPU0 as
+    for a domU (plus the emulated UART, no P2M pool beyond 4.16/4.17's initial
+    16 pages), then RAM: bank 0 as large and as low as possible below 4 GiB,
+    then the rest, each chunk mapped at once (its P2M tables from the heap).
+
+    What ``construct_dom0()`` does after the RAM (mapping every host device,
+    routing its interrupts, building dom0's device tree) is not replayed.
+    """
+    z = _sizes(rel)
+    has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
+    dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
+                     max_grant_frames=req.max_grant_frames)
+    _create(r, board, dom, z, rel, 16 if rel <= 17 and has_pool else 0, hwdom=True)
+    _vcpu(r, z, "construct")
+    heap = r.heap
+    tables: set[tuple[int, int]] = set()
+    banks: list[tuple[int, int]] = []
+    left = req.memory
+    limit = 128 if rel == 16 else 256
+    min_low = max(0, (-(-min(req.memory, 128 << 20) // PAGE_SIZE) - 1).bit_length())
+    min_order = ((4 << 20) // PAGE_SIZE - 1).bit_length()
+    low_zone = _bits_zone(32)
+
+    def insert(pfn: int, order: int) -> bool:
+        nonlocal left
+        start, size = pfn << PAGE_SHIFT, PAGE_SIZE << order
+        if banks and size < 128 << 20 and start + size < banks[0][0]:
+            heap.free(pfn, order, dirty=False)
+            return False
+        for _ in range(_p2m_tables(tables, start, size)):
+            r.a(0, "construct", xen=False)
+        left -= size
+        for i, (bs, bn) in enumerate(banks):
+            if bs == start + size:
+                banks[i] = (start, bn + size)
+                return True
+            if start == bs + bn:
+                banks[i] = (bs, bn + size)
+                return True
+            if start + size < bs and len(banks) < limit:
+                banks.insert(i, (start, size))
+                return True
+        if len(banks) < limit:
+            banks.append((start, size))
+            return True
+        heap.free(pfn, order, dirty=False)
+        return False
+
+    order = _allocation_order(left)
+    lowmem = False
+    while order >= min_low and not lowmem:
+        for bits in range(order, 33):
+            pfn = heap.alloc(order, zone_hi=_bits_zone(bits))
+            if pfn is not None:
+                insert(pfn, order)
+                lowmem = True
+                break
+        else:
+            order -= 1
+    order = _allocation_order(left)
+    while left and len(banks) < limit:
+        got = heap.alloc(order, zone_hi=low_zone if lowmem else None) if order <= MAX_ORDER else None
+        if got is None:
+            order -= 1
+            if lowmem and order < min_low:
+                order, lowmem = _allocation_order(left), False
+                continue
+            if order >= min_order:
+                continue
+            break
+        if not insert(got, order):
+            if len(banks) == limit:
+                break
+            if lowmem:
+                order, lowmem = _allocation_order(left), False
+                continue
+            break
+        order = _allocation_order(left)
+    if left:
+        mb = left >> 20
+        return Dom0Placement("out-of-memory", tuple(banks), mb,
+                             f"Failed to allocate requested dom0 memory. {mb}MB unallocated")
+    return Dom0Placement("ok", tuple(banks))
+
+
 def _shrink_pool(r: _Replay, initial: list[tuple[int, int]], count: int) -> None:
     """``p2m_set_allocation()`` below the 16 pages of ``p2m_init()``: the oldest go back, dirty."""
     pages = [p for start, n in initial for p in range(start + n - 1, start - 1, -1)]
@@ -605,11 +752,13 @@ def _discard_modules(heap: BuddyHeap, board: HeapBoard) -> None:
         done.append((start, end - start))
 
 
-def place_domains(board: HeapBoard, domains: Sequence[HeapDomain]) -> PlacementResult:
+def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
+                  dom0: Dom0Request | None = None) -> PlacementResult:
     """Replay Xen's heap from the boot allocator to the last domU (sections 2-5).
 
-    Domains are built in the order given (DT order of ``/chosen``); the first
-    that fails stops the boot, and the ones after it are "not-reached".
+    A classic dom0 is built first (``create_dom0()``); domains are built in
+    the order given (DT order of ``/chosen``); the first that fails stops the
+    boot, and the ones after it are "not-reached".
     """
     rel = release(board.version)
     minor = board.version[1]
@@ -625,6 +774,7 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain]) -> PlacementR
     heap = BuddyHeap()
     placed: list[DomainPlacement] = []
     failure: str | None = None
+    dom0_placed: Dom0Placement | None = None
     if allocs and allocs[-1].pfn is None:
         last = allocs[-1]
         failure = f"alloc_boot_pages() cannot place the {last.what} ({last.pages << PAGE_SHIFT:#x} bytes)"
@@ -635,7 +785,13 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain]) -> PlacementR
             _boot_sequence(r, board, rel)
         except _Exhausted as exc:
             failure = f"heap exhausted during boot ({exc.step})"
-        if failure is None:
+        if failure is None and dom0 is not None:
+            try:
+                dom0_placed = _dom0(r, board, dom0, rel)
+            except _Exhausted:
+                dom0_placed = Dom0Placement("heap-exhausted", (), None, "Error creating domain 0"
+                                            + ("" if rel <= 17 else " (rc = -12)"))
+        if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
             for index, dom in enumerate(domains):
                 try:
                     result = _domain(r, board, dom, index, rel, minor)
@@ -652,7 +808,8 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain]) -> PlacementR
     )
     free_bytes = heap.free_pages << PAGE_SHIFT
     after: int | None = None
-    if failure is None and all(p.outcome == "ok" for p in placed):
+    if failure is None and all(p.outcome == "ok" for p in placed) and (dom0_placed is None
+                                                                         or dom0_placed.outcome == "ok"):
         _discard_modules(heap, board)
         after = heap.free_pages << PAGE_SHIFT
-    return PlacementResult(tuple(placed), recorded, failure, free_bytes, free_lists, after, tuple(notes))
+    return PlacementResult(tuple(placed), recorded, failure, free_bytes, free_lists, after, tuple(notes), dom0_placed)

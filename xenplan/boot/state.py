@@ -85,6 +85,10 @@ class BootState:
     static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
     heap: "PlacementResult | None" = None
     heap_replayed: bool = False
+    dom0_status: str | None = None
+    """"constructed" or "failed" when Xen builds a classic dom0 and its RAM was replayed."""
+    dom0_banks: tuple[tuple[int, int], ...] = ()
+    """dom0's 1:1 RAM (start, size), ascending."""
     constructions: "dict[str, Construction]" = field(default_factory=dict)
     xs_ports: dict[str, int] = field(default_factory=dict)
 

@@ -75,7 +75,28 @@ class TlsfPool:
         self._get_page = get_page
         self._put_page = put_page
         self._lists: dict[tuple[int, int], list[Block]] = {}
-        self.regions = 0
+        self._first: dict[int, Block] = {}
+
+    @property
+    def regions(self) -> int:
+        """Pages the pool holds."""
+        return len(self._first)
+
+    def layout(self) -> dict[int, list[Block]]:
+        """Every region's blocks in address order, sentinel included."""
+        out: dict[int, list[Block]] = {}
+        for pfn, block in self._first.items():
+            chain: list[Block] = []
+            cur: Block | None = block
+            while cur is not None:
+                chain.append(cur)
+                cur = cur.next
+            out[pfn] = chain
+        return out
+
+    def free_lists(self) -> dict[tuple[int, int], list[Block]]:
+        """The segregated free lists, each from its head."""
+        return {key: list(chain) for key, chain in self._lists.items()}
 
     def _insert(self, block: Block) -> None:
         """``INSERT_BLOCK``: at the head of its list."""
@@ -104,7 +125,7 @@ class TlsfPool:
         sentinel = Block(pfn, BHDR_OVERHEAD + REGION_BLOCK, 0, False, block)
         block.next = sentinel
         self._insert(block)
-        self.regions += 1
+        self._first[pfn] = block
 
     def alloc(self, size: int) -> Block | None:
         """``xmem_pool_alloc()``: a block of at least ``size`` bytes, or None when the
@@ -154,7 +175,7 @@ class TlsfPool:
         after = block.next
         assert after is not None
         if block.prev is None and after.size == 0:
-            self.regions -= 1
+            del self._first[block.region]
             self._put_page(block.region)
             return
         self._insert(block)

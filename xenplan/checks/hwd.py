@@ -1,7 +1,8 @@
 """HWD: dom0 and the hardware domain (rulebook §11).
 
-The boot stages do not build a classic dom0 (a note says so), so what Xen
-does with it is read here from the model: its memory size, its view of host
+The boot stages build a classic dom0's RAM (HWD-002, reported by
+``boot/domains.py`` from the heap replay); the rest of what Xen does with it
+is read here from the model: its memory size, its view of host
 reservations, its shared memory. From 4.21 a ``xen,domain`` node can be the
 hardware domain (``capabilities`` bit 1); the checks Xen makes on it and the
 static memory it ignores are here too.
@@ -49,6 +50,28 @@ def dom0_mem_unset(system: System, result: BootResult) -> Iterator[Hit]:
     kernel = next(m for m in system.xen.dom0_modules if m.kind == "kernel")
     yield Hit(message=f"dom0 ({kernel.path}) is built without dom0_mem on Xen's command line: unless Xen was "
                       "built with CONFIG_DOM0_MEM it gets 512 MiB", path="/chosen", property="xen,xen-bootargs")
+
+
+@rule(id="HWD-002", slug="dom0-ram-unallocatable", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/domain_build.c: allocate_memory_11(), insert_11_bank()",
+      xen_message="Failed to allocate requested dom0 memory. NMB unallocated")
+def dom0_ram_unallocatable() -> None:
+    """What Xen does: builds dom0 before any domU and maps its RAM 1:1 from the
+    heap. Bank 0 is the largest power-of-two chunk (at least min(128 MiB,
+    ``dom0_mem``)) found in the lowest memory below 4 GiB; the rest comes in
+    the largest chunks left, first below 4 GiB, then anywhere, down to 4 MiB,
+    a chunk below bank 0 only if it is 128 MiB or more. When the chunks run
+    out before ``dom0_mem`` is covered it panics "Failed to allocate requested
+    dom0 memory. NMB unallocated". Static memory, static heap, reserved
+    memory and the boot modules are not heap, so they shrink what dom0 can get.
+
+    Why it matters: dom0 is never built, no domU is built and Xen stops booting.
+
+    Example: on a 4 GiB board ``dom0_mem=3800M`` fails with 24 MB unallocated;
+    ``dom0_mem=3G`` fits (2816 MiB at 0x50000000 and 256 MiB at 0x120000000).
+
+    Fix: lower ``dom0_mem`` or free RAM from static banks and reservations.
+    """
 
 
 @rule(id="HWD-004", slug="dom0-told-static-heap-is-ram", behaviour="HAZARD", since="4.17",

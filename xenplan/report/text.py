@@ -50,6 +50,8 @@ def verdict(a: Analysis) -> Text:
 
 
 def _kind(d: DomainResult) -> str:
+    if d.domid == 0:
+        return "dom0 (1:1 from the heap)"
     return "1:1 static" if d.direct_map else "static" if d.static else "dynamic"
 
 
@@ -59,10 +61,13 @@ def domains_table(a: Analysis) -> Table:
         t.add_column(col)
     by_path = {d.path: d for d in a.system.domains}
     for d in a.result.domains:
-        dom = by_path[d.path]
-        mem = f"{dom.memory_kib} KiB" if dom.memory_kib is not None else "?"
-        if dom.memory_kib is not None and dom.memory_kib % 1024 == 0:
-            mem = _size(dom.memory_kib * 1024)
+        dom = by_path.get(d.path)
+        if dom is None:
+            mem = _size(sum(b.size for b in d.banks)) if d.banks else "?"
+        else:
+            mem = f"{dom.memory_kib} KiB" if dom.memory_kib is not None else "?"
+            if dom.memory_kib is not None and dom.memory_kib % 1024 == 0:
+                mem = _size(dom.memory_kib * 1024)
         banks = "—" if d.banks is None else "\n".join(
             f"{b.guest:#x} → {'?' if b.host is None else hex(b.host)}, {_size(b.size)}" for b in d.banks)
         st = {"constructed": "green", "failed": "red", "not-reached": "dim"}[d.status]

@@ -1,0 +1,83 @@
+"""A classic dom0 against instrumented boots of the real Xen.
+
+``tests/data/dom0/<case>/`` holds a QEMU ``virt`` device tree (4 GiB, two
+CPUs) with a dom0 kernel and dom0less domUs, and per release what a release
+build of that Xen did with it, read from its console and from a trace of
+its heap allocations: the outcome and panic message, dom0's 1:1 banks
+(``allocate_memory_11()``'s "BANK[n]" lines) and the host chunks each domU
+got from ``allocate_bank_memory()``. The Xen image size in each verdict is
+the instrumented build's own.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xenplan import boot, dt, model
+from xenplan.boot.heap import parse_size
+from xenplan.boot.result import BootResult
+from xenplan.dt.tree import Tree
+from xenplan.model.base import Range
+from xenplan.model.target import Target, XenVersion
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "dom0"
+EXACT = 16 << 20
+
+
+def _recordings() -> list[Any]:
+    return [pytest.param(p.parent.name, p.stem.removeprefix("expected-"), id=f"{p.parent.name}@{p.stem[9:]}")
+            for p in sorted(DATA.glob("*/expected-*.json"))]
+
+
+@lru_cache(maxsize=None)
+def _tree(case: str) -> Tree:
+    return dt.load(str(DATA / case / "board.dts"))
+
+
+def _simulate(case: str, exp: dict[str, Any]) -> BootResult:
+    target = Target(version=XenVersion.parse(exp["version"]), xen_image=Range(start=exp["xen_image"][0],
+                    size=exp["xen_image"][1]), fdt_address=exp["fdt"][0], fdt_size=exp["fdt"][1])
+    return boot.simulate(model.build(_tree(case), target))
+
+
+def _merge(chunks: list[list[int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for host, size in chunks:
+        if out and out[-1][0] + out[-1][1] == host:
+            out[-1] = (out[-1][0], out[-1][1] + size)
+        else:
+            out.append((host, size))
+    return out
+
+
+@pytest.mark.parametrize("case,version", _recordings())
+def test_recorded_dom0(case: str, version: str) -> None:
+    exp = json.loads((DATA / case / f"expected-{version}.json").read_text())
+    got = _simulate(case, exp)
+    assert got.outcome == exp["outcome"]
+    if exp["message"] is not None:
+        assert got.failed_at is not None and got.failed_at.message == exp["message"]
+    dom0 = got.domains[0]
+    assert (dom0.name, dom0.domid) == ("dom0", 0)
+    if exp["dom0_banks"]:
+        assert [(b.host, b.size) for b in dom0.banks or ()] == [tuple(b) for b in exp["dom0_banks"]]
+        assert all(b.guest == b.host for b in dom0.banks or ())
+    domus = [d for d in got.domains[1:] if d.status == "constructed" and not d.static]
+    dynamic = [_merge(c) for c in exp["domu_chunks"] if c]
+    assert len(dynamic) == len(domus)
+    for d, chunks in zip(domus, dynamic):
+        predicted = [(b.host, b.size) for b in d.banks or () if b.host is not None]
+        assert predicted == [c for c in chunks if c[1] >= EXACT]
+        assert all(b.host is not None for b in d.banks or () if b.size >= EXACT)
+
+
+def test_dom0_mem_sizes_parse_as_xen_does() -> None:
+    assert parse_size("512M") == 512 << 20
+    assert parse_size("0x100000") == 0x100000 << 10
+    assert parse_size("1g") == 1 << 30
+    assert parse_size("12Q") is None
