@@ -87,9 +87,18 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis)
 
 
-def heap_domain(state: BootState, dom: Domain) -> HeapDomain:
+def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None) -> HeapDomain:
+    """The allocator's view of one domain. ``shm_seen``: ids of heap-backed shared
+    memory an earlier domain already allocated (only the first user allocates it)."""
     static = dom.static_mem_present and state.system.target.has("STATIC_MEMORY")
-    short_shm = tuple(s.size for s in dom.shm if s.short_form and s.size and state.v.at_least(4, 19))
+    seen = set() if shm_seen is None else shm_seen
+    short: list[int] = []
+    for s in dom.shm:
+        if s.short_form and s.size and state.v.at_least(4, 19) and s.shm_id not in seen:
+            short.append(s.size)
+            if s.shm_id is not None:
+                seen.add(s.shm_id)
+    short_shm = tuple(short)
     return HeapDomain(name=dom.name, cpus=dom.cpus or 1, memory_kib=dom.memory_kib or 0, static=static,
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
                       enhanced=dom.enhanced is not None and dom.enhanced in PV_ENABLED,
@@ -113,7 +122,8 @@ def replay(state: BootState) -> PlacementResult | None:
                                "are needed to replay Xen's allocator")
         else:
             board = heap_board(state)
-            doms = [heap_domain(state, d) for d in state.system.domains]
+            seen: set[str] = set()
+            doms = [heap_domain(state, d, seen) for d in state.system.domains]
             result = place_domains(board, doms, dom0_request(state))
             state.heap = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes

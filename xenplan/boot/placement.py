@@ -474,10 +474,11 @@ def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
         initial = r.pages(16, step)
     r.a(0, step)
     r.xm(576, step)
-    r.xm(z.vgic_rank * (dom.nr_spis // 32), step, align=4)
-    r.xm(PENDING_IRQ_SIZE * dom.nr_spis, step)
+    spis = -(-dom.nr_spis // 32) * 32
+    r.xm(z.vgic_rank * (spis // 32), step, align=4)
+    r.xm(PENDING_IRQ_SIZE * spis, step)
     r.xm(24, step)
-    r.xm(8 * -(-(dom.nr_spis + 32) // 64), step)
+    r.xm(8 * -(-(spis + 32) // 64), step)
     if hwdom:
         r.xm(128, step, align=1)
     r.xm(96, step)
