@@ -1,0 +1,75 @@
+"""The heap replay against traced boots of the real Xen, allocation by allocation.
+
+``tests/data/heaptrace/*.json.gz`` are the heap allocations (order and first
+page of every successful ``alloc_heap_pages()``, in order, from heap
+initialisation on) that a release build of Xen with allocation tracing made
+while booting a device tree of the oracle (or of ``tests/data/dom0``) on
+QEMU. The replay must make the same requests in the same order and get the
+same pages: the boot sequence, every xmalloc pool page, every domain's
+structures, P2M pool and RAM. With a dom0, ``replayed`` says how far the
+replay goes (through dom0's RAM and its P2M tables; its device-tree walk is
+not replayed).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xenplan import boot, dt, model
+from xenplan.boot import buddy
+from xenplan.model.base import Range
+from xenplan.model.target import Target, XenVersion
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+TRACES = sorted((DATA / "heaptrace").glob("*.json.gz"))
+
+
+def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    log: list[tuple[int, int]] = []
+    heap = buddy.BuddyHeap
+    alloc, alloc_pages, alloc_repeat = heap.alloc, heap.alloc_pages, heap.alloc_repeat
+
+    def one(self: buddy.BuddyHeap, order: int, no_scrub: bool = False, zone_hi: int | None = None) -> int | None:
+        pfn = alloc(self, order, no_scrub, zone_hi)
+        if pfn is not None:
+            log.append((order, pfn))
+        return pfn
+
+    def pages(self: buddy.BuddyHeap, count: int, zone_hi: int | None = None) -> list[tuple[int, int]]:
+        got = alloc_pages(self, count, zone_hi)
+        for start, n in got:
+            log.extend((0, p) for p in range(start + n - 1, start - 1, -1))
+        return got
+
+    def repeat(self: buddy.BuddyHeap, order: int, count: int, no_scrub: bool = False,
+               zone_hi: int | None = None) -> list[int]:
+        got = alloc_repeat(self, order, count, no_scrub, zone_hi)
+        log.extend((order, p) for p in got)
+        return got
+
+    monkeypatch.setattr(heap, "alloc", one)
+    monkeypatch.setattr(heap, "alloc_pages", pages)
+    monkeypatch.setattr(heap, "alloc_repeat", repeat)
+    return log
+
+
+@pytest.mark.parametrize("trace", TRACES, ids=[t.name.removesuffix(".json.gz") for t in TRACES])
+def test_replay_makes_xens_allocations(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc: dict[str, Any] = json.loads(gzip.decompress(trace.read_bytes()))
+    real = [tuple(a) for a in doc["allocations"]]
+    log = _record(monkeypatch)
+    target = Target(version=XenVersion.parse(doc["version"]),
+                    xen_image=Range(start=doc["xen_image"][0], size=doc["xen_image"][1]),
+                    fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1])
+    boot.simulate(model.build(dt.load(str(DATA / doc["dts"])), target))
+    same = 0
+    while same < min(len(log), len(real)) and log[same] == real[same]:
+        same += 1
+    want = doc.get("replayed") or min(len(log), len(real))
+    assert same >= want, f"allocation {same}: Xen {real[same]}, replay {log[same] if same < len(log) else None}"
+    assert want >= 0.99 * len(real) or "replayed" in doc
