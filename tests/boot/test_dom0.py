@@ -4,8 +4,9 @@
 CPUs) with a dom0 kernel and dom0less domUs, and per release what a release
 build of that Xen did with it, read from its console and from a trace of
 its heap allocations: the outcome and panic message, dom0's 1:1 banks
-(``allocate_memory_11()``'s "BANK[n]" lines) and the host chunks each domU
-got from ``allocate_bank_memory()``. The Xen image size in each verdict is
+(``allocate_memory_11()``'s "BANK[n]" lines), dom0's extended regions (its
+"extended region" lines; 4.16 has none) and the host chunks each domU got
+from ``allocate_bank_memory()``. The Xen image size in each verdict is
 the instrumented build's own.
 """
 
@@ -67,6 +68,8 @@ def test_recorded_dom0(case: str, version: str) -> None:
     if exp["dom0_banks"]:
         assert [(b.host, b.size) for b in dom0.banks or ()] == [tuple(b) for b in exp["dom0_banks"]]
         assert all(b.guest == b.host for b in dom0.banks or ())
+        ext = [(p.guest, p.size) for p in dom0.p2m if p.kind == "ext"]
+        assert ext == [tuple(r) for r in exp["dom0_extended_regions"]]
     domus = [d for d in got.domains[1:] if d.status == "constructed" and not d.static]
     dynamic = [_merge(c) for c in exp["domu_chunks"] if c]
     assert len(dynamic) == len(domus)

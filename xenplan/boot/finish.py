@@ -166,15 +166,25 @@ def _subtract(ranges: list[Range], cut: list[Range]) -> list[Range]:
     return out
 
 
-def _trim(ranges: list[Range]) -> list[Range]:
-    """Both ends to 2 MiB (start up, end down), kept only from 64 MiB on (``add_ext_regions()``)."""
+def _trim(ranges: list[Range], last_page_lost: bool = False) -> list[Range]:
+    """Both ends to 2 MiB (start up, end down), kept only from 64 MiB on (``add_ext_regions()``).
+
+    ``last_page_lost``: 4.18 to 4.20 turn the last frame number of a range into
+    the address of that page's first byte, so a range ending on a 2 MiB
+    boundary loses its last 2 MiB (fixed in 4.21, "fix math in add_ext_regions").
+    """
     out = []
     for r in sorted(ranges, key=lambda x: x.start):
         s = (r.start + MB2 - 1) // MB2 * MB2
-        e = r.end // MB2 * MB2
+        end = r.end - PAGE_SIZE + 1 if last_page_lost else r.end
+        e = s + max(0, end - s) // MB2 * MB2
         if e - s >= MB64:
             out.append(Range(start=s, size=e - s))
     return out
+
+
+def _ext_math_bug(state: BootState) -> bool:
+    return state.v.at_least(4, 18) and not state.v.at_least(4, 21)
 
 
 def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> list[Range]:
@@ -187,7 +197,7 @@ def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> 
         end = min(window.end, top)
         if end - start >= MB64:
             cands.append(Range(start=start, size=end - start))
-    return _trim(_subtract(cands, shm))
+    return _trim(_subtract(cands, shm), last_page_lost=bool(shm) and _ext_math_bug(state))
 
 
 def _host_ext_regions(state: BootState, c: "Construction", banks: list[Bank]) -> list[Range]:
@@ -197,7 +207,33 @@ def _host_ext_regions(state: BootState, c: "Construction", banks: list[Bank]) ->
     cut += [s.range for s in state.shmem if s.range is not None]
     cut += [w for w, _h, _p in c.shm_windows]
     cut.append(GUEST_GNTTAB)
-    return _trim(_subtract(list(state.ram), cut))
+    return _trim(_subtract(list(state.ram), cut), last_page_lost=_ext_math_bug(state))
+
+
+DOM0_GNTTAB_FRAMES = 64
+"""``gnttab_dom0_frames()``: the grant-table frames, capped by the pages of Xen's text."""
+
+
+def _dom0_p2m(state: BootState) -> list[P2MRegion]:
+    """dom0's guest map as Xen builds it: RAM 1:1, the grant window over Xen's own text
+    (HWD-003), and from 4.17 the extended regions of ``find_unallocated_memory()``:
+    host RAM less dom0's RAM, every reserved bank and the grant window (GMAP-009)."""
+    banks = [Range(start=s, size=n) for s, n in state.dom0_banks]
+    regions = [P2MRegion(kind="ram", guest=b.start, host=b.start, size=b.size) for b in banks]
+    xen = state.system.target.xen_image
+    if xen is None:
+        return regions
+    gnttab = Range(start=xen.start, size=DOM0_GNTTAB_FRAMES * PAGE_SIZE)
+    regions.append(P2MRegion(kind="gnttab", guest=gnttab.start, size=gnttab.size,
+                             note="advertised; over Xen's own text"))
+    if state.v.at_least(4, 17):
+        cut = banks + [b.range for b in state.live_reserved()] + [gnttab]
+        if state.v.at_least(4, 19):
+            cut += [s.range for s in state.shmem if s.range is not None]
+        regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region")
+                       for r in _trim(_subtract(list(state.ram), cut), last_page_lost=_ext_math_bug(state)))
+    regions.sort(key=lambda r: (r.guest, r.kind))
+    return regions
 
 
 def result(state: BootState) -> BootResult:
@@ -209,8 +245,7 @@ def result(state: BootState) -> BootResult:
             static=False, direct_map=True, domid=0,
             banks=tuple(Bank(guest=s, host=s, size=n) for s, n in state.dom0_banks)
             if state.dom0_status == "constructed" else None,
-            p2m=tuple(P2MRegion(kind="ram", guest=s, size=n, host=s) for s, n in state.dom0_banks)
-            if state.dom0_status == "constructed" else ()))
+            p2m=tuple(_dom0_p2m(state)) if state.dom0_status == "constructed" else ()))
     for dom in state.system.domains:
         status = state.statuses.get(dom.path, "not-reached")
         c = constructions.get(dom.path)
