@@ -193,7 +193,7 @@ class _Domains:
                 t_ = "Error getting cpupool id from domain-cpupool (-3)"
                 self.fail(c, "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> {why}", t_, prop="domain-cpupool")
         for prop, val in (("max_grant_frames", dom.max_grant_frames), ("max_maptrack_frames", dom.max_maptrack_frames)):
-            if val is not None and val > 0x7FFFFFFF:
+            if val is not None and val > 0x7FFFFFFF and v.at_least(4, 18):
                 t_ = f"{prop} ({val}) overflow"
                 self.fail(c, "DOM-012", f"{prop} = {val} is above INT32_MAX", t_, prop=prop)
         if dom.llc_colors is not None and v.at_least(4, 20) and not t.has("LLC_COLORING"):

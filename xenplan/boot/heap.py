@@ -87,6 +87,11 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis)
 
 
+def _grant_limit(state: BootState, value: int | None, default: int) -> int:
+    """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
+    return default if value is None or not state.v.at_least(4, 18) else value
+
+
 def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None) -> HeapDomain:
     """The allocator's view of one domain. ``shm_seen``: ids of heap-backed shared
     memory an earlier domain already allocated (only the first user allocates it)."""
@@ -103,8 +108,9 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
                       enhanced=dom.enhanced is not None and dom.enhanced in PV_ENABLED,
                       heap_shm_sizes=short_shm,
-                      max_grant_frames=64 if dom.max_grant_frames is None else dom.max_grant_frames,
-                      max_maptrack_frames=1024 if dom.max_maptrack_frames is None else dom.max_maptrack_frames,
+                      vpl011=dom.vpl011,
+                      max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
+                      max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size
                                         and state.v.at_least(4, 17)))
 

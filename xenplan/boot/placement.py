@@ -42,6 +42,8 @@ from xenplan.dt.tree import Tree
 from xenplan.model.layout import GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
 
+VPL011_BACKEND = 172
+"""``sizeof(struct vpl011_xen_backend)``: the vUART's buffers when Xen is its backend."""
 PENDING_IRQ_SIZE = 56
 """``sizeof(struct pending_irq)``: the vGIC allocates one per SPI."""
 XENSTORE_ZONE = 32 - PAGE_SHIFT
@@ -98,6 +100,8 @@ class HeapDomain:
     """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
     max_grant_frames: int = 64
     """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
+    vpl011: bool = False
+    """``vpl011``: ``domain_vpl011_init()`` allocates its Xen-side backend (172 bytes)."""
     max_maptrack_frames: int = 1024
     """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
 
@@ -276,6 +280,8 @@ class _Sizes:
     """``sizeof(struct active_grant_entry)``: 40 up to 4.17, 32 from 4.18."""
     gnttab_gfn_arrays: bool
     """4.16's ``gnttab_init_arch()`` allocates its own per-frame GFN arrays."""
+    gnttab_xv: bool
+    """The grant-table arrays come from ``xvzalloc`` (4.20+): the pool up to a page, vmalloc above."""
     vgic_rank: int
     """``sizeof(struct vgic_irq_rank)``: 88 up to 4.18, 84 from 4.19."""
     waitqueue: bool
@@ -298,6 +304,7 @@ def _sizes(rel: int) -> _Sizes:
         gnttab={16: 152, 17: 136, 18: 112}.get(rel, 104),
         active_entry=40 if rel <= 17 else 32,
         gnttab_gfn_arrays=rel == 16,
+        gnttab_xv=rel >= 20,
         vgic_rank=88 if rel <= 18 else 84,
         waitqueue=rel <= 21,
         pbuf=rel <= 21,
@@ -369,6 +376,13 @@ class _Replay:
                 kept -= 1 << bit
                 self.heap.free(pfn + kept, bit, dirty=True)
             bit += 1
+
+    def xv(self, nbytes: int, step: str) -> None:
+        """``xvzalloc()``: ``xmalloc`` up to a page, ``vzalloc`` above."""
+        if nbytes <= PAGE_SIZE:
+            self.xm(nbytes, step)
+        else:
+            self.vmalloc(nbytes, step)
 
     def vmalloc(self, nbytes: int, step: str) -> None:
         """``vzalloc()``: an MFN array from the pool, order-0 domheap pages, the array freed."""
@@ -503,13 +517,14 @@ def _grant_table(r: _Replay, dom: HeapDomain, z: _Sizes) -> None:
     step = "create"
     frames = dom.max_grant_frames
     per_page = PAGE_SIZE // z.active_entry
+    array = r.xv if z.gnttab_xv else r.xm
     r.xm(z.gnttab, step)
-    r.xm(8 * -(-frames * (PAGE_SIZE // 8) // per_page), step)
+    array(8 * -(-frames * (PAGE_SIZE // 8) // per_page), step)
     if dom.max_maptrack_frames:
-        r.vmalloc(8 * dom.max_maptrack_frames, step)
+        (r.xv if z.gnttab_xv else r.vmalloc)(8 * dom.max_maptrack_frames, step)
     for _ in range(2 if z.gnttab_gfn_arrays else 1):
-        r.xm(8 * frames, step)
-        r.xm(8 * -(-frames // 8), step)
+        array(8 * frames, step)
+        array(8 * -(-frames // 8), step)
     r.pages(-(-(PAGE_SIZE // 8) // per_page) + 1, step)
 
 
@@ -549,12 +564,16 @@ def _domain(
         _, short = r.bank(size >> PAGE_SHIFT)
         if short:
             raise _Exhausted("shm")
+    if dom.vpl011 and rel >= 17:
+        r.xm(VPL011_BACKEND, "construct", align=4)
     dtb = r.xm(z.dtb_buffer, "construct", align=128)
     if z.intc_node:
         r.xf(r.xm(32, "construct", align=128))
     r.xf(dtb)
     for _ in range(1, dom.cpus):
         _vcpu(r, z, "construct")
+    if dom.vpl011 and rel <= 16:
+        r.xm(VPL011_BACKEND, "construct", align=4)
     if minor >= 21 and dom.enhanced:
         if r.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
             r.a(0, "construct", xen=False)

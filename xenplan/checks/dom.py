@@ -141,7 +141,7 @@ def domain_cpupool_invalid() -> None:
     """
 
 
-@rule(id="DOM-012", slug="grant-frames-overflow", behaviour="PANIC", since="4.16",
+@rule(id="DOM-012", slug="grant-frames-overflow", behaviour="PANIC", since="4.18",
       xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
       xen_message="max_grant_frames (N) overflow")
 def grant_frames_overflow() -> None:
