@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from xenplan.boot.heap import hypervisor_node
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
@@ -112,7 +113,7 @@ def _p2m(state: BootState, c: "Construction", banks: list[Bank]) -> list[P2MRegi
         uart = board.uart
         base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011.start
         regions.append(P2MRegion(kind="vpl011", guest=base, size=PAGE_SIZE, note="emulated"))
-    hypervisor = _hypervisor_node(state, dom.enhanced)
+    hypervisor = hypervisor_node(state, dom.enhanced)
     if hypervisor:
         regions.append(P2MRegion(kind="gnttab", guest=GUEST_GNTTAB.start, size=GUEST_GNTTAB.size,
                                  note="advertised; mapped by the guest"))
@@ -138,13 +139,6 @@ def _kind(state: str, static: bool, owner: str | None) -> str:
             return "shm"
         return "static-domain" if static else "domain"
     return {"boot": "ram", "static-free": "static-free"}.get(state, state)
-
-
-def _hypervisor_node(state: BootState, enhanced: str | None) -> bool:
-    """GMAP-003: the /hypervisor node (grant window, extended regions) exists for PV-enabled domains."""
-    if enhanced is None or not state.v.at_least(4, 17):
-        return False
-    return enhanced in ("", "enabled", "no-xenstore") or (enhanced == "legacy" and state.v.at_least(4, 21))
 
 
 MB2, MB64 = 2 << 20, 64 << 20

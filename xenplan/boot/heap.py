@@ -53,7 +53,7 @@ def heap_board(state: BootState) -> HeapBoard:
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
-        p2m_root_order=1 if pa is not None and pa <= 40 else 0)
+        p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits)
 
 
 DOM0_EXACT_CHUNK = 16 << 20
@@ -87,6 +87,13 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis)
 
 
+def hypervisor_node(state: BootState, enhanced: str | None) -> bool:
+    """GMAP-003: the /hypervisor node (grant window, extended regions) exists for PV-enabled domains."""
+    if enhanced is None or not state.v.at_least(4, 17):
+        return False
+    return enhanced in ("", "enabled", "no-xenstore") or (enhanced == "legacy" and state.v.at_least(4, 21))
+
+
 def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
     return default if value is None or not state.v.at_least(4, 18) else value
@@ -108,7 +115,8 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
                       enhanced=dom.enhanced is not None and dom.enhanced in PV_ENABLED,
                       heap_shm_sizes=short_shm,
-                      vpl011=dom.vpl011,
+                      vpl011=dom.vpl011, direct_map=dom.direct_map and state.v.at_least(4, 17),
+                      hypervisor_node=hypervisor_node(state, dom.enhanced),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size

@@ -77,6 +77,8 @@ class HeapBoard:
     """Xen release as (4, 22) or (4, 16, 7)."""
     host_cpus: int = 2
     p2m_root_order: int = 0
+    ipa_bits: int = 44
+    """The P2M's IPA width: the top of the second guest RAM window's extended region."""
     """0 for a 4-level P2M (44-bit IPA and up), 1 for the concatenated 40-bit root."""
 
 
@@ -100,6 +102,10 @@ class HeapDomain:
     """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
     max_grant_frames: int = 64
     """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
+    hypervisor_node: bool = False
+    """The guest DTB gets a /hypervisor node (``make_hypervisor_node()``: extended regions)."""
+    direct_map: bool = False
+    """1:1: extended regions come from the host layout, not from the guest RAM windows."""
     vpl011: bool = False
     """``vpl011``: ``domain_vpl011_init()`` allocates its Xen-side backend (172 bytes)."""
     max_maptrack_frames: int = 1024
@@ -569,6 +575,8 @@ def _domain(
     dtb = r.xm(z.dtb_buffer, "construct", align=128)
     if z.intc_node:
         r.xf(r.xm(32, "construct", align=128))
+    if dom.hypervisor_node and rel >= 17:
+        _hypervisor_node(r, board, dom, banks or (), rel)
     r.xf(dtb)
     for _ in range(1, dom.cpus):
         _vcpu(r, z, "construct")
@@ -694,6 +702,35 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
         return Dom0Placement("out-of-memory", tuple(banks), mb,
                              f"Failed to allocate requested dom0 memory. {mb}MB unallocated")
     return Dom0Placement("ok", tuple(banks))
+
+
+def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
+                     banks: Sequence[tuple[int, int, int]], rel: int) -> None:
+    """``make_hypervisor_node()``: a bank array for the extended regions, on 4.21+ the
+    range set ``find_domU_holes()`` builds and destroys, then the ``reg`` cells
+    (grant window plus one entry per region). Host-layout (1:1) domains and
+    shared-memory holes take range-set nodes that are not replayed."""
+    step = "construct"
+    ext = r.xm(16 + 256 * 24 if rel >= 20 else 8 + 256 * 24, step)
+    regions = 0
+    nodes: list[_XBlock] = []
+    holes = r.xm(96, step) if rel >= 21 and not dom.direct_map else None
+    if not dom.direct_map:
+        top = (1 << board.ipa_bits) - 1
+        for window in GUEST_RAM_BANKS:
+            used = sum(n for g, _h, n in banks if window.start <= g < window.end)
+            start = -(-(window.start + used) // (2 << 20)) * (2 << 20)
+            end = min(top, window.end - 1)
+            if end > start and end - start + 1 >= 64 << 20:
+                regions += 1
+                if holes is not None:
+                    nodes.append(r.xm(32, step))
+    for node in nodes:
+        r.xf(node)
+    r.xf(holes)
+    reg = r.xm(4 * (regions + 1) * 4, step, align=4)
+    r.xf(ext)
+    r.xf(reg)
 
 
 def _shrink_pool(r: _Replay, initial: list[tuple[int, int]], count: int) -> None:
