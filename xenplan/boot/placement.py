@@ -38,7 +38,6 @@ from typing import Literal, Sequence
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.boot.xmalloc import MEM_ALIGN, Block, TlsfPool
-from xenplan.dt.tree import Tree
 from xenplan.model.layout import GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
 
@@ -209,30 +208,6 @@ class _Exhausted(Exception):
         self.step = step
 
 
-def unflattened_size(tree: Tree, version: tuple[int, ...]) -> int:
-    """The byte count ``unflatten_device_tree()`` passes to ``xmalloc``.
-
-    ``unflatten_dt_node()`` allocates, in document order, for every node a
-    ``struct dt_device_node`` (144 bytes up to 4.21, 128 from 4.22) plus its
-    full path with the NUL (2 for the root), for every property a 32-byte
-    ``struct dt_property`` (values stay in the FDT), and for a node without
-    a ``name`` property one more such struct with the name up to its ``@``
-    and a NUL; each allocation 8-byte aligned. The total is rounded to a
-    4-byte boundary past the last byte and gets a 4-byte end marker.
-    """
-    node_size = 128 if release(version) >= 22 else 144
-    used = 0
-    for node in tree.walk():
-        root = node.parent is None
-        for size in (
-            [node_size + (2 if root else len(node.path) + 1)]
-            + [32] * len(node.properties)
-            + ([] if "name" in node.properties else [32 + len(node.basename) + 1])
-        ):
-            used = ((used + 7) & ~7) + size
-    return (used | 3) + 1 + 4
-
-
 def p2m_pool_pages(domain: HeapDomain) -> int:
     """ALLOC-006: ``xen,domain-p2m-mem-mb`` MiB, else 1 MiB per vCPU +
     4 KiB per MiB of RAM + 512 KiB, rounded up to whole MiB."""
@@ -302,7 +277,8 @@ class _Sizes:
     """The guest DTB buffer of ``prepare_dtb_domU()``."""
 
 
-def _sizes(rel: int) -> _Sizes:
+def _sizes(rel: int, minor: int) -> _Sizes:
+    """``rel`` is the modelled release (4.19 and 4.21 as 4.20), ``minor`` the real one."""
     return _Sizes(
         timer_irqs=4 if rel <= 17 else 3 if rel <= 21 else 0,
         csched2_private=80 if rel <= 18 else 72,
@@ -310,7 +286,7 @@ def _sizes(rel: int) -> _Sizes:
         gnttab={16: 152, 17: 136, 18: 112}.get(rel, 104),
         active_entry=40 if rel <= 17 else 32,
         gnttab_gfn_arrays=rel == 16,
-        gnttab_xv=rel >= 20,
+        gnttab_xv=minor >= 20,
         vgic_rank=88 if rel <= 18 else 84,
         waitqueue=rel <= 21,
         pbuf=rel <= 21,
@@ -424,14 +400,14 @@ def _sched_unit(r: _Replay, z: _Sizes, step: str) -> None:
 
 def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     """Section 4: the heap and pool requests from heap init to "Xen dom0less mode detected"."""
-    z = _sizes(rel)
+    z = _sizes(rel, board.version[1])
     step = "boot"
     if rel <= 18:
         r.pages(2 if rel == 16 else 3, "vmap and page tables")
     r.a(1, "xmalloc pool")
     r.xm(board.fdt_size, "relocated DTB", align=128)
     r.xm(board.unflat_size, "unflattened DT")
-    if rel >= 22:
+    if board.version[1] >= 21:
         r.xf(r.xm(32 << 10, "console flush buffer"))
     r.xm(32, step)
     r.pages(7, "page tables")
@@ -538,7 +514,7 @@ def _domain(
     r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int
 ) -> DomainPlacement:
     """One domU, section 5: pre (5.1), RAM (5.2), post (5.3)."""
-    z = _sizes(rel)
+    z = _sizes(rel, board.version[1])
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     pool = p2m_pool_pages(dom) if has_pool else 0
     pool_got = _create(r, board, dom, z, rel, pool)
@@ -627,7 +603,7 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
     What ``construct_dom0()`` does after the RAM (mapping every host device,
     routing its interrupts, building dom0's device tree) is not replayed.
     """
-    z = _sizes(rel)
+    z = _sizes(rel, board.version[1])
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
                      max_grant_frames=req.max_grant_frames)
@@ -711,10 +687,11 @@ def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
     (grant window plus one entry per region). Host-layout (1:1) domains and
     shared-memory holes take range-set nodes that are not replayed."""
     step = "construct"
-    ext = r.xm(16 + 256 * 24 if rel >= 20 else 8 + 256 * 24, step)
+    minor = board.version[1]
+    ext = r.xm(16 + 256 * 24 if minor >= 20 else 8 + 256 * 24, step)
     regions = 0
     nodes: list[_XBlock] = []
-    holes = r.xm(96, step) if rel >= 21 and not dom.direct_map else None
+    holes = r.xm(96, step) if minor >= 21 and not dom.direct_map else None
     if not dom.direct_map:
         top = (1 << board.ipa_bits) - 1
         for window in GUEST_RAM_BANKS:

@@ -384,7 +384,7 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
             ptree = partial_dtbs.get(d.name) or (partial_dtbs.get(mod.path) if mod is not None else None)
             with_pt.append(d.model_copy(update={"partial_dtb": partial_dtb(ptree)}) if ptree is not None else d)
         domains = with_pt
-    node_struct = 128 if target.version.at_least(4, 22) else 144
+    node_struct = 128 if target.version.at_least(4, 21) else 144
     return System(
         file=tree.file, target=target, board=board(tree, b.scan, b.reserved), xen=b.xen(), domains=tuple(domains),
         scan=tuple(b.scan), modules=tuple(b.modules), shm=tuple(b.shm),
