@@ -76,3 +76,25 @@ def test_dtb_over_xen_is_dropped_not_fatal_from_4_18(tmp_path: Path) -> None:
     r = boot.simulate(model.build(dt.load(str(src)), target))
     assert r.outcome == "boots"
     assert [(e.rule, e.behaviour) for e in r.events if e.rule == "RSV-012"] == [("RSV-012", "DROP")]
+
+
+def _arm32(tmp_path: Path, memory_kib: int) -> BootResult:
+    src = tmp_path / "board.dts"
+    src.write_text(BOARD.format(chosen="", domain="").replace("memory = <0x0 0x10000>", f"memory = <0x0 {memory_kib:#x}>"))
+    target = Target(version=XenVersion.parse("4.22"), arch="arm32", xen_image=Range(start=0x40200000, size=0x154000),
+                    fdt_address=0x48000000)
+    return boot.simulate(model.build(dt.load(str(src)), target))
+
+
+def test_arm32_domain_heap_budget_catches_a_domain_larger_than_ram(tmp_path: Path) -> None:
+    """arm32's domain heap is RAM less the xenheap and the modules: 5 GiB cannot fit in 4 GiB."""
+    r = _arm32(tmp_path, 5 << 20)
+    assert r.failed_at is not None and (r.failed_at.rule, r.failed_at.domain) == ("ALLOC-002", "domU1")
+    assert r.failed_at.message.startswith("Failed to allocate requested domain memory.")
+
+
+def test_arm32_domain_within_the_budget_boots_without_host_addresses(tmp_path: Path) -> None:
+    r = _arm32(tmp_path, 1 << 20)
+    assert r.outcome == "boots"
+    assert r.domains[0].banks is not None and all(b.host is None for b in r.domains[0].banks)
+    assert any("budgeted" in n for n in r.notes)

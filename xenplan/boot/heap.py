@@ -14,8 +14,16 @@ import re
 from dataclasses import dataclass
 
 from xenplan.boot import messages as msg
-from xenplan.boot.placement import Dom0Request, HeapBoard, HeapDomain, PlacementResult, place_domains
+from xenplan.boot.placement import (
+    Dom0Request,
+    HeapBoard,
+    HeapDomain,
+    PlacementResult,
+    budget_domains,
+    place_domains,
+)
 from xenplan.boot.state import BootState
+from xenplan.model.base import PAGE_SHIFT, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
 
@@ -128,8 +136,7 @@ def replay(state: BootState) -> PlacementResult | None:
     if not state.heap_replayed:
         state.heap_replayed = True
         if state.system.target.arch == "arm32":
-            state.notes.append("arm32: Xen's allocator is not replayed (split xenheap/domheap); dynamic domains' "
-                               "host addresses not predicted")
+            _arm32_budget(state)
         elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
@@ -147,6 +154,28 @@ def replay(state: BootState) -> PlacementResult | None:
                                    "pages its device-tree walk takes (device mappings, interrupt routing, its "
                                    "DTB), so domU chunks under 16 MiB get no host address")
     return state.heap
+
+
+def _arm32_budget(state: BootState) -> None:
+    """arm32: what the domain heap holds once the xenheap is carved out (and dom0's
+    RAM taken), then each domain's domain-heap pages in DT order (``budget_domains``)."""
+    from xenplan.boot.setup_mm import heap_ranges
+
+    free = sum(e - s for s, e in heap_ranges(state))
+    xh = state.xenheap
+    if xh is not None:
+        lo, hi = pfn_up(xh.start), pfn_down(xh.end)
+        free -= sum(max(0, min(e, hi) - max(s, lo)) for s, e in heap_ranges(state))
+    dom0 = dom0_request(state)
+    if dom0 is not None:
+        free -= dom0.memory >> PAGE_SHIFT
+    seen: set[str] = set()
+    doms = [heap_domain(state, d, seen) for d in state.system.domains]
+    v = state.v
+    result = budget_domains(max(free, 0), doms, (v.major, v.minor, v.patch))
+    state.heap = result
+    state.heap_free = result.free_bytes
+    state.notes.extend(result.notes)
 
 
 def boot_allocations(state: BootState) -> None:

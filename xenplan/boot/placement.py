@@ -534,12 +534,12 @@ def _domain(
                 chunks.append((guest, pfn << PAGE_SHIFT, pages << PAGE_SHIFT))
                 guest += pages << PAGE_SHIFT
             if short:
-                return _failed(dom, "out-of-memory", board, left >> 10, pool_got)
+                return _failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
             if size % PAGE_SIZE:
                 return DomainPlacement(dom.name, "hang", None, p2m_pool=_pool(pool_got))
             left -= size
         if left:
-            return _failed(dom, "out-of-memory", board, left >> 10, pool_got)
+            return _failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
         banks = _banks(chunks, dom.shm_windows)
 
     for size in dom.heap_shm_sizes:
@@ -736,17 +736,17 @@ def _banks(
     return tuple(sorted(_cut(merged, windows)))
 
 
-def _rc(board: HeapBoard, rc: int) -> str:
-    return "" if release(board.version) <= 17 else f" (rc = {rc})"
+def _rc(version: tuple[int, ...], rc: int) -> str:
+    return "" if release(version) <= 17 else f" (rc = {rc})"
 
 
-def _failed(dom: HeapDomain, outcome: Outcome, board: HeapBoard, unallocated_kib: int | None,
+def _failed(dom: HeapDomain, outcome: Outcome, version: tuple[int, ...], unallocated_kib: int | None,
             pool: Sequence[tuple[int, int]] = ()) -> DomainPlacement:
     if outcome == "out-of-memory":
         message = (f"Failed to allocate requested domain memory. {unallocated_kib}KB unallocated. "
                    "Fix the VMs configurations.")
     elif outcome == "p2m-pool-exhausted":
-        message = f"Could not set up domain {dom.name}{_rc(board, -12)}"
+        message = f"Could not set up domain {dom.name}{_rc(version, -12)}"
     else:
         message = None
     return DomainPlacement(dom.name, outcome, None, unallocated_kib, message, _pool(pool))
@@ -754,13 +754,13 @@ def _failed(dom: HeapDomain, outcome: Outcome, board: HeapBoard, unallocated_kib
 
 def _exhausted(dom: HeapDomain, board: HeapBoard, step: str) -> DomainPlacement:
     if step == "pool":
-        return _failed(dom, "p2m-pool-exhausted", board, None)
+        return _failed(dom, "p2m-pool-exhausted", board.version, None)
     if step == "create":
-        message = f"Error creating domain {dom.name}{_rc(board, -12)}"
+        message = f"Error creating domain {dom.name}{_rc(board.version, -12)}"
     elif step == "shm":
         message = "Failed to allocate static shared memory from Xen heap"
     else:
-        message = f"Could not set up domain {dom.name}{_rc(board, -12)}"
+        message = f"Could not set up domain {dom.name}{_rc(board.version, -12)}"
     return DomainPlacement(dom.name, "heap-exhausted", None, None, message)
 
 
@@ -784,6 +784,51 @@ def _discard_modules(heap: BuddyHeap, board: HeapBoard) -> None:
             if ps < pe:
                 heap.free_range(ps, pe - ps, dirty=False)
         done.append((start, end - start))
+
+
+ARM32_P2M_ROOT_PAGES = 2
+"""arm32's stage-2 root: two concatenated pages (40-bit IPA, 3 levels)."""
+MAPTRACK_PAGES = 2
+"""The vmalloc'd maptrack of the default 1024 frames: two domheap pages."""
+
+
+def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tuple[int, ...]) -> PlacementResult:
+    """arm32 (``CONFIG_SEPARATE_XENHEAP``): the domain heap's page budget, domain by domain.
+
+    Domain structures, vCPUs, the xmalloc pool and the guest DTB come from the
+    separate xenheap; the P2M root and pool, the maptrack and the RAM of
+    dynamic domains come from the domain heap. A dynamic domain's RAM falls
+    back to smaller chunks down to single pages, so it fails only when the
+    pages run out: the budget decides whether Xen panics and about how much
+    is left unallocated, not where the RAM lands (hosts stay unknown). The
+    frame table, which also comes from the domain heap's pages, is not
+    counted, so the budget is a little generous.
+    """
+    has_pool = version[:2] != (4, 16) or len(version) < 3 or version[2] >= 3
+    free = free_pages
+    placed: list[DomainPlacement] = []
+    for dom in domains:
+        pool = p2m_pool_pages(dom) if has_pool else 0
+        free -= ARM32_P2M_ROOT_PAGES + MAPTRACK_PAGES
+        if free < pool:
+            placed.append(_failed(dom, "p2m-pool-exhausted", version, None))
+            break
+        free -= pool
+        if dom.static:
+            placed.append(DomainPlacement(dom.name, "ok", None))
+            continue
+        need = -(-(dom.memory_kib << 10) // PAGE_SIZE)
+        if need > free:
+            placed.append(_failed(dom, "out-of-memory", version, (need - free) << 2))
+            break
+        free -= need
+        placed.append(DomainPlacement(dom.name, "hang" if (dom.memory_kib << 10) % PAGE_SIZE else "ok", None))
+        if placed[-1].outcome == "hang":
+            break
+    placed += [DomainPlacement(d.name, "not-reached", None) for d in domains[len(placed):]]
+    return PlacementResult(tuple(placed), (), None, max(free, 0) << PAGE_SHIFT, (), None,
+                           ("arm32: the domain heap is budgeted, not replayed; dynamic domains' host addresses "
+                            "are not predicted",))
 
 
 def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],

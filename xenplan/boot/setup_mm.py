@@ -43,7 +43,7 @@ def frametable_padding(state: BootState) -> int:
     return (rounded - table) // PAGE_INFO_SIZE
 
 
-def _heap_ranges(state: BootState) -> list[tuple[int, int]]:
+def heap_ranges(state: BootState) -> list[tuple[int, int]]:
     """Pfn ranges ``populate_boot_allocator()`` hands to the boot allocator (HEAP-003/004)."""
     heap = state.system.xen.static_heap if state.system.xen.static_heap_present and state.v.at_least(4, 17) else None
     if heap is not None:
@@ -82,7 +82,7 @@ def _map_host(state: BootState) -> None:
     static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
     for r in state.ram:
         ft.set(pfn_down(r.start), pfn_up(r.end), "unused" if static_heap else "boot")
-    for s, e in _heap_ranges(state):
+    for s, e in heap_ranges(state):
         ft.set(s, e, "heap")
     for b in state.live_reserved():
         if b.type in ("default", "memreserve"):
@@ -157,7 +157,7 @@ def init_static_pages(state: BootState) -> None:
 def fill_heap(state: BootState) -> None:
     """``end_boot_allocator()``: heap pages over static pages crash (PAGE-005, PAGE-006 on 4.16)."""
     ft = state.ft
-    heap = _heap_ranges(state)
+    heap = heap_ranges(state)
     for s, e in heap:
         bad = _in_ram(state, s, e)
         if bad is not None:
@@ -229,7 +229,7 @@ def arm32_xenheap(state: BootState) -> None:
     else:
         regions = [(r.start, r.end) for r in state.ram]
         avoid = [m.range for m in state.live_modules()] + [b.range for b in state.live_reserved()]
-    heap_bytes = sum(e - s for s, e in _heap_ranges(state)) << PAGE_SHIFT
+    heap_bytes = sum(e - s for s, e in heap_ranges(state)) << PAGE_SHIFT
     fixed = state.system.xen.cmdline.get("xenheap_megabytes")
     if fixed and fixed.isdigit():
         sizes = [int(fixed) * MB]
@@ -240,7 +240,9 @@ def arm32_xenheap(state: BootState) -> None:
             sizes.append(size)
             size //= 2
     for size in sizes:
-        if _fit_top(regions, size, 32 * MB, avoid) is not None:
+        top = _fit_top(regions, size, 32 * MB, avoid)
+        if top is not None:
+            state.xenheap = Range(start=top, size=size)
             return
     text = "Not enough space for xenheap"
     where = "any static heap bank" if static_heap else "RAM clear of the boot modules"

@@ -85,6 +85,8 @@ class BootState:
     static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
     heap: "PlacementResult | None" = None
     heap_replayed: bool = False
+    xenheap: Range | None = None
+    """arm32: the contiguous xenheap ``setup_mm()`` carved (HEAP-006)."""
     dom0_status: str | None = None
     """"constructed" or "failed" when Xen builds a classic dom0 and its RAM was replayed."""
     dom0_banks: tuple[tuple[int, int], ...] = ()
