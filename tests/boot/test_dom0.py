@@ -84,3 +84,25 @@ def test_dom0_mem_sizes_parse_as_xen_does() -> None:
     assert parse_size("0x100000") == 0x100000 << 10
     assert parse_size("1g") == 1 << 30
     assert parse_size("12Q") is None
+
+
+HWDOM = Path(__file__).resolve().parent.parent / "data" / "hwdom"
+
+
+@pytest.mark.parametrize("path", sorted(HWDOM.glob("*/expected-*.json")), ids=lambda p: f"{p.parent.name}@{p.stem[9:]}")
+def test_recorded_dom0less_hardware_domain(path: Path) -> None:
+    """4.21+: a ``xen,domain`` with ``capabilities = <2>``, ``direct-map`` and static memory
+    gets its RAM 1:1 from the heap as dom0 does (its static bank stays unused, HWD-011),
+    and the grant window and extended regions of a hardware domain."""
+    exp = json.loads(path.read_text())
+    target = Target(version=XenVersion.parse(exp["version"]), xen_image=Range(start=exp["xen_image"][0],
+                    size=exp["xen_image"][1]), fdt_address=exp["fdt"][0], fdt_size=exp["fdt"][1])
+    got = boot.simulate(model.build(dt.load(str(path.parent / "board.dts")), target))
+    assert got.outcome == exp["outcome"]
+    hw = got.domains[0]
+    assert [(b.guest, b.host, b.size) for b in hw.banks or ()] == [(s, s, n) for s, n in exp["hwdom_banks"]]
+    assert [(p.guest, p.size) for p in hw.p2m if p.kind == "ext"] == [tuple(r) for r in exp["hwdom_extended_regions"]]
+    after = [b for d in got.domains[1:] for b in d.banks or ()]
+    recorded = [c for chunks in exp["domu_chunks"][1:] for c in chunks]
+    assert [(b.host, b.size) for b in after if b.size >= EXACT] == [tuple(c) for c in recorded if c[1] >= EXACT]
+    assert all(b.host is None for b in after if b.size < EXACT)

@@ -34,7 +34,11 @@ def ram(d: "_Domains", c: "Construction") -> None:
                      "(a debug build asserts here)", path=dom.path, prop="xen,static-mem",
                      source=dom.prop_sources.get("xen,static-mem"), ranges=dom.static_mem)
         return
-    if dom.static_mem_present:
+    from xenplan.boot import heap
+
+    if heap.hardware_11(d.s, dom):
+        _ram_hardware_11(d, c)
+    elif dom.static_mem_present:
         if dom.direct_map and d.v.at_least(4, 17):
             _ram_direct(d, c)
         else:
@@ -42,6 +46,30 @@ def ram(d: "_Domains", c: "Construction") -> None:
     else:
         _ram_dynamic(d, c)
     _ipa_ceiling(d, c)
+
+
+def _ram_hardware_11(d: "_Domains", c: "Construction") -> None:
+    """``construct_hwdom()`` for a dom0less hardware domain with ``direct-map`` (4.21+):
+    ``allocate_memory_11()`` as for dom0, ``memory`` bytes 1:1 from the heap; its
+    static banks, if any, are left alone (HWD-011). Not enough heap: HWD-002."""
+    from xenplan.boot import heap
+
+    dom = c.dom
+    if heap.replay(d.s) is None:
+        d.s.notes.append(f"{dom.name}: the hardware domain's 1:1 RAM comes from the heap and is not placed "
+                         "without --xen-image and --fdt-address")
+        return
+    placed = heap.domain_ram(d.s, dom)
+    if placed.unallocated_kib is not None:
+        text = f"Failed to allocate requested dom0 memory. {placed.unallocated_kib >> 10}MB unallocated"
+        d.fail(c, "HWD-002", f"{dom.name} is the hardware domain: its {dom.memory_kib} KiB 1:1 from the heap do "
+                  f"not fit, {placed.unallocated_kib >> 10} MiB could not be placed", text, prop="memory")
+    banks = [(g, h, z) for g, h, z in placed.banks]
+    c.guest_banks = banks
+    c.xen_banks = list(banks)
+    c.nr_guest_banks = len(banks)
+    if banks:
+        c.first_bank = Range(start=banks[0][0], size=banks[0][2])
 
 def _ipa_ceiling(d: "_Domains", c: "Construction") -> None:
     """ALLOC-003 / SMEM-012: a guest address at or above 2^ipa_bits cannot be mapped."""

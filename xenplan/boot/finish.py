@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xenplan.boot.heap import hypervisor_node
+from xenplan.boot.heap import hardware_11, hypervisor_node
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
@@ -42,7 +42,8 @@ def run(state: BootState) -> BootState:
     for start, size in state.dom0_banks:
         state.ft.set(pfn_down(start), pfn_up(start + size), "inuse", owner="/chosen")
     for c in state.constructions.values():
-        if state.statuses.get(c.dom.path) != "constructed" or c.dom.static_mem_present:
+        if state.statuses.get(c.dom.path) != "constructed" or (c.dom.static_mem_present
+                                                                and not hardware_11(state, c.dom)):
             continue
         for _g, h, size in c.guest_banks:
             if h is not None:
@@ -113,7 +114,11 @@ def _p2m(state: BootState, c: "Construction", banks: list[Bank]) -> list[P2MRegi
         uart = board.uart
         base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011.start
         regions.append(P2MRegion(kind="vpl011", guest=base, size=PAGE_SIZE, note="emulated"))
-    hypervisor = hypervisor_node(state, dom.enhanced)
+    if hardware_11(state, dom):
+        regions += _hwdom_regions(state, [Range(start=b.guest, size=b.size) for b in banks])
+        hypervisor = False
+    else:
+        hypervisor = hypervisor_node(state, dom.enhanced)
     if hypervisor:
         regions.append(P2MRegion(kind="gnttab", guest=GUEST_GNTTAB.start, size=GUEST_GNTTAB.size,
                                  note="advertised; mapped by the guest"))
@@ -209,11 +214,20 @@ DOM0_GNTTAB_FRAMES = 64
 
 
 def _dom0_p2m(state: BootState) -> list[P2MRegion]:
-    """dom0's guest map as Xen builds it: RAM 1:1, the grant window over Xen's own text
-    (HWD-003), and from 4.17 the extended regions of ``find_unallocated_memory()``:
-    host RAM less dom0's RAM, every reserved bank and the grant window (GMAP-009)."""
+    """dom0's guest map as Xen builds it: RAM 1:1 and the hardware domain's /hypervisor
+    regions (``_hwdom_regions``)."""
     banks = [Range(start=s, size=n) for s, n in state.dom0_banks]
     regions = [P2MRegion(kind="ram", guest=b.start, host=b.start, size=b.size) for b in banks]
+    regions += _hwdom_regions(state, banks)
+    regions.sort(key=lambda r: (r.guest, r.kind))
+    return regions
+
+
+def _hwdom_regions(state: BootState, banks: list[Range]) -> list[P2MRegion]:
+    """A hardware domain's grant window over Xen's own text (HWD-003) and, from
+    4.17, the extended regions of ``find_unallocated_memory()``: host RAM less its
+    RAM, every reserved bank and the grant window (GMAP-009)."""
+    regions: list[P2MRegion] = []
     xen = state.system.target.xen_image
     if xen is None:
         return regions
@@ -226,7 +240,6 @@ def _dom0_p2m(state: BootState) -> list[P2MRegion]:
             cut += [s.range for s in state.shmem if s.range is not None]
         regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region")
                        for r in _trim(_subtract(list(state.ram), cut), last_page_lost=_ext_math_bug(state)))
-    regions.sort(key=lambda r: (r.guest, r.kind))
     return regions
 
 

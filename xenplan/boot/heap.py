@@ -61,7 +61,8 @@ def heap_board(state: BootState) -> HeapBoard:
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
-        p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits)
+        p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
+        dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
 
 
 DOM0_EXACT_CHUNK = 16 << 20
@@ -102,6 +103,12 @@ def hypervisor_node(state: BootState, enhanced: str | None) -> bool:
     return enhanced in ("", "enabled", "no-xenstore") or (enhanced == "legacy" and state.v.at_least(4, 21))
 
 
+def hardware_11(state: BootState, dom: Domain) -> bool:
+    """A ``xen,domain`` node that is the hardware domain (4.21+) with ``direct-map``:
+    ``construct_hwdom()`` gives it 1:1 RAM from the heap, static banks or not (HWD-011)."""
+    return bool((dom.capabilities or 0) & 2) and dom.direct_map and state.v.at_least(4, 21)
+
+
 def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
     return default if value is None or not state.v.at_least(4, 18) else value
@@ -125,6 +132,7 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       heap_shm_sizes=short_shm,
                       vpl011=dom.vpl011, direct_map=dom.direct_map and state.v.at_least(4, 17),
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
+                      hardware_11=hardware_11(state, dom),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size
@@ -149,10 +157,10 @@ def replay(state: BootState) -> PlacementResult | None:
             state.heap = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
-            if result.dom0 is not None and doms:
-                state.notes.append("dom0 is built first: its RAM and P2M tables are replayed, but not the heap "
-                                   "pages its device-tree walk takes (device mappings, interrupt routing, its "
-                                   "DTB), so domU chunks under 16 MiB get no host address")
+            if (result.dom0 is not None and doms) or any(p.unreplayed_after for p in result.domains[:-1]):
+                state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
+                                   "replayed, but not the heap pages the walk takes (device mappings, interrupt "
+                                   "routing, its DTB), so later domUs' chunks under 16 MiB get no host address")
     return state.heap
 
 
@@ -210,6 +218,22 @@ def domain_pool_failure(state: BootState, dom: Domain) -> str | None:
     return f"the heap is exhausted while creating {dom.name}"
 
 
+def _after_walk(state: BootState, dom: Domain) -> bool:
+    """Whether a dom0 or an earlier hardware domain walked the host device tree first
+    (heap pages the replay does not take)."""
+    r = state.heap
+    if r is None:
+        return False
+    if r.dom0 is not None:
+        return True
+    for p in r.domains:
+        if p.name == dom.name:
+            return False
+        if p.unreplayed_after:
+            return True
+    return False
+
+
 def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     """Host chunks of a dynamic domain's RAM (ALLOC-001/002/004)."""
     mem = (dom.memory_kib or 0) * 1024
@@ -217,7 +241,6 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        after_dom0 = state.heap is not None and state.heap.dom0 is not None
-        return RamPlacement(banks=[(g, None if after_dom0 and s < DOM0_EXACT_CHUNK else h, s)
+        return RamPlacement(banks=[(g, None if _after_walk(state, dom) and s < DOM0_EXACT_CHUNK else h, s)
                                    for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

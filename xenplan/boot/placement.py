@@ -76,6 +76,8 @@ class HeapBoard:
     """Xen release as (4, 22) or (4, 16, 7)."""
     host_cpus: int = 2
     p2m_root_order: int = 0
+    dom0_mem: int = 0
+    """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
     ipa_bits: int = 44
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
     """0 for a 4-level P2M (44-bit IPA and up), 1 for the concatenated 40-bit root."""
@@ -101,6 +103,8 @@ class HeapDomain:
     """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
     max_grant_frames: int = 64
     """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
+    hardware_11: bool = False
+    """A dom0less hardware domain with ``direct-map`` (4.21+): RAM 1:1 from the heap, as dom0's."""
     hypervisor_node: bool = False
     """The guest DTB gets a /hypervisor node (``make_hypervisor_node()``: extended regions)."""
     direct_map: bool = False
@@ -159,6 +163,8 @@ class DomainPlacement:
     """Xen's panic line where the spec or rulebook gives it."""
     p2m_pool: tuple[tuple[int, int], ...] = ()
     """(start, size) host extents of the P2M pool, in allocation order."""
+    unreplayed_after: bool = False
+    """Xen goes on with requests the replay does not make (a hardware domain's device-tree walk)."""
 
     @property
     def p2m_pool_ok(self) -> bool:
@@ -517,8 +523,16 @@ def _domain(
     z = _sizes(rel, board.version[1])
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     pool = p2m_pool_pages(dom) if has_pool else 0
-    pool_got = _create(r, board, dom, z, rel, pool)
+    pool_got = _create(r, board, dom, z, rel, pool, hwdom=dom.hardware_11)
     _vcpu(r, z, "construct")
+    if dom.hardware_11:
+        ram11, left = _allocate_11(r, dom.memory_kib << 10, board.dom0_mem, rel)
+        if left:
+            return DomainPlacement(dom.name, "out-of-memory", None, left >> 10,
+                                   f"Failed to allocate requested dom0 memory. {left >> 20}MB unallocated",
+                                   _pool(pool_got))
+        return DomainPlacement(dom.name, "ok", tuple((s, s, n) for s, n in ram11), p2m_pool=_pool(pool_got),
+                               unreplayed_after=True)
 
     banks: tuple[tuple[int, int, int], ...] | None = None
     if not dom.static:
@@ -597,8 +611,7 @@ def _bits_zone(bits: int) -> int:
 def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Placement:
     """``create_dom0()`` then ``allocate_memory_11()`` (HWD-002): domain and vCPU0 as
     for a domU (plus the emulated UART, no P2M pool beyond 4.16/4.17's initial
-    16 pages), then RAM: bank 0 as large and as low as possible below 4 GiB,
-    then the rest, each chunk mapped at once (its P2M tables from the heap).
+    16 pages), then its RAM 1:1 (``_allocate_11``).
 
     What ``construct_dom0()`` does after the RAM (mapping every host device,
     routing its interrupts, building dom0's device tree) is not replayed.
@@ -609,12 +622,28 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
                      max_grant_frames=req.max_grant_frames)
     _create(r, board, dom, z, rel, 16 if rel <= 17 and has_pool else 0, hwdom=True)
     _vcpu(r, z, "construct")
+    banks, left = _allocate_11(r, req.memory, req.memory, rel)
+    if left:
+        mb = left >> 20
+        return Dom0Placement("out-of-memory", tuple(banks), mb,
+                             f"Failed to allocate requested dom0 memory. {mb}MB unallocated")
+    return Dom0Placement("ok", tuple(banks))
+
+
+def _allocate_11(r: _Replay, memory: int, dom0_mem: int, rel: int) -> tuple[list[tuple[int, int]], int]:
+    """``allocate_memory_11()``: bank 0 as large and as low as possible below
+    4 GiB (at least ``min(dom0_mem, 128 MiB)``; ``dom0_mem`` is the command
+    line's, also for a dom0less hardware domain), then the rest in the largest
+    chunks left, first below 4 GiB then anywhere, down to 4 MiB; a chunk below
+    bank 0 only from 128 MiB. Each chunk is mapped at once, its P2M tables
+    from the heap. Returns the banks (start, size) and the bytes left over."""
     heap = r.heap
     tables: set[tuple[int, int]] = set()
     banks: list[tuple[int, int]] = []
-    left = req.memory
+    left = memory
     limit = 128 if rel == 16 else 256
-    min_low = max(0, (-(-min(req.memory, 128 << 20) // PAGE_SIZE) - 1).bit_length())
+    low = min(dom0_mem, 128 << 20)
+    min_low = (-(-low // PAGE_SIZE) - 1).bit_length() if low else 0
     min_order = ((4 << 20) // PAGE_SIZE - 1).bit_length()
     low_zone = _bits_zone(32)
 
@@ -653,12 +682,16 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
                 lowmem = True
                 break
         else:
+            if order == 0:
+                break
             order -= 1
     order = _allocation_order(left)
     while left and len(banks) < limit:
         got = heap.alloc(order, zone_hi=low_zone if lowmem else None) if order <= MAX_ORDER else None
         if got is None:
             order -= 1
+            if order < 0:
+                break  # Xen's unsigned order wraps and it retries for ever; only one page was left to find
             if lowmem and order < min_low:
                 order, lowmem = _allocation_order(left), False
                 continue
@@ -673,11 +706,7 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
                 continue
             break
         order = _allocation_order(left)
-    if left:
-        mb = left >> 20
-        return Dom0Placement("out-of-memory", tuple(banks), mb,
-                             f"Failed to allocate requested dom0 memory. {mb}MB unallocated")
-    return Dom0Placement("ok", tuple(banks))
+    return banks, left
 
 
 def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,

@@ -64,6 +64,8 @@ def dom0_ram_unallocatable() -> None:
     out before ``dom0_mem`` is covered it panics "Failed to allocate requested
     dom0 memory. NMB unallocated". Static memory, static heap, reserved
     memory and the boot modules are not heap, so they shrink what dom0 can get.
+    From 4.21 a ``xen,domain`` node with the HARDWARE capability and
+    ``direct-map`` is built the same way, with ``memory`` for ``dom0_mem``.
 
     Why it matters: dom0 is never built, no domU is built and Xen stops booting.
 
