@@ -27,7 +27,8 @@ from xenplan.model.base import PAGE_SHIFT, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
 
-PV_ENABLED = ("", "enabled", "legacy", "no-xenstore")
+XENSTORE_WANTED = ("", "enabled", "legacy")
+"""``xen,enhanced`` values that make Xen allocate a xenstore page (4.21+); "no-xenstore" does not."""
 
 
 @dataclass
@@ -128,11 +129,12 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
     short_shm = tuple(short)
     return HeapDomain(name=dom.name, cpus=dom.cpus or 1, memory_kib=dom.memory_kib or 0, static=static,
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
-                      enhanced=dom.enhanced is not None and dom.enhanced in PV_ENABLED,
+                      enhanced=dom.enhanced is not None and dom.enhanced in XENSTORE_WANTED,
                       heap_shm_sizes=short_shm,
                       vpl011=dom.vpl011, direct_map=dom.direct_map and state.v.at_least(4, 17),
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
                       hardware_11=hardware_11(state, dom),
+                      host_ram=tuple((b.start, b.size) for b in dom.static_mem) if dom.direct_map else (),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size

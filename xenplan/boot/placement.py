@@ -38,7 +38,7 @@ from typing import Literal, Sequence
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.boot.xmalloc import MEM_ALIGN, Block, TlsfPool
-from xenplan.model.layout import GUEST_RAM_BANKS
+from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
 
 VPL011_BACKEND = 172
@@ -103,6 +103,8 @@ class HeapDomain:
     """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
     max_grant_frames: int = 64
     """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
+    host_ram: tuple[tuple[int, int], ...] = ()
+    """(start, size) of a 1:1 domain's static banks: removed from its host-layout extended regions."""
     hardware_11: bool = False
     """A dom0less hardware domain with ``direct-map`` (4.21+): RAM 1:1 from the heap, as dom0's."""
     hypervisor_node: bool = False
@@ -709,20 +711,128 @@ def _allocate_11(r: _Replay, memory: int, dom0_mem: int, rel: int) -> tuple[list
     return banks, left
 
 
+class _RangeSet:
+    """Xen's ``rangeset`` (``xen/common/rangeset.c``) over frame numbers, inclusive
+    ranges: each range is a 32-byte ``xmalloc`` node, allocated and freed exactly
+    when ``rangeset_add_range()``/``rangeset_remove_range()`` create or drop one."""
+
+    def __init__(self, r: _Replay, step: str) -> None:
+        self.r = r
+        self.step = step
+        self.head = r.xm(96, step)
+        self.ranges: list[list[int]] = []
+        self.nodes: list[_XBlock] = []
+
+    def _find(self, pfn: int) -> int:
+        """Index of the last range starting at or below ``pfn``; -1 if none."""
+        found = -1
+        for i, (start, _end) in enumerate(self.ranges):
+            if start > pfn:
+                break
+            found = i
+        return found
+
+    def _drop(self, i: int) -> None:
+        del self.ranges[i]
+        self.r.xf(self.nodes.pop(i))
+
+    def add(self, s: int, e: int) -> None:
+        x, y = self._find(s), self._find(e)
+        if x == y:
+            if x < 0 or (self.ranges[x][1] < s and self.ranges[x][1] + 1 != s):
+                self.ranges.insert(x + 1, [s, e])
+                self.nodes.insert(x + 1, self.r.xm(32, self.step))
+                x += 1
+            elif self.ranges[x][1] < e:
+                self.ranges[x][1] = e
+        else:
+            if x < 0:
+                x = 0
+                self.ranges[x][0] = s
+            elif self.ranges[x][1] < s and self.ranges[x][1] + 1 != s:
+                x += 1
+                self.ranges[x][0] = s
+            self.ranges[x][1] = max(self.ranges[y][1], e)
+            while x + 1 < len(self.ranges) and self.ranges[x + 1][1] <= self.ranges[x][1]:
+                self._drop(x + 1)
+        if x + 1 < len(self.ranges) and self.ranges[x][1] + 1 == self.ranges[x + 1][0]:
+            self.ranges[x][1] = self.ranges[x + 1][1]
+            self._drop(x + 1)
+
+    def remove(self, s: int, e: int) -> None:
+        x, y = self._find(s), self._find(e)
+        if x == y:
+            if x < 0 or self.ranges[x][1] < s:
+                return
+            xs, xe = self.ranges[x]
+            if xs < s and xe > e:
+                self.ranges[x][1] = s - 1
+                self.ranges.insert(x + 1, [e + 1, xe])
+                self.nodes.insert(x + 1, self.r.xm(32, self.step))
+            elif xs == s and xe <= e:
+                self._drop(x)
+            elif xs == s:
+                self.ranges[x][0] = e + 1
+            elif xe <= e:
+                self.ranges[x][1] = s - 1
+            return
+        if x < 0:
+            x = 0
+        elif self.ranges[x][0] < s:
+            self.ranges[x][1] = s - 1
+            x += 1
+        while x != y:
+            self._drop(x)
+            y -= 1
+        self.ranges[x][0] = e + 1
+        if self.ranges[x][0] > self.ranges[x][1]:
+            self._drop(x)
+
+    def destroy(self) -> None:
+        """``rangeset_destroy()``: every node from the first, then the set itself."""
+        while self.ranges:
+            self._drop(0)
+        self.r.xf(self.head)
+
+
+def _ext_count(ranges: Sequence[Sequence[int]]) -> int:
+    """``add_ext_regions()`` (4.21+ math): ranges that keep 64 MiB once 2 MiB aligned."""
+    mb2 = 2 << 20
+    count = 0
+    for s, e in ranges:
+        start = -(-(s << PAGE_SHIFT) // mb2) * mb2
+        end = (e + 1) << PAGE_SHIFT
+        if end > start and (end - start) // mb2 * mb2 >= 64 << 20:
+            count += 1
+    return count
+
+
 def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
                      banks: Sequence[tuple[int, int, int]], rel: int) -> None:
-    """``make_hypervisor_node()``: a bank array for the extended regions, on 4.21+ the
-    range set ``find_domU_holes()`` builds and destroys, then the ``reg`` cells
-    (grant window plus one entry per region). Host-layout (1:1) domains and
-    shared-memory holes take range-set nodes that are not replayed."""
+    """``make_hypervisor_node()``: a bank array for the extended regions, the range
+    set Xen builds to find them and destroys, then the ``reg`` cells (grant window
+    plus one entry per region). Range sets are replayed from 4.21: the guest
+    windows' holes (``find_domU_holes()``), or for a 1:1 domain host RAM less its
+    own banks, the reservations and the grant window (``find_host_extended_regions()``);
+    before 4.21 the regions are counted without them."""
     step = "construct"
     minor = board.version[1]
     ext = r.xm(16 + 256 * 24 if minor >= 20 else 8 + 256 * 24, step)
     regions = 0
-    nodes: list[_XBlock] = []
-    holes = r.xm(96, step) if minor >= 21 and not dom.direct_map else None
-    if not dom.direct_map:
+    if dom.direct_map:
+        if minor >= 21:
+            gnttab = r.xm(16 + 24, step)
+            rs = _RangeSet(r, step)
+            for start, size in board.ram:
+                rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            for start, size in list(dom.host_ram) + list(board.reserved) + [(GUEST_GNTTAB.start, GUEST_GNTTAB.size)]:
+                rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            regions = _ext_count(rs.ranges)
+            rs.destroy()
+            r.xf(gnttab)
+    else:
         top = (1 << board.ipa_bits) - 1
+        holes = _RangeSet(r, step) if minor >= 21 else None
         for window in GUEST_RAM_BANKS:
             used = sum(n for g, _h, n in banks if window.start <= g < window.end)
             start = -(-(window.start + used) // (2 << 20)) * (2 << 20)
@@ -730,10 +840,9 @@ def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
             if end > start and end - start + 1 >= 64 << 20:
                 regions += 1
                 if holes is not None:
-                    nodes.append(r.xm(32, step))
-    for node in nodes:
-        r.xf(node)
-    r.xf(holes)
+                    holes.add(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+        if holes is not None:
+            holes.destroy()
     reg = r.xm(4 * (regions + 1) * 4, step, align=4)
     r.xf(ext)
     r.xf(reg)
