@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Measure the real Xen's heap allocations, to check xenplan's allocator replay.
+
+Not part of xenplan or of its tests: the tool that produced the recordings in
+``tests/data/heaptrace``, ``tests/data/xmalloc``, ``tests/data/dom0`` and
+``tests/data/hwdom``. It needs Debian's ``gcc-aarch64-linux-gnu``,
+``qemu-system-arm`` and ``device-tree-compiler``, and a git directory of Xen.
+
+  xentrace.py build --git XEN_GIT_DIR --tag RELEASE-4.22.0 --out DIR
+      extract the release, configure it as the oracle did (arm64 defconfig +
+      EXPERT, UNSUPPORTED, STATIC_MEMORY, STATIC_SHM, STATIC_EVTCHN,
+      DOM0LESS_BOOT, PL011 early UART), add one console line per page
+      allocation, page free, xmalloc, xfree and pool page, build debug=n.
+  xentrace.py boot --xen DIR/xen/xen --dts board.dts --kernel 0x48200000 ... -o run.log
+      boot it on QEMU virt (GICv3, 2 Cortex-A57, 4 GiB) with a fake arm64
+      Image at every --kernel address; stop once Xen frees its init memory,
+      panics, or after --timeout seconds.
+  xentrace.py record run.log --dts PATH -o trace.json.gz
+      the allocations (order, first page) of the boot, in order, with the
+      Xen image and DTB placement, in the format of tests/data/heaptrace.
+  xentrace.py compare board.dts run.log
+      replay the boot with xenplan and report the first allocation where it
+      and Xen differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CONFIG = """CONFIG_EXPERT=y
+CONFIG_UNSUPPORTED=y
+CONFIG_STATIC_MEMORY=y
+CONFIG_STATIC_SHM=y
+CONFIG_STATIC_EVTCHN=y
+CONFIG_DOM0LESS_BOOT=y
+CONFIG_EARLY_UART_CHOICE_PL011=y
+CONFIG_EARLY_UART_BASE_ADDRESS=0x09000000
+"""
+LINE = "    const int __maybe_unused xtr_ = (printk({fmt}), 0);"
+
+
+def _edit(path: Path, anchor: str, replacement: str) -> None:
+    text = path.read_text()
+    if anchor not in text:
+        sys.exit(f"{path}: anchor not found: {anchor[:60]!r}")
+    path.write_text(text.replace(anchor, replacement, 1))
+
+
+def _instrument(xen: Path) -> None:
+    """Rename Xen's allocator entry points and wrap them with one printk each."""
+    pa = xen / "common/page_alloc.c"
+    _edit(pa, "static struct page_info *alloc_heap_pages(\n    unsigned int zone_lo,",
+          "static struct page_info *alloc_heap_pages_real(\n    unsigned int zone_lo, unsigned int zone_hi,\n"
+          "    unsigned int order, unsigned int memflags, struct domain *d);\n"
+          "static struct page_info *alloc_heap_pages(\n    unsigned int zone_lo, unsigned int zone_hi,\n"
+          "    unsigned int order, unsigned int memflags, struct domain *d)\n{\n"
+          "    struct page_info *pg = alloc_heap_pages_real(zone_lo, zone_hi, order, memflags, d);\n"
+          '    printk("XTR HA %u %u %u %x %lx %pS\\n", zone_lo, zone_hi, order, memflags,\n'
+          "           pg ? mfn_x(page_to_mfn(pg)) : 0UL, __builtin_return_address(0));\n    return pg;\n}\n"
+          "static struct page_info *alloc_heap_pages_real(\n    unsigned int zone_lo,")
+    _edit(pa, "static void free_heap_pages(\n    struct page_info *pg, unsigned int order, bool need_scrub)\n{",
+          "static void free_heap_pages_real(\n    struct page_info *pg, unsigned int order, bool need_scrub);\n"
+          "static void free_heap_pages(\n    struct page_info *pg, unsigned int order, bool need_scrub)\n{\n"
+          '    printk("XTR HF %lx %u %d %pS\\n", mfn_x(page_to_mfn(pg)), order, need_scrub,\n'
+          "           __builtin_return_address(0));\n    free_heap_pages_real(pg, order, need_scrub);\n}\n"
+          "static void free_heap_pages_real(\n    struct page_info *pg, unsigned int order, bool need_scrub)\n{")
+    text = pa.read_text()
+    start = text.index("static void init_heap_pages(")
+    end = text.index("\n}\n", start)
+    pa.write_text(text[:start] + text[start:end].replace("free_heap_pages(", "free_heap_pages_real(") + text[end:])
+    text = pa.read_text()
+    for sig, what in (("void *alloc_xenheap_pages(unsigned int order, unsigned int memflags)\n{", "XH"),
+                      ("struct page_info *alloc_domheap_pages(\n    struct domain *d, unsigned int order, "
+                       "unsigned int memflags)\n{", "DH")):
+        text = text.replace(sig, sig + "\n" + LINE.format(
+            fmt=f'"XTR {what} %u %pS\\n", order, __builtin_return_address(0)'))
+    pa.write_text(text)
+    xm = xen / "common/xmalloc_tlsf.c"
+    text = xm.read_text()
+    m = re.search(r"void \*_xmalloc\(unsigned long size, unsigned long align\)\n\{", text)
+    assert m is not None
+    text = text.replace(m.group(0), "static void *_xmalloc_real(unsigned long size, unsigned long align);\n"
+                        "void *_xmalloc(unsigned long size, unsigned long align)\n{\n"
+                        "    void *p = _xmalloc_real(size, align);\n"
+                        '    printk("XTR XM %lu %lu %p %pS\\n", size, align, p, __builtin_return_address(0));\n'
+                        "    return p;\n}\nstatic void *_xmalloc_real(unsigned long size, unsigned long align)\n{", 1)
+    for sig, fmt in (("void *_xzalloc(unsigned long size, unsigned long align)\n{",
+                      '"XTR XZ %pS\\n", __builtin_return_address(0)'),
+                     ("void xfree(void *p)\n{", '"XTR XF %p %pS\\n", p, __builtin_return_address(0)')):
+        text = text.replace(sig, sig + "\n" + LINE.format(fmt=fmt), 1)
+    m = re.search(r"(static void \*(cf_check )?xmalloc_pool_get\(unsigned long size\)\n\{\n)(.*?)(\n\})", text, re.S)
+    assert m is not None
+    text = text.replace(m.group(0), m.group(1) + "    void *p;\n    ASSERT(size == PAGE_SIZE);\n"
+                        '    p = alloc_xenheap_page();\n    printk("XTR PG %p\\n", p);\n    return p;' + m.group(4), 1)
+    m = re.search(r"(static void (cf_check )?xmalloc_pool_put\(void \*p\)\n\{\n)", text)
+    assert m is not None
+    text = text.replace(m.group(0), m.group(1) + '    printk("XTR PP %p\\n", p);\n', 1)
+    xm.write_text(text)
+
+
+def build(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GIT_DIR=args.git, XEN_TARGET_ARCH="arm64", CROSS_COMPILE="aarch64-linux-gnu-")
+    archive = subprocess.run(["git", "archive", args.tag], env=env, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "x", "-C", str(out)], input=archive, check=True)
+    xen = out / "xen"
+    subprocess.run(["make", "defconfig"], cwd=xen, env=env, check=True, capture_output=True)
+    with open(xen / ".config", "a") as config:
+        config.write(CONFIG)
+    subprocess.run(["make", "olddefconfig"], cwd=xen, env=env, check=True, capture_output=True)
+    _instrument(xen)
+    subprocess.run(["make", f"-j{os.cpu_count() or 2}", "debug=n"], cwd=xen, env=env, check=True)
+    print(xen / "xen")
+
+
+def _fake_kernel(path: Path) -> None:
+    """A 64 KiB arm64 Image: valid header, an endless loop."""
+    image = bytearray(0x10000)
+    image[0:4] = (0x14000000).to_bytes(4, "little")
+    image[16:24] = (0x10000).to_bytes(8, "little")
+    image[24:32] = (0xA).to_bytes(8, "little")
+    image[0x38:0x3C] = b"ARM\x64"
+    path.write_bytes(bytes(image))
+
+
+def boot(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        dtb, image = Path(tmp) / "board.dtb", Path(tmp) / "Image"
+        subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(dtb), args.dts], check=True)
+        _fake_kernel(image)
+        cmd = ["qemu-system-aarch64", "-machine", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
+               "-smp", "2", "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
+               "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
+        for addr in args.kernel:
+            cmd += ["-device", f"loader,file={image},addr={addr},force-raw=on"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        deadline, buf, lines = time.time() + args.timeout, b"", []
+        end = re.compile(rb"Freed \d+kB init memory|Panic on CPU|Reboot in")
+        finished = False
+        while time.time() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            *whole, buf = (buf + chunk).split(b"\n")
+            for line in whole:
+                lines.append(line)
+                if end.search(line) and not finished:
+                    finished, deadline = True, min(deadline, time.time() + 1.0)
+        proc.kill()
+        proc.wait()
+    Path(args.output).write_bytes(b"\n".join(lines + [buf]))
+
+
+def _placement(text: str) -> tuple[str, list[int], list[int]]:
+    version = re.search(r"Xen version (4\.\d+\.\d+)", text)
+    xen = re.search(r"MODULE\[0\]: (\w+) - (\w+) Xen", text)
+    fdt = re.search(r"MODULE\[1\]: (\w+) - (\w+) Device Tree", text)
+    if version is None or xen is None or fdt is None:
+        sys.exit("not a Xen boot log with its module table")
+    xs, xe, fs, fe = (int(x, 16) for x in (*xen.groups(), *fdt.groups()))
+    inclusive = int(version.group(1).split(".")[1]) >= 21
+    if xe & 0xFFF == 0xFFF:
+        xe += 1
+    if inclusive:
+        fe += 1
+    return version.group(1), [xs, xe - xs], [fs, fe - fs]
+
+
+def _allocations(text: str) -> list[list[int]]:
+    return [[int(m.group(1)), int(m.group(2), 16)] for m in re.finditer(r"XTR HA \d+ \d+ (\d+) \w+ (\w+)", text)
+            if int(m.group(2), 16)]
+
+
+def record(args: argparse.Namespace) -> None:
+    text = Path(args.log).read_text(errors="replace")
+    version, xen, fdt = _placement(text)
+    doc = {"source": f"Xen {version} release build with allocation tracing, booted on QEMU virt (2 CPUs)",
+           "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt, "allocations": _allocations(text)}
+    with gzip.open(args.output, "wt") as out:
+        json.dump(doc, out, separators=(",", ":"))
+
+
+def compare(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from xenplan import boot as simulate, dt, model
+    from xenplan.boot import buddy
+    from xenplan.model.base import Range
+    from xenplan.model.target import Target, XenVersion
+
+    text = Path(args.log).read_text(errors="replace")
+    version, xen, fdt = _placement(text)
+    log: list[list[int]] = []
+    heap = buddy.BuddyHeap
+    one, pages, repeat = heap.alloc, heap.alloc_pages, heap.alloc_repeat
+
+    def alloc(self, order, no_scrub=False, zone_hi=None):  # type: ignore[no-untyped-def]
+        pfn = one(self, order, no_scrub, zone_hi)
+        if pfn is not None:
+            log.append([order, pfn])
+        return pfn
+
+    def alloc_pages(self, count, zone_hi=None):  # type: ignore[no-untyped-def]
+        got = pages(self, count, zone_hi)
+        for start, n in got:
+            log.extend([0, p] for p in range(start + n - 1, start - 1, -1))
+        return got
+
+    def alloc_repeat(self, order, count, no_scrub=False, zone_hi=None):  # type: ignore[no-untyped-def]
+        got = repeat(self, order, count, no_scrub, zone_hi)
+        log.extend([order, p] for p in got)
+        return got
+
+    heap.alloc, heap.alloc_pages, heap.alloc_repeat = alloc, alloc_pages, alloc_repeat  # type: ignore[method-assign]
+    target = Target(version=XenVersion.parse(version), xen_image=Range(start=xen[0], size=xen[1]),
+                    fdt_address=fdt[0], fdt_size=fdt[1])
+    result = simulate.simulate(model.build(dt.load(args.dts), target))
+    real = _allocations(text)
+    same = 0
+    while same < min(len(log), len(real)) and log[same] == real[same]:
+        same += 1
+    print(f"Xen {version}: {len(real)} allocations, replay {len(log)}, identical for the first {same}")
+    if same < min(len(log), len(real)):
+        print(f"first difference: Xen order {real[same][0]} at pfn {real[same][1]:#x}, "
+              f"replay order {log[same][0]} at pfn {log[same][1]:#x}")
+    print(f"verdict: {result.outcome}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build")
+    p.add_argument("--git", required=True)
+    p.add_argument("--tag", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=build)
+    p = sub.add_parser("boot")
+    p.add_argument("--xen", required=True)
+    p.add_argument("--dts", required=True)
+    p.add_argument("--kernel", action="append", default=[])
+    p.add_argument("--ram", default="4G")
+    p.add_argument("--timeout", type=float, default=40)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=boot)
+    p = sub.add_parser("record")
+    p.add_argument("log")
+    p.add_argument("--dts", required=True, help="the tree's path as the test data names it")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=record)
+    p = sub.add_parser("compare")
+    p.add_argument("dts")
+    p.add_argument("log")
+    p.set_defaults(run=compare)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
