@@ -8,7 +8,7 @@ QEMU. The replay must make the same requests in the same order and get the
 same pages: the boot sequence, every xmalloc pool page, every domain's
 structures, P2M pool and RAM. With a dom0, ``replayed`` says how far the
 replay goes (through dom0's RAM and its P2M tables; its device-tree walk is
-not replayed).
+not replayed). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def test_replay_makes_xens_allocations(trace: Path, monkeypatch: pytest.MonkeyPa
     target = Target(version=XenVersion.parse(doc["version"]),
                     xen_image=Range(start=doc["xen_image"][0], size=doc["xen_image"][1]),
                     fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1])
-    boot.simulate(model.build(dt.load(str(DATA / doc["dts"])), target))
+    partials = {node: dt.load(str(DATA / path)) for node, path in doc.get("partial_dtbs", {}).items()}
+    boot.simulate(model.build(dt.load(str(DATA / doc["dts"])), target, partials))
     same = 0
     while same < min(len(log), len(real)) and log[same] == real[same]:
         same += 1

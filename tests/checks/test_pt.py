@@ -6,6 +6,7 @@ from __future__ import annotations
 from rulecases import rule_tests
 
 CASES = [
+    ("PT-001", "/chosen/domU1"),
     ("PT-002", "/chosen/domU1"),
     ("PT-003", "/chosen/domU1"),
     ("PT-005", "/chosen/domU1"),

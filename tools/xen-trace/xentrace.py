@@ -13,7 +13,8 @@ Not part of xenplan or of its tests: the tool that produced the recordings in
       allocation, page free, xmalloc, xfree and pool page, build debug=n.
   xentrace.py boot --xen DIR/xen/xen --dts board.dts --kernel 0x48200000 ... -o run.log
       boot it on QEMU virt (GICv3, 2 Cortex-A57, 4 GiB) with a fake arm64
-      Image at every --kernel address; stop once Xen frees its init memory,
+      Image at every --kernel address (--blob FILE@ADDR loads any other
+      file, e.g. a partial DTB); stop once Xen frees its init memory,
       panics, or after --timeout seconds.
   xentrace.py record run.log --dts PATH -o trace.json.gz
       the allocations (order, first page) of the boot, in order, with the
@@ -144,6 +145,9 @@ def boot(args: argparse.Namespace) -> None:
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
         for addr in args.kernel:
             cmd += ["-device", f"loader,file={image},addr={addr},force-raw=on"]
+        for blob in args.blob:
+            path, _, addr = blob.rpartition("@")
+            cmd += ["-device", f"loader,file={os.path.abspath(path)},addr={addr},force-raw=on"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert proc.stdout is not None
         deadline, buf, lines = time.time() + args.timeout, b"", []
@@ -230,7 +234,11 @@ def compare(args: argparse.Namespace) -> None:
     heap.alloc, heap.alloc_pages, heap.alloc_repeat = alloc, alloc_pages, alloc_repeat  # type: ignore[method-assign]
     target = Target(version=XenVersion.parse(version), xen_image=Range(start=xen[0], size=xen[1]),
                     fdt_address=fdt[0], fdt_size=fdt[1])
-    result = simulate.simulate(model.build(dt.load(args.dts), target))
+    partials = {}
+    for spec in args.partial_dtb:
+        node, _, path = spec.partition("=")
+        partials[node] = dt.load(path)
+    result = simulate.simulate(model.build(dt.load(args.dts), target, partials))
     real = _allocations(text)
     same = 0
     while same < min(len(log), len(real)) and log[same] == real[same]:
@@ -253,7 +261,8 @@ def main() -> None:
     p = sub.add_parser("boot")
     p.add_argument("--xen", required=True)
     p.add_argument("--dts", required=True)
-    p.add_argument("--kernel", action="append", default=[])
+    p.add_argument("--kernel", action="append", default=[], help="address of a fake arm64 kernel")
+    p.add_argument("--blob", action="append", default=[], help="FILE@ADDR: load a file, e.g. a partial DTB")
     p.add_argument("--ram", default="4G")
     p.add_argument("--timeout", type=float, default=40)
     p.add_argument("-o", "--output", required=True)
@@ -266,6 +275,7 @@ def main() -> None:
     p = sub.add_parser("compare")
     p.add_argument("dts")
     p.add_argument("log")
+    p.add_argument("--partial-dtb", action="append", default=[], metavar="NODE=FILE")
     p.set_defaults(run=compare)
     args = parser.parse_args()
     args.run(args)

@@ -237,6 +237,12 @@ class _Domains:
     def _create(self, c: Construction) -> None:
         dom = c.dom
         assert dom.cpus is not None
+        pdt = dom.child_module("multiboot,device-tree")
+        if pdt is not None and not self.v.at_least(4, 17) and not self.s.system.board.iommus \
+                and pdt.path in {m.path for m in self.s.live_modules()}:
+            self.fail(c, "PT-001", f"{dom.name} has a partial device tree ({pdt.path}): Xen 4.16 then asks for "
+                      "IOMMU mappings, and the board has no IOMMU (\"IOMMU requested but not available\")",
+                      msg.error_creating(self.v, dom.name))
         if dom.cpus == 0 or dom.cpus > self.max_vcpus():
             self.fail(c, "DOM-006", f"cpus = {dom.cpus}: the vGIC takes 1 to {self.max_vcpus()} vCPUs",
                       msg.error_creating(self.v, dom.name), prop="cpus")

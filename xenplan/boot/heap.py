@@ -110,6 +110,25 @@ def hardware_11(state: BootState, dom: Domain) -> bool:
     return bool((dom.capabilities or 0) & 2) and dom.direct_map and state.v.at_least(4, 21)
 
 
+def _dtb_module(dom: Domain) -> int:
+    mod = dom.child_module("multiboot,device-tree")
+    return mod.range.size if mod is not None and mod.range is not None else 0
+
+
+def _passthrough(state: BootState, dom: Domain) -> tuple[tuple[tuple[tuple[int, int], ...], tuple[int, ...]], ...]:
+    """The partial DTB's devices as the allocator sees them: ``xen,reg`` host ranges and
+    the host node's interrupts (empty without ``--partial-dtb``)."""
+    pdt = dom.partial_dtb
+    if pdt is None:
+        return ()
+    hosts = state.system.host_nodes
+    out = []
+    for dev in pdt.devices:
+        irqs = tuple(hosts[dev.xen_path][2]) if dev.xen_path in hosts else ()
+        out.append((tuple((h, z) for h, _g, z in dev.regs), irqs))
+    return tuple(out)
+
+
 def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
     return default if value is None or not state.v.at_least(4, 18) else value
@@ -134,6 +153,7 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       vpl011=dom.vpl011, direct_map=dom.direct_map and state.v.at_least(4, 17),
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
                       hardware_11=hardware_11(state, dom),
+                      dtb_module=_dtb_module(dom), passthrough=_passthrough(state, dom),
                       host_ram=tuple((b.start, b.size) for b in dom.static_mem) if dom.direct_map else (),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),

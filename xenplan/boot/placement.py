@@ -105,6 +105,10 @@ class HeapDomain:
     """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
     host_ram: tuple[tuple[int, int], ...] = ()
     """(start, size) of a 1:1 domain's static banks: removed from its host-layout extended regions."""
+    dtb_module: int = 0
+    """Size of the node's ``multiboot,device-tree`` module: the guest DTB buffer grows by it (4.18+)."""
+    passthrough: tuple[tuple[tuple[tuple[int, int], ...], tuple[int, ...]], ...] = ()
+    """Per passthrough device of the partial DTB: its ``xen,reg`` host (start, size) and its host IRQs."""
     hardware_11: bool = False
     """A dom0less hardware domain with ``direct-map`` (4.21+): RAM 1:1 from the heap, as dom0's."""
     hypervisor_node: bool = False
@@ -564,12 +568,16 @@ def _domain(
             raise _Exhausted("shm")
     if dom.vpl011 and rel >= 17:
         r.xm(VPL011_BACKEND, "construct", align=4)
-    dtb = r.xm(z.dtb_buffer, "construct", align=128)
+    minor = board.version[1]
+    dtb = r.xm(z.dtb_buffer + (dom.dtb_module if minor >= 18 else 0), "construct", align=128)
+    assigned = _passthrough(r, dom, minor)
     if z.intc_node:
         r.xf(r.xm(32, "construct", align=128))
     if dom.hypervisor_node and rel >= 17:
         _hypervisor_node(r, board, dom, banks or (), rel)
     r.xf(dtb)
+    if assigned is not None:
+        assigned.destroy()
     for _ in range(1, dom.cpus):
         _vcpu(r, z, "construct")
     if dom.vpl011 and rel <= 16:
@@ -716,10 +724,11 @@ class _RangeSet:
     ranges: each range is a 32-byte ``xmalloc`` node, allocated and freed exactly
     when ``rangeset_add_range()``/``rangeset_remove_range()`` create or drop one."""
 
-    def __init__(self, r: _Replay, step: str) -> None:
+    def __init__(self, r: _Replay, step: str, new: bool = True) -> None:
+        """``new``: ``rangeset_new()`` allocates the set now; else it exists (a domain's caps)."""
         self.r = r
         self.step = step
-        self.head = r.xm(96, step)
+        self.head = r.xm(96, step) if new else None
         self.ranges: list[list[int]] = []
         self.nodes: list[_XBlock] = []
 
@@ -792,7 +801,32 @@ class _RangeSet:
         """``rangeset_destroy()``: every node from the first, then the set itself."""
         while self.ranges:
             self._drop(0)
-        self.r.xf(self.head)
+        if self.head is not None:
+            self.r.xf(self.head)
+
+
+def _passthrough(r: _Replay, dom: HeapDomain, minor: int) -> _RangeSet | None:
+    """``domain_handle_dtb_bootmodule()``: per device, each ``xen,reg`` range joins the
+    domain's ``iomem_caps`` (and, 4.21+, the ``xen_reg_assigned`` set it builds),
+    then each interrupt of the host node joins ``irq_caps`` and is routed
+    (``route_irq_to_guest()``: an action and a guest descriptor). Returns the
+    ``xen_reg_assigned`` set, destroyed at the end of the build."""
+    if not dom.passthrough:
+        return None
+    step = "construct"
+    iomem, irqs = _RangeSet(r, step, new=False), _RangeSet(r, step, new=False)
+    assigned = _RangeSet(r, step) if minor >= 21 else None
+    for regs, lines in dom.passthrough:
+        for start, size in regs:
+            first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
+            iomem.add(first, last)
+            if assigned is not None:
+                assigned.add(first, last)
+        for irq in lines:
+            irqs.add(irq, irq)
+            r.xm(40, step)
+            r.xm(16, step)
+    return assigned
 
 
 def _ext_count(ranges: Sequence[Sequence[int]]) -> int:

@@ -1,7 +1,7 @@
 """PT: device passthrough from a domain's partial device tree (rulebook §9).
 
 ``boot/passthrough.py`` reads the partial DTB given with ``--partial-dtb``
-and reports what Xen refuses (PT-002, 003, 005, 006, 007) while building the
+and reports what Xen refuses (PT-001 on 4.16, PT-002, 003, 005, 006, 007) while building the
 domain; the mappings appear as ``mmio`` in the guest map, where GMAP-020
 reports what they cover. PT-008 reads the host tree.
 """
@@ -13,6 +13,28 @@ from typing import Iterator
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import System
+
+
+@rule(id="PT-001", slug="partial-dtb-needs-iommu", behaviour="PANIC", since="4.16", until="4.17",
+      xen_src="xen/arch/arm/domain_build.c: create_domUs(); xen/common/domain.c: sanitise_domain_config()",
+      xen_message="Error creating domain D")
+def partial_dtb_needs_iommu() -> None:
+    """What Xen does: on 4.16 a ``xen,domain`` node with a
+    ``multiboot,device-tree`` module always asks for IOMMU mappings
+    (``XEN_DOMCTL_CDF_iommu``). When the IOMMU is not enabled (no SMMU on the
+    board, or no driver), ``domain_create()`` refuses the configuration and
+    Xen panics "Error creating domain D", even with
+    ``xen,force-assign-without-iommu``. From 4.17 the flag is only set when
+    the IOMMU is enabled.
+
+    Why it matters: on 4.16 no domain with a partial device tree can be built
+    on a board without an IOMMU, so Xen stops booting.
+
+    Example: on QEMU ``virt`` (no SMMU) a domU with a partial DTB passing the
+    PL061 through fails on 4.16.7 and boots on 4.17.7.
+
+    Fix: use 4.17 or later, or a board whose IOMMU Xen enables.
+    """
 
 
 @rule(id="PT-002", slug="partial-dtb-invalid", behaviour="PANIC", since="4.16",
