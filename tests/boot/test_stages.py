@@ -78,12 +78,17 @@ def test_dtb_over_xen_is_dropped_not_fatal_from_4_18(tmp_path: Path) -> None:
     assert [(e.rule, e.behaviour) for e in r.events if e.rule == "RSV-012"] == [("RSV-012", "DROP")]
 
 
-def _arm32(tmp_path: Path, memory_kib: int) -> BootResult:
+def _sized(tmp_path: Path, memory_kib: int, arch: str = "arm32", domain: str = "", **kconfig: bool) -> BootResult:
     src = tmp_path / "board.dts"
-    src.write_text(BOARD.format(chosen="", domain="").replace("memory = <0x0 0x10000>", f"memory = <0x0 {memory_kib:#x}>"))
-    target = Target(version=XenVersion.parse("4.22"), arch="arm32", xen_image=Range(start=0x40200000, size=0x154000),
-                    fdt_address=0x48000000)
+    src.write_text(BOARD.format(chosen="", domain=domain).replace("memory = <0x0 0x10000>",
+                                                                  f"memory = <0x0 {memory_kib:#x}>"))
+    target = Target(version=XenVersion.parse("4.22"), arch=arch, kconfig={**KCONFIG_DEFAULTS, **kconfig},
+                    xen_image=Range(start=0x40200000, size=0x154000), fdt_address=0x48000000)
     return boot.simulate(model.build(dt.load(str(src)), target))
+
+
+def _arm32(tmp_path: Path, memory_kib: int) -> BootResult:
+    return _sized(tmp_path, memory_kib)
 
 
 def test_arm32_domain_heap_budget_catches_a_domain_larger_than_ram(tmp_path: Path) -> None:
@@ -98,3 +103,16 @@ def test_arm32_domain_within_the_budget_boots_without_host_addresses(tmp_path: P
     assert r.outcome == "boots"
     assert r.domains[0].banks is not None and all(b.host is None for b in r.domains[0].banks)
     assert any("budgeted" in n for n in r.notes)
+
+
+def test_llc_coloring_budgets_the_heap_instead_of_replaying_it(tmp_path: Path) -> None:
+    """With colouring on (4.20+), domains take coloured order-0 pages: no host address is
+    predicted, but a domain larger than the heap still fails as on Xen."""
+    fits = run(tmp_path, "4.22", domain=' llc-colors = "0-3";', LLC_COLORING=True)
+    assert fits.outcome == "boots"
+    assert all(b.host is None for b in fits.domains[0].banks or ())
+    assert any("LLC colouring" in n for n in fits.notes)
+    big = _sized(tmp_path, 5 << 20, "arm64", ' llc-colors = "0-3";', LLC_COLORING=True)
+    assert big.failed_at is not None and (big.failed_at.rule, big.failed_at.domain) == ("ALLOC-002", "domU1")
+    replayed = run(tmp_path, "4.22", domain=' llc-colors = "0-3";')
+    assert all(b.host is not None for b in replayed.domains[0].banks or ())

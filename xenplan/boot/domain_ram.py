@@ -55,9 +55,10 @@ def _ram_hardware_11(d: "_Domains", c: "Construction") -> None:
     from xenplan.boot import heap
 
     dom = c.dom
-    if heap.replay(d.s) is None:
-        d.s.notes.append(f"{dom.name}: the hardware domain's 1:1 RAM comes from the heap and is not placed "
-                         "without --xen-image and --fdt-address")
+    r = heap.replay(d.s)
+    if r is None or r.budgeted:
+        why = "the heap is only budgeted here" if r is not None else "--xen-image and --fdt-address are needed"
+        d.s.notes.append(f"{dom.name}: the hardware domain's 1:1 RAM comes from the heap and is not placed: {why}")
         return
     placed = heap.domain_ram(d.s, dom)
     if placed.unallocated_kib is not None:

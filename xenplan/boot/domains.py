@@ -112,8 +112,9 @@ class _Domains:
         r = heap.replay(self.s)
         placed = r.dom0 if r is not None else None
         if placed is None:
-            self.s.notes.append("a dom0 kernel is present: Xen builds dom0 before the domUs; its RAM is not "
-                                "placed without --xen-image and --fdt-address")
+            why = "the heap is only budgeted here" if r is not None else "--xen-image and --fdt-address are needed"
+            self.s.notes.append(f"a dom0 kernel is present: Xen builds dom0 before the domUs; its RAM is not "
+                                f"placed: {why}")
             return
         self.s.dom0_status = "constructed" if placed.outcome == "ok" else "failed"
         self.s.dom0_banks = placed.banks

@@ -165,8 +165,12 @@ def replay(state: BootState) -> PlacementResult | None:
     """Run the allocator replay once, for every domain in DT order (cached on the state)."""
     if not state.heap_replayed:
         state.heap_replayed = True
-        if state.system.target.arch == "arm32":
+        if state.system.target.arch == "arm32" or state.system.llc_coloring:
             _arm32_budget(state)
+            if state.system.llc_coloring:
+                state.notes.append("LLC colouring: domains take order-0 pages of their colours from the coloured "
+                                   "heap, which is budgeted as a whole, not replayed; host addresses are not "
+                                   "predicted and a domain short of pages of its own colours is not caught")
         elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
@@ -187,8 +191,9 @@ def replay(state: BootState) -> PlacementResult | None:
 
 
 def _arm32_budget(state: BootState) -> None:
-    """arm32: what the domain heap holds once the xenheap is carved out (and dom0's
-    RAM taken), then each domain's domain-heap pages in DT order (``budget_domains``)."""
+    """arm32 or LLC colouring: what the domain heap holds once the xenheap is carved
+    out (arm32) and dom0's RAM taken, then each domain's domain-heap pages in DT
+    order (``budget_domains``)."""
     from xenplan.boot.setup_mm import heap_ranges
 
     free = sum(e - s for s, e in heap_ranges(state))

@@ -210,6 +210,8 @@ class PlacementResult:
     notes: tuple[str, ...] = ()
     dom0: Dom0Placement | None = None
     """dom0's RAM when the boot builds a classic dom0 (before any domU)."""
+    budgeted: bool = False
+    """Only the page budget was kept (``budget_domains``): no host address is known."""
 
 
 class _Exhausted(Exception):
@@ -965,7 +967,8 @@ MAPTRACK_PAGES = 2
 
 
 def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tuple[int, ...]) -> PlacementResult:
-    """arm32 (``CONFIG_SEPARATE_XENHEAP``): the domain heap's page budget, domain by domain.
+    """The domain heap's page budget, domain by domain, where the heap is not replayed:
+    arm32 (``CONFIG_SEPARATE_XENHEAP``) and LLC colouring.
 
     Domain structures, vCPUs, the xmalloc pool and the guest DTB come from the
     separate xenheap; the P2M root and pool, the maptrack and the RAM of
@@ -999,8 +1002,8 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
             break
     placed += [DomainPlacement(d.name, "not-reached", None) for d in domains[len(placed):]]
     return PlacementResult(tuple(placed), (), None, max(free, 0) << PAGE_SHIFT, (), None,
-                           ("arm32: the domain heap is budgeted, not replayed; dynamic domains' host addresses "
-                            "are not predicted",))
+                           ("the domain heap is budgeted, not replayed; dynamic domains' host addresses "
+                            "are not predicted",), budgeted=True)
 
 
 def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],

@@ -1,6 +1,8 @@
 """LLC: last-level cache colouring (§15, Xen 4.20+, ``CONFIG_LLC_COLORING``).
 
-No boot stage models colouring yet. LLC-002 (``llc-colors`` on a Xen
+The heap replay steps aside when colouring is on (``System.llc_coloring``):
+coloured domains take order-0 pages of their colours, which is budgeted, not
+replayed. LLC-002 (``llc-colors`` on a Xen
 without colouring) is read here from the model; LLC-001 and LLC-003 are
 panics Xen meets while creating the domain and belong to a stage.
 """
@@ -10,14 +12,6 @@ from __future__ import annotations
 
 from xenplan.checks.registry import rule
 from xenplan.model.system import System
-
-
-def coloring_on(system: System) -> bool:
-    """``llc_coloring_enabled``: built in, and not turned off with ``llc-coloring=0/off/no/false``."""
-    if not system.target.has("LLC_COLORING"):
-        return False
-    value = system.xen.cmdline.get("llc-coloring")
-    return value is None or value.lower() not in ("0", "off", "no", "false", "disable")
 
 
 @rule(id="LLC-001", slug="llc-coloring-with-static-mem", behaviour="PANIC", since="4.20",

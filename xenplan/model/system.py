@@ -251,6 +251,14 @@ class System(XBase):
     def ipa_bits(self) -> int:
         return self.ipa()[0]
 
+    @property
+    def llc_coloring(self) -> bool:
+        """``llc_coloring_enabled``: 4.20+, built in, not turned off with ``llc-coloring=0/off/no/false``."""
+        if not self.target.has("LLC_COLORING") or not self.target.version.at_least(4, 20):
+            return False
+        value = self.xen.cmdline.get("llc-coloring")
+        return value is None or value.lower() not in ("0", "off", "no", "false", "disable")
+
     def ipa(self) -> tuple[int, str]:
         """P2M IPA width and where it came from: ``--pa-bits``, else the first CPU ``compatible`` with a
         known PA range (DESIGN.md), else 40; never above PADDR_BITS (48 on arm64, 40 on arm32)."""
