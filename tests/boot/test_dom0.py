@@ -106,3 +106,14 @@ def test_recorded_dom0less_hardware_domain(path: Path) -> None:
     recorded = [c for chunks in exp["domu_chunks"][1:] for c in chunks]
     assert [(b.host, b.size) for b in after if b.size >= EXACT] == [tuple(c) for c in recorded if c[1] >= EXACT]
     assert all(b.host is None for b in after if b.size < EXACT)
+
+
+def test_console_ring_follows_cpus_and_log_level() -> None:
+    """``console_init_postirq()``: CPUs << (9 + lower threshold), 16 KiB at least once allocated."""
+    from xenplan.boot.heap import console_ring
+
+    assert console_ring({"loglvl": "all"}, 2) == 16 << 10
+    assert console_ring({"loglvl": "all"}, 4) == 32 << 10
+    assert console_ring({}, 2) == 8 << 10
+    assert console_ring({"loglvl": "warning/all"}, 8) == 16 << 10
+    assert console_ring({"conring_size": "64k"}, 2) == 64 << 10

@@ -141,7 +141,7 @@ def boot(args: argparse.Namespace) -> None:
         subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(dtb), args.dts], check=True)
         _fake_kernel(image)
         cmd = ["qemu-system-aarch64", "-machine", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
-               "-smp", "2", "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
+               "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
         for addr in args.kernel:
             cmd += ["-device", f"loader,file={image},addr={addr},force-raw=on"]
@@ -264,6 +264,7 @@ def main() -> None:
     p.add_argument("--kernel", action="append", default=[], help="address of a fake arm64 kernel")
     p.add_argument("--blob", action="append", default=[], help="FILE@ADDR: load a file, e.g. a partial DTB")
     p.add_argument("--ram", default="4G")
+    p.add_argument("--smp", type=int, default=2, help="CPUs; the tree should list as many")
     p.add_argument("--timeout", type=float, default=40)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=boot)

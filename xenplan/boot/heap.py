@@ -62,6 +62,7 @@ def heap_board(state: BootState) -> HeapBoard:
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
+        console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
 
@@ -82,6 +83,24 @@ def parse_size(text: str) -> int | None:
     value = int(m.group(1), 0)
     shift = {"t": 40, "g": 30, "m": 20, "k": 10, "b": 0, "": 10}[m.group(2).lower()]
     return value << shift
+
+
+LOG_LEVELS = (("none", 0), ("error", 1), ("warning", 2), ("info", 3), ("debug", 4), ("all", 4))
+"""``__parse_loglvl()``'s words, tried as prefixes in this order; anything else is 2."""
+
+
+def console_ring(cmdline: dict[str, str], cpus: int) -> int:
+    """Bytes ``console_init_postirq()`` asks for: ``conring_size`` if given, else the CPUs
+    shifted by 9 + the lower log threshold (3 in a release build, ``loglvl=`` sets it)."""
+    if "conring_size" in cmdline:
+        size = parse_size(cmdline["conring_size"])
+        if size:
+            return size
+    lower = 3
+    if "loglvl" in cmdline:
+        word = cmdline["loglvl"]
+        lower = next((n for w, n in LOG_LEVELS if word.startswith(w)), 2)
+    return cpus << (9 + lower)
 
 
 def dom0_request(state: BootState) -> Dom0Request | None:

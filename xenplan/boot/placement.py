@@ -75,6 +75,8 @@ class HeapBoard:
     version: tuple[int, ...]
     """Xen release as (4, 22) or (4, 16, 7)."""
     host_cpus: int = 2
+    console_ring: int = 16 << 10
+    """``console_init_ring()``'s request: ``conring_size``, else CPUs << (9 + the lower log threshold)."""
     p2m_root_order: int = 0
     dom0_mem: int = 0
     """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
@@ -434,7 +436,8 @@ def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     _sched_unit(r, z, step)
     r.a(3, "idle vCPU0 stack")
     r.pages(2, "system domains")
-    r.a(2, "console ring")
+    ring = max(board.console_ring, 16 << 10)
+    r.a((-(-ring // PAGE_SIZE) - 1).bit_length(), "console ring")
     for _ in range(1, board.host_cpus):
         r.a(1, "per-CPU area")
         r.xm(152, step)
