@@ -8,7 +8,8 @@ QEMU. The replay must make the same requests in the same order and get the
 same pages: the boot sequence, every xmalloc pool page, every domain's
 structures, P2M pool and RAM. With a dom0, ``replayed`` says how far the
 replay goes (through dom0's RAM and its P2M tables; its device-tree walk is
-not replayed). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``.
+not replayed). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``;
+``gic_spis`` is the host GIC's SPI count when it is not QEMU's GICv3 (``--gic-spis``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_replay_makes_xens_allocations(trace: Path, monkeypatch: pytest.MonkeyPa
     log = _record(monkeypatch)
     target = Target(version=XenVersion.parse(doc["version"]),
                     xen_image=Range(start=doc["xen_image"][0], size=doc["xen_image"][1]),
-                    fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1])
+                    fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1], gic_spis=doc.get("gic_spis", 224))
     partials = {node: dt.load(str(DATA / path)) for node, path in doc.get("partial_dtbs", {}).items()}
     boot.simulate(model.build(dt.load(str(DATA / doc["dts"])), target, partials))
     same = 0

@@ -140,7 +140,7 @@ def boot(args: argparse.Namespace) -> None:
         dtb, image = Path(tmp) / "board.dtb", Path(tmp) / "Image"
         subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(dtb), args.dts], check=True)
         _fake_kernel(image)
-        cmd = ["qemu-system-aarch64", "-machine", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
+        cmd = ["qemu-system-aarch64", "-machine", f"virt,virtualization=on,gic-version={args.gic}", "-cpu", "cortex-a57",
                "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
         for addr in args.kernel:
@@ -233,7 +233,7 @@ def compare(args: argparse.Namespace) -> None:
 
     heap.alloc, heap.alloc_pages, heap.alloc_repeat = alloc, alloc_pages, alloc_repeat  # type: ignore[method-assign]
     target = Target(version=XenVersion.parse(version), xen_image=Range(start=xen[0], size=xen[1]),
-                    fdt_address=fdt[0], fdt_size=fdt[1])
+                    fdt_address=fdt[0], fdt_size=fdt[1], gic_spis=args.gic_spis)
     partials = {}
     for spec in args.partial_dtb:
         node, _, path = spec.partition("=")
@@ -265,6 +265,7 @@ def main() -> None:
     p.add_argument("--blob", action="append", default=[], help="FILE@ADDR: load a file, e.g. a partial DTB")
     p.add_argument("--ram", default="4G")
     p.add_argument("--smp", type=int, default=2, help="CPUs; the tree should list as many")
+    p.add_argument("--gic", type=int, default=3, choices=(2, 3))
     p.add_argument("--timeout", type=float, default=40)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=boot)
@@ -277,6 +278,7 @@ def main() -> None:
     p.add_argument("dts")
     p.add_argument("log")
     p.add_argument("--partial-dtb", action="append", default=[], metavar="NODE=FILE")
+    p.add_argument("--gic-spis", type=int, default=224, help="SPIs of the host GIC (QEMU: 224 GICv3, 256 GICv2)")
     p.set_defaults(run=compare)
     args = parser.parse_args()
     args.run(args)

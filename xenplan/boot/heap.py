@@ -63,6 +63,7 @@ def heap_board(state: BootState) -> HeapBoard:
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
         console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
+        **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
 
@@ -83,6 +84,19 @@ def parse_size(text: str) -> int | None:
     value = int(m.group(1), 0)
     shift = {"t": 40, "g": 30, "m": 20, "k": 10, "b": 0, "": 10}[m.group(2).lower()]
     return value << shift
+
+
+def _gic(state: BootState) -> dict[str, int]:
+    """The host GIC as the replay needs it (QEMU ``virt``'s GICv3 when the tree has none)."""
+    gic = state.system.board.gic
+    if gic is None:
+        return {}
+    if gic.version == 2:
+        return {"gic_version": 2}
+    out = {"gic_version": 3, "gicr_regions": max(1, len(gic.redist))}
+    if gic.redist:
+        out["gicr_size"] = sum(r.size for r in gic.redist)
+    return out
 
 
 LOG_LEVELS = (("none", 0), ("error", 1), ("warning", 2), ("info", 3), ("debug", 4), ("all", 4))

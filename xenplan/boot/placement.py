@@ -41,6 +41,9 @@ from xenplan.boot.xmalloc import MEM_ALIGN, Block, TlsfPool
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
 
+MMIO_HANDLER = 32
+"""``sizeof(struct mmio_handler)``: ``domain_io_init()`` sizes its array for 16 + the vGIC's regions."""
+MAX_IO_HANDLER = 16
 VPL011_BACKEND = 172
 """``sizeof(struct vpl011_xen_backend)``: the vUART's buffers when Xen is its backend."""
 PENDING_IRQ_SIZE = 56
@@ -75,6 +78,11 @@ class HeapBoard:
     version: tuple[int, ...]
     """Xen release as (4, 22) or (4, 16, 7)."""
     host_cpus: int = 2
+    gic_version: int = 3
+    gicr_size: int = 0xF60000
+    """GICv3: bytes of redistributor space Xen maps at boot (QEMU ``virt``'s by default)."""
+    gicr_regions: int = 1
+    """GICv3: redistributor regions of the host (a 1:1 domain's vGIC copies them)."""
     console_ring: int = 16 << 10
     """``console_init_ring()``'s request: ``conring_size``, else CPUs << (9 + the lower log threshold)."""
     p2m_root_order: int = 0
@@ -288,7 +296,7 @@ class _Sizes:
     console: bool
     """``domain_create()``'s 268-byte ``d->console`` (4.22+)."""
     intc_node: bool
-    """``make_intc_domU_node()`` allocates and frees 32 bytes (4.17+)."""
+    """``make_intc_domU_node()`` allocates and frees 32 bytes for GICv3's redistributor cells (4.17+)."""
     dtb_buffer: int
     """The guest DTB buffer of ``prepare_dtb_domU()``."""
 
@@ -408,6 +416,13 @@ class _Replay:
         return chunks, pages
 
 
+def _redist_tables(size: int) -> int:
+    """Page-table pages ``gicv3_init()``'s ``ioremap()`` of the redistributors takes: one
+    per 2 MiB of mapping but the first, whose table the vmap area already has
+    (7 for QEMU's 0xf60000 bytes, as measured on every release)."""
+    return max(0, -(-size // (2 << 20)) - 1)
+
+
 def _sched_unit(r: _Replay, z: _Sizes, step: str) -> None:
     """``sched_alloc_unit_mem()`` and credit2's ``csched2_alloc_udata()``."""
     r.xm(144, step)
@@ -425,8 +440,11 @@ def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     r.xm(board.unflat_size, "unflattened DT")
     if board.version[1] >= 21:
         r.xf(r.xm(32 << 10, "console flush buffer"))
-    r.xm(32, step)
-    r.pages(7, "page tables")
+    if board.gic_version == 2:
+        r.xm(48, step)
+    else:
+        r.xm(32, step)
+        r.pages(_redist_tables(board.gicr_size), "page tables")
     for _ in range(z.timer_irqs):
         r.xm(40, step)
     r.xm(152, step)
@@ -486,11 +504,14 @@ def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
     if rel <= 17 and pool:
         initial = r.pages(16, step)
     r.a(0, step)
-    r.xm(576, step)
+    v3 = board.gic_version != 2
+    rdist = (board.gicr_regions if dom.direct_map else 1) if v3 else 0
+    r.xm(MMIO_HANDLER * (MAX_IO_HANDLER + (1 + rdist if v3 else 1)), step)
     spis = -(-dom.nr_spis // 32) * 32
     r.xm(z.vgic_rank * (spis // 32), step, align=4)
     r.xm(PENDING_IRQ_SIZE * spis, step)
-    r.xm(24, step)
+    if v3:
+        r.xm(24 * rdist, step)
     r.xm(8 * -(-(spis + 32) // 64), step)
     if hwdom:
         r.xm(128, step, align=1)
@@ -576,7 +597,7 @@ def _domain(
     minor = board.version[1]
     dtb = r.xm(z.dtb_buffer + (dom.dtb_module if minor >= 18 else 0), "construct", align=128)
     assigned = _passthrough(r, dom, minor)
-    if z.intc_node:
+    if z.intc_node and board.gic_version != 2:
         r.xf(r.xm(32, "construct", align=128))
     if dom.hypervisor_node and rel >= 17:
         _hypervisor_node(r, board, dom, banks or (), rel)
