@@ -33,10 +33,11 @@ inputs and never walks memory page by page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+from xenplan.boot.rangeset import RangeSet
 from xenplan.boot.xmalloc import MEM_ALIGN, Block, TlsfPool
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS
 from xenplan.model.system import default_p2m_pool_mb
@@ -745,93 +746,12 @@ def _allocate_11(r: _Replay, memory: int, dom0_mem: int, rel: int) -> tuple[list
     return banks, left
 
 
-class _RangeSet:
-    """Xen's ``rangeset`` (``xen/common/rangeset.c``) over frame numbers, inclusive
-    ranges: each range is a 32-byte ``xmalloc`` node, allocated and freed exactly
-    when ``rangeset_add_range()``/``rangeset_remove_range()`` create or drop one."""
-
-    def __init__(self, r: _Replay, step: str, new: bool = True) -> None:
-        """``new``: ``rangeset_new()`` allocates the set now; else it exists (a domain's caps)."""
-        self.r = r
-        self.step = step
-        self.head = r.xm(96, step) if new else None
-        self.ranges: list[list[int]] = []
-        self.nodes: list[_XBlock] = []
-
-    def _find(self, pfn: int) -> int:
-        """Index of the last range starting at or below ``pfn``; -1 if none."""
-        found = -1
-        for i, (start, _end) in enumerate(self.ranges):
-            if start > pfn:
-                break
-            found = i
-        return found
-
-    def _drop(self, i: int) -> None:
-        del self.ranges[i]
-        self.r.xf(self.nodes.pop(i))
-
-    def add(self, s: int, e: int) -> None:
-        x, y = self._find(s), self._find(e)
-        if x == y:
-            if x < 0 or (self.ranges[x][1] < s and self.ranges[x][1] + 1 != s):
-                self.ranges.insert(x + 1, [s, e])
-                self.nodes.insert(x + 1, self.r.xm(32, self.step))
-                x += 1
-            elif self.ranges[x][1] < e:
-                self.ranges[x][1] = e
-        else:
-            if x < 0:
-                x = 0
-                self.ranges[x][0] = s
-            elif self.ranges[x][1] < s and self.ranges[x][1] + 1 != s:
-                x += 1
-                self.ranges[x][0] = s
-            self.ranges[x][1] = max(self.ranges[y][1], e)
-            while x + 1 < len(self.ranges) and self.ranges[x + 1][1] <= self.ranges[x][1]:
-                self._drop(x + 1)
-        if x + 1 < len(self.ranges) and self.ranges[x][1] + 1 == self.ranges[x + 1][0]:
-            self.ranges[x][1] = self.ranges[x + 1][1]
-            self._drop(x + 1)
-
-    def remove(self, s: int, e: int) -> None:
-        x, y = self._find(s), self._find(e)
-        if x == y:
-            if x < 0 or self.ranges[x][1] < s:
-                return
-            xs, xe = self.ranges[x]
-            if xs < s and xe > e:
-                self.ranges[x][1] = s - 1
-                self.ranges.insert(x + 1, [e + 1, xe])
-                self.nodes.insert(x + 1, self.r.xm(32, self.step))
-            elif xs == s and xe <= e:
-                self._drop(x)
-            elif xs == s:
-                self.ranges[x][0] = e + 1
-            elif xe <= e:
-                self.ranges[x][1] = s - 1
-            return
-        if x < 0:
-            x = 0
-        elif self.ranges[x][0] < s:
-            self.ranges[x][1] = s - 1
-            x += 1
-        while x != y:
-            self._drop(x)
-            y -= 1
-        self.ranges[x][0] = e + 1
-        if self.ranges[x][0] > self.ranges[x][1]:
-            self._drop(x)
-
-    def destroy(self) -> None:
-        """``rangeset_destroy()``: every node from the first, then the set itself."""
-        while self.ranges:
-            self._drop(0)
-        if self.head is not None:
-            self.r.xf(self.head)
+def _pool_alloc(r: _Replay, step: str) -> Callable[[int], _XBlock]:
+    """``xmalloc`` as a range set calls it."""
+    return lambda size: r.xm(size, step)
 
 
-def _passthrough(r: _Replay, dom: HeapDomain, minor: int) -> _RangeSet | None:
+def _passthrough(r: _Replay, dom: HeapDomain, minor: int) -> RangeSet[_XBlock] | None:
     """``domain_handle_dtb_bootmodule()``: per device, each ``xen,reg`` range joins the
     domain's ``iomem_caps`` (and, 4.21+, the ``xen_reg_assigned`` set it builds),
     then each interrupt of the host node joins ``irq_caps`` and is routed
@@ -840,8 +760,8 @@ def _passthrough(r: _Replay, dom: HeapDomain, minor: int) -> _RangeSet | None:
     if not dom.passthrough:
         return None
     step = "construct"
-    iomem, irqs = _RangeSet(r, step, new=False), _RangeSet(r, step, new=False)
-    assigned = _RangeSet(r, step) if minor >= 21 else None
+    iomem, irqs = RangeSet(_pool_alloc(r, step), r.xf, new=False), RangeSet(_pool_alloc(r, step), r.xf, new=False)
+    assigned = RangeSet(_pool_alloc(r, step), r.xf) if minor >= 21 else None
     for regs, lines in dom.passthrough:
         for start, size in regs:
             first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
@@ -882,7 +802,7 @@ def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
     if dom.direct_map:
         if minor >= 21:
             gnttab = r.xm(16 + 24, step)
-            rs = _RangeSet(r, step)
+            rs = RangeSet(_pool_alloc(r, step), r.xf)
             for start, size in board.ram:
                 rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
             for start, size in list(dom.host_ram) + list(board.reserved) + [(GUEST_GNTTAB.start, GUEST_GNTTAB.size)]:
@@ -892,7 +812,7 @@ def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
             r.xf(gnttab)
     else:
         top = (1 << board.ipa_bits) - 1
-        holes = _RangeSet(r, step) if minor >= 21 else None
+        holes = RangeSet(_pool_alloc(r, step), r.xf) if minor >= 21 else None
         for window in GUEST_RAM_BANKS:
             used = sum(n for g, _h, n in banks if window.start <= g < window.end)
             start = -(-(window.start + used) // (2 << 20)) * (2 << 20)
