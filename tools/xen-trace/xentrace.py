@@ -118,7 +118,7 @@ def build(args: argparse.Namespace) -> None:
     xen = out / "xen"
     subprocess.run(["make", "defconfig"], cwd=xen, env=env, check=True, capture_output=True)
     with open(xen / ".config", "a") as config:
-        config.write(CONFIG)
+        config.write(CONFIG + "".join(f"CONFIG_{c}\n" for c in args.config))
     subprocess.run(["make", "olddefconfig"], cwd=xen, env=env, check=True, capture_output=True)
     _instrument(xen)
     subprocess.run(["make", f"-j{os.cpu_count() or 2}", "debug=n"], cwd=xen, env=env, check=True)
@@ -257,6 +257,8 @@ def main() -> None:
     p.add_argument("--git", required=True)
     p.add_argument("--tag", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
+                   help="one more Kconfig line, e.g. SCHED_NULL=y")
     p.set_defaults(run=build)
     p = sub.add_parser("boot")
     p.add_argument("--xen", required=True)

@@ -63,6 +63,7 @@ def heap_board(state: BootState) -> HeapBoard:
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
         console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
+        scheduler="credit" if sysm.xen.cmdline.get("sched") == "credit" else "credit2",
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)

@@ -84,6 +84,8 @@ class HeapBoard:
     """GICv3: bytes of redistributor space Xen maps at boot (QEMU ``virt``'s by default)."""
     gicr_regions: int = 1
     """GICv3: redistributor regions of the host (a 1:1 domain's vGIC copies them)."""
+    scheduler: str = "credit2"
+    """``sched=`` as Xen resolves it: "credit" or the default "credit2"."""
     console_ring: int = 16 << 10
     """``console_init_ring()``'s request: ``conring_size``, else CPUs << (9 + the lower log threshold)."""
     p2m_root_order: int = 0
@@ -300,11 +302,14 @@ class _Sizes:
     """``make_intc_domU_node()`` allocates and frees 32 bytes for GICv3's redistributor cells (4.17+)."""
     dtb_buffer: int
     """The guest DTB buffer of ``prepare_dtb_domU()``."""
+    credit: bool = False
+    """``sched=credit``: credit's private, per-CPU, per-unit and per-domain data instead of credit2's."""
 
 
-def _sizes(rel: int, minor: int) -> _Sizes:
+def _sizes(rel: int, minor: int, scheduler: str = "credit2") -> _Sizes:
     """``rel`` is the modelled release (4.19 and 4.21 as 4.20), ``minor`` the real one."""
     return _Sizes(
+        credit=scheduler == "credit",
         timer_irqs=4 if rel <= 17 else 3 if rel <= 21 else 0,
         csched2_private=80 if rel <= 18 else 72,
         pool_scheduler=rel >= 17,
@@ -425,14 +430,23 @@ def _redist_tables(size: int) -> int:
 
 
 def _sched_unit(r: _Replay, z: _Sizes, step: str) -> None:
-    """``sched_alloc_unit_mem()`` and credit2's ``csched2_alloc_udata()``."""
+    """``sched_alloc_unit_mem()`` and the scheduler's unit data (credit2 144 bytes, credit 80)."""
     r.xm(144, step)
-    r.xm(144, step)
+    r.xm(80 if z.credit else 144, step)
+
+
+def _sched_init(r: _Replay, z: _Sizes, rel: int, step: str) -> None:
+    """The scheduler's ``init``: credit2's private data, or credit's and its 4-byte mask."""
+    if z.credit:
+        r.xm(176 if rel <= 16 else 184, step)
+        r.xm(4, step, align=4)
+    else:
+        r.xm(z.csched2_private, step)
 
 
 def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     """Section 4: the heap and pool requests from heap init to "Xen dom0less mode detected"."""
-    z = _sizes(rel, board.version[1])
+    z = _sizes(rel, board.version[1], board.scheduler)
     step = "boot"
     if rel <= 18:
         r.pages(2 if rel == 16 else 3, "vmap and page tables")
@@ -449,7 +463,7 @@ def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     for _ in range(z.timer_irqs):
         r.xm(40, step)
     r.xm(152, step)
-    r.xm(z.csched2_private, step)
+    _sched_init(r, z, rel, step)
     r.a(0, "idle domain")
     r.a(0, "idle vCPU0")
     _sched_unit(r, z, step)
@@ -470,13 +484,19 @@ def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     r.xm(88, step)
     if z.pool_scheduler:
         r.xm(248, step)
-        r.xm(z.csched2_private, step)
+        _sched_init(r, z, rel, step)
     for cpu in range(board.host_cpus):
+        if z.credit:
+            r.xm(80 if rel <= 16 else 96, step)
+            r.xm(80, step)
+            continue
         r.xm(24, step)
         runqueue = r.xm(168, step)
         if cpu:
             r.xf(runqueue)
         r.xm(144, step)
+    if z.credit:
+        r.xm(128, step)
     r.a(0, "page table")
 
 
@@ -523,7 +543,7 @@ def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
     _grant_table(r, dom, z)
     if z.pbuf:
         r.xm(200, step, align=1)
-    r.xm(128, step)
+    r.xm(48 if z.credit else 128, step)
     if rel <= 17 and pool:
         if pool >= 16:
             return initial + r.pages(pool - 16, "pool")
@@ -553,7 +573,7 @@ def _domain(
     r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int
 ) -> DomainPlacement:
     """One domU, section 5: pre (5.1), RAM (5.2), post (5.3)."""
-    z = _sizes(rel, board.version[1])
+    z = _sizes(rel, board.version[1], board.scheduler)
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     pool = p2m_pool_pages(dom) if has_pool else 0
     pool_got = _create(r, board, dom, z, rel, pool, hwdom=dom.hardware_11)
@@ -653,7 +673,7 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
     What ``construct_dom0()`` does after the RAM (mapping every host device,
     routing its interrupts, building dom0's device tree) is not replayed.
     """
-    z = _sizes(rel, board.version[1])
+    z = _sizes(rel, board.version[1], board.scheduler)
     has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
                      max_grant_frames=req.max_grant_frames)
