@@ -9,7 +9,8 @@ same pages: the boot sequence, every xmalloc pool page, every domain's
 structures, P2M pool and RAM. With a dom0, ``replayed`` says how far the
 replay goes (through dom0's RAM and its P2M tables; its device-tree walk is
 not replayed). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``;
-``gic_spis`` is the host GIC's SPI count when it is not QEMU's GICv3 (``--gic-spis``).
+``gic_spis`` is the host GIC's SPI count when it is not QEMU's GICv3 (``--gic-spis``);
+``kconfig`` what the build had beyond the defaults (schedulers).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from xenplan import boot, dt, model
 from xenplan.boot import buddy
 from xenplan.model.base import Range
-from xenplan.model.target import Target, XenVersion
+from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TRACES = sorted((DATA / "heaptrace").glob("*.json.gz"))
@@ -66,7 +67,8 @@ def test_replay_makes_xens_allocations(trace: Path, monkeypatch: pytest.MonkeyPa
     log = _record(monkeypatch)
     target = Target(version=XenVersion.parse(doc["version"]),
                     xen_image=Range(start=doc["xen_image"][0], size=doc["xen_image"][1]),
-                    fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1], gic_spis=doc.get("gic_spis", 224))
+                    fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1], gic_spis=doc.get("gic_spis", 224),
+                    kconfig={**KCONFIG_DEFAULTS, **doc.get("kconfig", {})})
     partials = {node: dt.load(str(DATA / path)) for node, path in doc.get("partial_dtbs", {}).items()}
     boot.simulate(model.build(dt.load(str(DATA / doc["dts"])), target, partials))
     same = 0

@@ -206,7 +206,7 @@ def compare(args: argparse.Namespace) -> None:
     from xenplan import boot as simulate, dt, model
     from xenplan.boot import buddy
     from xenplan.model.base import Range
-    from xenplan.model.target import Target, XenVersion
+    from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 
     text = Path(args.log).read_text(errors="replace")
     version, xen, fdt = _placement(text)
@@ -233,7 +233,9 @@ def compare(args: argparse.Namespace) -> None:
 
     heap.alloc, heap.alloc_pages, heap.alloc_repeat = alloc, alloc_pages, alloc_repeat  # type: ignore[method-assign]
     target = Target(version=XenVersion.parse(version), xen_image=Range(start=xen[0], size=xen[1]),
-                    fdt_address=fdt[0], fdt_size=fdt[1], gic_spis=args.gic_spis)
+                    fdt_address=fdt[0], fdt_size=fdt[1], gic_spis=args.gic_spis,
+                    kconfig={**KCONFIG_DEFAULTS, **{k.upper(): v.lower() == "y" for k, _, v in
+                                                    (c.partition("=") for c in args.kconfig)}})
     partials = {}
     for spec in args.partial_dtb:
         node, _, path = spec.partition("=")
@@ -281,6 +283,7 @@ def main() -> None:
     p.add_argument("log")
     p.add_argument("--partial-dtb", action="append", default=[], metavar="NODE=FILE")
     p.add_argument("--gic-spis", type=int, default=224, help="SPIs of the host GIC (QEMU: 224 GICv3, 256 GICv2)")
+    p.add_argument("--kconfig", action="append", default=[], metavar="NAME=y|n", help="as the build had it")
     p.set_defaults(run=compare)
     args = parser.parse_args()
     args.run(args)

@@ -26,6 +26,7 @@ from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
+from xenplan.model.target import Target
 
 XENSTORE_WANTED = ("", "enabled", "legacy")
 """``xen,enhanced`` values that make Xen allocate a xenstore page (4.21+); "no-xenstore" does not."""
@@ -63,7 +64,7 @@ def heap_board(state: BootState) -> HeapBoard:
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
         console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
-        scheduler="credit" if sysm.xen.cmdline.get("sched") == "credit" else "credit2",
+        scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
@@ -85,6 +86,14 @@ def parse_size(text: str) -> int | None:
     value = int(m.group(1), 0)
     shift = {"t": 40, "g": 30, "m": 20, "k": 10, "b": 0, "": 10}[m.group(2).lower()]
     return value << shift
+
+
+def scheduler(name: str | None, target: Target) -> str:
+    """The scheduler ``scheduler_init()`` ends up with: ``sched=`` when that scheduler is
+    built in (``--kconfig SCHED_NULL=y`` …), else the default, credit2."""
+    if name in ("credit", "credit2", "null", "rtds", "arinc653") and target.has(f"SCHED_{name.upper()}"):
+        return name
+    return "credit2"
 
 
 def _gic(state: BootState) -> dict[str, int]:

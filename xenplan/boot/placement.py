@@ -85,7 +85,7 @@ class HeapBoard:
     gicr_regions: int = 1
     """GICv3: redistributor regions of the host (a 1:1 domain's vGIC copies them)."""
     scheduler: str = "credit2"
-    """``sched=`` as Xen resolves it: "credit" or the default "credit2"."""
+    """``sched=`` as Xen resolves it: a built-in scheduler's name, else the default "credit2"."""
     console_ring: int = 16 << 10
     """``console_init_ring()``'s request: ``conring_size``, else CPUs << (9 + the lower log threshold)."""
     p2m_root_order: int = 0
@@ -302,14 +302,14 @@ class _Sizes:
     """``make_intc_domU_node()`` allocates and frees 32 bytes for GICv3's redistributor cells (4.17+)."""
     dtb_buffer: int
     """The guest DTB buffer of ``prepare_dtb_domU()``."""
-    credit: bool = False
-    """``sched=credit``: credit's private, per-CPU, per-unit and per-domain data instead of credit2's."""
+    scheduler: str = "credit2"
+    """The scheduler ``sched=`` selects: what its init, per-CPU, unit and domain data cost (``SCHEDULERS``)."""
 
 
 def _sizes(rel: int, minor: int, scheduler: str = "credit2") -> _Sizes:
     """``rel`` is the modelled release (4.19 and 4.21 as 4.20), ``minor`` the real one."""
     return _Sizes(
-        credit=scheduler == "credit",
+        scheduler=scheduler,
         timer_irqs=4 if rel <= 17 else 3 if rel <= 21 else 0,
         csched2_private=80 if rel <= 18 else 72,
         pool_scheduler=rel >= 17,
@@ -429,19 +429,54 @@ def _redist_tables(size: int) -> int:
     return max(0, -(-size // (2 << 20)) - 1)
 
 
+@dataclass(frozen=True)
+class _Scheduler:
+    """What one scheduler allocates (bytes; ``None`` = nothing)."""
+
+    init: tuple[tuple[int, int], ...]
+    """``init``: (size, alignment) of each allocation."""
+    pcpu: tuple[int, ...]
+    """Per CPU when the pool takes it: ``alloc_pdata`` then the idle unit's ``alloc_udata``."""
+    unit: int
+    """``alloc_udata`` for each vCPU's scheduling unit."""
+    domain: int | None
+    """``alloc_domdata``."""
+    boot_timer: bool
+    """Its timers grow the timer heap before the first domain (a 128-byte ``xmalloc``)."""
+
+
+SCHEDULERS = {
+    "credit": _Scheduler(((184, 8), (4, 4)), (96, 80), 80, 48, True),
+    "null": _Scheduler(((64, 8),), (8, 24), 24, 24, False),
+    "rtds": _Scheduler(((136, 8),), (96,), 96, 24, False),
+    "arinc653": _Scheduler(((2624, 8),), (32,), 32, None, True),
+}
+"""Measured on 4.22.0 (credit on every release: 4.16 has a 176-byte private and an 80-byte pdata);
+credit2, the default, is written out in the boot sequence (its runqueue is shared by the CPUs)."""
+
+
+def _sched(z: _Sizes, rel: int) -> _Scheduler | None:
+    spec = SCHEDULERS.get(z.scheduler)
+    if spec is not None and z.scheduler == "credit" and rel <= 16:
+        return _Scheduler(((176, 8), (4, 4)), (80, 80), 80, 48, True)
+    return spec
+
+
 def _sched_unit(r: _Replay, z: _Sizes, step: str) -> None:
-    """``sched_alloc_unit_mem()`` and the scheduler's unit data (credit2 144 bytes, credit 80)."""
+    """``sched_alloc_unit_mem()`` and the scheduler's unit data (credit2: 144 bytes)."""
     r.xm(144, step)
-    r.xm(80 if z.credit else 144, step)
+    spec = SCHEDULERS.get(z.scheduler)
+    r.xm(spec.unit if spec is not None else 144, step)
 
 
 def _sched_init(r: _Replay, z: _Sizes, rel: int, step: str) -> None:
-    """The scheduler's ``init``: credit2's private data, or credit's and its 4-byte mask."""
-    if z.credit:
-        r.xm(176 if rel <= 16 else 184, step)
-        r.xm(4, step, align=4)
-    else:
+    """The scheduler's ``init``: credit2's private data, or the chosen scheduler's."""
+    spec = _sched(z, rel)
+    if spec is None:
         r.xm(z.csched2_private, step)
+        return
+    for size, align in spec.init:
+        r.xm(size, step, align=align)
 
 
 def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
@@ -485,17 +520,18 @@ def _boot_sequence(r: _Replay, board: HeapBoard, rel: int) -> None:
     if z.pool_scheduler:
         r.xm(248, step)
         _sched_init(r, z, rel, step)
+    spec = _sched(z, rel)
     for cpu in range(board.host_cpus):
-        if z.credit:
-            r.xm(80 if rel <= 16 else 96, step)
-            r.xm(80, step)
+        if spec is not None:
+            for size in spec.pcpu:
+                r.xm(size, step)
             continue
         r.xm(24, step)
         runqueue = r.xm(168, step)
         if cpu:
             r.xf(runqueue)
         r.xm(144, step)
-    if z.credit:
+    if spec is not None and spec.boot_timer:
         r.xm(128, step)
     r.a(0, "page table")
 
@@ -543,7 +579,11 @@ def _create(r: _Replay, board: HeapBoard, dom: HeapDomain, z: _Sizes, rel: int,
     _grant_table(r, dom, z)
     if z.pbuf:
         r.xm(200, step, align=1)
-    r.xm(48 if z.credit else 128, step)
+    spec = _sched(z, rel)
+    if spec is None:
+        r.xm(128, step)
+    elif spec.domain is not None:
+        r.xm(spec.domain, step)
     if rel <= 17 and pool:
         if pool >= 16:
             return initial + r.pages(pool - 16, "pool")

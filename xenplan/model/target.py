@@ -33,6 +33,11 @@ KCONFIG_DEFAULTS: dict[str, bool] = {
     "SBSA_VUART_CONSOLE": True,
     "LLC_COLORING": False,
     "DEBUG": False,
+    "SCHED_CREDIT": True,
+    "SCHED_CREDIT2": True,
+    "SCHED_NULL": False,
+    "SCHED_RTDS": False,
+    "SCHED_ARINC653": False,
 }
 
 
