@@ -26,3 +26,22 @@ CASES = [
 
 
 test_fires, test_clean = rule_tests("dom", CASES)
+
+
+def test_domain_cpupool_is_ignored_without_boot_time_cpupools() -> None:
+    """Xen's default build (and the oracle's) has no CONFIG_BOOT_TIME_CPUPOOLS: the
+    property is read but never refused, so the same tree boots."""
+    from pathlib import Path
+
+    from rulecases import analyse_fixture
+
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "dom" / "DOM-011-fires.dts"
+    text = fixture.read_text().replace(" --kconfig BOOT_TIME_CPUPOOLS=y", "", 1)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / fixture.name
+        copy.write_text(text)
+        a = analyse_fixture(copy)
+    assert "DOM-011" not in {f.rule for f in a.findings}
+    assert a.result.outcome == "boots"

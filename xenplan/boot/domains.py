@@ -187,12 +187,12 @@ class _Domains:
             if dom.child_module("multiboot,device-tree") is not None:
                 self.fail(c, "HWD-010", "a partial device tree on the hardware domain",
                           "\"multiboot,device-tree\" incompatible with hardware domain")
-        if dom.cpupool is not None and v.at_least(4, 17):
+        if dom.cpupool is not None and v.at_least(4, 17) and t.has("BOOT_TIME_CPUPOOLS"):
             target = self.s.system.phandles.get(dom.cpupool)
-            if target is None or target not in self.s.system.cpupools:
-                why = "names no node" if target is None else f"names {target}, not a xen,cpupool node"
+            if target is not None and target not in self.s.system.cpupools:
                 t_ = "Error getting cpupool id from domain-cpupool (-3)"
-                self.fail(c, "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> {why}", t_, prop="domain-cpupool")
+                self.fail(c, "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> names {target}, not a xen,cpupool "
+                          "node", t_, prop="domain-cpupool")
         for prop, val in (("max_grant_frames", dom.max_grant_frames), ("max_maptrack_frames", dom.max_maptrack_frames)):
             if val is not None and val > 0x7FFFFFFF and v.at_least(4, 18):
                 t_ = f"{prop} ({val}) overflow"

@@ -226,6 +226,9 @@ def replay(state: BootState) -> PlacementResult | None:
             state.heap = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
+            if state.system.cpupools and state.system.target.has("BOOT_TIME_CPUPOOLS"):
+                state.notes.append("boot-time cpupools: the allocations of their schedulers are not replayed, so "
+                                   "host addresses of chunks under 16 MiB may be off")
             if (result.dom0 is not None and doms) or any(p.unreplayed_after for p in result.domains[:-1]):
                 state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "

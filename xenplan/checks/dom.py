@@ -123,13 +123,17 @@ def direct_map_needs_uart_irq() -> None:
 
 
 @rule(id="DOM-011", slug="domain-cpupool-invalid", behaviour="PANIC", since="4.17",
-      xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
-      xen_message="Error getting cpupool id from domain-cpupool (-22)")
+      xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node(); "
+              "xen/common/sched/boot-cpupool.c: btcpupools_get_domain_pool_id()",
+      xen_message="Error getting cpupool id from domain-cpupool (-3)", kconfig=("BOOT_TIME_CPUPOOLS",))
 def domain_cpupool_invalid() -> None:
-    """What Xen does: resolves the ``domain-cpupool`` phandle to a boot cpupool
-    (a ``xen,cpupool`` node under ``/chosen``, used with Xen's
-    ``cpupool`` support). If the phandle does not name a valid boot pool Xen
-    panics "Error getting cpupool id from domain-cpupool (rc)".
+    """What Xen does: with ``CONFIG_BOOT_TIME_CPUPOOLS`` (off in the default
+    build: ``--kconfig BOOT_TIME_CPUPOOLS=y``) it resolves the
+    ``domain-cpupool`` phandle to a boot cpupool, a ``xen,cpupool`` node under
+    ``/chosen``. A phandle naming another kind of node makes Xen panic "Error
+    getting cpupool id from domain-cpupool (-3)". A phandle naming no node is
+    ignored, and so is the whole property without the option: the domain
+    then runs in Pool-0.
 
     Why it matters: Xen stops before building the domain.
 

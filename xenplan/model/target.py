@@ -38,6 +38,7 @@ KCONFIG_DEFAULTS: dict[str, bool] = {
     "SCHED_NULL": False,
     "SCHED_RTDS": False,
     "SCHED_ARINC653": False,
+    "BOOT_TIME_CPUPOOLS": False,
 }
 
 
