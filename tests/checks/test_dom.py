@@ -45,3 +45,15 @@ def test_domain_cpupool_is_ignored_without_boot_time_cpupools() -> None:
         a = analyse_fixture(copy)
     assert "DOM-011" not in {f.rule for f in a.findings}
     assert a.result.outcome == "boots"
+
+
+def test_redistributor_shortage_stops_xen_on_4_22() -> None:
+    """Booted on 4.22.0: "Failed to allocate d1v2", then "Could not set up domain domU1 (rc = -12)"."""
+    from pathlib import Path
+
+    from rulecases import analyse_fixture
+
+    a = analyse_fixture(Path(__file__).resolve().parent.parent / "fixtures" / "dom" / "DOM-016-fires.dts")
+    assert a.result.failed_at is not None
+    assert (a.result.outcome, a.result.failed_at.rule) == ("panic", "DOM-016")
+    assert a.result.failed_at.message == "Could not set up domain domU1 (rc = -12)"

@@ -33,3 +33,12 @@ def test_hwd005_per_release(name: str, severity: str) -> None:
 def test_hwd010_outcome() -> None:
     res = analyse_fixture(FIX / "HWD-010-fires.dts").result
     assert res.failed_at is not None and res.failed_at.rule == "HWD-010"
+
+
+def test_hwd005_stops_dom0_from_4_19() -> None:
+    """Booted on 4.22.0: "Could not set up d0 guest OS (rc = -22)"."""
+    r = analyse_fixture(FIX / "HWD-005-fires.dts").result
+    assert r.failed_at is not None
+    assert (r.outcome, r.failed_at.rule, r.failed_at.message) == ("panic", "HWD-005",
+                                                                 "Could not set up d0 guest OS (rc = -22)")
+    assert [(d.name, d.status) for d in r.domains][0] == ("dom0", "failed")

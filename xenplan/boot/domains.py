@@ -22,6 +22,9 @@ from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range
 from xenplan.model.kernel_image import KernelImage
 from xenplan.model.system import Domain
+
+GICR_FRAME = 0x20000
+"""One GICv3 redistributor frame pair per vCPU (128 KiB)."""
 from xenplan.model.target import XenVersion
 
 MAX_VGIC_SPIS = 988
@@ -96,6 +99,7 @@ class _Domains:
                     self.s.dom0_status = "failed"
                     return
             self.dom0_ram()
+            self.dom0_shm()
             return
         if not domu_kernel:
             lost = [d.path for d in self.s.dropped]
@@ -129,6 +133,23 @@ class _Domains:
         self.s.event("HWD-002", "PANIC", why, path="/chosen", prop="xen,xen-bootargs", xen_message=placed.message)
         self.s.stop("panic", "other", "HWD-002", placed.message)
 
+    def dom0_shm(self) -> None:
+        """HWD-005 (4.19+): dom0 is direct-mapped, so each of its shared-memory regions must
+        name a host address equal to its guest one, else ``construct_dom0()`` fails."""
+        if self.s.stopped or not self.v.at_least(4, 19):
+            return
+        for sh in self.s.system.xen.dom0_shm:
+            if sh.guest is None or (sh.host is not None and sh.host == sh.guest):
+                continue
+            why = ("has no host address" if sh.host is None
+                   else f"maps host {sh.host:#x} at guest {sh.guest:#x}")
+            text = msg.dom0_fallback(self.v, -22)
+            self.s.dom0_status = "failed"
+            self.s.event("HWD-005", "PANIC", f"{sh.path}: dom0's shared memory \"{sh.shm_id}\" {why}, but dom0 "
+                         "is direct-mapped", path=sh.path, prop="xen,shared-mem", xen_message=text)
+            self.s.stop("panic", "other", "HWD-005", text)
+            return
+
     # -- S9 -----------------------------------------------------------------
     def construct(self, dom: Domain) -> None:
         c = Construction(dom=dom, domid=dom.index + 1)
@@ -145,6 +166,7 @@ class _Domains:
             self._shm(c)
             self._guest_dtb(c)
             self._place(c)
+            self._vcpus(c)
             self._vpl011(c)
             self._vcpu_affinity(c)
             self._xenstore(c)
@@ -332,6 +354,22 @@ class _Domains:
 
     def _place(self, c: Construction) -> None:
         krn.place(self, c)
+
+    def _vcpus(self, c: Construction) -> None:
+        """``construct_domain()``'s secondary vCPUs: on GICv3 a direct-mapped domain takes one
+        host redistributor frame (128 KiB) per vCPU; 4.22 fails the domain when they run out
+        (DOM-016; earlier releases run it with fewer vCPUs, which the check reports)."""
+        dom = c.dom
+        gic = self.s.system.board.gic
+        if not (dom.direct_map and self.v.at_least(4, 22) and gic is not None and gic.version == 3
+                and gic.redist and dom.cpus):
+            return
+        frames = sum(r.size for r in gic.redist) // GICR_FRAME
+        if dom.cpus > frames:
+            self.fail(c, "DOM-016", f"{dom.name} is direct-mapped with {dom.cpus} vCPUs but the host GICv3 "
+                      f"redistributor regions of {gic.path} hold only {frames} frames of 128 KiB: "
+                      f"Failed to allocate d{c.domid}v{frames}", msg.could_not_set_up(self.v, dom.name, -12),
+                      prop="cpus")
 
     def _vpl011(self, c: Construction) -> None:
         dom = c.dom

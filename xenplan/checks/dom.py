@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from xenplan.boot.result import Behaviour, BootResult
+from xenplan.boot.domains import GICR_FRAME
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import System
 
 #: One GICv3 redistributor frame per vCPU (RD_base + SGI_base, 2 × 64 KiB).
-GICR_FRAME = 0x20000
 
 #: DOM-016 per release: a missing redistributor frame is a warning up to 4.21, fatal from 4.22.
 DOM016_BEHAVIOUR: tuple[tuple[tuple[int, int], Behaviour], ...] = (((4, 22), "PANIC"), ((4, 17), "WARN"))
@@ -223,6 +223,8 @@ def gicv3_redistributors_too_few(system: System, result: BootResult) -> Iterator
         return
     frames = sum(r.size for r in gic.redist) // GICR_FRAME
     behaviour = next(b for v, b in DOM016_BEHAVIOUR if system.target.version.at_least(*v))
+    if behaviour == "PANIC":
+        return  # the construction stage fails the domain and reports it
     direct = {d.path for d in result.domains if d.direct_map}
     for dom in system.domains:
         if dom.path in direct and dom.cpus is not None and dom.cpus > frames:
