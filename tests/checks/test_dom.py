@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rulecases import rule_tests
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dom"
@@ -47,8 +48,8 @@ def test_domain_cpupool_is_ignored_without_boot_time_cpupools() -> None:
     assert a.result.outcome == "boots"
 
 
-def test_redistributor_shortage_stops_xen_on_4_22() -> None:
-    """Booted on 4.22.0: "Failed to allocate d1v2", then "Could not set up domain domU1 (rc = -12)"."""
+def test_redistributor_shortage_stops_xen_from_4_20() -> None:
+    """Booted on 4.20.4, 4.21.2 and 4.22.0: "Could not set up domain domU1 (rc = -12)"; 4.17-4.19 boot."""
     from pathlib import Path
 
     from rulecases import analyse_fixture
@@ -57,3 +58,18 @@ def test_redistributor_shortage_stops_xen_on_4_22() -> None:
     assert a.result.failed_at is not None
     assert (a.result.outcome, a.result.failed_at.rule) == ("panic", "DOM-016")
     assert a.result.failed_at.message == "Could not set up domain domU1 (rc = -12)"
+
+
+@pytest.mark.parametrize("version,outcome", [("4.17", "boots"), ("4.19", "boots"), ("4.20", "panic"), ("4.21", "panic")])
+def test_redistributor_shortage_per_release(version: str, outcome: str, tmp_path: Path) -> None:
+    """As booted on 4.17.7, 4.19.6, 4.20.4 and 4.21.2."""
+    from rulecases import analyse_fixture
+
+    src = Path(__file__).resolve().parent.parent / "fixtures" / "dom" / "DOM-016-fires.dts"
+    lines = src.read_text().splitlines()
+    lines[0] += f" --xen-version {version}"
+    copy = tmp_path / src.name
+    copy.write_text("\n".join(lines) + "\n")
+    a = analyse_fixture(copy)
+    assert a.result.outcome == outcome
+    assert "DOM-016" in {f.rule for f in a.findings}

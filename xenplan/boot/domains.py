@@ -357,11 +357,11 @@ class _Domains:
 
     def _vcpus(self, c: Construction) -> None:
         """``construct_domain()``'s secondary vCPUs: on GICv3 a direct-mapped domain takes one
-        host redistributor frame (128 KiB) per vCPU; 4.22 fails the domain when they run out
-        (DOM-016; earlier releases run it with fewer vCPUs, which the check reports)."""
+        host redistributor frame (128 KiB) per vCPU; from 4.20 the domain fails when they run out
+        (DOM-016; 4.17-4.19 run it with fewer vCPUs, which the check reports)."""
         dom = c.dom
         gic = self.s.system.board.gic
-        if not (dom.direct_map and self.v.at_least(4, 22) and gic is not None and gic.version == 3
+        if not (dom.direct_map and self.v.at_least(4, 20) and gic is not None and gic.version == 3
                 and gic.redist and dom.cpus):
             return
         frames = sum(r.size for r in gic.redist) // GICR_FRAME

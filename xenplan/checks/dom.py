@@ -17,7 +17,7 @@ from xenplan.model.system import System
 #: One GICv3 redistributor frame per vCPU (RD_base + SGI_base, 2 × 64 KiB).
 
 #: DOM-016 per release: a missing redistributor frame is a warning up to 4.21, fatal from 4.22.
-DOM016_BEHAVIOUR: tuple[tuple[tuple[int, int], Behaviour], ...] = (((4, 22), "PANIC"), ((4, 17), "WARN"))
+DOM016_BEHAVIOUR: tuple[tuple[tuple[int, int], Behaviour], ...] = (((4, 20), "PANIC"), ((4, 17), "WARN"))
 
 
 @rule(id="DOM-002", slug="no-domu-kernel-recorded", behaviour="PANIC", since="4.16",
@@ -204,12 +204,12 @@ def gicv3_redistributors_too_few(system: System, result: BootResult) -> Iterator
     """What Xen does: a direct-mapped domain on GICv3 uses the host's
     redistributor regions, one 128 KiB frame per vCPU. When the host regions
     hold fewer frames than ``cpus``, creating a vCPU fails with "Failed to
-    allocate dXvY". Per release: 4.17-4.21 print it and run the domain with
-    fewer vCPUs than asked (its device tree still lists them all, so the
-    guest waits for CPUs that never come up) - WARN; 4.22 panics "Could not
-    set up domain D" - PANIC.
+    allocate dXvY". Per release: 4.17-4.19 run the domain with fewer vCPUs
+    than asked (its device tree still lists them all, so the guest waits for
+    CPUs that never come up) - WARN; from 4.20 Xen panics "Could not set up
+    domain D (rc = -12)" - PANIC (both seen on real boots).
 
-    Why it matters: silent loss of vCPUs up to 4.21, a boot failure on 4.22.
+    Why it matters: silent loss of vCPUs up to 4.19, a boot failure from 4.20.
 
     Example: host ``reg`` of the GIC with one 0x40000 redistributor region (2
     frames) and a direct-mapped domain with ``cpus = <4>;`` fails; ``cpus =
