@@ -77,3 +77,16 @@ def test_rsv_012_dtb_on_xen_is_not_recorded() -> None:
     a = analyse(str(FIX / "RSV-012-fires.dts"), t)
     assert a.result.outcome == "boots"
     assert {(f.rule, f.severity) for f in a.findings if f.path == "/"} == {("RSV-012", "warning")}
+
+
+@pytest.mark.parametrize("version,outcome", [("4.16.0", "panic"), ("4.16.7", "boots"), ("4.22", "boots")])
+def test_reserved_region_table_per_release(version: str, outcome: str, tmp_path: Path) -> None:
+    """255 reserved regions: NR_MEM_BANKS went from 128 to 256 in 4.16.1 (4.16.7 booted them)."""
+    src = Path(__file__).resolve().parent.parent / "fixtures" / "rsv" / "RSV-003-clean.dts"
+    lines = src.read_text().splitlines()
+    lines[0] += f" --xen-version {version}"
+    copy = tmp_path / src.name
+    copy.write_text("\n".join(lines) + "\n")
+    from rulecases import analyse_fixture
+
+    assert analyse_fixture(copy).result.outcome == outcome

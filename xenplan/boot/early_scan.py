@@ -25,8 +25,9 @@ ENOENT, EINVAL, ENOSPC = -2, -22, -28
 
 
 def nr_mem_banks(state: BootState) -> int:
-    """NR_MEM_BANKS: 128 in 4.16, 256 from 4.17."""
-    return 256 if state.v.at_least(4, 17) else 128
+    """NR_MEM_BANKS: 128 in 4.16.0, 256 from 4.16.1 (raised on the 4.16 branch; 4.16.7 took 255
+    reserved regions on a real boot)."""
+    return 256 if state.v.at_least(4, 16, 1) else 128
 
 
 def find_overlap(state: BootState, r: Range, *, live: bool, shm: bool = False) -> Related | None:

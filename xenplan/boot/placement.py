@@ -619,7 +619,7 @@ def _domain(
     pool_got = _create(r, board, dom, z, rel, pool, hwdom=dom.hardware_11)
     _vcpu(r, z, "construct")
     if dom.hardware_11:
-        ram11, left = _allocate_11(r, dom.memory_kib << 10, board.dom0_mem, rel)
+        ram11, left = _allocate_11(r, dom.memory_kib << 10, board.dom0_mem, board.version)
         if left:
             return DomainPlacement(dom.name, "out-of-memory", None, left >> 10,
                                    f"Failed to allocate requested dom0 memory. {left >> 20}MB unallocated",
@@ -719,7 +719,7 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
                      max_grant_frames=req.max_grant_frames)
     _create(r, board, dom, z, rel, 16 if rel <= 17 and has_pool else 0, hwdom=True)
     _vcpu(r, z, "construct")
-    banks, left = _allocate_11(r, req.memory, req.memory, rel)
+    banks, left = _allocate_11(r, req.memory, req.memory, board.version)
     if left:
         mb = left >> 20
         return Dom0Placement("out-of-memory", tuple(banks), mb,
@@ -727,7 +727,7 @@ def _dom0(r: _Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Place
     return Dom0Placement("ok", tuple(banks))
 
 
-def _allocate_11(r: _Replay, memory: int, dom0_mem: int, rel: int) -> tuple[list[tuple[int, int]], int]:
+def _allocate_11(r: _Replay, memory: int, dom0_mem: int, version: tuple[int, ...]) -> tuple[list[tuple[int, int]], int]:
     """``allocate_memory_11()``: bank 0 as large and as low as possible below
     4 GiB (at least ``min(dom0_mem, 128 MiB)``; ``dom0_mem`` is the command
     line's, also for a dom0less hardware domain), then the rest in the largest
@@ -738,7 +738,7 @@ def _allocate_11(r: _Replay, memory: int, dom0_mem: int, rel: int) -> tuple[list
     tables: set[tuple[int, int]] = set()
     banks: list[tuple[int, int]] = []
     left = memory
-    limit = 128 if rel == 16 else 256
+    limit = 128 if tuple(version) < (4, 16, 1) else 256
     low = min(dom0_mem, 128 << 20)
     min_low = (-(-low // PAGE_SIZE) - 1).bit_length() if low else 0
     min_order = ((4 << 20) // PAGE_SIZE - 1).bit_length()

@@ -58,7 +58,7 @@ def ram_003() -> None:
       xen_message="Max number of supported memory regions reached")
 def ram_004() -> None:
     """What Xen does: RAM banks from all memory nodes go into one table of
-    NR_MEM_BANKS entries (128 in 4.16, 256 from 4.17). The pair that does not
+    NR_MEM_BANKS entries (128 in 4.16.0, 256 from 4.16.1). The pair that does not
     fit makes the memory handler fail with "Max number of supported memory
     regions reached": up to 4.18 the early scan stops there (TRUNC), from
     4.19 Xen panics "Early FDT parsing failed".
@@ -69,7 +69,7 @@ def ram_004() -> None:
     Example: one memory node with 257 non-empty pairs fails; merge adjacent
     ranges into fewer, larger banks.
 
-    Fix: describe RAM with at most 256 (4.16: 128) banks.
+    Fix: describe RAM with at most 256 (4.16.0: 128) banks.
     """
 
 

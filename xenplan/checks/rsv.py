@@ -199,8 +199,8 @@ def rsv_002() -> None:
       xen_src="xen/common/device-tree/bootinfo-fdt.c: device_tree_get_meminfo(), process_reserved_memory_node()",
       xen_message="Max number of supported reserved-memory regions reached")
 def rsv_003() -> None:
-    """What Xen does: `reserved_mem` holds NR_MEM_BANKS entries (128 in 4.16,
-    256 from 4.17) shared by /memreserve/ (4.19+), `/reserved-memory`
+    """What Xen does: `reserved_mem` holds NR_MEM_BANKS entries (128 in 4.16.0,
+    256 from 4.16.1) shared by /memreserve/ (4.19+), `/reserved-memory`
     children, static heap banks and every domain's static banks. A
     `/reserved-memory` child that does not fit panics "Max number of
     supported reserved-memory regions reached" on every release; a static
