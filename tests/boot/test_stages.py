@@ -78,9 +78,10 @@ def test_dtb_over_xen_is_dropped_not_fatal_from_4_18(tmp_path: Path) -> None:
     assert [(e.rule, e.behaviour) for e in r.events if e.rule == "RSV-012"] == [("RSV-012", "DROP")]
 
 
-def _sized(tmp_path: Path, memory_kib: int, arch: str = "arm32", domain: str = "", **kconfig: bool) -> BootResult:
+def _sized(tmp_path: Path, memory_kib: int, arch: str = "arm32", domain: str = "", chosen: str = "",
+           **kconfig: bool) -> BootResult:
     src = tmp_path / "board.dts"
-    src.write_text(BOARD.format(chosen="", domain=domain).replace("memory = <0x0 0x10000>",
+    src.write_text(BOARD.format(chosen=chosen, domain=domain).replace("memory = <0x0 0x10000>",
                                                                   f"memory = <0x0 {memory_kib:#x}>"))
     target = Target(version=XenVersion.parse("4.22"), arch=arch, kconfig={**KCONFIG_DEFAULTS, **kconfig},
                     xen_image=Range(start=0x40200000, size=0x154000), fdt_address=0x48000000)
@@ -108,11 +109,14 @@ def test_arm32_domain_within_the_budget_boots_without_host_addresses(tmp_path: P
 def test_llc_coloring_budgets_the_heap_instead_of_replaying_it(tmp_path: Path) -> None:
     """With colouring on (4.20+), domains take coloured order-0 pages: no host address is
     predicted, but a domain larger than the heap still fails as on Xen."""
-    fits = run(tmp_path, "4.22", domain=' llc-colors = "0-3";', LLC_COLORING=True)
+    on = '\n\t\txen,xen-bootargs = "llc-coloring=on";'
+    off = run(tmp_path, "4.22", domain=' llc-colors = "0-3";', LLC_COLORING=True)
+    assert off.failed_at is not None and off.failed_at.rule == "LLC-002"  # built in, not switched on
+    fits = run(tmp_path, "4.22", chosen=on, domain=' llc-colors = "0-3";', LLC_COLORING=True)
     assert fits.outcome == "boots"
     assert all(b.host is None for b in fits.domains[0].banks or ())
     assert any("LLC colouring" in n for n in fits.notes)
-    big = _sized(tmp_path, 5 << 20, "arm64", ' llc-colors = "0-3";', LLC_COLORING=True)
+    big = _sized(tmp_path, 5 << 20, "arm64", ' llc-colors = "0-3";', on, LLC_COLORING=True)
     assert big.failed_at is not None and (big.failed_at.rule, big.failed_at.domain) == ("ALLOC-002", "domU1")
     replayed = run(tmp_path, "4.22", domain=' llc-colors = "0-3";')
     assert all(b.host is not None for b in replayed.domains[0].banks or ())

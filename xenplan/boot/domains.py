@@ -189,7 +189,7 @@ class _Domains:
             t_ = f"Only 1 hardware domain can be specified! ({self.hardware_domain})"
             self.fail(c, "HWD-010", f"{dom.name} asks to be the hardware domain, but "
                       f"{self.hardware_domain} already is", t_, prop="capabilities")
-        if dom.static_mem_present and v.at_least(4, 20) and t.has("LLC_COLORING"):
+        if dom.static_mem_present and self.s.system.llc_coloring:
             t_ = "LLC coloring and static memory are incompatible"
             self.fail(c, "LLC-001", f"{dom.name} has xen,static-mem on a Xen with LLC colouring", t_,
                       prop="xen,static-mem")
@@ -219,7 +219,7 @@ class _Domains:
             if val is not None and val > 0x7FFFFFFF and v.at_least(4, 18):
                 t_ = f"{prop} ({val}) overflow"
                 self.fail(c, "DOM-012", f"{prop} = {val} is above INT32_MAX", t_, prop=prop)
-        if dom.llc_colors is not None and v.at_least(4, 20) and not t.has("LLC_COLORING"):
+        if dom.llc_colors is not None and v.at_least(4, 20) and not self.s.system.llc_coloring:
             t_ = "'llc-colors' found, but LLC coloring is disabled"
             self.fail(c, "LLC-002", f"{dom.name} has llc-colors but Xen is built without LLC colouring", t_,
                       prop="llc-colors")
@@ -279,7 +279,7 @@ class _Domains:
                 self.fail(c, "XS-002", f"{dom.name} asks to be the xenstore domain, but {self.xenstore_domain} "
                           "already is", t_, prop="capabilities")
             self.xenstore_domain = dom.name
-        if dom.llc_colors is not None and self.v.at_least(4, 20) and self.s.system.target.has("LLC_COLORING"):
+        if dom.llc_colors is not None and self.s.system.llc_coloring:
             if not _valid_colours(dom.llc_colors):
                 self.fail(c, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
                           "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",

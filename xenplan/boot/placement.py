@@ -981,7 +981,9 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
     pages run out: the budget decides whether Xen panics and about how much
     is left unallocated, not where the RAM lands (hosts stay unknown). The
     frame table, which also comes from the domain heap's pages, is not
-    counted, so the budget is a little generous.
+    counted, so the budget is a little generous. As in ``allocate_memory()``,
+    a failing guest bank counts whole in the unallocated figure, with the
+    banks after it.
     """
     has_pool = version[:2] != (4, 16) or len(version) < 3 or version[2] >= 3
     free = free_pages
@@ -996,11 +998,21 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
         if dom.static:
             placed.append(DomainPlacement(dom.name, "ok", None))
             continue
-        need = -(-(dom.memory_kib << 10) // PAGE_SIZE)
-        if need > free:
-            placed.append(_failed(dom, "out-of-memory", version, (need - free) << 2))
+        sizes: list[int] = []
+        left = dom.memory_kib << 10
+        for w in GUEST_RAM_BANKS:
+            sizes.append(min(left, w.size))
+            left -= sizes[-1]
+        short = None
+        for i, size in enumerate(sizes):
+            pages = -(-size // PAGE_SIZE)
+            if pages > free:
+                short = sum(sizes[i:]) >> 10
+                break
+            free -= pages
+        if short is not None:
+            placed.append(_failed(dom, "out-of-memory", version, short))
             break
-        free -= need
         placed.append(DomainPlacement(dom.name, "hang" if (dom.memory_kib << 10) % PAGE_SIZE else "ok", None))
         if placed[-1].outcome == "hang":
             break

@@ -18,7 +18,8 @@ from xenplan.model.system import System
       xen_src="xen/common/device-tree/dom0less-build.c: create_domUs()", kconfig=("LLC_COLORING",),
       xen_message="LLC coloring and static memory are incompatible")
 def llc_coloring_with_static_mem() -> None:
-    """What Xen does: with cache colouring enabled, any domain node carrying
+    """What Xen does: with cache colouring on (built in and ``llc-coloring=on``,
+    or ``llc-size`` and ``llc-nr-ways`` given), any domain node carrying
     ``xen,static-mem`` (even empty) makes Xen panic "LLC coloring and static
     memory are incompatible": coloured domains get scattered order-0 pages of
     their colours, which static banks cannot provide.
@@ -26,7 +27,7 @@ def llc_coloring_with_static_mem() -> None:
     Why it matters: Xen stops before building the domain.
 
     Example: ``xen,static-mem = <...>;`` on a Xen with ``CONFIG_LLC_COLORING=y``
-    fails; ``llc-colors = "0-3";`` with dynamic ``memory`` works.
+    and ``llc-coloring=on`` fails; ``llc-colors = "0-3";`` with dynamic ``memory`` works.
 
     Fix: drop ``xen,static-mem`` (and ``direct-map``) from every domain, or
     turn colouring off (``llc-coloring=0`` on Xen's command line).
@@ -38,18 +39,21 @@ def llc_coloring_with_static_mem() -> None:
       xen_message="'llc-colors' found, but LLC coloring is disabled")
 def llc_colors_without_coloring() -> None:
     """What Xen does: on arm64, a domain with ``llc-colors`` while colouring is
-    off - Xen built without ``CONFIG_LLC_COLORING``, or ``llc-coloring=0`` on
-    its command line - makes Xen panic "'llc-colors' found, but LLC coloring
-    is disabled". Architectures without colouring support ignore the
-    property.
+    off makes Xen panic "'llc-colors' found, but LLC coloring is disabled".
+    Colouring is off when Xen is built without ``CONFIG_LLC_COLORING``, and
+    also when it is built in but not switched on. Switching it on takes
+    ``llc-coloring=on`` on Xen's command line, or both ``llc-size`` and
+    ``llc-nr-ways``; a real 4.22 build with colouring and no such option
+    panics so. Architectures without colouring support ignore the property.
 
     Why it matters: Xen stops before building the domain.
 
     Example: ``llc-colors = "0-3";`` with a default Xen build fails; the same
-    with ``--kconfig LLC_COLORING=y`` (and Xen rebuilt so) works.
+    with ``--kconfig LLC_COLORING=y`` and ``llc-coloring=on`` in
+    ``xen,xen-bootargs`` works.
 
-    Fix: enable ``CONFIG_LLC_COLORING`` (an EXPERT option) in Xen, or remove
-    ``llc-colors`` from the domain.
+    Fix: build Xen with ``CONFIG_LLC_COLORING`` and pass ``llc-coloring=on``,
+    or remove ``llc-colors`` from the domain.
     """
 
 

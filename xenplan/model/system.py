@@ -253,11 +253,20 @@ class System(XBase):
 
     @property
     def llc_coloring(self) -> bool:
-        """``llc_coloring_enabled``: 4.20+, built in, not turned off with ``llc-coloring=0/off/no/false``."""
+        """``llc_coloring_enabled`` (``llc_coloring_init()``): 4.20+ and built in, then on with
+        ``llc-coloring`` (a boolean, bare means on), or with both ``llc-size`` and
+        ``llc-nr-ways`` unless ``llc-coloring`` turns it off. Absent, it is off."""
         if not self.target.has("LLC_COLORING") or not self.target.version.at_least(4, 20):
             return False
-        value = self.xen.cmdline.get("llc-coloring")
-        return value is None or value.lower() not in ("0", "off", "no", "false", "disable")
+        cmd = self.xen.cmdline
+        value = cmd.get("llc-coloring")
+        if value is not None:
+            word = value.lower()
+            if word in ("", "1", "yes", "true", "on", "enable"):
+                return True
+            if word in ("0", "no", "false", "off", "disable"):
+                return False
+        return cmd.get("llc-size", "0") not in ("", "0") and cmd.get("llc-nr-ways", "0") not in ("", "0")
 
     def ipa(self) -> tuple[int, str]:
         """P2M IPA width and where it came from: ``--pa-bits``, else the first CPU ``compatible`` with a
