@@ -17,6 +17,7 @@ CASES = [
     ("DOM-006", "/chosen/domU1"),
     ("DOM-009", "/chosen/domU1"),
     ("DOM-010", "/chosen/domU1"),
+    ("DOM-005", "/chosen/domU1"),
     ("DOM-011", "/chosen/domU1"),
     ("DOM-012", "/chosen/domU1"),
     ("DOM-013", "/chosen/domU1"),

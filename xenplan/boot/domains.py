@@ -345,6 +345,16 @@ class _Domains:
         shm.construct(self, c)
 
     def _guest_dtb(self, c: Construction) -> None:
+        """``prepare_dtb_domU()``: ``make_memory_node()`` refuses a domain without a RAM bank
+        (-ENOENT, "Device tree generation failed (-2)") before anything is placed (DOM-005);
+        then the partial device tree and the buffer size."""
+        if not c.guest_banks and not self.s.stopped:
+            dom = c.dom
+            root = ("its xen,static-mem banks were never assigned (CONFIG_STATIC_MEMORY is off)"
+                    if dom.static_mem_present and not self.s.system.target.has("STATIC_MEMORY")
+                    else f"memory = {dom.memory_kib} KiB")
+            self.fail(c, "DOM-005", f"{dom.name} has no RAM bank ({root}): Device tree generation failed (-2)",
+                      msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
         passthrough.construct(self, c)
         need, buf = krn.guest_dtb_size(self.s, c.dom, c.nr_guest_banks), krn.guest_dtb_buffer(self.s)
         if need > buf:

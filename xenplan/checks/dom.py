@@ -122,6 +122,28 @@ def direct_map_needs_uart_irq() -> None:
     """
 
 
+@rule(id="DOM-005", slug="domain-without-ram", behaviour="PANIC", since="4.16",
+      xen_src="xen/common/device-tree/dom0less-build.c: prepare_dtb_domU() -> domain-build.c: make_memory_node()",
+      xen_message="Could not set up domain D (rc = -22)")
+def domain_without_ram() -> None:
+    """What Xen does: writes the guest's device tree before it places the
+    kernel, and ``make_memory_node()`` refuses a domain with no RAM bank
+    ("Device tree generation failed (-2)"); Xen then panics "Could not set up
+    domain D (rc = -22)". That happens to ``memory = <0x0 0x0>`` on a domain
+    without static memory, and to a domain whose ``xen,static-mem`` Xen
+    ignores because it was built without ``CONFIG_STATIC_MEMORY`` (SMEM-002).
+    ``memory`` that is not whole pages hangs instead (ALLOC-007); a static
+    mismatch fails earlier (SMEM-013). The rulebook expected the kernel
+    placement (KRN-003) to fail first; boots of 4.18.6 and 4.22.0 fail here.
+
+    Why it matters: the domain is never built and Xen stops booting.
+
+    Example: ``memory = <0x0 0x0>;`` fails; ``memory = <0x0 0x20000>;`` boots.
+
+    Fix: give the domain RAM, or build Xen with the features its banks need.
+    """
+
+
 @rule(id="DOM-011", slug="domain-cpupool-invalid", behaviour="PANIC", since="4.17",
       xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node(); "
               "xen/common/sched/boot-cpupool.c: btcpupools_get_domain_pool_id()",
