@@ -97,3 +97,12 @@ def rule_set_tests(area: str, fires: dict[str, tuple[str, set[tuple[str, str]]]]
 
 
 __all__: list[Any] = ["rule_tests", "Fired", "FIXTURES", "analyse_fixture", "fired", "fixture_options", "rule_set_tests"]
+
+
+def analyse_fixture_with(path: Path, tmp_path: Path, extra: str) -> Analysis:
+    """The fixture analysed with ``extra`` added to its ``// xenplan:`` options (a release, say)."""
+    lines = path.read_text().splitlines()
+    lines[0] += f" {extra}"
+    copy = tmp_path / path.name
+    copy.write_text("\n".join(lines) + "\n")
+    return analyse_fixture(copy)

@@ -64,13 +64,9 @@ def test_redistributor_shortage_stops_xen_from_4_20() -> None:
 @pytest.mark.parametrize("version,outcome", [("4.17", "boots"), ("4.19", "boots"), ("4.20", "panic"), ("4.21", "panic")])
 def test_redistributor_shortage_per_release(version: str, outcome: str, tmp_path: Path) -> None:
     """As booted on 4.17.7, 4.19.6, 4.20.4 and 4.21.2."""
-    from rulecases import analyse_fixture
+    from rulecases import analyse_fixture_with
 
     src = Path(__file__).resolve().parent.parent / "fixtures" / "dom" / "DOM-016-fires.dts"
-    lines = src.read_text().splitlines()
-    lines[0] += f" --xen-version {version}"
-    copy = tmp_path / src.name
-    copy.write_text("\n".join(lines) + "\n")
-    a = analyse_fixture(copy)
+    a = analyse_fixture_with(src, tmp_path, f"--xen-version {version}")
     assert a.result.outcome == outcome
     assert "DOM-016" in {f.rule for f in a.findings}
