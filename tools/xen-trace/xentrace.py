@@ -121,7 +121,8 @@ def build(args: argparse.Namespace) -> None:
         config.write(CONFIG + "".join(f"CONFIG_{c}\n" for c in args.config))
     subprocess.run(["make", "olddefconfig"], cwd=xen, env=env, check=True, capture_output=True)
     _instrument(xen)
-    subprocess.run(["make", f"-j{os.cpu_count() or 2}", "debug=n"], cwd=xen, env=env, check=True)
+    subprocess.run(["make", f"-j{os.cpu_count() or 2}", f"debug={'y' if args.debug else 'n'}"], cwd=xen, env=env,
+                   check=True)
     print(xen / "xen")
 
 
@@ -261,6 +262,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
                    help="one more Kconfig line, e.g. SCHED_NULL=y")
+    p.add_argument("--debug", action="store_true", help="a debug build (ASSERTs on)")
     p.set_defaults(run=build)
     p = sub.add_parser("boot")
     p.add_argument("--xen", required=True)

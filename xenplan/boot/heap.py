@@ -226,6 +226,10 @@ def replay(state: BootState) -> PlacementResult | None:
             state.heap = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
+            if state.system.target.has("DEBUG") and doms:
+                state.notes.append("debug build: lock debugging and other debug-only allocations change the "
+                                   "small requests (not replayed), so domU chunks under 16 MiB get no host address; "
+                                   "larger ones are placed as in a release build")
             if state.system.cpupools and state.system.target.has("BOOT_TIME_CPUPOOLS"):
                 state.notes.append("boot-time cpupools: the allocations of their schedulers are not replayed, so "
                                    "host addresses of chunks under 16 MiB may be off")
@@ -314,6 +318,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        return RamPlacement(banks=[(g, None if _after_walk(state, dom) and s < DOM0_EXACT_CHUNK else h, s)
+        approximate = _after_walk(state, dom) or state.system.target.has("DEBUG")
+        return RamPlacement(banks=[(g, None if approximate and s < DOM0_EXACT_CHUNK else h, s)
                                    for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])
