@@ -18,7 +18,7 @@ from xenplan.boot import messages as msg
 from xenplan.boot import domain_ram, heap, passthrough
 from xenplan.boot import kernel as krn
 from xenplan.boot.result import Behaviour, Outcome, Related
-from xenplan.boot.state import BootState
+from xenplan.boot.state import BootModule, BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range
 from xenplan.model.kernel_image import KernelImage
 from xenplan.model.system import Domain
@@ -65,6 +65,7 @@ class _Domains:
         self.need_xenstore = False
         self.xs_wanted: list[str] = []
         self.xs_ports: dict[str, int] = {}
+        self._kernels: dict[int, BootModule] | None = None
 
     # -- reporting -------------------------------------------------------
     def fail(self, c: Construction, rule: str, text: str, xen_message: str | None, *,
@@ -300,14 +301,22 @@ class _Domains:
             self.fail(c, "ALLOC-006", failure, msg.could_not_set_up(self.v, c.dom.name, -12),
                       prop="xen,domain-p2m-mem-mb" if c.dom.p2m_mem_mb is not None else None)
 
+    def _live_kernels(self) -> dict[int, BootModule]:
+        """Recorded kernel modules by start address, the first of each (built once)."""
+        if self._kernels is None:
+            self._kernels = {}
+            for m in self.s.live_modules():
+                if m.kind == "kernel":
+                    self._kernels.setdefault(m.range.start, m)
+        return self._kernels
+
     def _kernel(self, c: Construction) -> None:
         """``kernel_probe()``: the ``multiboot,kernel`` child must be a recorded module (DOM-020)."""
         dom, v = c.dom, self.v
         k = dom.kernel()
-        live = self.s.live_modules()
         rec = None
         if k is not None and k.range is not None:
-            rec = next((m for m in live if m.kind == "kernel" and m.range.start == k.range.start), None)
+            rec = self._live_kernels().get(k.range.start)
         if rec is None or rec.range.size == 0:
             if k is None:
                 why = "has no child with compatible \"multiboot,kernel\""
@@ -322,7 +331,7 @@ class _Domains:
             self.fail(c, "MOD-008", f"kernel module {rec.range} is outside RAM: reading its header faults",
                       msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[rec.range])
         if not v.at_least(4, 18):
-            for other in live:
+            for other in self.s.live_modules():
                 if other is not rec and other.kind == "kernel" and other.range.start < rec.range.start < other.range.end:
                     self.fail(c, "MOD-004", f"kernel module {rec.range} starts inside kernel module {other.path} "
                               f"{other.range}: Xen {v} keeps both and this image's header is overwritten",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from xenplan.boot import messages as msg
 from xenplan.boot.placement import (
     Dom0Request,
+    DomainPlacement,
     HeapBoard,
     HeapDomain,
     PlacementResult,
@@ -275,14 +276,16 @@ def boot_allocations(state: BootState) -> None:
     state.stop("crash", "other", "HEAP-008", message)
 
 
-def _placement(state: BootState, dom: Domain):  # type: ignore[no-untyped-def]
+def _placement(state: BootState, dom: Domain) -> DomainPlacement | None:
+    """The replay's answer for ``dom`` (the first domain of that name, as Xen builds them)."""
     r = replay(state)
     if r is None:
         return None
-    for p in r.domains:
-        if p.name == dom.name:
-            return p
-    return None
+    if state.placements is None:
+        state.placements = {}
+        for p in r.domains:
+            state.placements.setdefault(p.name, p)
+    return state.placements.get(dom.name)
 
 
 def domain_pool_failure(state: BootState, dom: Domain) -> str | None:

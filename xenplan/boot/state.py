@@ -26,6 +26,7 @@ from xenplan.model.system import Module, System
 from xenplan.model.target import XenVersion
 
 if TYPE_CHECKING:
+    from xenplan.boot.placement import DomainPlacement
     from xenplan.boot.domains import Construction
     from xenplan.boot.placement import PlacementResult
 
@@ -85,6 +86,8 @@ class BootState:
     static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
     heap: "PlacementResult | None" = None
     heap_replayed: bool = False
+    placements: "dict[str, DomainPlacement] | None" = None
+    """The replay's placements by domain name (built on first use)."""
     xenheap: Range | None = None
     """arm32: the contiguous xenheap ``setup_mm()`` carved (HEAP-006)."""
     dom0_status: str | None = None
