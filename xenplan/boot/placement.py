@@ -1,30 +1,35 @@
 """Where the heap puts every dynamic domU's RAM: a replay of Xen's boot.
 
 ``spec/dynamic-placement.md`` sections 4-5 on top of ``boot_alloc`` (boot
-allocator, heap initialisation) and ``buddy`` (the allocator): every heap
-request Xen makes from ``end_boot_allocator()`` to the last domU, in order,
-so that each domU's RAM chunks get the host pages the real allocator picks.
-The requests mirror, per release:
+allocator, heap initialisation), ``buddy`` (the allocator) and ``xmalloc``
+(the pool small requests come from): every heap and pool request Xen makes
+from ``end_boot_allocator()`` to the last domU, in order, so that each
+domU's RAM chunks get the host pages the real allocator picks. The requests
+mirror, per release:
 
 * the boot sequence up to "Xen dom0less mode detected": vmap and page
-  tables, ``xmalloc`` pool, ``relocate_fdt()``'s copy of the DTB,
-  ``unflatten_device_tree()``, the idle and system domains, console ring,
-  per-CPU areas and idle vCPUs of the secondary CPUs, the empty P2M root;
+  tables, the pool, ``relocate_fdt()``'s copy of the DTB,
+  ``unflatten_device_tree()``, the GIC's set-up, timers, the scheduler
+  (``SCHEDULERS``), the idle and system domains, console ring, per-CPU
+  areas and idle vCPUs of the secondary CPUs, the cpupool, the empty P2M root;
+* a classic dom0 (``create_dom0()``, ``allocate_memory_11()``) when present;
 * per domU (``create_domUs()``, ``domain_create()``, ``construct_domU()``):
-  domain struct, P2M root (``p2m_alloc_table()``), shared_info, vGIC
-  (``domain_vgic_init()``), grant table, the P2M pool
-  (``p2m_set_allocation()``, ALLOC-006) one page at a time, vCPU0; then the
-  RAM (``allocate_memory()`` / ``allocate_bank_memory()``, ALLOC-001/002/004/
-  007); then heap-backed shared memory, the guest DTB buffer
-  (``prepare_dtb_domU()``), the other vCPUs and the xenstore page (4.21+).
+  domain struct and its small allocations, P2M root, shared_info, vGIC,
+  event channels, grant table, the P2M pool (``p2m_set_allocation()``,
+  ALLOC-006) one page at a time, vCPU0; then the RAM (``allocate_memory()``
+  / ``allocate_bank_memory()``, ALLOC-001/002/004/007, or 1:1 for a
+  hardware domain); then heap-backed shared memory, vpl011, the guest DTB
+  buffer with passthrough and the /hypervisor node, the other vCPUs and the
+  xenstore page (4.21+);
 * after the last domU, ``discard_initial_modules()`` (S12) for the final
   heap budget.
 
-Releases: 4.16, 4.17, 4.18, 4.20 and 4.22 are recorded and modelled as the
-spec says; 4.19 behaves as 4.20; 4.21 as 4.20 except that Xen allocates the
-xenstore page itself (XS-003); 4.23-dev as 4.22. 4.16.0-4.16.2 predate the
-P2M pool (XSA-409): their P2M tables come from the heap while RAM is mapped,
-which is not modelled (a note says so).
+Releases: every size and position was measured on release builds of 4.16.7,
+4.17.7, 4.18.6, 4.19.6, 4.20.4, 4.21.2 and 4.22.0 (``tools/xen-trace``,
+``tests/data/heaptrace``); ``release()`` names the model a release follows
+where their requests agree, ``_sizes()`` where they differ. 4.23-dev follows
+4.22. 4.16.0-4.16.2 predate the P2M pool (XSA-409): their P2M tables come
+from the heap while RAM is mapped, which is not modelled (a note says so).
 
 All addresses and sizes are bytes; the replay is a pure function of its
 inputs and never walks memory page by page.
