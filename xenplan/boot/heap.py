@@ -71,9 +71,9 @@ def heap_board(state: BootState) -> HeapBoard:
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
 
 
-DOM0_EXACT_CHUNK = 16 << 20
-"""After dom0, domU chunks from this size up are placed exactly; smaller ones depend on heap
-pages dom0's device-tree walk takes, which is not replayed."""
+EXACT_CHUNK = 16 << 20
+"""Where the replay leaves requests out (a hardware domain's device-tree walk, a debug build),
+domU chunks from this size up are still placed exactly; smaller ones are not predicted."""
 DOM0_DEFAULT_MEM = 512 << 20
 """What ``construct_dom0()`` gives dom0 when ``dom0_mem`` is not on the command line (HWD-001)."""
 
@@ -210,7 +210,7 @@ def replay(state: BootState) -> PlacementResult | None:
     if not state.heap_replayed:
         state.heap_replayed = True
         if state.system.target.arch == "arm32" or state.system.llc_coloring:
-            _arm32_budget(state)
+            _budget(state)
             if state.system.llc_coloring:
                 state.notes.append("LLC colouring: domains take order-0 pages of their colours from the coloured "
                                    "heap, which is budgeted as a whole, not replayed; host addresses are not "
@@ -234,24 +234,25 @@ def replay(state: BootState) -> PlacementResult | None:
             if state.system.cpupools and state.system.target.has("BOOT_TIME_CPUPOOLS"):
                 state.notes.append("boot-time cpupools: the allocations of their schedulers are not replayed, so "
                                    "host addresses of chunks under 16 MiB may be off")
-            if (result.dom0 is not None and doms) or any(p.unreplayed_after for p in result.domains[:-1]):
+            if any(p.small_unknown for p in result.domains):
                 state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "
                                    "routing, its DTB), so later domUs' chunks under 16 MiB get no host address")
     return state.heap
 
 
-def _arm32_budget(state: BootState) -> None:
+def _budget(state: BootState) -> None:
     """arm32 or LLC colouring: what the domain heap holds once the xenheap is carved
     out (arm32) and dom0's RAM taken, then each domain's domain-heap pages in DT
     order (``budget_domains``)."""
     from xenplan.boot.setup_mm import heap_ranges
 
-    free = sum(e - s for s, e in heap_ranges(state))
+    ranges = heap_ranges(state)
+    free = sum(e - s for s, e in ranges)
     xh = state.xenheap
     if xh is not None:
         lo, hi = pfn_up(xh.start), pfn_down(xh.end)
-        free -= sum(max(0, min(e, hi) - max(s, lo)) for s, e in heap_ranges(state))
+        free -= sum(max(0, min(e, hi) - max(s, lo)) for s, e in ranges)
     dom0 = dom0_request(state)
     if dom0 is not None:
         free -= dom0.memory >> PAGE_SHIFT
@@ -298,22 +299,6 @@ def domain_pool_failure(state: BootState, dom: Domain) -> str | None:
     return f"the heap is exhausted while creating {dom.name}"
 
 
-def _after_walk(state: BootState, dom: Domain) -> bool:
-    """Whether a dom0 or an earlier hardware domain walked the host device tree first
-    (heap pages the replay does not take)."""
-    r = state.heap
-    if r is None:
-        return False
-    if r.dom0 is not None:
-        return True
-    for p in r.domains:
-        if p.name == dom.name:
-            return False
-        if p.unreplayed_after:
-            return True
-    return False
-
-
 def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     """Host chunks of a dynamic domain's RAM (ALLOC-001/002/004)."""
     mem = (dom.memory_kib or 0) * 1024
@@ -321,7 +306,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        approximate = _after_walk(state, dom) or state.system.target.has("DEBUG")
-        return RamPlacement(banks=[(g, None if approximate and s < DOM0_EXACT_CHUNK else h, s)
+        approximate = p.small_unknown or state.system.target.has("DEBUG")
+        return RamPlacement(banks=[(g, None if approximate and s < EXACT_CHUNK else h, s)
                                    for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

@@ -37,14 +37,14 @@ inputs and never walks memory page by page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal, Sequence
 
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.boot.rangeset import RangeSet
 from xenplan.boot.xmalloc import MEM_ALIGN, Block, TlsfPool
-from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS
+from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS, guest_layout
 from xenplan.model.system import default_p2m_pool_mb
 
 MMIO_HANDLER = 32
@@ -189,6 +189,9 @@ class DomainPlacement:
     """(start, size) host extents of the P2M pool, in allocation order."""
     unreplayed_after: bool = False
     """Xen goes on with requests the replay does not make (a hardware domain's device-tree walk)."""
+    small_unknown: bool = False
+    """A dom0 or an earlier hardware domain walked the host tree first: chunks under 16 MiB
+    may be elsewhere, only the larger ones are placed exactly."""
 
     @property
     def p2m_pool_ok(self) -> bool:
@@ -456,15 +459,19 @@ SCHEDULERS = {
     "rtds": _Scheduler(((136, 8),), (96,), 96, 24, False),
     "arinc653": _Scheduler(((2624, 8),), (32,), 32, None, True),
 }
-"""Measured on 4.22.0 (credit on every release: 4.16 has a 176-byte private and an 80-byte pdata);
-credit2, the default, is written out in the boot sequence (its runqueue is shared by the CPUs)."""
+"""Measured on 4.22.0 (credit on every release; 4.16 is ``CREDIT_416``); credit2, the default, is
+written out in the boot sequence (its runqueue is shared by the CPUs)."""
+
+
+CREDIT_416 = _Scheduler(((176, 8), (4, 4)), (80, 80), 80, 48, True)
+"""Credit on 4.16: a smaller private structure and per-CPU data."""
 
 
 def _sched(z: _Sizes, rel: int) -> _Scheduler | None:
-    spec = SCHEDULERS.get(z.scheduler)
-    if spec is not None and z.scheduler == "credit" and rel <= 16:
-        return _Scheduler(((176, 8), (4, 4)), (80, 80), 80, 48, True)
-    return spec
+    """The chosen scheduler's costs, ``None`` for credit2 (written out in the boot sequence)."""
+    if z.scheduler == "credit" and rel <= 16:
+        return CREDIT_416
+    return SCHEDULERS.get(z.scheduler)
 
 
 def _sched_unit(r: _Replay, z: _Sizes, step: str) -> None:
@@ -615,7 +622,7 @@ def _grant_table(r: _Replay, dom: HeapDomain, z: _Sizes) -> None:
 
 
 def _domain(
-    r: _Replay, board: HeapBoard, dom: HeapDomain, index: int, rel: int, minor: int
+    r: _Replay, board: HeapBoard, dom: HeapDomain, rel: int, minor: int
 ) -> DomainPlacement:
     """One domU, section 5: pre (5.1), RAM (5.2), post (5.3)."""
     z = _sizes(rel, board.version[1], board.scheduler)
@@ -666,7 +673,7 @@ def _domain(
     if z.intc_node and board.gic_version != 2:
         r.xf(r.xm(32, "construct", align=128))
     if dom.hypervisor_node and rel >= 17:
-        _hypervisor_node(r, board, dom, banks or (), rel)
+        _hypervisor_node(r, board, dom, banks or ())
     r.xf(dtb)
     if assigned is not None:
         assigned.destroy()
@@ -853,7 +860,7 @@ def _ext_count(ranges: Sequence[Sequence[int]]) -> int:
 
 
 def _hypervisor_node(r: _Replay, board: HeapBoard, dom: HeapDomain,
-                     banks: Sequence[tuple[int, int, int]], rel: int) -> None:
+                     banks: Sequence[tuple[int, int, int]]) -> None:
     """``make_hypervisor_node()``: a bank array for the extended regions, the range
     set Xen builds to find them and destroys, then the ``reg`` cells (grant window
     plus one entry per region). Range sets are replayed from 4.21: the guest
@@ -1003,11 +1010,7 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
         if dom.static:
             placed.append(DomainPlacement(dom.name, "ok", None))
             continue
-        sizes: list[int] = []
-        left = dom.memory_kib << 10
-        for w in GUEST_RAM_BANKS:
-            sizes.append(min(left, w.size))
-            left -= sizes[-1]
+        sizes = [size for _guest, size in guest_layout(dom.memory_kib << 10)]
         short = None
         for i, size in enumerate(sizes):
             pages = -(-size // PAGE_SIZE)
@@ -1067,15 +1070,20 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
                 dom0_placed = Dom0Placement("heap-exhausted", (), None, "Error creating domain 0"
                                             + ("" if rel <= 17 else " (rc = -12)"))
         if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
-            for index, dom in enumerate(domains):
+            for dom in domains:
                 try:
-                    result = _domain(r, board, dom, index, rel, minor)
+                    result = _domain(r, board, dom, rel, minor)
                 except _Exhausted as exc:
                     result = _exhausted(dom, board, exc.step)
                 placed.append(result)
                 if result.outcome != "ok":
                     break
     placed += [DomainPlacement(d.name, "not-reached", None) for d in domains[len(placed):]]
+    walked = dom0_placed is not None
+    for i, p in enumerate(placed):
+        if walked:
+            placed[i] = replace(p, small_unknown=True)
+        walked = walked or p.unreplayed_after
     free_lists = tuple(
         HeapChunks(c.zone, PAGE_SIZE << c.order, c.pfn << PAGE_SHIFT, c.count, c.stride << PAGE_SHIFT,
                    None if c.first_dirty is None else c.first_dirty << PAGE_SHIFT)

@@ -9,9 +9,7 @@ panics Xen meets while creating the domain and belong to a stage.
 
 from __future__ import annotations
 
-
 from xenplan.checks.registry import rule
-from xenplan.model.system import System
 
 
 @rule(id="LLC-001", slug="llc-coloring-with-static-mem", behaviour="PANIC", since="4.20",
