@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from xenplan.analysis import analyse  # noqa: E402
-from xenplan.model.base import Range  # noqa: E402
-from xenplan.model.target import Target  # noqa: E402
+from xenplan.analysis import analyse
+from xenplan.model.base import Range
+from xenplan.model.target import Target
 
 GiB = 1 << 30
 TARGET = Target(xen_image=Range(start=0x40200000, size=0x154000), fdt_address=0x48000000)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -461,7 +462,7 @@ def test_rules_json_lists_every_rule() -> None:
     reg = list(rules())
     assert [r["id"] for r in listed] == [r.id for r in reg]
     assert len({r["id"] for r in listed}) == len(listed)
-    for item, r in zip(listed, reg):
+    for item, r in zip(listed, reg, strict=False):
         assert {"id", "slug", "severity", "since", "until", "xen_src", "xen_message", "docs"} <= set(item)
         assert (item["slug"], item["severity"], item["since"], item["until"], item["xen_src"],
                 item["xen_message"], item["docs"]) == (r.slug, r.severity(), r.since, r.until, r.xen_src,
@@ -501,7 +502,7 @@ def test_unknown_rule_exits_2() -> None:
 def test_module_entry_point() -> None:
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "xenplan", "--version"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "xenplan", "--version"], check=False, capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0
     assert __version__ in done.stdout

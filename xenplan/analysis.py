@@ -5,8 +5,8 @@ The CLI and the renderers work on an ``Analysis``; nothing here prints.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from xenplan import boot, checks, dt, model
 from xenplan.boot.result import BootResult

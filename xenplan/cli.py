@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -71,10 +72,12 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options every simulating command shares (defined once)."""
     opts = [
         click.argument("inputs", nargs=-1, required=True, type=click.Path()),
-        click.option("--overlay", "overlays", multiple=True, type=click.Path(), help="apply a DT overlay (.dtbo/.dtso) on the input"),
+        click.option("--overlay", "overlays", multiple=True, type=click.Path(),
+                     help="apply a DT overlay (.dtbo/.dtso) on the input"),
         click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
                      "(for /chosen fragments); a named board also places Xen and the DTB"),
-        click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS"),
+        click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(),
+                     help="include directory for DTS"),
         click.option("--xen-version", default="4.22", show_default=True, help="4.16 … 4.22, X.Y.Z or 4.23-dev"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
         click.option("--kconfig", multiple=True, help="K=y,K=n,… (STATIC_MEMORY, STATIC_SHM, LLC_COLORING, DEBUG…)"),

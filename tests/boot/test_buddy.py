@@ -214,10 +214,11 @@ class Naive:
                         continue
                     lst.pop(0)
                     self.free_pages -= 1 << order
-                    while j > order:
-                        j -= 1
-                        half = 1 << j
-                        low = self._lst(pfn, j)
+                    k = j
+                    while k > order:
+                        k -= 1
+                        half = 1 << k
+                        low = self._lst(pfn, k)
                         lower_fd = fd if fd is not None and fd < half else None
                         if lower_fd is None:
                             low.insert(0, [pfn, None])
@@ -271,7 +272,7 @@ OPS = st.lists(
 @given(ranges=_ranges(), dirty=st.lists(st.booleans(), min_size=4, max_size=4), ops=OPS)
 def test_batched_model_equals_naive(ranges: list[tuple[int, int]], dirty: list[bool], ops: list[Any]) -> None:
     fast, slow = BuddyHeap(), Naive()
-    for (start, size), d in zip(ranges, dirty):
+    for (start, size), d in zip(ranges, dirty, strict=False):
         fast.free_range(start, size, dirty=d)
         for p, o in decompose(start, size):
             slow.free(p, o, dirty=d)

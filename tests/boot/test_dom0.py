@@ -13,7 +13,7 @@ the instrumented build's own.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ def _recordings() -> list[Any]:
             for p in sorted(DATA.glob("*/expected-*.json"))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(case: str) -> Tree:
     return dt.load(str(DATA / case / "board.dts"))
 
@@ -73,7 +73,7 @@ def test_recorded_dom0(case: str, version: str) -> None:
     domus = [d for d in got.domains[1:] if d.status == "constructed" and not d.static]
     dynamic = [_merge(c) for c in exp["domu_chunks"] if c]
     assert len(dynamic) == len(domus)
-    for d, chunks in zip(domus, dynamic):
+    for d, chunks in zip(domus, dynamic, strict=False):
         predicted = [(b.host, b.size) for b in d.banks or () if b.host is not None]
         assert predicted == [c for c in chunks if c[1] >= EXACT]
         assert all(b.host is not None for b in d.banks or () if b.size >= EXACT)

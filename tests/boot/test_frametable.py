@@ -7,6 +7,8 @@ random ``set`` calls on a small pfn space and compares every page, every
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -32,7 +34,7 @@ def assert_well_formed(ft: FrameTable) -> None:
     for e in ext:
         assert e.start < e.end, f"empty extent {e}"
         assert e.state in STATES
-    for a, b in zip(ext, ext[1:]):
+    for a, b in itertools.pairwise(ext):
         assert a.end == b.start, f"gap or overlap between {a} and {b}"
         assert key(a) != key(b), f"unmerged neighbours {a} and {b}"
 
@@ -144,7 +146,7 @@ class FrameTableVsDict(RuleBasedStateMachine):
             return
         assert got[0].start == a and got[-1].end == b
         flat: list[Page] = []
-        for x, y in zip(got, got[1:]):
+        for x, y in itertools.pairwise(got):
             assert x.end == y.start and key(x) != key(y)
         for e in got:
             flat.extend([key(e)] * e.pages)

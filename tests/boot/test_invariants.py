@@ -15,6 +15,7 @@ has two owners, pages are conserved.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ def configs(draw: st.DrawFn, min_first: int = 4 * MiB + PAGE) -> Config:
     room = RAM.end - FREE_START - need
     assert room >= 0
     addr = FREE_START + draw(st.integers(min_value=0, max_value=room // grain)) * grain
-    for (d, j), gap in zip(order, gaps):
+    for (d, j), gap in zip(order, gaps, strict=False):
         addr += gap
         size = d.banks[j].size
         if (d, j) in aligned:
@@ -226,7 +227,7 @@ def check_invariants(cfg: Config, result: BootResult, dtb_size: int) -> None:
     # conserved: it covers RAM exactly, with no region outside it.
     hm = result.host_map
     assert all(h.size > 0 and h.kind != "none" for h in hm)
-    for a, b in zip(hm, hm[1:]):
+    for a, b in itertools.pairwise(hm):
         assert a.start + a.size <= b.start, f"host map regions overlap or are unsorted: {a} {b}"
     assert hm and hm[0].start == RAM.start and hm[-1].start + hm[-1].size == RAM.end
     assert sum(h.size for h in hm) == RAM.size

@@ -11,7 +11,7 @@ harness rather than on Xen.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def _recordings() -> list[Any]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(case: str) -> Tree:
     return dt.load(str(CASES / case / "merged.dts"))
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from xenplan.model.board import unflattened_size
 from xenplan.boot.placement import (
     HeapBoard,
     HeapDomain,
@@ -29,6 +29,7 @@ from xenplan.boot.placement import (
 )
 from xenplan.dt.load import load
 from xenplan.dt.tree import Node, Tree
+from xenplan.model.board import unflattened_size
 
 ORACLE = Path(__file__).parent.parent / "data" / "oracle"
 GiB = 1 << 30
@@ -206,7 +207,7 @@ def oracle_board(tree: Tree, verdict: dict[str, Any]) -> tuple[HeapBoard, list[H
 # ---------------------------------------------------------------- the oracle
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(case: str) -> Tree:
     return load(str(ORACLE / case / "merged.dts"))
 

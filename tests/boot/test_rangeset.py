@@ -49,7 +49,7 @@ def test_ranges_match_the_set_of_frames_and_nodes_balance(ops: list[tuple[bool, 
         (frames.update if add else frames.difference_update)(range(start, end + 1))
         kept = {f for s, e in rs.ranges for f in range(s, e + 1)}
         assert kept == frames
-        assert all(a[1] + 1 < b[0] for a, b in zip(rs.ranges, rs.ranges[1:])), "ranges sorted, apart"
+        assert all(a[1] + 1 < b[0] for a, b in zip(rs.ranges, rs.ranges[1:], strict=False)), "ranges sorted, apart"
         assert allocated.count(RANGE_SIZE) - (len(freed)) == len(rs.ranges) == len(rs.nodes)
     rs.destroy()
     assert len(freed) == len(allocated)

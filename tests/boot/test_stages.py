@@ -50,7 +50,8 @@ def test_static_memory_without_the_option_leaves_the_domain_without_ram_before_4
 
 
 def test_dom0_kernel_outside_ram_crashes_before_any_domu(tmp_path: Path) -> None:
-    dom0 = '\n\t\tdom0@20000000 { compatible = "multiboot,kernel", "multiboot,module"; reg = <0x0 0x20000000 0x0 0x10000>; };'
+    dom0 = ('\n\t\tdom0@20000000 { compatible = "multiboot,kernel", "multiboot,module"; '
+            'reg = <0x0 0x20000000 0x0 0x10000>; };')
     r = run(tmp_path, "4.22", chosen=dom0)
     assert r.failed_at is not None
     assert (r.outcome, r.failed_at.stage, r.failed_at.rule) == ("crash", "other", "MOD-008")
@@ -60,7 +61,8 @@ def test_dom0_kernel_outside_ram_crashes_before_any_domu(tmp_path: Path) -> None
 def test_dom0_is_built_first_and_the_domus_big_chunks_follow_it(tmp_path: Path) -> None:
     """Default dom0_mem (512 MiB) 1:1 in the lowest free 512 MiB below 4 GiB; the domU's
     64 MiB then comes from the top of RAM as without dom0, its place exact."""
-    dom0 = '\n\t\tdom0@48400000 { compatible = "multiboot,kernel", "multiboot,module"; reg = <0x0 0x48400000 0x0 0x10000>; };'
+    dom0 = ('\n\t\tdom0@48400000 { compatible = "multiboot,kernel", "multiboot,module"; '
+            'reg = <0x0 0x48400000 0x0 0x10000>; };')
     r = run(tmp_path, "4.22", chosen=dom0)
     assert r.outcome == "boots"
     assert [(d.name, d.status, d.domid) for d in r.domains] == [("dom0", "constructed", 0), ("domU1", "constructed", 1)]

@@ -112,7 +112,7 @@ def _check(pool: TlsfPool, held: set[int]) -> None:
     free_blocks = set()
     for region, chain in layout.items():
         offset = 0
-        for prev, block in zip([None] + chain[:-1], chain):
+        for prev, block in zip([None, *chain[:-1]], chain, strict=False):
             assert block.region == region and block.offset == offset and block.prev is prev
             if prev is not None:
                 assert not (prev.free and block.free), "two free neighbours were not merged"

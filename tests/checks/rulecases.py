@@ -11,8 +11,9 @@ are resolved there.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import click
 import pytest
@@ -96,7 +97,8 @@ def rule_set_tests(area: str, fires: dict[str, tuple[str, set[tuple[str, str]]]]
     return test_fires, test_clean
 
 
-__all__: list[Any] = ["rule_tests", "Fired", "FIXTURES", "analyse_fixture", "fired", "fixture_options", "rule_set_tests"]
+__all__: list[Any] = [
+    "FIXTURES", "Fired", "analyse_fixture", "fired", "fixture_options", "rule_set_tests", "rule_tests"]
 
 
 def analyse_fixture_with(path: Path, tmp_path: Path, extra: str) -> Analysis:

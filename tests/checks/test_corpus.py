@@ -20,7 +20,8 @@ from xenplan.errors import InputError
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 
 
-def run(name: str, version: str = "4.22", *, board: str | None = "qemu-virt", kconfig: tuple[str, ...] = ()) -> Analysis:
+def run(name: str, version: str = "4.22", *, board: str | None = "qemu-virt",
+        kconfig: tuple[str, ...] = ()) -> Analysis:
     target = _target(version, "arm64", kconfig, None, None, None, 224, board)
     return analyse(str(CORPUS / name), target, board=_board_path(board))
 

@@ -61,7 +61,8 @@ def test_redistributor_shortage_stops_xen_from_4_20() -> None:
     assert a.result.failed_at.message == "Could not set up domain domU1 (rc = -12)"
 
 
-@pytest.mark.parametrize("version,outcome", [("4.17", "boots"), ("4.19", "boots"), ("4.20", "panic"), ("4.21", "panic")])
+@pytest.mark.parametrize(("version", "outcome"),
+                         [("4.17", "boots"), ("4.19", "boots"), ("4.20", "panic"), ("4.21", "panic")])
 def test_redistributor_shortage_per_release(version: str, outcome: str, tmp_path: Path) -> None:
     """As booted on 4.17.7, 4.19.6, 4.20.4 and 4.21.2."""
     from rulecases import analyse_fixture_with

@@ -41,4 +41,4 @@ def test_hwd005_stops_dom0_from_4_19() -> None:
     assert r.failed_at is not None
     assert (r.outcome, r.failed_at.rule, r.failed_at.message) == ("panic", "HWD-005",
                                                                  "Could not set up d0 guest OS (rc = -22)")
-    assert [(d.name, d.status) for d in r.domains][0] == ("dom0", "failed")
+    assert next((d.name, d.status) for d in r.domains) == ("dom0", "failed")

@@ -11,8 +11,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -128,7 +128,7 @@ def test_dtc_crash_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("XENPLAN_NO_DTC", "0")
-    with pytest.raises(InputError, match="dtc crashed .*SIGSEGV") as info:
+    with pytest.raises(InputError, match=r"dtc crashed .*SIGSEGV") as info:
         read_dts(str(FIXTURES / "features.dts"))
     assert info.value.file.endswith("features.dts")
 

@@ -147,7 +147,7 @@ def test_bad_target_path() -> None:
 
 def test_base_without_symbols(tmp_path: Path) -> None:
     plain = dtc(BASE, tmp_path / "plain.dtb", symbols=False)
-    with pytest.raises(InputError, match="no __symbols__.*-@") as info:
+    with pytest.raises(InputError, match=r"no __symbols__.*-@") as info:
         load(str(plain), [str(OVERLAY / "domains.dtso")])
     assert info.value.file == str(OVERLAY / "domains.dtso")
 

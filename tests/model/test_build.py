@@ -7,7 +7,7 @@ the tests assert on ``system.scan`` (kind, path, pairs) and ``system.domains``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "model"
 ALL_VERSIONS = ("4.16", "4.17", "4.18", "4.19", "4.20", "4.21", "4.22")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(name: str) -> Tree:
     return load(str(FIXTURES / f"{name}.dts"))
 

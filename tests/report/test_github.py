@@ -42,7 +42,7 @@ def test_exact_lines(board: Analysis) -> None:
 def test_round_trip(board: Analysis) -> None:
     lines = github.render([board]).splitlines()
     assert len(lines) == len(board.findings)
-    for line, f in zip(lines, board.findings):
+    for line, f in zip(lines, board.findings, strict=False):
         cmd, props, message = parse(line)
         assert cmd == {"error": "error", "warning": "warning", "info": "notice"}[f.severity]
         assert props["title"] == f"{f.rule} {f.slug}"

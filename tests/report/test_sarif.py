@@ -97,7 +97,7 @@ def test_rules_come_from_the_registry(board: Analysis) -> None:
     reg = list(rules())
     assert [d["id"] for d in driver["rules"]] == [r.id for r in reg]
     level = {"error": "error", "warning": "warning", "info": "note"}
-    for d, r in zip(driver["rules"], reg):
+    for d, r in zip(driver["rules"], reg, strict=False):
         assert d["name"] == r.slug
         assert d["defaultConfiguration"]["level"] == level[r.severity()]
         assert d["properties"]["since"] == r.since

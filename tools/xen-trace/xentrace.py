@@ -141,7 +141,8 @@ def boot(args: argparse.Namespace) -> None:
         dtb, image = Path(tmp) / "board.dtb", Path(tmp) / "Image"
         subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(dtb), args.dts], check=True)
         _fake_kernel(image)
-        cmd = ["qemu-system-aarch64", "-machine", f"virt,virtualization=on,gic-version={args.gic}", "-cpu", "cortex-a57",
+        cmd = ["qemu-system-aarch64", "-machine", f"virt,virtualization=on,gic-version={args.gic}",
+               "-cpu", "cortex-a57",
                "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
         for addr in args.kernel:
@@ -170,7 +171,7 @@ def boot(args: argparse.Namespace) -> None:
                     finished, deadline = True, min(deadline, time.time() + 1.0)
         proc.kill()
         proc.wait()
-    Path(args.output).write_bytes(b"\n".join(lines + [buf]))
+    Path(args.output).write_bytes(b"\n".join([*lines, buf]))
 
 
 def _placement(text: str) -> tuple[str, list[int], list[int]]:
@@ -204,7 +205,8 @@ def record(args: argparse.Namespace) -> None:
 
 def compare(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from xenplan import boot as simulate, dt, model
+    from xenplan import boot as simulate
+    from xenplan import dt, model
     from xenplan.boot import buddy
     from xenplan.model.base import Range
     from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from xenplan.boot import bootinfo, domains, early_scan, evtchn, finish, setup_mm
 from xenplan.boot.result import BootResult
@@ -38,4 +38,4 @@ def simulate(system: System) -> BootResult:
     return finish.result(state)
 
 
-__all__ = ["simulate", "BootResult"]
+__all__ = ["BootResult", "simulate"]

@@ -28,8 +28,8 @@ same top region. Units are PFNs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from xenplan.boot.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 

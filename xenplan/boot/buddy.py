@@ -35,8 +35,8 @@ Units: PFNs and page counts (the callers in ``placement.py`` convert).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -90,7 +90,7 @@ class _Entry:
     ``first_dirty`` (clean or 0).
     """
 
-    __slots__ = ("pfn", "order", "count", "step", "first_dirty", "prev", "next")
+    __slots__ = ("count", "first_dirty", "next", "order", "pfn", "prev", "step")
 
     def __init__(self, pfn: int, order: int, first_dirty: int | None, count: int = 1, step: int = 1) -> None:
         self.pfn = pfn
@@ -218,10 +218,7 @@ class BuddyHeap:
             stop = min(hi, 1 << zone) if start else hi
             n = (stop - start) >> MAX_ORDER
             self._credit(start, stop - start)
-            if dirty:
-                entry = _Entry(start, MAX_ORDER, fd, n, 1)
-            else:
-                entry = _Entry(stop - big, MAX_ORDER, fd, n, -1)
+            entry = _Entry(start, MAX_ORDER, fd, n, 1) if dirty else _Entry(stop - big, MAX_ORDER, fd, n, -1)
             self._list(zone, MAX_ORDER).push(entry, at_head=not dirty)
             start = stop
         for p, o in decompose(hi, end - hi):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 UINT_MAX = (1 << 32) - 1
 
 
-def ram(d: "_Domains", c: "Construction") -> None:
+def ram(d: _Domains, c: Construction) -> None:
     """The domain's RAM by kind; without CONFIG_STATIC_MEMORY static banks give none (SMEM-002)."""
     dom = c.dom
     if dom.static_mem_present and not d.s.system.target.has("STATIC_MEMORY"):
@@ -48,7 +48,7 @@ def ram(d: "_Domains", c: "Construction") -> None:
     _ipa_ceiling(d, c)
 
 
-def _ram_hardware_11(d: "_Domains", c: "Construction") -> None:
+def _ram_hardware_11(d: _Domains, c: Construction) -> None:
     """``construct_hwdom()`` for a dom0less hardware domain with ``direct-map`` (4.21+):
     ``allocate_memory_11()`` as for dom0, ``memory`` bytes 1:1 from the heap; its
     static banks, if any, are left alone (HWD-011). Not enough heap: HWD-002."""
@@ -72,7 +72,7 @@ def _ram_hardware_11(d: "_Domains", c: "Construction") -> None:
     if banks:
         c.first_bank = Range(start=banks[0][0], size=banks[0][2])
 
-def _ipa_ceiling(d: "_Domains", c: "Construction") -> None:
+def _ipa_ceiling(d: _Domains, c: Construction) -> None:
     """ALLOC-003 / SMEM-012: a guest address at or above 2^ipa_bits cannot be mapped."""
     bits = d.s.system.ipa_bits
     top = 1 << bits
@@ -89,7 +89,7 @@ def _ipa_ceiling(d: "_Domains", c: "Construction") -> None:
     d.fail(c, "ALLOC-003", where, msg.dyn_alloc_failed(unallocated), prop="memory",
               ranges=[Range(start=g, size=z)])
 
-def _ram_dynamic(d: "_Domains", c: "Construction") -> None:
+def _ram_dynamic(d: _Domains, c: Construction) -> None:
     """``allocate_memory()``: RAM0 then RAM1, from the heap (ALLOC-001/002/007)."""
     from xenplan.boot import heap
 
@@ -113,7 +113,7 @@ def _ram_dynamic(d: "_Domains", c: "Construction") -> None:
     if layout:
         c.first_bank = Range(start=layout[0][0], size=layout[0][1])
 
-def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
+def _acquire(d: _Domains, c: Construction, bank: Range) -> None:
     """``acquire_domstatic_pages()``: all pages free + PGC_static, within ``max_pages`` (PAGE-002/003)."""
     ft = d.s.ft
     dom = c.dom
@@ -141,7 +141,7 @@ def _acquire(d: "_Domains", c: "Construction", bank: Range) -> None:
 REFUSALS = ("RSV-010", "RSV-003", "RSV-011", "RSV-012", "DT-004", "PAGE-005", "PAGE-006")
 
 
-def _refused_earlier(d: "_Domains", path: str, bank: Range) -> bool:
+def _refused_earlier(d: _Domains, path: str, bank: Range) -> bool:
     """A bank whose refusal or crash already stopped Xen: the what-if analysis leaves it alone.
 
     A truncated scan (TRUNC, up to 4.18) does not stop Xen: what follows from it is real.
@@ -150,7 +150,7 @@ def _refused_earlier(d: "_Domains", path: str, bank: Range) -> bool:
                and any(r.overlaps(bank) for r in ev.ranges) for ev in d.s.events)
 
 
-def _ram_static(d: "_Domains", c: "Construction") -> None:
+def _ram_static(d: _Domains, c: Construction) -> None:
     """``allocate_static_memory()``: host banks laid end to end from GUEST_RAM0 (SMEM-010…015)."""
     dom = c.dom
     windows = [GUEST_RAM0, GUEST_RAM1]
@@ -189,7 +189,7 @@ def _ram_static(d: "_Domains", c: "Construction") -> None:
     if used[0]:
         c.first_bank = Range(start=GUEST_RAM0.start, size=used[0])
 
-def _static_total(d: "_Domains", banks: tuple[Range, ...]) -> int:
+def _static_total(d: _Domains, banks: tuple[Range, ...]) -> int:
     """The running total ``allocate_static_memory()`` compares with ``memory`` (SMEM-015 up to 4.21)."""
     total = 0
     used0 = 0
@@ -202,7 +202,7 @@ def _static_total(d: "_Domains", banks: tuple[Range, ...]) -> int:
         total += b.size
     return total
 
-def _ram_direct(d: "_Domains", c: "Construction") -> None:
+def _ram_direct(d: _Domains, c: Construction) -> None:
     """``assign_static_memory_11()``: guest == host, property order (DMAP-002/004)."""
     dom = c.dom
     for bank in dom.static_mem:

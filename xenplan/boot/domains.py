@@ -14,18 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xenplan.boot import messages as msg
 from xenplan.boot import domain_ram, heap, passthrough
 from xenplan.boot import kernel as krn
+from xenplan.boot import messages as msg
 from xenplan.boot.result import Behaviour, Outcome, Related
 from xenplan.boot.state import BootModule, BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range
 from xenplan.model.kernel_image import KernelImage
 from xenplan.model.system import Domain
+from xenplan.model.target import XenVersion
 
 GICR_FRAME = 0x20000
 """One GICv3 redistributor frame pair per vCPU (128 KiB)."""
-from xenplan.model.target import XenVersion
 
 MAX_VGIC_SPIS = 988
 
@@ -280,11 +280,10 @@ class _Domains:
                 self.fail(c, "XS-002", f"{dom.name} asks to be the xenstore domain, but {self.xenstore_domain} "
                           "already is", t_, prop="capabilities")
             self.xenstore_domain = dom.name
-        if dom.llc_colors is not None and self.s.system.llc_coloring:
-            if not _valid_colours(dom.llc_colors):
-                self.fail(c, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
-                          "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",
-                          prop="llc-colors")
+        if dom.llc_colors is not None and self.s.system.llc_coloring and not _valid_colours(dom.llc_colors):
+            self.fail(c, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
+                      "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",
+                      prop="llc-colors")
 
     def _memory(self, c: Construction) -> None:
         dom = c.dom
@@ -332,7 +331,8 @@ class _Domains:
                       msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[rec.range])
         if not v.at_least(4, 18):
             for other in self.s.live_modules():
-                if other is not rec and other.kind == "kernel" and other.range.start < rec.range.start < other.range.end:
+                if (other is not rec and other.kind == "kernel"
+                        and other.range.start < rec.range.start < other.range.end):
                     self.fail(c, "MOD-004", f"kernel module {rec.range} starts inside kernel module {other.path} "
                               f"{other.range}: Xen {v} keeps both and this image's header is overwritten",
                               msg.could_not_set_up(v, dom.name, -22), ranges=[rec.range],
@@ -459,7 +459,7 @@ class _Domains:
             self.xs_ports[path] = 1
 
 
-def _wants_xenstore(v: "XenVersion", enhanced: str | None) -> bool:
+def _wants_xenstore(v: XenVersion, enhanced: str | None) -> bool:
     """XS-001: "" or "enabled" (4.17+) and "legacy" (4.21+) ask for xenstore; anything else does not."""
     if enhanced is None:
         return False

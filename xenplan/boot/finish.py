@@ -63,8 +63,8 @@ def run(state: BootState) -> BootState:
 def usable_banks(entries: list[tuple[int, int | None, int]], windows: list[Range]) -> list[Bank]:
     """Whole pages only, shm windows cut out, merged where guest and host are both contiguous."""
     pieces: list[tuple[int, int | None, int]] = []
-    for g, h, size in entries:
-        size = size // PAGE_SIZE * PAGE_SIZE
+    for g, h, raw in entries:
+        size = raw // PAGE_SIZE * PAGE_SIZE
         parts = [(g, h, size)]
         for w in windows:
             nxt = []
@@ -91,7 +91,7 @@ def usable_banks(entries: list[tuple[int, int | None, int]], windows: list[Range
     return [Bank(guest=g, host=h, size=s) for g, h, s in out]
 
 
-def _p2m(state: BootState, c: "Construction", banks: list[Bank]) -> list[P2MRegion]:
+def _p2m(state: BootState, c: Construction, banks: list[Bank]) -> list[P2MRegion]:
     dom = c.dom
     board = state.system.board
     regions = [P2MRegion(kind="ram", guest=b.guest, host=b.host, size=b.size) for b in banks]
@@ -199,7 +199,7 @@ def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> 
     return _trim(_subtract(cands, shm), last_page_lost=bool(shm) and _ext_math_bug(state))
 
 
-def _host_ext_regions(state: BootState, c: "Construction", banks: list[Bank]) -> list[Range]:
+def _host_ext_regions(state: BootState, c: Construction, banks: list[Bank]) -> list[Range]:
     """GMAP-009 without an IOMMU: host RAM the domain does not own, minus every reservation."""
     cut = [Range(start=b.guest, size=b.size) for b in banks]
     cut += [b.range for b in state.live_reserved()]

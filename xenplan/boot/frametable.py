@@ -10,8 +10,8 @@ page is covered by the frame table at all, free or in use, ``PGC_static``
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 #: Page states. ``none``: not RAM Xen knows of; ``boot``: RAM not yet handed to anyone.
 STATES = ("none", "boot", "xen", "module", "reserved", "heap", "static-free", "inuse", "unused")

@@ -56,7 +56,7 @@ def _round(x: int, a: int) -> int:
     return (x + a - 1) // a * a
 
 
-def place(d: "_Domains", c: "Construction") -> None:
+def place(d: _Domains, c: Construction) -> None:
     """KRN-003: kernel at bank 0 + text_offset; DTB and initrd at +128 MiB, at the top, or below.
 
     Mirrors ``first_bank_can_fit_modules()`` and ``find_dtb_initrd_placement()``

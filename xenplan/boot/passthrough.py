@@ -25,7 +25,7 @@ GUEST_PHANDLE_GIC = 65000
 EINVAL, EOVERFLOW = -22, -75
 
 
-def construct(d: "_Domains", c: "Construction") -> None:
+def construct(d: _Domains, c: Construction) -> None:
     dom, v = c.dom, d.v
     pdt = dom.partial_dtb
     mod = dom.child_module("multiboot,device-tree")

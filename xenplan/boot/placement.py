@@ -37,8 +37,9 @@ inputs and never walks memory page by page.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from xenplan.boot.boot_alloc import boot_allocations, populate_boot_allocator, release
 from xenplan.boot.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, BuddyHeap
@@ -649,9 +650,10 @@ def _domain(
             if not size:
                 continue
             got, short = r.bank(size >> PAGE_SHIFT)
+            at = guest
             for pfn, pages in got:
-                chunks.append((guest, pfn << PAGE_SHIFT, pages << PAGE_SHIFT))
-                guest += pages << PAGE_SHIFT
+                chunks.append((at, pfn << PAGE_SHIFT, pages << PAGE_SHIFT))
+                at += pages << PAGE_SHIFT
             if short:
                 return _failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
             if size % PAGE_SIZE:
@@ -681,9 +683,8 @@ def _domain(
         _vcpu(r, z, "construct")
     if dom.vpl011 and rel <= 16:
         r.xm(VPL011_BACKEND, "construct", align=4)
-    if minor >= 21 and dom.enhanced:
-        if r.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
-            r.a(0, "construct", xen=False)
+    if minor >= 21 and dom.enhanced and r.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
+        r.a(0, "construct", xen=False)
     return DomainPlacement(dom.name, "ok", banks, p2m_pool=_pool(pool_got))
 
 

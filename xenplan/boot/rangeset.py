@@ -9,7 +9,8 @@ add, split and drop ranges exactly as ``rangeset_add_range()``,
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 Node = TypeVar("Node")
 

@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 DOMID_IO = "DOMID_IO"
 
 
-def per_domain_limit(v: "XenVersion") -> int:
+def per_domain_limit(v: XenVersion) -> int:
     """Entries of a domain's shm table: NR_SHMEM_BANKS (32) from 4.19, NR_MEM_BANKS (256) before (SHM-032)."""
     return 32 if v.at_least(4, 19) else 256
 
 
-def construct(d: "_Domains", c: "Construction") -> None:
+def construct(d: _Domains, c: Construction) -> None:
     v = d.v
     dom = c.dom
     if not v.at_least(4, 17) or not d.s.system.target.has("STATIC_SHM"):

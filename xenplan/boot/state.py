@@ -26,9 +26,8 @@ from xenplan.model.system import Module, System
 from xenplan.model.target import XenVersion
 
 if TYPE_CHECKING:
-    from xenplan.boot.placement import DomainPlacement
     from xenplan.boot.domains import Construction
-    from xenplan.boot.placement import PlacementResult
+    from xenplan.boot.placement import DomainPlacement, PlacementResult
 
 BankType = Literal["memreserve", "default", "static-heap", "static-domain"]
 
@@ -84,9 +83,9 @@ class BootState:
     ft: FrameTable = field(default_factory=FrameTable)
     heap_free: int | None = None
     static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
-    heap: "PlacementResult | None" = None
+    heap: PlacementResult | None = None
     heap_replayed: bool = False
-    placements: "dict[str, DomainPlacement] | None" = None
+    placements: dict[str, DomainPlacement] | None = None
     """The replay's placements by domain name (built on first use)."""
     xenheap: Range | None = None
     """arm32: the contiguous xenheap ``setup_mm()`` carved (HEAP-006)."""
@@ -94,7 +93,7 @@ class BootState:
     """"constructed" or "failed" when Xen builds a classic dom0 and its RAM was replayed."""
     dom0_banks: tuple[tuple[int, int], ...] = ()
     """dom0's 1:1 RAM (start, size), ascending."""
-    constructions: "dict[str, Construction]" = field(default_factory=dict)
+    constructions: dict[str, Construction] = field(default_factory=dict)
     xs_ports: dict[str, int] = field(default_factory=dict)
 
     @property

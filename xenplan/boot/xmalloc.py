@@ -14,7 +14,7 @@ segregated free lists, exactly as ``xmem_pool_alloc()`` and
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 PAGE_SIZE = 4096
 MEM_ALIGN = 16
@@ -57,7 +57,7 @@ def mapping_search(size: int) -> tuple[int, int, int]:
 class Block:
     """One block of a region: its header offset in the page, buffer size, state and neighbours."""
 
-    __slots__ = ("region", "offset", "size", "free", "prev", "next")
+    __slots__ = ("free", "next", "offset", "prev", "region", "size")
 
     def __init__(self, region: int, offset: int, size: int, free: bool, prev: Block | None) -> None:
         self.region = region
@@ -114,9 +114,8 @@ class TlsfPool:
         """``FIND_SUITABLE_BLOCK``: the head of the first non-empty list at or above (fl, sl)."""
         best: tuple[int, int] | None = None
         for key in self._lists:
-            if (key[0] == fl and key[1] >= sl) or key[0] > fl:
-                if best is None or key < best:
-                    best = key
+            if ((key[0] == fl and key[1] >= sl) or key[0] > fl) and (best is None or key < best):
+                best = key
         return None if best is None else self._lists[best][0]
 
     def _add_region(self, pfn: int) -> None:

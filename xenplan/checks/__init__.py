@@ -68,4 +68,4 @@ def run(system: System, result: BootResult) -> list[Finding]:
     return out
 
 
-__all__ = ["run", "Finding"]
+__all__ = ["Finding", "run"]

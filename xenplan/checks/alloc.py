@@ -7,7 +7,6 @@ report ALLOC-002/006/007. ALLOC-006 also reads the model: an explicit
 
 from __future__ import annotations
 
-
 from xenplan.checks.registry import rule
 
 

@@ -8,7 +8,7 @@ of a passed-through device with no IOMMU into a domain that is not 1:1
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

@@ -7,10 +7,10 @@ host-layout domain) is read here from the board and the domains.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from xenplan.boot.result import Behaviour, BootResult
 from xenplan.boot.domains import GICR_FRAME
+from xenplan.boot.result import Behaviour, BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import System
 

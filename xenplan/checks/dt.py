@@ -9,7 +9,7 @@ Only two conditions are checked here: nodes nested deeper than Xen walks
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

@@ -8,7 +8,6 @@ the xenstore event channel, which Xen allocates before the static ones
 
 from __future__ import annotations
 
-
 from xenplan.checks.registry import rule
 
 XENSTORE_PORT = 1

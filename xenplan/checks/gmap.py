@@ -9,7 +9,7 @@ already have shared-memory windows cut out).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult, DomainResult
 from xenplan.checks.dmap import pv_enabled

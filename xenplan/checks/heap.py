@@ -9,7 +9,7 @@ consumers exceed (HEAP-005) and, on arm32, a static heap with nothing below
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

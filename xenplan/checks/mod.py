@@ -9,7 +9,7 @@ The check here is the one Xen never makes: a domU module without a kind.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Literal
+from typing import Literal
 
 from xenplan.boot.result import Behaviour, BootResult
 from xenplan.model.system import System

@@ -11,10 +11,12 @@ overlaps the simulated release lets through (RSV-013).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
-from xenplan.boot.result import BootResult
+from xenplan.boot.result import BootResult, Event
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.base import Range
 from xenplan.model.system import System
@@ -78,16 +80,13 @@ def reported(result: BootResult, a: Claim, b: Claim) -> bool:
     A module may be blamed through its domain (the kernel probe names the
     domain, with the module's range).
     """
-    for ev in result.events:
-        parties = {ev.path} | {x.path for x in ev.related}
+    return any(_names(ev, a) and _names(ev, b) for ev in result.events)
 
-        def named(c: Claim) -> bool:
-            return c.path in parties or (c.kind == "module" and c.domain == ev.path
-                                         and any(x.overlaps(c.range) for x in ev.ranges))
 
-        if named(a) and named(b):
-            return True
-    return False
+def _names(ev: Event, c: Claim) -> bool:
+    """Whether event ``ev`` names claim ``c``: by path, or a module through its domain."""
+    return (c.path == ev.path or any(x.path == c.path for x in ev.related)
+            or (c.kind == "module" and c.domain == ev.path and any(x.overlaps(c.range) for x in ev.ranges)))
 
 
 #: Stage rules by which Xen refuses to record a region (overlap at insertion).
@@ -289,7 +288,7 @@ def rsv_011(system: System, result: BootResult) -> Iterator[Hit]:
                       "no page structs, Xen faults when it initialises or uses them",
                       path=c.path, property=c.prop, ranges=rng)
         else:
-            holes = [Range(start=a.end, size=b.start - a.end) for a, b in zip(ram, ram[1:])
+            holes = [Range(start=a.end, size=b.start - a.end) for a, b in itertools.pairwise(ram)
                      if a.end < c.range.end and b.start > c.range.start]
             where = ", ".join(str(h) for h in holes)
             yield Hit(message=f"{c.what()} covers the hole {where} between RAM banks: the frame table may "
@@ -351,10 +350,7 @@ def _silent_pair(a: Claim, b: Claim) -> bool:
         return False
     if kinds <= {"memreserve", "reserved"}:
         return False
-    for m, other in ((a, b), (b, a)):
-        if m.kind == "memreserve" and m.range.contains(other.range):
-            return False
-    return True
+    return all(not (m.kind == "memreserve" and m.range.contains(other.range)) for m, other in ((a, b), (b, a)))
 
 
 @rule(id="RSV-013", slug="unchecked-host-overlap", behaviour="PANIC", since="4.16",

@@ -13,7 +13,8 @@ The helpers at the top are shared by the XS, HWD, SHM and EVT modules.
 
 from __future__ import annotations
 
-from typing import Iterator, TypeVar
+from collections.abc import Iterator
+from typing import TypeVar
 
 from xenplan.boot.result import BootResult, DomainResult
 from xenplan.checks.registry import Hit, rule

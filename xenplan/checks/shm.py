@@ -14,7 +14,7 @@ building a domain name the domain, as the stages do.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import Behaviour, BootResult
 from xenplan.checks.registry import Hit, rule

@@ -8,7 +8,7 @@ used (SMEM-001), and banks whose size is not whole pages (SMEM-003).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

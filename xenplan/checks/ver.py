@@ -8,7 +8,7 @@ bindings the chosen release does not read at all.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

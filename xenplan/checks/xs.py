@@ -10,7 +10,8 @@ must exist at all. How each release reads the property is a table.
 
 from __future__ import annotations
 
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from typing import Literal
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule

@@ -40,9 +40,10 @@ inside the structure block, the path of the node being read.
 from __future__ import annotations
 
 import gc
+import itertools
 import re
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from xenplan.dt.tree import MemReserve, Node, Property, Source, Tree
 from xenplan.errors import InputError
@@ -80,8 +81,18 @@ _PROP_BAD_CHAR = re.compile(rb"[^0-9A-Za-z,._+*#?\-]").search
 class _Header:
     """The header fields (spec 5.2), read once; ``size_dt_struct`` is None before version 17."""
 
-    __slots__ = ("totalsize", "off_dt_struct", "off_dt_strings", "off_mem_rsvmap", "version",
-                 "last_comp_version", "boot_cpuid_phys", "size_dt_strings", "size_dt_struct", "size")
+    __slots__ = (
+        "boot_cpuid_phys",
+        "last_comp_version",
+        "off_dt_strings",
+        "off_dt_struct",
+        "off_mem_rsvmap",
+        "size",
+        "size_dt_strings",
+        "size_dt_struct",
+        "totalsize",
+        "version",
+    )
 
     def __init__(self, fields: tuple[int, ...]) -> None:
         (_, self.totalsize, self.off_dt_struct, self.off_dt_strings, self.off_mem_rsvmap,
@@ -115,10 +126,7 @@ def _read(data: bytes, file: str) -> Tree:
     hdr = _read_header(data, file)
     memreserve, rsv_end = _read_reservations(data, file, hdr)
     strings_end = hdr.off_dt_strings + hdr.size_dt_strings
-    if hdr.size_dt_struct is not None:
-        struct_end = hdr.off_dt_struct + hdr.size_dt_struct
-    else:
-        struct_end = hdr.totalsize
+    struct_end = hdr.off_dt_struct + hdr.size_dt_struct if hdr.size_dt_struct is not None else hdr.totalsize
     root, walked_end = _read_structure(
         data, file, hdr.off_dt_struct, struct_end, hdr.off_dt_strings, strings_end
     )
@@ -209,7 +217,7 @@ def _read_reservations(data: bytes, file: str, hdr: _Header) -> tuple[list[MemRe
 def _check_overlaps(file: str, blocks: list[tuple[str, int, int]]) -> None:
     """Reject blocks sharing bytes; empty blocks overlap nothing."""
     spans = sorted((start, end, name) for name, start, end in blocks if end > start)
-    for (a_start, a_end, a_name), (b_start, b_end, b_name) in zip(spans, spans[1:]):
+    for (a_start, a_end, a_name), (b_start, b_end, b_name) in itertools.pairwise(spans):
         if b_start < a_end:
             raise InputError(
                 file,

@@ -24,8 +24,8 @@ import re
 import shutil
 import signal
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 from xenplan.dt import dts_source
 from xenplan.dt.dtb import read_dtb
@@ -93,7 +93,7 @@ def _place_memreserves(tree: Tree, places: list[dts_source.Mark]) -> None:
     else:
         sources = [Source(tree.file)] * len(tree.memreserve)
     tree.memreserve = [
-        MemReserve(r.address, r.size, s) for r, s in zip(tree.memreserve, sources)
+        MemReserve(r.address, r.size, s) for r, s in zip(tree.memreserve, sources, strict=False)
     ]
 
 

@@ -31,7 +31,8 @@ the same tree, or the same refusal, for the same source:
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from xenplan.dt.dtb import MAX_DEPTH
 from xenplan.dt.dts_source import Mark, Scan
@@ -74,7 +75,7 @@ class _Recorder:
         path = node.path
         pending, self.name = self.name, None
         if self.blocks and pending is not None and pending[0] == node.name:
-            parent_path, _, children, had_child = self.blocks[-1]
+            _parent_path, _, children, had_child = self.blocks[-1]
             if node.name in children:
                 raise _Rejected(pending[1], f"duplicate node name {node.name!r} in one block", path)
             children.add(node.name)

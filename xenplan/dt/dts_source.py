@@ -23,8 +23,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from xenplan.errors import InputError
 
@@ -162,7 +162,7 @@ def _resolve(name: str, first_dir: str | None, search: Sequence[str]) -> str | N
 _CPP_ERROR = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$")
 
 
-def run_tool(cmd: list[str], path: str, tool: str, timeout: float) -> "subprocess.CompletedProcess[bytes]":
+def run_tool(cmd: list[str], path: str, tool: str, timeout: float) -> subprocess.CompletedProcess[bytes]:
     """Run ``cmd`` on ``path``'s behalf; a hang or a missing tool is the input's ``InputError``."""
     try:
         return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)

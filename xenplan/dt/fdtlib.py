@@ -20,7 +20,8 @@ in ``research/dt-libraries.md`` section 8:
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import fdt  # type: ignore[import-untyped]
 
@@ -77,7 +78,7 @@ def fdt_cross_check(data: bytes) -> list[str]:
             diffs.append(f"{path}: children ours {[c.name for c in node.children]}, "
                          f"fdt {[k.name for k in kids]}")
         else:
-            pending.extend(zip(node.children, kids))
+            pending.extend(zip(node.children, kids, strict=False))
     return diffs
 
 

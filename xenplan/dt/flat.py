@@ -42,7 +42,7 @@ class StringTable:
         if self._data.find(raw) < 0:
             self._data += raw
 
-    def copy(self) -> "StringTable":
+    def copy(self) -> StringTable:
         other = StringTable()
         other._data = bytearray(self._data)
         other._known = set(self._known)

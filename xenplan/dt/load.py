@@ -13,7 +13,7 @@ meaningless nodes, and it usually means the board's base tree is missing.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from xenplan.dt import dts_source
 from xenplan.dt.dtb import FDT_MAGIC, read_dtb

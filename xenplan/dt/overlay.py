@@ -47,7 +47,7 @@ def apply_overlay(base: Tree, overlay: Tree) -> Tree:
     writes (exact when ``base`` came from ``dtc``: its strings block is
     rebuilt, then the overlay's new names appended as libfdt appends them).
     """
-    result, strings = apply_with_strings(base, overlay, dtc_strings(base))
+    result, _strings = apply_with_strings(base, overlay, dtc_strings(base))
     return result
 
 

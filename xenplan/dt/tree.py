@@ -8,8 +8,8 @@ tree; accessors decode them the way Xen's ``fdt_getprop`` callers do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class Node:
 
     name: str
     properties: dict[str, Property] = field(default_factory=dict)
-    children: list["Node"] = field(default_factory=list)
-    parent: "Node | None" = field(default=None, repr=False, compare=False)
+    children: list[Node] = field(default_factory=list)
+    parent: Node | None = field(default=None, repr=False, compare=False)
     source: Source | None = None
 
     @property
@@ -95,13 +95,13 @@ class Node:
     def has(self, name: str) -> bool:
         return name in self.properties
 
-    def child(self, name: str) -> "Node | None":
+    def child(self, name: str) -> Node | None:
         for c in self.children:
             if c.name == name:
                 return c
         return None
 
-    def add_child(self, node: "Node") -> "Node":
+    def add_child(self, node: Node) -> Node:
         node.parent = self
         self.children.append(node)
         return node
@@ -113,7 +113,7 @@ class Node:
     def is_compatible(self, value: str) -> bool:
         return value in self.compatible()
 
-    def walk(self) -> Iterator["Node"]:
+    def walk(self) -> Iterator[Node]:
         """Depth-first, document order, the node before its children."""
         stack: list[Node] = [self]
         while stack:

@@ -4,4 +4,4 @@ from xenplan.model.build import build
 from xenplan.model.system import System
 from xenplan.model.target import Target, XenVersion
 
-__all__ = ["build", "System", "Target", "XenVersion"]
+__all__ = ["System", "Target", "XenVersion", "build"]

@@ -35,11 +35,11 @@ class Range(XBase):
     def end(self) -> int:
         return self.start + self.size
 
-    def overlaps(self, other: "Range") -> bool:
+    def overlaps(self, other: Range) -> bool:
         """Xen's half-open intersection test (``meminfo_overlap_check``)."""
         return self.start < other.end and other.start < self.end
 
-    def contains(self, other: "Range") -> bool:
+    def contains(self, other: Range) -> bool:
         return self.start <= other.start and other.end <= self.end
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ nodes; a domain's partial device tree; the size of Xen's unflattened copy."""
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from xenplan.dt.tree import Node, Tree
 from xenplan.model.base import Range

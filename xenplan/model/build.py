@@ -11,8 +11,8 @@ a property is read with its *parent's* cells; ``xen,static-mem`` with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from xenplan.dt.tree import Node, Tree
 from xenplan.model.base import Range, SourceRef

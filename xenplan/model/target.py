@@ -51,7 +51,7 @@ class XenVersion(XBase):
     dev: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> "XenVersion":
+    def parse(cls, text: str) -> XenVersion:
         """``4.22``, ``4.22.0`` or ``4.23-dev``; ``X.Y`` is the newest known point release."""
         m = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.(\d+))?(-dev)?\s*", text)
         if not m:
@@ -101,7 +101,7 @@ class Target(XBase):
     kernel_images: dict[str, KernelImage] = Field(
         default_factory=dict, description="by domain name or module path (--kernel-image NODE=FILE)")
 
-    def kernel_image(self, domain: str, module: str) -> "KernelImage | None":
+    def kernel_image(self, domain: str, module: str) -> KernelImage | None:
         return self.kernel_images.get(module) or self.kernel_images.get(domain)
 
     def has(self, option: str) -> bool:

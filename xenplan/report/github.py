@@ -9,7 +9,7 @@ without a source line is annotated on its file (or the input) alone.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from xenplan.analysis import Analysis
 from xenplan.checks.finding import Finding

@@ -6,12 +6,13 @@ import io
 import json
 import shutil
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.console import Console
 
 from xenplan.analysis import Analysis
-from xenplan.checks.registry import Rule, rules as all_rules
+from xenplan.checks.registry import Rule
+from xenplan.checks.registry import rules as all_rules
 from xenplan.report import json_out, text
 
 

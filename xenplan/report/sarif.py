@@ -15,14 +15,16 @@ Never touches rich: SARIF is a versioned schema, not a picture.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from xenplan import __version__
 from xenplan.analysis import Analysis
 from xenplan.checks.finding import Finding
-from xenplan.checks.registry import Rule, rules as all_rules
+from xenplan.checks.registry import Rule
+from xenplan.checks.registry import rules as all_rules
 from xenplan.model.base import Range
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

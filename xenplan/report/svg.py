@@ -15,9 +15,10 @@ No plotting library: a recording ``Console`` that writes nowhere, then
 from __future__ import annotations
 
 import io
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -76,9 +77,9 @@ def _widths(runs: Sequence[Run], cells: int) -> list[int]:
 def bar(runs: Sequence[Run], cells: int = BAR) -> Text:
     """One line of coloured runs in address order; holes as a dim ``┆``."""
     runs = sorted(runs, key=lambda r: r.start)
-    holes = sum(1 for p, n in zip(runs, runs[1:]) if n.start > p.start + p.size)
+    holes = sum(1 for p, n in itertools.pairwise(runs) if n.start > p.start + p.size)
     out = Text(no_wrap=False, overflow="fold")
-    for i, (r, w) in enumerate(zip(runs, _widths(runs, cells - holes))):
+    for i, (r, w) in enumerate(zip(runs, _widths(runs, cells - holes), strict=False)):
         if i and r.start > runs[i - 1].start + runs[i - 1].size:
             out.append_text(GAP)
         label = r.label[:w] if w >= 3 else ""

@@ -6,7 +6,7 @@ terminals or colours.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.console import Console, Group
 from rich.table import Table
