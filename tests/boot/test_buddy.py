@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xenplan.boot.buddy import MAX_ORDER, BuddyHeap, decompose, zone_of
+from xenplan.boot.replay.buddy import MAX_ORDER, BuddyHeap, decompose, zone_of
 
 BIG = 1 << MAX_ORDER
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from xenplan.boot.placement import (
+from xenplan.boot.replay import (
     HeapBoard,
     HeapDomain,
     PlacementResult,

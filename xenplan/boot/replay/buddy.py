@@ -1,6 +1,6 @@
 """Xen's buddy heap, page-exact and batched (``xen/common/page_alloc.c``).
 
-This is the free-list model of ``spec/dynamic-placement.md`` section 1: one
+The free-list model (``docs/replay.md``): one
 ordered list of free chunk heads per (zone, order), each chunk carrying its
 ``first_dirty`` index, mirroring
 
