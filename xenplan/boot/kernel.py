@@ -15,7 +15,7 @@ from xenplan.model.base import Range
 from xenplan.model.system import Domain
 
 MB = 1 << 20
-#: arm64 Image ``text_offset`` assumed when no ``--kernel-image`` describes the kernel (``DESIGN.md``).
+#: arm64 Image ``text_offset`` assumed when no ``--kernel-image`` describes the kernel (Linux's default).
 TEXT_OFFSET = 0x80000
 #: Size of the DTB Xen generates for a minimal domU without vCPUs, per release line, measured from the
 #: recorded boots ("Loading dN DTB to …" lines: exactly linear in the vCPUs), less the 37 bytes the
