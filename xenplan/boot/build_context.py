@@ -63,4 +63,5 @@ class DomainBuild:
         return msg.static_alloc_failed(construction.domid)
 
     def nr_spis(self, dom: Domain) -> int:
+        """DOM-009, as ``nr_spis()`` for this build's state."""
         return nr_spis(self.state, dom)

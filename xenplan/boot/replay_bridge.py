@@ -37,6 +37,8 @@ XENSTORE_WANTED = ("", "enabled", "legacy")
 
 @dataclass
 class RamPlacement:
+    """A domain's RAM as the stages use it: (guest, host or None when unknown, size), or the shortfall."""
+
     banks: list[tuple[int, int | None, int]]
     unallocated_kib: int | None = None
 

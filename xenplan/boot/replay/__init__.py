@@ -100,7 +100,7 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
                 placed.append(result)
                 if result.outcome != "ok":
                     break
-    placed += [DomainPlacement(d.name, "not-reached", None) for d in domains[len(placed):]]
+    placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
     walked = dom0_placed is not None
     for i, p in enumerate(placed):
         if walked:

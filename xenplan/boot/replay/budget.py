@@ -62,7 +62,7 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
         placed.append(DomainPlacement(dom.name, "hang" if (dom.memory_kib << 10) % PAGE_SIZE else "ok", None))
         if placed[-1].outcome == "hang":
             break
-    placed += [DomainPlacement(d.name, "not-reached", None) for d in domains[len(placed):]]
+    placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
     return PlacementResult(tuple(placed), (), None, max(free, 0) << PAGE_SHIFT, None,
                            ("the domain heap is budgeted, not replayed; dynamic domains' host addresses "
                             "are not predicted",), budgeted=True)

@@ -44,11 +44,11 @@ class HeapBoard:
     console_ring: int = 16 << 10
     """``console_init_ring()``'s request: ``conring_size``, else CPUs << (9 + the lower log threshold)."""
     p2m_root_order: int = 0
+    """0 for a 4-level P2M (44-bit IPA and up), 1 for the concatenated 40-bit root."""
     dom0_mem: int = 0
     """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
     ipa_bits: int = 44
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
-    """0 for a 4-level P2M (44-bit IPA and up), 1 for the concatenated 40-bit root."""
 
 
 @dataclass(frozen=True)

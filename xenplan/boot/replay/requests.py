@@ -45,12 +45,14 @@ class Replay:
         self.heap.free(pfn, 0, dirty=True)
 
     def alloc(self, order: int, step: str, xen: bool = True, zone_hi: int | None = None) -> int:
+        """``alloc_xenheap_pages()`` (``xen``: no scrub) or ``alloc_domheap_pages()`` of ``2^order`` pages."""
         pfn = self.heap.alloc(order, no_scrub=xen, zone_hi=zone_hi)
         if pfn is None:
             raise Exhausted(step)
         return pfn
 
     def pages(self, count: int, step: str) -> list[tuple[int, int]]:
+        """``count`` order-0 domheap pages, one request each (``p2m_set_allocation()``)."""
         got = self.heap.alloc_pages(count)
         if sum(n for _, n in got) < count:
             raise Exhausted(step)

@@ -58,14 +58,11 @@ class DomainPlacement:
     """A dom0 or an earlier hardware domain walked the host tree first: chunks under 16 MiB
     may be elsewhere, only the larger ones are placed exactly."""
 
-    @property
-    def p2m_pool_ok(self) -> bool:
-        """False when the P2M pool itself could not be allocated (ALLOC-006)."""
-        return self.outcome != "p2m-pool-exhausted"
-
 
 @dataclass(frozen=True)
 class PlacementResult:
+    """The replay's answer for one boot: every domain, the boot allocator's pages, the heap left."""
+
     domains: tuple[DomainPlacement, ...]
     """One per input domain, in order; after the first failure all are "not-reached"."""
     boot_pages: tuple[tuple[str, int | None, int], ...]
@@ -97,6 +94,7 @@ def _merge(extents: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 
 def pool_extents(got: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """The P2M pool's (pfn, pages) runs as merged byte extents, in allocation order."""
     return _merge([(p << PAGE_SHIFT, n << PAGE_SHIFT) for p, n in got])
 
 
@@ -106,6 +104,7 @@ def _rc(version: tuple[int, ...], rc: int) -> str:
 
 def failed(dom: HeapDomain, outcome: Outcome, version: tuple[int, ...], unallocated_kib: int | None,
            pool: Sequence[tuple[int, int]] = ()) -> DomainPlacement:
+    """A domain whose RAM (``allocate_memory()``) or P2M pool (``p2m_set_allocation()``) ran out."""
     if outcome == "out-of-memory":
         message = (f"Failed to allocate requested domain memory. {unallocated_kib}KB unallocated. "
                    "Fix the VMs configurations.")
@@ -117,6 +116,7 @@ def failed(dom: HeapDomain, outcome: Outcome, version: tuple[int, ...], unalloca
 
 
 def exhausted(dom: HeapDomain, board: HeapBoard, step: str) -> DomainPlacement:
+    """A domain one of whose other heap requests failed: Xen's message for the step that asked."""
     if step == "pool":
         return failed(dom, "p2m-pool-exhausted", board.version, None)
     if step == "create":
