@@ -32,6 +32,7 @@ XENSTORE_ZONE = 32 - PAGE_SHIFT
 
 
 def _cut(banks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(guest, host, size) banks less the guest windows a shm mapping replaces."""
     for ws, wn in windows:
         we = ws + wn
         out: list[tuple[int, int, int]] = []
@@ -50,6 +51,8 @@ def _cut(banks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) 
 def _banks(
     chunks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]
 ) -> tuple[tuple[int, int, int], ...]:
+    """RAM chunks as ``allocate_bank_memory()`` mapped them, merged where guest and host are
+    both contiguous, shm windows cut out, sorted by guest address."""
     merged: list[tuple[int, int, int]] = []
     for g, h, n in chunks:
         if merged and merged[-1][0] + merged[-1][2] == g and merged[-1][1] + merged[-1][2] == h:
