@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from xenplan.boot.placement import HeapBoard, HeapDomain, PlacementResult, place_domains
+from xenplan.boot.replay import HeapBoard, HeapDomain, PlacementResult, place_domains
 
 GiB = 1 << 30
 TiB = 1 << 40

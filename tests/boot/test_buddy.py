@@ -1,7 +1,7 @@
 """The buddy heap: split, merge, list order, scrub passes, and batching.
 
-``Naive`` below is a deliberately plain rendering of section 1 of
-``spec/dynamic-placement.md`` (Python lists, one chunk or page at a time);
+``Naive`` below is a deliberately plain rendering of the free lists of
+``free_heap_pages()`` / ``alloc_heap_pages()`` (Python lists, one chunk or page at a time);
 hypothesis drives both models through the same random operations and
 requires the same answers and the same free lists in the same order.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xenplan.boot.buddy import MAX_ORDER, BuddyHeap, decompose, zone_of
+from xenplan.boot.replay.buddy import MAX_ORDER, BuddyHeap, decompose, zone_of
 
 BIG = 1 << MAX_ORDER
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from xenplan import boot, dt, model
-from xenplan.boot.heap import parse_size
+from xenplan.boot.replay_bridge import parse_size
 from xenplan.boot.result import BootResult
 from xenplan.dt.tree import Tree
 from xenplan.model.base import Range
@@ -110,7 +110,7 @@ def test_recorded_dom0less_hardware_domain(path: Path) -> None:
 
 def test_console_ring_follows_cpus_and_log_level() -> None:
     """``console_init_postirq()``: CPUs << (9 + lower threshold), 16 KiB at least once allocated."""
-    from xenplan.boot.heap import console_ring
+    from xenplan.boot.replay_bridge import console_ring
 
     assert console_ring({"loglvl": "all"}, 2) == 16 << 10
     assert console_ring({"loglvl": "all"}, 4) == 32 << 10

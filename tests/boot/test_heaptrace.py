@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from xenplan import boot, dt, model
-from xenplan.boot import buddy
+from xenplan.boot.replay import buddy
 from xenplan.model.base import Range
 from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 

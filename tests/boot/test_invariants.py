@@ -1,4 +1,4 @@
-"""Boot invariants on configurations the real Xen boots cleanly (STYLE.md: Hypothesis).
+"""Boot invariants on configurations the real Xen boots cleanly, drawn by Hypothesis.
 
 Hypothesis draws dom0less layouts for the QEMU ``virt`` board of the recordings
 (RAM 0x40000000 + 4 GiB, Xen image 0x40200000:0x154000, DTB at 0x48000000):

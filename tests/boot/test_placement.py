@@ -4,8 +4,8 @@ The oracle test builds a ``HeapBoard`` and ``HeapDomain``s straight from each
 case's ``merged.dts`` (the tree Xen got) and the verdict's ``xen_image`` and
 ``fdt``, then compares every predicted bank list of a dynamic domU with the
 recorded one: all of them must match, including the 4 KiB tails whose page
-depends on the xmalloc pool's byte history (``spec/dynamic-placement.md``
-section 9.1), which the pool replay reproduces.
+depends on the xmalloc pool's byte history (``docs/replay.md``), which the
+pool replay reproduces.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from xenplan.boot.placement import (
+from xenplan.boot.replay import (
     HeapBoard,
     HeapDomain,
     PlacementResult,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xenplan.boot.rangeset import RANGE_SIZE, RANGESET_SIZE, RangeSet
+from xenplan.boot.replay.rangeset import RANGE_SIZE, RANGESET_SIZE, RangeSet
 
 
 def _set() -> tuple[RangeSet[int], list[int], list[int]]:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xenplan.boot.xmalloc import (
+from xenplan.boot.replay.xmalloc import (
     BHDR_OVERHEAD,
     PAGE_SIZE,
     REGION_BLOCK,

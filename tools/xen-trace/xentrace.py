@@ -207,7 +207,7 @@ def compare(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from xenplan import boot as simulate
     from xenplan import dt, model
-    from xenplan.boot import buddy
+    from xenplan.boot.replay import buddy
     from xenplan.model.base import Range
     from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 

@@ -1,8 +1,8 @@
 """S8–S9: dom0less mode and the construction of every ``xen,domain``.
 
 Mirrors ``is_dom0less_mode()`` and ``create_domUs()`` / ``construct_domU()``
-(``xen/arch/arm/domain_build.c`` up to 4.18, ``xen/arch/arm/dom0less-build.c``
-4.20, ``xen/common/device-tree/dom0less-build.c`` 4.22), in the step order
+(``xen/arch/arm/domain_build.construction`` up to 4.18, ``xen/arch/arm/dom0less-build.construction``
+4.20, ``xen/common/device-tree/dom0less-build.construction`` 4.22), in the step order
 of DOM-021: node checks, domain creation, ``memory``, the P2M pool, the
 kernel probe, RAM (``allocate_memory()``, ``allocate_static_memory()``,
 ``assign_static_memory_11()``), static shared memory, the guest DTB, and
@@ -12,15 +12,14 @@ order; the first failure stops Xen, and the rest is analysed as not reached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from xenplan.boot import domain_ram, heap, passthrough
+from xenplan.boot import domain_ram, passthrough, replay_bridge, shm
 from xenplan.boot import kernel as krn
 from xenplan.boot import messages as msg
-from xenplan.boot.result import Behaviour, Outcome, Related
+from xenplan.boot.build_context import DomainBuild, DomainFailed
+from xenplan.boot.construction import Construction
+from xenplan.boot.result import Related
 from xenplan.boot.state import BootModule, BootState
-from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range
-from xenplan.model.kernel_image import KernelImage
+from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE
 from xenplan.model.system import Domain
 from xenplan.model.target import XenVersion
 
@@ -30,34 +29,11 @@ GICR_FRAME = 0x20000
 MAX_VGIC_SPIS = 988
 
 
-class DomainFailed(Exception):
-    """Raised inside one domain's construction when Xen would stop there."""
+class _Domains(DomainBuild):
+    """The S8-S9 stage: dom0less mode, then every domain in DT order, and what they share."""
 
-
-@dataclass
-class Construction:
-    """What one domain's construction produced, before it becomes a ``DomainResult``."""
-
-    dom: Domain
-    domid: int
-    guest_banks: list[tuple[int, int | None, int]] = field(default_factory=list)  # (guest, host, size)
-    xen_banks: list[tuple[int, int | None, int]] = field(default_factory=list)
-    shm_windows: list[tuple[Range, int | None, str]] = field(default_factory=list)  # guest range, host, path
-    first_bank: Range | None = None
-    nr_guest_banks: int = 0
-    image: KernelImage | None = None
-    mmio: list[tuple[Range, int, str]] = field(default_factory=list)  # guest range, host, device
-    kernel: Range | None = None
-    dtb: Range | None = None
-    initrd: Range | None = None
-    max_pages: int = 0
-    tot_pages: int = 0
-
-
-class _Domains:
     def __init__(self, state: BootState) -> None:
-        self.s = state
-        self.v = state.v
+        super().__init__(state)
         self.built: list[Construction] = []
         self.constructions: dict[str, Construction] = {}
         self.hardware_domain: str | None = None
@@ -67,251 +43,230 @@ class _Domains:
         self.xs_ports: dict[str, int] = {}
         self._kernels: dict[int, BootModule] | None = None
 
-    # -- reporting -------------------------------------------------------
-    def fail(self, c: Construction, rule: str, text: str, xen_message: str | None, *,
-             outcome: Outcome = "panic", behaviour: Behaviour = "PANIC", prop: str | None = None,
-             ranges: tuple[Range, ...] | list[Range] = (), related: tuple[Related, ...] | list[Related] = ()) -> None:
-        dom = c.dom
-        src = dom.prop_sources.get(prop) if prop else dom.source
-        self.s.event(rule, behaviour, text, path=dom.path, prop=prop, source=src or dom.source, ranges=ranges,
-                     related=related, xen_message=xen_message)
-        if self.s.stop(outcome, "domain", rule, xen_message, domain=dom.name):
-            self.s.statuses[dom.path] = "failed"
-        raise DomainFailed(rule)
-
-    def static_failed(self, c: Construction) -> str:
-        return msg.static_assign_failed(c.domid) if c.dom.direct_map else msg.static_alloc_failed(c.domid)
-
     # -- S8 -----------------------------------------------------------------
     def dom0less_mode(self) -> None:
         """``is_dom0less_mode()``: only modules recorded by the early scan count (DOM-002)."""
-        live = self.s.live_modules()
+        live = self.state.live_modules()
         dom0_kernel = any(m.kind == "kernel" and m.domain is None for m in live)
         domu_kernel = any(m.kind == "kernel" and m.domain is not None for m in live)
         if dom0_kernel:
             self.hardware_domain = self.xenstore_domain = "d0"
             for m in live:
                 if m.domain is None and m.kind in ("kernel", "ramdisk") and m.range.size \
-                        and not any(r.contains(m.range) for r in self.s.ram):
-                    self.s.event("MOD-008", "CRASH", f"dom0 {m.kind} module {m.range} is outside RAM: Xen faults "
-                                 "reading it while building dom0", path=m.path, prop="reg", ranges=[m.range],
-                                 xen_message=msg.DATA_ABORT)
-                    self.s.stop("crash", "other", "MOD-008", msg.DATA_ABORT)
-                    self.s.dom0_status = "failed"
+                        and not any(r.contains(m.range) for r in self.state.ram):
+                    self.state.event("MOD-008", "CRASH", f"dom0 {m.kind} module {m.range} is outside RAM: Xen faults "
+                                     "reading it while building dom0", path=m.path, prop="reg", ranges=[m.range],
+                                     xen_message=msg.DATA_ABORT)
+                    self.state.stop("crash", "other", "MOD-008", msg.DATA_ABORT)
+                    self.state.dom0_status = "failed"
                     return
             self.dom0_ram()
             self.dom0_shm()
             return
         if not domu_kernel:
-            lost = [d.path for d in self.s.dropped]
+            lost = [d.path for d in self.state.dropped]
             why = (f"every domU kernel was lost ({', '.join(lost)})" if lost
                    else "no domU kernel module was recorded")
-            self.s.event("DOM-002", "PANIC", f"{why}: Xen is not in dom0less mode, tries to build dom0 and finds "
-                         "no kernel for it", path="/chosen", xen_message=msg.dom0_fallback(self.v))
-            self.s.stop("panic", "other", "DOM-002", msg.dom0_fallback(self.v))
+            self.state.event("DOM-002", "PANIC", f"{why}: Xen is not in dom0less mode, tries to build dom0 and finds "
+                             "no kernel for it", path="/chosen", xen_message=msg.dom0_fallback(self.v))
+            self.state.stop("panic", "other", "DOM-002", msg.dom0_fallback(self.v))
 
     def dom0_ram(self) -> None:
         """``create_dom0()`` / ``allocate_memory_11()`` (HWD-002): dom0's 1:1 banks from the heap
         replay, or the panic when ``dom0_mem`` cannot be found. Without the replay's inputs
         (``--xen-image``, ``--fdt-address``) dom0's RAM is unknown and a note says so."""
-        r = heap.replay(self.s)
-        placed = r.dom0 if r is not None else None
+        placement = replay_bridge.replay(self.state)
+        placed = placement.dom0 if placement is not None else None
         if placed is None:
-            why = "the heap is only budgeted here" if r is not None else "--xen-image and --fdt-address are needed"
-            self.s.notes.append(f"a dom0 kernel is present: Xen builds dom0 before the domUs; its RAM is not "
-                                f"placed: {why}")
+            why = ("the heap is only budgeted here" if placement is not None
+                   else "--xen-image and --fdt-address are needed")
+            self.state.notes.append(f"a dom0 kernel is present: Xen builds dom0 before the domUs; its RAM is not "
+                                    f"placed: {why}")
             return
-        self.s.dom0_status = "constructed" if placed.outcome == "ok" else "failed"
-        self.s.dom0_banks = placed.banks
+        self.state.dom0_status = "constructed" if placed.outcome == "ok" else "failed"
+        self.state.dom0_banks = placed.banks
         if placed.outcome == "ok":
             return
         assert placed.message is not None
-        req = heap.dom0_request(self.s)
+        req = replay_bridge.dom0_request(self.state)
         size = req.memory >> 20 if req is not None else 0
         why = (f"dom0_mem ({size} MiB) does not fit in the heap's chunks: {placed.unallocated_mb} MiB could "
                "not be placed" if placed.outcome == "out-of-memory" else
                "the heap cannot even hold dom0's domain structures")
-        self.s.event("HWD-002", "PANIC", why, path="/chosen", prop="xen,xen-bootargs", xen_message=placed.message)
-        self.s.stop("panic", "other", "HWD-002", placed.message)
+        self.state.event("HWD-002", "PANIC", why, path="/chosen", prop="xen,xen-bootargs", xen_message=placed.message)
+        self.state.stop("panic", "other", "HWD-002", placed.message)
 
     def dom0_shm(self) -> None:
         """HWD-005 (4.19+): dom0 is direct-mapped, so each of its shared-memory regions must
         name a host address equal to its guest one, else ``construct_dom0()`` fails."""
-        if self.s.stopped or not self.v.at_least(4, 19):
+        if self.state.stopped or not self.v.at_least(4, 19):
             return
-        for sh in self.s.system.xen.dom0_shm:
+        for sh in self.state.system.xen.dom0_shm:
             if sh.guest is None or (sh.host is not None and sh.host == sh.guest):
                 continue
             why = ("has no host address" if sh.host is None
                    else f"maps host {sh.host:#x} at guest {sh.guest:#x}")
             text = msg.dom0_fallback(self.v, -22)
-            self.s.dom0_status = "failed"
-            self.s.event("HWD-005", "PANIC", f"{sh.path}: dom0's shared memory \"{sh.shm_id}\" {why}, but dom0 "
-                         "is direct-mapped", path=sh.path, prop="xen,shared-mem", xen_message=text)
-            self.s.stop("panic", "other", "HWD-005", text)
+            self.state.dom0_status = "failed"
+            self.state.event("HWD-005", "PANIC", f"{sh.path}: dom0's shared memory \"{sh.shm_id}\" {why}, but dom0 "
+                             "is direct-mapped", path=sh.path, prop="xen,shared-mem", xen_message=text)
+            self.state.stop("panic", "other", "HWD-005", text)
             return
 
     # -- S9 -----------------------------------------------------------------
     def construct(self, dom: Domain) -> None:
-        c = Construction(dom=dom, domid=dom.index + 1)
-        self.constructions[dom.path] = c
-        if not self.s.stopped:
-            self.s.domids[dom.path] = c.domid
+        construction = Construction(dom=dom, domid=dom.index + 1)
+        self.constructions[dom.path] = construction
+        if not self.state.stopped:
+            self.state.domids[dom.path] = construction.domid
         try:
-            self._node_checks(c)
-            self._create(c)
-            self._memory(c)
-            self._p2m_pool(c)
-            self._kernel(c)
-            self._ram(c)
-            self._shm(c)
-            self._guest_dtb(c)
-            self._place(c)
-            self._vcpus(c)
-            self._vpl011(c)
-            self._vcpu_affinity(c)
-            self._xenstore(c)
+            self._node_checks(construction)
+            self._create(construction)
+            self._memory(construction)
+            self._p2m_pool(construction)
+            self._kernel(construction)
+            self._ram(construction)
+            self._shm(construction)
+            self._guest_dtb(construction)
+            self._place(construction)
+            self._vcpus(construction)
+            self._vpl011(construction)
+            self._vcpu_affinity(construction)
+            self._xenstore(construction)
         except DomainFailed:
             return
-        if not self.s.stopped:
-            self.s.statuses[dom.path] = "constructed"
-            self.built.append(c)
+        if not self.state.stopped:
+            self.state.statuses[dom.path] = "constructed"
+            self.built.append(construction)
 
-    def _node_checks(self, c: Construction) -> None:
+    def _node_checks(self, construction: Construction) -> None:
         """``parse_dom0less_node()`` (4.21+; inline in ``create_domUs()`` before), in its order."""
-        dom, v, t = c.dom, self.v, self.s.system.target
+        dom, v, t = construction.dom, self.v, self.state.system.target
         caps = dom.capabilities if v.at_least(4, 21) else None
         hw = bool(caps is not None and caps & 2)
         if caps is not None and caps & ~7:
             t_ = f"Invalid capabilities ({caps:x})"
-            self.fail(c, "HWD-010", f"capabilities = {caps:#x}: only CONTROL (1), HARDWARE (2) and XENSTORE (4) "
+            self.fail(construction,
+                      "HWD-010", f"capabilities = {caps:#x}: only CONTROL (1), HARDWARE (2) and XENSTORE (4) "
                       "exist", t_, prop="capabilities")
         if hw and (self.hardware_domain is not None):
             t_ = f"Only 1 hardware domain can be specified! ({self.hardware_domain})"
-            self.fail(c, "HWD-010", f"{dom.name} asks to be the hardware domain, but "
+            self.fail(construction, "HWD-010", f"{dom.name} asks to be the hardware domain, but "
                       f"{self.hardware_domain} already is", t_, prop="capabilities")
-        if dom.static_mem_present and self.s.system.llc_coloring:
+        if dom.static_mem_present and self.state.system.llc_coloring:
             t_ = "LLC coloring and static memory are incompatible"
-            self.fail(c, "LLC-001", f"{dom.name} has xen,static-mem on a Xen with LLC colouring", t_,
+            self.fail(construction, "LLC-001", f"{dom.name} has xen,static-mem on a Xen with LLC colouring", t_,
                       prop="xen,static-mem")
         if dom.direct_map and v.at_least(4, 17) and (not dom.static_mem_present or not t.has("STATIC_MEMORY")):
             t_ = f"direct-map is not valid for domain {dom.name} without static allocation."
-            self.fail(c, "DMAP-001", t_, t_, prop="direct-map")
+            self.fail(construction, "DMAP-001", t_, t_, prop="direct-map")
         if dom.cpus is None:
             t_ = f"Missing property 'cpus' for domain {dom.name}"
-            self.fail(c, "DOM-006", t_, t_)
+            self.fail(construction, "DOM-006", t_, t_)
         if hw:
             if dom.passthrough is not None:
-                self.fail(c, "HWD-010", "passthrough on the hardware domain",
+                self.fail(construction, "HWD-010", "passthrough on the hardware domain",
                           "Don't specify passthrough for hardware domain", prop="passthrough")
-            if not dom.direct_map and not self.s.system.board.iommus:
-                self.fail(c, "HWD-010", f"{dom.name} is the hardware domain, not direct-mapped, and the board "
+            if not dom.direct_map and not self.state.system.board.iommus:
+                self.fail(construction,
+                          "HWD-010", f"{dom.name} is the hardware domain, not direct-mapped, and the board "
                           "has no IOMMU", "non-direct mapped hardware domain requires iommu", prop="capabilities")
             if dom.child_module("multiboot,device-tree") is not None:
-                self.fail(c, "HWD-010", "a partial device tree on the hardware domain",
+                self.fail(construction, "HWD-010", "a partial device tree on the hardware domain",
                           "\"multiboot,device-tree\" incompatible with hardware domain")
         if dom.cpupool is not None and v.at_least(4, 17) and t.has("BOOT_TIME_CPUPOOLS"):
-            target = self.s.system.phandles.get(dom.cpupool)
-            if target is not None and target not in self.s.system.cpupools:
+            target = self.state.system.phandles.get(dom.cpupool)
+            if target is not None and target not in self.state.system.cpupools:
                 t_ = "Error getting cpupool id from domain-cpupool (-3)"
-                self.fail(c, "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> names {target}, not a xen,cpupool "
+                self.fail(construction,
+                          "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> names {target}, not a xen,cpupool "
                           "node", t_, prop="domain-cpupool")
         for prop, val in (("max_grant_frames", dom.max_grant_frames), ("max_maptrack_frames", dom.max_maptrack_frames)):
             if val is not None and val > 0x7FFFFFFF and v.at_least(4, 18):
                 t_ = f"{prop} ({val}) overflow"
-                self.fail(c, "DOM-012", f"{prop} = {val} is above INT32_MAX", t_, prop=prop)
-        if dom.llc_colors is not None and v.at_least(4, 20) and not self.s.system.llc_coloring:
+                self.fail(construction, "DOM-012", f"{prop} = {val} is above INT32_MAX", t_, prop=prop)
+        if dom.llc_colors is not None and v.at_least(4, 20) and not self.state.system.llc_coloring:
             t_ = "'llc-colors' found, but LLC coloring is disabled"
-            self.fail(c, "LLC-002", f"{dom.name} has llc-colors but Xen is built without LLC colouring", t_,
+            self.fail(construction, "LLC-002", f"{dom.name} has llc-colors but Xen is built without LLC colouring", t_,
                       prop="llc-colors")
         if dom.direct_map and v.at_least(4, 17) and dom.nr_spis is None:
-            uart = self.s.system.board.uart
+            uart = self.state.system.board.uart
             if uart is None or uart.irq is None:
                 t_ = "Error getting IRQ number for this serial port"
-                self.fail(c, "DOM-010", f"{dom.name} is direct-mapped without nr_spis, and Xen's console "
+                self.fail(construction, "DOM-010", f"{dom.name} is direct-mapped without nr_spis, and Xen's console "
                           "UART has no interrupt to size the vGIC from", t_, prop="direct-map")
         if hw and dom.nr_spis is not None:
-            self.fail(c, "HWD-010", "nr_spis on the hardware domain", "nr_spis cannot be specified for hardware "
+            self.fail(construction,
+                      "HWD-010", "nr_spis on the hardware domain", "nr_spis cannot be specified for hardware "
                       "domain", prop="nr_spis")
         if dom.trap_unmapped_accesses is not None and v.at_least(4, 21) and dom.trap_unmapped_accesses > 1:
             t_ = "trap-unmapped-accesses: supported values are 0 or 1"
-            self.fail(c, "DOM-013", f"trap-unmapped-accesses = {dom.trap_unmapped_accesses}", t_,
+            self.fail(construction, "DOM-013", f"trap-unmapped-accesses = {dom.trap_unmapped_accesses}", t_,
                       prop="trap-unmapped-accesses")
         if hw:
             self.hardware_domain = dom.name
 
     def max_vcpus(self) -> int:
-        gic = self.s.system.board.gic
-        if self.s.system.target.arch == "arm32" or (gic is not None and gic.version == 2):
+        gic = self.state.system.board.gic
+        if self.state.system.target.arch == "arm32" or (gic is not None and gic.version == 2):
             return 8
         return 128
 
-    def nr_spis(self, dom: Domain) -> int:
-        """DOM-009: the property, else the host's SPI count, raised to cover the vUART SPI."""
-        if dom.nr_spis is not None:
-            return dom.nr_spis
-        n = self.s.system.target.gic_spis
-        if dom.vpl011:
-            uart = self.s.system.board.uart
-            direct = dom.direct_map and self.v.at_least(4, 17)
-            virq = (uart.irq if uart is not None and uart.irq is not None else 32) if direct else 32
-            n = max(n, virq - 32 + 1)
-        return n
-
-    def _create(self, c: Construction) -> None:
-        dom = c.dom
+    def _create(self, construction: Construction) -> None:
+        dom = construction.dom
         assert dom.cpus is not None
         pdt = dom.child_module("multiboot,device-tree")
-        if pdt is not None and not self.v.at_least(4, 17) and not self.s.system.board.iommus \
-                and pdt.path in {m.path for m in self.s.live_modules()}:
-            self.fail(c, "PT-001", f"{dom.name} has a partial device tree ({pdt.path}): Xen 4.16 then asks for "
+        if pdt is not None and not self.v.at_least(4, 17) and not self.state.system.board.iommus \
+                and pdt.path in {m.path for m in self.state.live_modules()}:
+            self.fail(construction,
+                      "PT-001", f"{dom.name} has a partial device tree ({pdt.path}): Xen 4.16 then asks for "
                       "IOMMU mappings, and the board has no IOMMU (\"IOMMU requested but not available\")",
                       msg.error_creating(self.v, dom.name))
         if dom.cpus == 0 or dom.cpus > self.max_vcpus():
-            self.fail(c, "DOM-006", f"cpus = {dom.cpus}: the vGIC takes 1 to {self.max_vcpus()} vCPUs",
+            self.fail(construction, "DOM-006", f"cpus = {dom.cpus}: the vGIC takes 1 to {self.max_vcpus()} vCPUs",
                       msg.error_creating(self.v, dom.name), prop="cpus")
         spis = self.nr_spis(dom)
         if (spis + 31) // 32 * 32 > MAX_VGIC_SPIS:
-            self.fail(c, "DOM-009", f"nr_spis = {spis}: the vGIC accepts at most 960",
+            self.fail(construction, "DOM-009", f"nr_spis = {spis}: the vGIC accepts at most 960",
                       msg.error_creating(self.v, dom.name), prop="nr_spis")
         if dom.capabilities is not None and dom.capabilities & 4 and self.v.at_least(4, 21):
             if self.xenstore_domain is not None:
                 t_ = f"Only 1 xenstore domain can be specified! ({self.xenstore_domain})"
-                self.fail(c, "XS-002", f"{dom.name} asks to be the xenstore domain, but {self.xenstore_domain} "
+                self.fail(construction,
+                          "XS-002", f"{dom.name} asks to be the xenstore domain, but {self.xenstore_domain} "
                           "already is", t_, prop="capabilities")
             self.xenstore_domain = dom.name
-        if dom.llc_colors is not None and self.s.system.llc_coloring and not _valid_colours(dom.llc_colors):
-            self.fail(c, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
+        if dom.llc_colors is not None and self.state.system.llc_coloring and not _valid_colours(dom.llc_colors):
+            self.fail(construction, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
                       "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",
                       prop="llc-colors")
 
-    def _memory(self, c: Construction) -> None:
-        dom = c.dom
+    def _memory(self, construction: Construction) -> None:
+        dom = construction.dom
         if dom.memory_kib is None:
             what = "missing" if dom.memory_len == 0 else f"only {dom.memory_len} bytes long (needs 8: two cells)"
-            self.fail(c, "DOM-004", f"memory is {what}", msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
-        c.max_pages = (dom.memory_kib or 0) * 1024 >> PAGE_SHIFT
+            self.fail(construction,
+                      "DOM-004", f"memory is {what}", msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
+        construction.max_pages = (dom.memory_kib or 0) * 1024 >> PAGE_SHIFT
 
-    def _p2m_pool(self, c: Construction) -> None:
-        from xenplan.boot import heap
-
-        failure = heap.domain_pool_failure(self.s, c.dom)
+    def _p2m_pool(self, construction: Construction) -> None:
+        failure = replay_bridge.domain_pool_failure(self.state, construction.dom)
         if failure is not None:
-            self.fail(c, "ALLOC-006", failure, msg.could_not_set_up(self.v, c.dom.name, -12),
-                      prop="xen,domain-p2m-mem-mb" if c.dom.p2m_mem_mb is not None else None)
+            self.fail(construction, "ALLOC-006", failure, msg.could_not_set_up(self.v, construction.dom.name, -12),
+                      prop="xen,domain-p2m-mem-mb" if construction.dom.p2m_mem_mb is not None else None)
 
     def _live_kernels(self) -> dict[int, BootModule]:
         """Recorded kernel modules by start address, the first of each (built once)."""
         if self._kernels is None:
             self._kernels = {}
-            for m in self.s.live_modules():
+            for m in self.state.live_modules():
                 if m.kind == "kernel":
                     self._kernels.setdefault(m.range.start, m)
         return self._kernels
 
-    def _kernel(self, c: Construction) -> None:
+    def _kernel(self, construction: Construction) -> None:
         """``kernel_probe()``: the ``multiboot,kernel`` child must be a recorded module (DOM-020)."""
-        dom, v = c.dom, self.v
+        dom, v = construction.dom, self.v
         k = dom.kernel()
         rec = None
         if k is not None and k.range is not None:
@@ -319,120 +274,125 @@ class _Domains:
         if rec is None or rec.range.size == 0:
             if k is None:
                 why = "has no child with compatible \"multiboot,kernel\""
-            elif any(d.path == k.path for d in self.s.dropped):
+            elif any(d.path == k.path for d in self.state.dropped):
                 why = f"kernel module {k.path} was dropped by the early scan"
             else:
                 why = f"kernel module {k.path} is not a recorded boot module"
-            self.fail(c, "DOM-020", f"{dom.name} {why}: Missing kernel boot module?",
+            self.fail(construction, "DOM-020", f"{dom.name} {why}: Missing kernel boot module?",
                       msg.could_not_set_up(v, dom.name, -2))
-        assert rec is not None
-        if not any(r.contains(rec.range) for r in self.s.ram):
-            self.fail(c, "MOD-008", f"kernel module {rec.range} is outside RAM: reading its header faults",
+        if not any(r.contains(rec.range) for r in self.state.ram):
+            self.fail(construction, "MOD-008", f"kernel module {rec.range} is outside RAM: reading its header faults",
                       msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[rec.range])
         if not v.at_least(4, 18):
-            for other in self.s.live_modules():
+            for other in self.state.live_modules():
                 if (other is not rec and other.kind == "kernel"
                         and other.range.start < rec.range.start < other.range.end):
-                    self.fail(c, "MOD-004", f"kernel module {rec.range} starts inside kernel module {other.path} "
+                    self.fail(construction,
+                              "MOD-004", f"kernel module {rec.range} starts inside kernel module {other.path} "
                               f"{other.range}: Xen {v} keeps both and this image's header is overwritten",
                               msg.could_not_set_up(v, dom.name, -22), ranges=[rec.range],
                               related=[Related(path=other.path, ranges=(other.range,))])
-        image = self.s.system.target.kernel_image(dom.name, rec.path)
+        image = self.state.system.target.kernel_image(dom.name, rec.path)
         if image is not None and image.kind == "invalid":
-            self.fail(c, "DOM-020", f"{image.source or rec.path} is not a kernel Xen can load (no arm64 Image, "
+            self.fail(construction,
+                      "DOM-020", f"{image.source or rec.path} is not a kernel Xen can load (no arm64 Image, "
                       "zImage, uImage or gzip header)", msg.could_not_set_up(v, dom.name, -22),
                       ranges=[rec.range])
-        c.kernel = rec.range
-        c.image = image
+        construction.kernel = rec.range
+        construction.image = image
 
-    def _ram(self, c: Construction) -> None:
-        domain_ram.ram(self, c)
+    def _ram(self, construction: Construction) -> None:
+        domain_ram.ram(self, construction)
 
-    def _shm(self, c: Construction) -> None:
-        from xenplan.boot import shm
+    def _shm(self, construction: Construction) -> None:
+        shm.construct(self, construction)
 
-        shm.construct(self, c)
-
-    def _guest_dtb(self, c: Construction) -> None:
+    def _guest_dtb(self, construction: Construction) -> None:
         """``prepare_dtb_domU()``: ``make_memory_node()`` refuses a domain without a RAM bank
         (-ENOENT, "Device tree generation failed (-2)") before anything is placed (DOM-005);
         then the partial device tree and the buffer size."""
-        if not c.guest_banks and not self.s.stopped:
-            dom = c.dom
+        if not construction.guest_banks and not self.state.stopped:
+            dom = construction.dom
             root = ("its xen,static-mem banks were never assigned (CONFIG_STATIC_MEMORY is off)"
-                    if dom.static_mem_present and not self.s.system.target.has("STATIC_MEMORY")
+                    if dom.static_mem_present and not self.state.system.target.has("STATIC_MEMORY")
                     else f"memory = {dom.memory_kib} KiB")
-            self.fail(c, "DOM-005", f"{dom.name} has no RAM bank ({root}): Device tree generation failed (-2)",
+            self.fail(construction,
+                      "DOM-005", f"{dom.name} has no RAM bank ({root}): Device tree generation failed (-2)",
                       msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
-        passthrough.construct(self, c)
-        need, buf = krn.guest_dtb_size(self.s, c.dom, c.nr_guest_banks), krn.guest_dtb_buffer(self.s)
+        passthrough.construct(self, construction)
+        need = krn.guest_dtb_size(self.state, construction.dom, construction.nr_guest_banks)
+        buf = krn.guest_dtb_buffer(self.state)
         if need > buf:
-            self.fail(c, "KRN-005", f"the device tree Xen writes for {c.dom.name} needs about {need} bytes "
-                      f"({c.dom.cpus} vCPUs) but its buffer is {buf} bytes: Device tree generation failed (-3)",
-                      msg.could_not_set_up(self.v, c.dom.name, -22), prop="cpus")
+            self.fail(construction,
+                      "KRN-005", f"the device tree Xen writes for {construction.dom.name} needs about {need} "
+                      f"bytes ({construction.dom.cpus} vCPUs) but its buffer is {buf} bytes: Device tree generation "
+                      "failed (-3)",
+                      msg.could_not_set_up(self.v, construction.dom.name, -22), prop="cpus")
 
-    def _place(self, c: Construction) -> None:
-        krn.place(self, c)
+    def _place(self, construction: Construction) -> None:
+        krn.place(self, construction)
 
-    def _vcpus(self, c: Construction) -> None:
+    def _vcpus(self, construction: Construction) -> None:
         """``construct_domain()``'s secondary vCPUs: on GICv3 a direct-mapped domain takes one
         host redistributor frame (128 KiB) per vCPU; from 4.20 the domain fails when they run out
         (DOM-016; 4.17-4.19 run it with fewer vCPUs, which the check reports)."""
-        dom = c.dom
-        gic = self.s.system.board.gic
+        dom = construction.dom
+        gic = self.state.system.board.gic
         if not (dom.direct_map and self.v.at_least(4, 20) and gic is not None and gic.version == 3
                 and gic.redist and dom.cpus):
             return
         frames = sum(r.size for r in gic.redist) // GICR_FRAME
         if dom.cpus > frames:
-            self.fail(c, "DOM-016", f"{dom.name} is direct-mapped with {dom.cpus} vCPUs but the host GICv3 "
+            self.fail(construction, "DOM-016", f"{dom.name} is direct-mapped with {dom.cpus} vCPUs but the host GICv3 "
                       f"redistributor regions of {gic.path} hold only {frames} frames of 128 KiB: "
-                      f"Failed to allocate d{c.domid}v{frames}", msg.could_not_set_up(self.v, dom.name, -12),
+                      f"Failed to allocate d{construction.domid}v{frames}", msg.could_not_set_up(self.v, dom.name, -12),
                       prop="cpus")
 
-    def _vpl011(self, c: Construction) -> None:
-        dom = c.dom
+    def _vpl011(self, construction: Construction) -> None:
+        dom = construction.dom
         if not dom.vpl011:
             return
-        if not self.s.system.target.has("SBSA_VUART_CONSOLE"):
-            self.fail(c, "DMAP-006", "vpl011 needs CONFIG_SBSA_VUART_CONSOLE",
+        if not self.state.system.target.has("SBSA_VUART_CONSOLE"):
+            self.fail(construction, "DMAP-006", "vpl011 needs CONFIG_SBSA_VUART_CONSOLE",
                       msg.could_not_set_up(self.v, dom.name, -38), prop="vpl011")
         if dom.direct_map and self.v.at_least(4, 17):
-            uart = self.s.system.board.uart
+            uart = self.state.system.board.uart
             if uart is None or uart.base is None:
-                self.fail(c, "DMAP-006", "vpl011 on a direct-mapped domain re-uses Xen's UART, and Xen has none",
+                self.fail(construction,
+                          "DMAP-006", "vpl011 on a direct-mapped domain re-uses Xen's UART, and Xen has none",
                           "Unable to re-use the Xen UART information", prop="vpl011")
             elif (uart.size or 0) < PAGE_SIZE:
-                self.fail(c, "DMAP-006", f"Xen's UART MMIO region ({uart.size:#x} bytes) is smaller than a page",
+                self.fail(construction,
+                          "DMAP-006", f"Xen's UART MMIO region ({uart.size:#x} bytes) is smaller than a page",
                           "Unable to re-use the Xen UART MMIO region as it is too small", prop="vpl011")
 
 
-    def _vcpu_affinity(self, c: Construction) -> None:
+    def _vcpu_affinity(self, construction: Construction) -> None:
         """DOM-015 (4.21+): ``xen,vcpu`` children need an ``id`` below ``cpus`` and pCPUs that exist."""
-        dom = c.dom
+        dom = construction.dom
         if not self.v.at_least(4, 21):
             return
-        nr_cpu_ids = self.s.system.target.host_cpus or self.s.system.board.nr_cpus or 1
+        nr_cpu_ids = self.state.system.target.host_cpus or self.state.system.board.nr_cpus or 1
         for vc in dom.vcpus:
             if vc.id is None:
-                self.fail(c, "DOM-015", f"{vc.path} has no id", f"Invalid xen,vcpu node for domain {dom.name}")
-            assert vc.id is not None
+                self.fail(construction,
+                          "DOM-015", f"{vc.path} has no id", f"Invalid xen,vcpu node for domain {dom.name}")
             if vc.id >= (dom.cpus or 0):
-                self.fail(c, "DOM-015", f"{vc.path}: id {vc.id} but {dom.name} has {dom.cpus} vCPUs",
+                self.fail(construction, "DOM-015", f"{vc.path}: id {vc.id} but {dom.name} has {dom.cpus} vCPUs",
                           f"Invalid vcpu_id {vc.id} for domain {dom.name}, max_vcpus={dom.cpus}")
             for cpu in _affinity_cpus(vc.hard_affinity or ""):
                 if cpu >= nr_cpu_ids:
-                    self.fail(c, "DOM-015", f"{vc.path}: hard-affinity names pCPU {cpu}, the host has "
+                    self.fail(construction, "DOM-015", f"{vc.path}: hard-affinity names pCPU {cpu}, the host has "
                               f"{nr_cpu_ids}", f"Invalid pCPU {cpu} for domain {dom.name}")
 
-    def _xenstore(self, c: Construction) -> None:
+    def _xenstore(self, construction: Construction) -> None:
         """``xen,enhanced``: the xenstore event channel (port 1) and who must serve it (XS-002)."""
-        dom = c.dom
+        dom = construction.dom
         if not _wants_xenstore(self.v, dom.enhanced):
             return
         if not self.v.at_least(4, 21):
             if self.hardware_domain is None:
-                self.fail(c, "XS-002", f"{dom.name} asks for xenstore (xen,enhanced) and there is no dom0: "
+                self.fail(construction, "XS-002", f"{dom.name} asks for xenstore (xen,enhanced) and there is no dom0: "
                           "alloc_xenstore_evtchn() dereferences the missing hardware domain", msg.DATA_ABORT,
                           outcome="crash", behaviour="CRASH", prop="xen,enhanced")
             self.xs_ports[dom.path] = 1
@@ -446,14 +406,14 @@ class _Domains:
         """``create_domUs()`` tail (4.21+): xenstore needs a xenstore domain; its channel takes port 1."""
         if not self.need_xenstore:
             return
-        doms = self.s.system.domains
+        doms = self.state.system.domains
         if self.xenstore_domain is None:
             t_ = "xenstore requested, but xenstore domain not present"
-            self.s.event("XS-002", "PANIC", f"{', '.join(self.xs_wanted)} ask for xenstore (xen,enhanced) and no "
-                         "domain serves it (no dom0, no domain with the XENSTORE capability)",
-                         path=self.xs_wanted[0], prop="xen,enhanced", xen_message=t_)
-            if doms and self.s.stop("panic", "domain", "XS-002", t_, domain=doms[-1].name):
-                self.s.statuses[doms[-1].path] = "failed"
+            self.state.event("XS-002", "PANIC", f"{', '.join(self.xs_wanted)} ask for xenstore (xen,enhanced) and no "
+                             "domain serves it (no dom0, no domain with the XENSTORE capability)",
+                             path=self.xs_wanted[0], prop="xen,enhanced", xen_message=t_)
+            if doms and self.state.stop("panic", "domain", "XS-002", t_, domain=doms[-1].name):
+                self.state.statuses[doms[-1].path] = "failed"
             return
         for path in self.xs_wanted:
             self.xs_ports[path] = 1
@@ -489,13 +449,13 @@ def _valid_colours(text: str) -> bool:
 
 
 def run(state: BootState) -> BootState:
-    d = _Domains(state)
-    d.dom0less_mode()
+    stage = _Domains(state)
+    stage.dom0less_mode()
     for dom in state.system.domains:
         state.statuses[dom.path] = "not-reached"
     for dom in state.system.domains:
-        d.construct(dom)
-    d.after_domains()
-    state.constructions = d.constructions
-    state.xs_ports = d.xs_ports
+        stage.construct(dom)
+    stage.after_domains()
+    state.constructions = stage.constructions
+    state.xs_ports = stage.xs_ports
     return state

@@ -10,9 +10,10 @@ physical map (GMAP-001, GMAP-004).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from xenplan.boot.heap import hardware_11, hypervisor_node
+from xenplan.boot.construction import Construction
+from xenplan.boot.replay_bridge import hardware_11, hypervisor_node
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
@@ -28,26 +29,23 @@ from xenplan.model.layout import (
     GUEST_RAM_BANKS,
 )
 
-if TYPE_CHECKING:
-    from xenplan.boot.domains import Construction
-
-
 
 def run(state: BootState) -> BootState:
-    for what, start, size in state.heap.boot_allocations if state.heap is not None else ():
+    for what, start, size in state.placement.boot_pages if state.placement is not None else ():
         if start is not None and size:
             state.ft.set(pfn_down(start), pfn_up(start + size), "xen", owner=f"Xen: {what}")
     if state.stopped:
         return state
     for start, size in state.dom0_banks:
         state.ft.set(pfn_down(start), pfn_up(start + size), "inuse", owner="/chosen")
-    for c in state.constructions.values():
-        if state.statuses.get(c.dom.path) != "constructed" or (c.dom.static_mem_present
-                                                                and not hardware_11(state, c.dom)):
+    for construction in state.constructions.values():
+        dom = construction.dom
+        if state.statuses.get(dom.path) != "constructed" or (dom.static_mem_present
+                                                             and not hardware_11(state, dom)):
             continue
-        for _g, h, size in c.guest_banks:
+        for _g, h, size in construction.guest_banks:
             if h is not None:
-                state.ft.set(pfn_down(h), pfn_up(h + size), "inuse", owner=c.dom.path)
+                state.ft.set(pfn_down(h), pfn_up(h + size), "inuse", owner=construction.dom.path)
     static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
     if not static_heap:
         reserved = [b.range for b in state.live_reserved()]
@@ -91,8 +89,8 @@ def usable_banks(entries: list[tuple[int, int | None, int]], windows: list[Range
     return [Bank(guest=g, host=h, size=s) for g, h, s in out]
 
 
-def _p2m(state: BootState, c: Construction, banks: list[Bank]) -> list[P2MRegion]:
-    dom = c.dom
+def _p2m(state: BootState, construction: Construction, banks: list[Bank]) -> list[P2MRegion]:
+    dom = construction.dom
     board = state.system.board
     regions = [P2MRegion(kind="ram", guest=b.guest, host=b.host, size=b.size) for b in banks]
     direct = dom.direct_map and state.v.at_least(4, 17)
@@ -125,13 +123,13 @@ def _p2m(state: BootState, c: Construction, banks: list[Bank]) -> list[P2MRegion
     if hypervisor and dom.enhanced != "no-xenstore":
         regions.append(P2MRegion(kind="magic", guest=GUEST_MAGIC.start, size=GUEST_MAGIC.size,
                                  note="xenstore page at +0x1000"))
-    for w, host, path in c.shm_windows:
+    for w, host, path in construction.shm_windows:
         regions.append(P2MRegion(kind="shm", guest=w.start, host=host, size=w.size, note=path))
-    for w, host, path in c.mmio:
+    for w, host, path in construction.mmio:
         regions.append(P2MRegion(kind="mmio", guest=w.start, host=host, size=w.size, note=path))
     if hypervisor and state.v.at_least(4, 17):
-        ext = (_host_ext_regions(state, c, banks) if direct
-               else _domu_ext_regions(state, banks, [w for w, _h, _p in c.shm_windows]))
+        ext = (_host_ext_regions(state, construction, banks) if direct
+               else _domu_ext_regions(state, banks, [w for w, _h, _p in construction.shm_windows]))
         regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region") for r in ext)
     regions.sort(key=lambda r: (r.guest, r.kind))
     return regions
@@ -199,12 +197,12 @@ def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> 
     return _trim(_subtract(cands, shm), last_page_lost=bool(shm) and _ext_math_bug(state))
 
 
-def _host_ext_regions(state: BootState, c: Construction, banks: list[Bank]) -> list[Range]:
+def _host_ext_regions(state: BootState, construction: Construction, banks: list[Bank]) -> list[Range]:
     """GMAP-009 without an IOMMU: host RAM the domain does not own, minus every reservation."""
     cut = [Range(start=b.guest, size=b.size) for b in banks]
     cut += [b.range for b in state.live_reserved()]
     cut += [s.range for s in state.shmem if s.range is not None]
-    cut += [w for w, _h, _p in c.shm_windows]
+    cut += [w for w, _h, _p in construction.shm_windows]
     cut.append(GUEST_GNTTAB)
     return _trim(_subtract(list(state.ram), cut), last_page_lost=_ext_math_bug(state))
 

@@ -7,18 +7,15 @@ the guest DTB buffer of ``prepare_dtb_domU()``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xenplan.boot import messages as msg
+from xenplan.boot.build_context import DomainBuild
+from xenplan.boot.construction import Construction
 from xenplan.boot.state import BootState
 from xenplan.model.base import Range
 from xenplan.model.system import Domain
 
-if TYPE_CHECKING:
-    from xenplan.boot.domains import Construction, _Domains
-
 MB = 1 << 20
-#: arm64 Image ``text_offset`` assumed when no ``--kernel-image`` describes the kernel (``DESIGN.md``).
+#: arm64 Image ``text_offset`` assumed when no ``--kernel-image`` describes the kernel (Linux's default).
 TEXT_OFFSET = 0x80000
 #: Size of the DTB Xen generates for a minimal domU without vCPUs, per release line, measured from the
 #: recorded boots ("Loading dN DTB to …" lines: exactly linear in the vCPUs), less the 37 bytes the
@@ -56,26 +53,26 @@ def _round(x: int, a: int) -> int:
     return (x + a - 1) // a * a
 
 
-def place(d: _Domains, c: Construction) -> None:
+def place(build: DomainBuild, construction: Construction) -> None:
     """KRN-003: kernel at bank 0 + text_offset; DTB and initrd at +128 MiB, at the top, or below.
 
     Mirrors ``first_bank_can_fit_modules()`` and ``find_dtb_initrd_placement()``
     (``xen/arch/arm/kernel.c``): the kernel's footprint runs from its load
     address to the next 2 MiB boundary after its end; the DTB counts 2 MiB.
     """
-    dom = c.dom
-    if c.first_bank is None:
-        d.fail(c, "KRN-003", f"{dom.name} has no RAM (memory = {dom.memory_kib} KiB)", msg.KRN_NO_ROOM,
-               prop="memory")
-    bank = c.first_bank
-    assert bank is not None
-    image = c.image
-    klen = image.length if image is not None else (c.kernel.size if c.kernel is not None else 0)
+    dom = construction.dom
+    if construction.first_bank is None:
+        build.fail(construction, "KRN-003", f"{dom.name} has no RAM (memory = {dom.memory_kib} KiB)", msg.KRN_NO_ROOM,
+                   prop="memory")
+    bank = construction.first_bank
+    image = construction.image
+    klen = image.length if image is not None else (construction.kernel.size if construction.kernel is not None else 0)
     if image is not None and image.kind == "zimage32" and image.start == 0:
         load_end = min(bank.start + 128 * MB, bank.end)
         if load_end - bank.start < klen:
-            d.fail(c, "KRN-002", f"the zImage ({klen:#x} bytes) does not fit below min(128 MiB, first bank "
-                   f"{bank})", "Unable to find suitable location for the kernel", ranges=[bank])
+            build.fail(construction,
+                       "KRN-002", f"the zImage ({klen:#x} bytes) does not fit below min(128 MiB, first bank "
+                       f"{bank})", "Unable to find suitable location for the kernel", ranges=[bank])
         kstart = (load_end - klen) & ~(2 * MB - 1)
     elif image is not None and image.start:
         kstart = image.start
@@ -84,20 +81,21 @@ def place(d: _Domains, c: Construction) -> None:
     kend = kstart + klen
     ksize = _round(kend, 2 * MB) - kstart
     initrd_mod = dom.child_module("multiboot,ramdisk")
-    live = {m.path for m in d.s.live_modules()}
+    live = {m.path for m in build.state.live_modules()}
     initrd_len = initrd_mod.range.size if initrd_mod and initrd_mod.range and initrd_mod.path in live else 0
     for mod in (initrd_mod, dom.child_module("multiboot,device-tree")):
         if mod is not None and mod.range is not None and mod.path in live and mod.range.size \
-                and not any(r.contains(mod.range) for r in d.s.ram):
-            d.fail(c, "MOD-008", f"{mod.kind} module {mod.range} of {dom.name} is not inside RAM: copying it "
-                   "into the guest faults", msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[mod.range])
+                and not any(r.contains(mod.range) for r in build.state.ram):
+            build.fail(construction,
+                       "MOD-008", f"{mod.kind} module {mod.range} of {dom.name} is not inside RAM: copying it "
+                       "into the guest faults", msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[mod.range])
     dtb_len = 2 * MB
     modsize = dtb_len + _round(initrd_len, 2 * MB)
     if modsize + ksize > bank.size:
-        d.fail(c, "KRN-003", f"first guest bank {bank} ({bank.size // 1024} KiB) cannot hold the kernel "
-               f"({ksize // 1024} KiB from its load address to the next 2 MiB boundary) and the DTB+initrd "
-               f"({modsize // MB} MiB)", msg.KRN_NO_ROOM,
-               prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
+        build.fail(construction, "KRN-003", f"first guest bank {bank} ({bank.size // 1024} KiB) cannot hold the kernel "
+                   f"({ksize // 1024} KiB from its load address to the next 2 MiB boundary) and the DTB+initrd "
+                   f"({modsize // MB} MiB)", msg.KRN_NO_ROOM,
+                   prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
     if bank.end >= bank.start + 128 * MB + modsize and kend < bank.start + 128 * MB:
         addr = bank.start + 128 * MB
     elif bank.end - modsize > _round(kend, 2 * MB):
@@ -105,9 +103,10 @@ def place(d: _Domains, c: Construction) -> None:
     elif kstart - bank.start > modsize:
         addr = kstart - modsize
     else:
-        d.fail(c, "KRN-003", f"first guest bank {bank}: the DTB+initrd ({modsize // MB} MiB) fit neither at "
-               "+128 MiB, nor between the kernel and the end of the bank, nor below the kernel",
-               msg.KRN_NO_SPOT, prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
-    c.kernel = Range(start=kstart, size=klen)
-    c.dtb = Range(start=addr, size=dtb_len)
-    c.initrd = Range(start=addr + dtb_len, size=initrd_len) if initrd_len else None
+        build.fail(construction,
+                   "KRN-003", f"first guest bank {bank}: the DTB+initrd ({modsize // MB} MiB) fit neither at "
+                   "+128 MiB, nor between the kernel and the end of the bank, nor below the kernel",
+                   msg.KRN_NO_SPOT, prop="xen,static-mem" if dom.static_mem_present else "memory", ranges=[bank])
+    construction.kernel = Range(start=kstart, size=klen)
+    construction.dtb = Range(start=addr, size=dtb_len)
+    construction.initrd = Range(start=addr + dtb_len, size=initrd_len) if initrd_len else None

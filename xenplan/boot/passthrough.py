@@ -13,64 +13,67 @@ memory, over whatever is there (GMAP-020).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xenplan.boot import messages as msg
+from xenplan.boot.build_context import DomainBuild
+from xenplan.boot.construction import Construction
 from xenplan.model.base import PAGE_SIZE, Range
-
-if TYPE_CHECKING:
-    from xenplan.boot.domains import Construction, _Domains
 
 GUEST_PHANDLE_GIC = 65000
 EINVAL, EOVERFLOW = -22, -75
 
 
-def construct(d: _Domains, c: Construction) -> None:
-    dom, v = c.dom, d.v
+def construct(build: DomainBuild, construction: Construction) -> None:
+    dom, v = construction.dom, build.v
     pdt = dom.partial_dtb
     mod = dom.child_module("multiboot,device-tree")
-    if mod is None or mod.path not in {m.path for m in d.s.live_modules()}:
+    if mod is None or mod.path not in {m.path for m in build.state.live_modules()}:
         return
     if pdt is None:
-        d.s.notes.append(f"{dom.name}: its partial device tree ({mod.path}) was not given with --partial-dtb; "
-                         "passthrough not checked")
+        build.state.notes.append(f"{dom.name}: its partial device tree ({mod.path}) was not given with --partial-dtb; "
+                                 "passthrough not checked")
         return
     fail_rc = msg.could_not_set_up(v, dom.name, EINVAL)
     if mod.range is not None and pdt.size > mod.range.size:
-        d.fail(c, "PT-002", f"the partial DTB {pdt.file} is {pdt.size:#x} bytes, more than its module "
-               f"{mod.path} ({mod.range.size:#x}): Partial FDT totalsize is too big", fail_rc, ranges=[mod.range])
+        build.fail(construction, "PT-002", f"the partial DTB {pdt.file} is {pdt.size:#x} bytes, more than its module "
+                   f"{mod.path} ({mod.range.size:#x}): Partial FDT totalsize is too big", fail_rc, ranges=[mod.range])
     if pdt.max_phandle + 1 >= GUEST_PHANDLE_GIC:
-        d.fail(c, "PT-002", f"the partial DTB {pdt.file} uses phandle {pdt.max_phandle}: Xen's own start at "
-               f"{GUEST_PHANDLE_GIC}", msg.could_not_set_up(v, dom.name, EOVERFLOW))
-    hosts = d.s.system.host_nodes
-    spis = d.nr_spis(dom)
-    iommu = bool(d.s.system.board.iommus)
+        build.fail(construction,
+                   "PT-002", f"the partial DTB {pdt.file} uses phandle {pdt.max_phandle}: Xen's own start at "
+                   f"{GUEST_PHANDLE_GIC}", msg.could_not_set_up(v, dom.name, EOVERFLOW))
+    hosts = build.state.system.host_nodes
+    spis = build.nr_spis(dom)
+    iommu = bool(build.state.system.board.iommus)
     for dev in pdt.devices:
         if not dev.has_reg or (dev.xen_path is None and not dev.force):
-            d.fail(c, "PT-005", f"{pdt.file}:{dev.path}: xen,reg or xen,path missing", fail_rc)
+            build.fail(construction, "PT-005", f"{pdt.file}:{dev.path}: xen,reg or xen,path missing", fail_rc)
         ac, sc = dev.cells
         if not (1 <= ac <= 2 and 1 <= sc <= 2):
             if v.at_least(4, 22):
-                d.fail(c, "PT-003", f"{pdt.file}:{dev.path}: Invalid address_cells {ac} or size_cells {sc}",
-                       fail_rc)
-            d.fail(c, "PT-003", f"{pdt.file}:{dev.path}: xen,reg decoded with {ac}/{sc} cells: Xen {v} divides "
-                   "by zero or reads garbage", msg.DATA_ABORT, outcome="crash", behaviour="CRASH")
+                build.fail(construction,
+                           "PT-003", f"{pdt.file}:{dev.path}: Invalid address_cells {ac} or size_cells {sc}",
+                           fail_rc)
+            build.fail(construction,
+                       "PT-003", f"{pdt.file}:{dev.path}: xen,reg decoded with {ac}/{sc} cells: Xen {v} divides "
+                       "by zero or reads garbage", msg.DATA_ABORT, outcome="crash", behaviour="CRASH")
         for host, guest, size in dev.regs:
             if host % PAGE_SIZE or guest % PAGE_SIZE or size % PAGE_SIZE:
-                d.fail(c, "PT-003", f"{pdt.file}:{dev.path}: xen,reg <{host:#x} {size:#x} {guest:#x}>: DomU "
-                       "passthrough config has not page aligned addresses/sizes", fail_rc,
-                       ranges=[Range(start=host, size=size)])
-            c.mmio.append((Range(start=guest, size=size), host, dev.xen_path or dev.path))
+                build.fail(construction,
+                           "PT-003", f"{pdt.file}:{dev.path}: xen,reg <{host:#x} {size:#x} {guest:#x}>: DomU "
+                           "passthrough config has not page aligned addresses/sizes", fail_rc,
+                           ranges=[Range(start=host, size=size)])
+            construction.mmio.append((Range(start=guest, size=size), host, dev.xen_path or dev.path))
         if dev.xen_path is None:
             continue
         if dev.xen_path not in hosts:
-            d.fail(c, "PT-005", f"{pdt.file}:{dev.path}: Couldn't find node {dev.xen_path} in host_dt!", fail_rc)
+            build.fail(construction,
+                       "PT-005", f"{pdt.file}:{dev.path}: Couldn't find node {dev.xen_path} in host_dt!", fail_rc)
         protected, _marked, irqs = hosts[dev.xen_path]
         for irq in irqs:
             if irq - 32 >= spis:
-                d.fail(c, "PT-006", f"{dev.xen_path} uses SPI {irq}, above the {spis} SPIs of {dom.name}",
-                       fail_rc, prop="nr_spis")
+                build.fail(construction,
+                           "PT-006", f"{dev.xen_path} uses SPI {irq}, above the {spis} SPIs of {dom.name}",
+                           fail_rc, prop="nr_spis")
         if not dev.force and not (iommu and protected):
             why = "the board has no IOMMU" if not iommu else f"{dev.xen_path} has no iommus property"
-            d.fail(c, "PT-007", f"{dev.xen_path} cannot be assigned to {dom.name}: {why} and "
-                   "xen,force-assign-without-iommu is not set", fail_rc)
+            build.fail(construction, "PT-007", f"{dev.xen_path} cannot be assigned to {dom.name}: {why} and "
+                       "xen,force-assign-without-iommu is not set", fail_rc)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from xenplan.boot import messages as msg
 from xenplan.boot.frametable import FrameTable
+from xenplan.boot.replay_bridge import boot_pages_fit, heap_ranges
 from xenplan.boot.result import Related
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down, pfn_up
@@ -41,39 +42,6 @@ def frametable_padding(state: BootState) -> int:
         gran = 32 * MB if table >= 32 * MB else 2 * MB
         rounded = (table + gran - 1) // gran * gran
     return (rounded - table) // PAGE_INFO_SIZE
-
-
-def heap_ranges(state: BootState) -> list[tuple[int, int]]:
-    """Pfn ranges ``populate_boot_allocator()`` hands to the boot allocator (HEAP-003/004)."""
-    heap = state.system.xen.static_heap if state.system.xen.static_heap_present and state.v.at_least(4, 17) else None
-    if heap is not None:
-        live = [b.range for b in state.reserved_mem if b.type == "static-heap" and b.live]
-        return [(pfn_up(r.start), pfn_down(r.end)) for r in sorted(live, key=lambda r: r.start)
-                if pfn_down(r.end) > pfn_up(r.start)]
-    cut: list[Range] = [m.range for m in state.live_modules()]
-    cut += [b.range for b in state.live_reserved()]
-    cut += [s.range for s in state.shmem if s.live and s.range is not None]
-    if not state.v.at_least(4, 19):
-        cut += list(state.system.board.memreserve)
-    out: list[tuple[int, int]] = []
-    for ram in state.ram:
-        pieces = [(ram.start, ram.end)]
-        for c in cut:
-            nxt = []
-            for s, e in pieces:
-                if c.end <= s or c.start >= e:
-                    nxt.append((s, e))
-                    continue
-                if c.start > s:
-                    nxt.append((s, c.start))
-                if c.end < e:
-                    nxt.append((c.end, e))
-            pieces = nxt
-        for s, e in pieces:
-            ps, pe = max(pfn_up(s), 1), pfn_down(e)
-            if pe > ps:
-                out.append((ps, pe))
-    return sorted(out)
 
 
 def _map_host(state: BootState) -> None:
@@ -259,10 +227,8 @@ def run(state: BootState) -> BootState:
         state.stop("panic", "other", "RAM-006", "No memory bank")
         return state
     _map_host(state)
-    from xenplan.boot import heap as heap_stage
-
     earlier = state.failed_at
-    steps = [heap_stage.boot_allocations, init_static_pages, fill_heap]
+    steps = [boot_pages_fit, init_static_pages, fill_heap]
     if state.system.target.arch == "arm32":
         steps.insert(0, arm32_xenheap)
     for step in steps:

@@ -11,14 +11,11 @@ at that address (GMAP-020).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xenplan.boot import messages as msg
+from xenplan.boot.build_context import DomainBuild
+from xenplan.boot.construction import Construction
 from xenplan.model.base import PAGE_SIZE, Range, pfn_down
-
-if TYPE_CHECKING:
-    from xenplan.boot.domains import Construction, _Domains
-    from xenplan.model.target import XenVersion
+from xenplan.model.target import XenVersion
 
 DOMID_IO = "DOMID_IO"
 
@@ -28,51 +25,54 @@ def per_domain_limit(v: XenVersion) -> int:
     return 32 if v.at_least(4, 19) else 256
 
 
-def construct(d: _Domains, c: Construction) -> None:
-    v = d.v
-    dom = c.dom
-    if not v.at_least(4, 17) or not d.s.system.target.has("STATIC_SHM"):
+def construct(build: DomainBuild, construction: Construction) -> None:
+    v = build.v
+    dom = construction.dom
+    if not v.at_least(4, 17) or not build.state.system.target.has("STATIC_SHM"):
         return
-    refused = {ev.path for ev in d.s.events if (ev.rule.startswith("SHM-0") or ev.rule == "RSV-010")
+    refused = {ev.path for ev in build.state.events if (ev.rule.startswith("SHM-0") or ev.rule == "RSV-010")
                and ev.behaviour in ("PANIC", "CRASH")}
     for i, sh in enumerate(dom.shm):
         if sh.size is None or sh.guest is None or sh.path in refused:
             continue
         rc_fail = msg.could_not_set_up(v, dom.name, -22)
         if i >= per_domain_limit(v):
-            d.fail(c, "SHM-032", f"{dom.name} has {len(dom.shm)} shared-memory nodes; Xen {v} records at most "
-                   f"{per_domain_limit(v)} per domain and fails on {sh.path} with -ENOMEM",
-                   msg.could_not_set_up(v, dom.name, -12), prop="xen,shared-mem")
+            build.fail(construction,
+                       "SHM-032", f"{dom.name} has {len(dom.shm)} shared-memory nodes; Xen {v} records at most "
+                       f"{per_domain_limit(v)} per domain and fails on {sh.path} with -ENOMEM",
+                       msg.could_not_set_up(v, dom.name, -12), prop="xen,shared-mem")
         if not v.at_least(4, 19):
             bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
                    if x is not None and x % PAGE_SIZE]
             if bad:
-                d.fail(c, "SHM-006", f"{sh.path}: xen,shared-mem {', '.join(bad)} not page aligned", rc_fail,
-                       prop="xen,shared-mem")
+                build.fail(construction,
+                           "SHM-006", f"{sh.path}: xen,shared-mem {', '.join(bad)} not page aligned", rc_fail,
+                           prop="xen,shared-mem")
         if dom.direct_map and v.at_least(4, 19):
             if sh.host is None:
-                d.fail(c, "SHM-014", f"{sh.path}: a direct-mapped domain needs the host address", rc_fail,
-                       prop="xen,shared-mem")
+                build.fail(construction,
+                           "SHM-014", f"{sh.path}: a direct-mapped domain needs the host address", rc_fail,
+                           prop="xen,shared-mem")
             if sh.host != sh.guest:
-                d.fail(c, "SHM-013", f"{sh.path}: host {sh.host:#x} and guest {sh.guest:#x} differ on a "
-                       "direct-mapped domain", rc_fail, prop="xen,shared-mem")
+                build.fail(construction, "SHM-013", f"{sh.path}: host {sh.host:#x} and guest {sh.guest:#x} differ on a "
+                           "direct-mapped domain", rc_fail, prop="xen,shared-mem")
         rng = sh.host_range
         if rng is not None and sh.role in (None, "owner"):
             owner = dom.path if sh.role == "owner" else DOMID_IO
             s, n = pfn_down(rng.start), pfn_down(rng.size)
-            ft = d.s.ft
+            ft = build.state.ft
             already = next(ft.extents(s, s + 1), None)
             if owner == DOMID_IO and already is not None and already.owner == DOMID_IO:
                 pass
             else:
                 if sh.role == "owner":
-                    c.max_pages += n
+                    construction.max_pages += n
                 taken = ft.first_not(s, s + n, "static-free", True, None)
                 if taken is not None:
                     ext = next(ft.extents(taken, taken + 1))
-                    d.fail(c, "SHM-031" if ext.state == "inuse" else "PAGE-002",
-                           f"{sh.path}: page {taken * PAGE_SIZE:#x} of shared region {rng} is {ext.state}"
-                           + (f" (owned by {ext.owner})" if ext.owner else "") + ": acquiring it fails",
-                           rc_fail, prop="xen,shared-mem", ranges=[rng])
+                    build.fail(construction, "SHM-031" if ext.state == "inuse" else "PAGE-002",
+                               f"{sh.path}: page {taken * PAGE_SIZE:#x} of shared region {rng} is {ext.state}"
+                               + (f" (owned by {ext.owner})" if ext.owner else "") + ": acquiring it fails",
+                               rc_fail, prop="xen,shared-mem", ranges=[rng])
                 ft.set(s, s + n, "inuse", static=True, owner=owner)
-        c.shm_windows.append((Range(start=sh.guest, size=sh.size), sh.host, sh.path))
+        construction.shm_windows.append((Range(start=sh.guest, size=sh.size), sh.host, sh.path))

@@ -9,9 +9,11 @@ order), the separate shared-memory list of 4.19+, and the boot module table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from xenplan.boot.construction import Construction
 from xenplan.boot.frametable import FrameTable
+from xenplan.boot.replay.results import DomainPlacement, PlacementResult
 from xenplan.boot.result import (
     Behaviour,
     DroppedModule,
@@ -24,10 +26,6 @@ from xenplan.boot.result import (
 from xenplan.model.base import Range, SourceRef
 from xenplan.model.system import Module, System
 from xenplan.model.target import XenVersion
-
-if TYPE_CHECKING:
-    from xenplan.boot.domains import Construction
-    from xenplan.boot.placement import DomainPlacement, PlacementResult
 
 BankType = Literal["memreserve", "default", "static-heap", "static-domain"]
 
@@ -83,10 +81,11 @@ class BootState:
     ft: FrameTable = field(default_factory=FrameTable)
     heap_free: int | None = None
     static_owner: dict[tuple[int, int], str] = field(default_factory=dict)
-    heap: PlacementResult | None = None
-    heap_replayed: bool = False
-    placements: dict[str, DomainPlacement] | None = None
-    """The replay's placements by domain name (built on first use)."""
+    placement: PlacementResult | None = None
+    """The allocator replay's answer (``replay_bridge.replay()``), once it ran."""
+    replayed: bool = False
+    placement_by_name: dict[str, DomainPlacement] | None = None
+    """The replay's domain placements by domain name (built on first use)."""
     xenheap: Range | None = None
     """arm32: the contiguous xenheap ``setup_mm()`` carved (HEAP-006)."""
     dom0_status: str | None = None

@@ -1,6 +1,6 @@
 """Xen's boot allocator, from RAM to the first buddy free lists.
 
-``spec/dynamic-placement.md`` sections 2 and 3, mirroring
+Mirrors
 
 * ``populate_boot_allocator()`` (``xen/arch/arm/setup.c`` up to 4.18,
   ``xen/common/device-tree/bootinfo.c`` later) with its ``next_module()``
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xenplan.boot.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 
 PAGE_INFO_SIZE = 56
 """``sizeof(struct page_info)`` on arm64: the frame table's cost per page."""
@@ -213,8 +213,8 @@ def _frametable_blocks(ram: Sequence[tuple[int, int]], rel: int) -> list[tuple[i
     return blocks
 
 
-def boot_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]], rel: int) -> list[BootAllocation]:
-    """The allocations Xen makes before the heap exists, in order (section 2.2).
+def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]], rel: int) -> list[BootAllocation]:
+    """The allocations Xen makes before the heap exists, in order (``setup_mm()``).
 
     Stops after the first one that fails (Xen's ``BUG()`` in
     ``alloc_boot_pages()``: HEAP-008); its ``pfn`` is then None.

@@ -1,20 +1,22 @@
-"""Xen's heap as the boot goes on: boot allocations (S6b) and every domain's
-heap requests (S9), replayed through the allocator model.
+"""The bridge from the boot state to the allocator replay and back.
 
-The allocator lives in ``xenplan.boot.placement`` (buddy heap and boot
-allocator, ``spec/dynamic-placement.md``); this module turns the simulation
-state into its inputs once the early scan is over, and its answers back into
-events: the frame table that does not fit a static heap (HEAP-008), a P2M
-pool the heap cannot supply (ALLOC-006), dynamic RAM (ALLOC-001/002/004).
+Once the early scan is over, ``replay()`` turns what Xen recorded (RAM,
+boot modules, reserved ranges, the command line, each ``xen,domain`` node)
+into the frozen inputs of ``xenplan.boot.replay`` (``docs/replay.md``), runs
+it once, and keeps its answer on the state; the stages then read it back as
+events: the frame table that does not fit a static heap (HEAP-008,
+``alloc_boot_pages()``), a P2M pool the heap cannot supply (ALLOC-006,
+``p2m_set_allocation()``), dynamic RAM (ALLOC-001/002/004,
+``allocate_memory()``) and dom0's 1:1 RAM (``allocate_memory_11()``).
 """
-
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 from xenplan.boot import messages as msg
-from xenplan.boot.placement import (
+from xenplan.boot.build_context import nr_spis
+from xenplan.boot.replay import (
     Dom0Request,
     DomainPlacement,
     HeapBoard,
@@ -24,7 +26,7 @@ from xenplan.boot.placement import (
     place_domains,
 )
 from xenplan.boot.state import BootState
-from xenplan.model.base import PAGE_SHIFT, pfn_down, pfn_up
+from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
 from xenplan.model.target import Target
@@ -35,14 +37,43 @@ XENSTORE_WANTED = ("", "enabled", "legacy")
 
 @dataclass
 class RamPlacement:
+    """A domain's RAM as the stages use it: (guest, host or None when unknown, size), or the shortfall."""
+
     banks: list[tuple[int, int | None, int]]
     unallocated_kib: int | None = None
 
 
-def _nr_spis(state: BootState, dom: Domain) -> int:
-    from xenplan.boot.domains import _Domains
-
-    return _Domains(state).nr_spis(dom)
+def heap_ranges(state: BootState) -> list[tuple[int, int]]:
+    """Pfn ranges ``populate_boot_allocator()`` hands to the boot allocator (HEAP-003/004)."""
+    heap = state.system.xen.static_heap if state.system.xen.static_heap_present and state.v.at_least(4, 17) else None
+    if heap is not None:
+        live = [b.range for b in state.reserved_mem if b.type == "static-heap" and b.live]
+        return [(pfn_up(r.start), pfn_down(r.end)) for r in sorted(live, key=lambda r: r.start)
+                if pfn_down(r.end) > pfn_up(r.start)]
+    cut: list[Range] = [m.range for m in state.live_modules()]
+    cut += [b.range for b in state.live_reserved()]
+    cut += [s.range for s in state.shmem if s.live and s.range is not None]
+    if not state.v.at_least(4, 19):
+        cut += list(state.system.board.memreserve)
+    out: list[tuple[int, int]] = []
+    for ram in state.ram:
+        pieces = [(ram.start, ram.end)]
+        for c in cut:
+            nxt = []
+            for s, e in pieces:
+                if c.end <= s or c.start >= e:
+                    nxt.append((s, e))
+                    continue
+                if c.start > s:
+                    nxt.append((s, c.start))
+                if c.end < e:
+                    nxt.append((c.end, e))
+            pieces = nxt
+        for s, e in pieces:
+            ps, pe = max(pfn_up(s), 1), pfn_down(e)
+            if pe > ps:
+                out.append((ps, pe))
+    return sorted(out)
 
 
 def heap_board(state: BootState) -> HeapBoard:
@@ -191,7 +222,7 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                 seen.add(s.shm_id)
     short_shm = tuple(short)
     return HeapDomain(name=dom.name, cpus=dom.cpus or 1, memory_kib=dom.memory_kib or 0, static=static,
-                      p2m_mem_mb=dom.p2m_mem_mb, nr_spis=_nr_spis(state, dom),
+                      p2m_mem_mb=dom.p2m_mem_mb, nr_spis=nr_spis(state, dom),
                       enhanced=dom.enhanced is not None and dom.enhanced in XENSTORE_WANTED,
                       heap_shm_sizes=short_shm,
                       vpl011=dom.vpl011, direct_map=dom.direct_map and state.v.at_least(4, 17),
@@ -207,8 +238,8 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
 
 def replay(state: BootState) -> PlacementResult | None:
     """Run the allocator replay once, for every domain in DT order (cached on the state)."""
-    if not state.heap_replayed:
-        state.heap_replayed = True
+    if not state.replayed:
+        state.replayed = True
         if state.system.target.arch == "arm32" or state.system.llc_coloring:
             _budget(state)
             if state.system.llc_coloring:
@@ -224,7 +255,7 @@ def replay(state: BootState) -> PlacementResult | None:
             seen: set[str] = set()
             doms = [heap_domain(state, d, seen) for d in state.system.domains]
             result = place_domains(board, doms, dom0_request(state))
-            state.heap = result
+            state.placement = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
             if state.system.target.has("DEBUG") and doms:
@@ -238,15 +269,13 @@ def replay(state: BootState) -> PlacementResult | None:
                 state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "
                                    "routing, its DTB), so later domUs' chunks under 16 MiB get no host address")
-    return state.heap
+    return state.placement
 
 
 def _budget(state: BootState) -> None:
     """arm32 or LLC colouring: what the domain heap holds once the xenheap is carved
     out (arm32) and dom0's RAM taken, then each domain's domain-heap pages in DT
     order (``budget_domains``)."""
-    from xenplan.boot.setup_mm import heap_ranges
-
     ranges = heap_ranges(state)
     free = sum(e - s for s, e in ranges)
     xh = state.xenheap
@@ -260,18 +289,18 @@ def _budget(state: BootState) -> None:
     doms = [heap_domain(state, d, seen) for d in state.system.domains]
     v = state.v
     result = budget_domains(max(free, 0), doms, (v.major, v.minor, v.patch))
-    state.heap = result
+    state.placement = result
     state.heap_free = result.free_bytes
     state.notes.extend(result.notes)
 
 
-def boot_allocations(state: BootState) -> None:
+def boot_pages_fit(state: BootState) -> None:
     """S6b: the frame table must fit in what the boot allocator holds (HEAP-008)."""
-    r = replay(state)
-    if r is None or r.boot_failure is None:
+    placement = replay(state)
+    if placement is None or placement.boot_failure is None:
         return
     message = msg.bug_alloc_boot_pages(state.v)
-    state.event("HEAP-008", "CRASH", f"{r.boot_failure}: the frame table must come from the static heap, "
+    state.event("HEAP-008", "CRASH", f"{placement.boot_failure}: the frame table must come from the static heap, "
                 "which has no suitably aligned room for it", path="/chosen", prop="xen,static-heap",
                 xen_message=message)
     state.stop("crash", "other", "HEAP-008", message)
@@ -279,14 +308,14 @@ def boot_allocations(state: BootState) -> None:
 
 def _placement(state: BootState, dom: Domain) -> DomainPlacement | None:
     """The replay's answer for ``dom`` (the first domain of that name, as Xen builds them)."""
-    r = replay(state)
-    if r is None:
+    placement = replay(state)
+    if placement is None:
         return None
-    if state.placements is None:
-        state.placements = {}
-        for p in r.domains:
-            state.placements.setdefault(p.name, p)
-    return state.placements.get(dom.name)
+    if state.placement_by_name is None:
+        state.placement_by_name = {}
+        for p in placement.domains:
+            state.placement_by_name.setdefault(p.name, p)
+    return state.placement_by_name.get(dom.name)
 
 
 def domain_pool_failure(state: BootState, dom: Domain) -> str | None:

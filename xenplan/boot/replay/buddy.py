@@ -1,6 +1,6 @@
 """Xen's buddy heap, page-exact and batched (``xen/common/page_alloc.c``).
 
-This is the free-list model of ``spec/dynamic-placement.md`` section 1: one
+The free-list model (``docs/replay.md``): one
 ordered list of free chunk heads per (zone, order), each chunk carrying its
 ``first_dirty`` index, mirroring
 
@@ -30,7 +30,7 @@ a 1 GiB board costs):
 * ``alloc_repeat()`` hands out N equal chunks taken from the head of a run
   at once when the search that found the first one changed no list.
 
-Units: PFNs and page counts (the callers in ``placement.py`` convert).
+Units: PFNs and page counts (the replay's callers convert to bytes).
 """
 
 from __future__ import annotations

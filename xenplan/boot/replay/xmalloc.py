@@ -6,7 +6,7 @@ block is big enough the pool takes a fresh page from the heap
 page goes back (``xmalloc_pool_put()``). So the moments at which small
 ``xmalloc``/``xfree`` calls cost a heap page depend on the byte-level
 history of the pool, and a domain's 4 KiB RAM tail lands wherever those
-pages left the heap (``spec/dynamic-placement.md`` §9.1). This module
+pages left the heap (``docs/replay.md``). This module
 replays the pool block by block: sizes, splits, merges and the two-level
 segregated free lists, exactly as ``xmem_pool_alloc()`` and
 ``xmem_pool_free()`` do, on 64-bit builds.

@@ -1,0 +1,115 @@
+"""Where the heap puts every domain's RAM: a replay of Xen's allocators from
+``end_boot_allocator()`` to the last domU (``docs/replay.md``).
+
+``place_domains()`` populates the boot allocator (``boot_alloc``), hands it
+to the buddy heap (``buddy``), then issues every heap and ``xmalloc`` pool
+request (``requests``, ``xmalloc``) Xen makes, in order:
+
+* the boot sequence up to "Xen dom0less mode detected" (``sequence``);
+* a classic dom0 (``create_dom0()``, ``allocate_memory_11()``) when present
+  (``direct``);
+* per ``xen,domain`` node (``create_domUs()``, ``domain_create()``,
+  ``construct_domU()``): ``create`` then ``domain``;
+* after the last domU, ``discard_initial_modules()`` for the final heap.
+
+Releases: every size and position was measured on release builds of 4.16.7,
+4.17.7, 4.18.6, 4.19.6, 4.20.4, 4.21.2 and 4.22.0 (``tools/xen-trace``,
+``tests/data/heaptrace``); ``release()`` names the model a release follows
+where their requests agree, ``release_sizes()`` where they differ. 4.23-dev
+follows 4.22. 4.16.0-4.16.2 predate the P2M pool (XSA-409): their P2M tables
+come from the heap while RAM is mapped, which is not modelled (a note says so).
+
+Where the heap is not replayed (arm32, LLC colouring), ``budget_domains()``
+keeps its page budget instead. All addresses and sizes are bytes; the replay
+is a pure function of its inputs and never walks memory page by page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from xenplan.boot.replay.boot_alloc import populate_boot_allocator, pre_heap_allocations, release
+from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
+from xenplan.boot.replay.budget import budget_domains
+from xenplan.boot.replay.direct import build_dom0
+from xenplan.boot.replay.domain import build_domain
+from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
+from xenplan.boot.replay.requests import Exhausted, Replay
+from xenplan.boot.replay.results import Dom0Placement, DomainPlacement, PlacementResult, exhausted
+from xenplan.boot.replay.sequence import boot_sequence, discard_modules
+
+__all__ = [
+    "Dom0Placement",
+    "Dom0Request",
+    "DomainPlacement",
+    "HeapBoard",
+    "HeapDomain",
+    "PlacementResult",
+    "budget_domains",
+    "p2m_pool_pages",
+    "place_domains",
+]
+
+
+def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
+                  dom0: Dom0Request | None = None) -> PlacementResult:
+    """Replay Xen's heap from the boot allocator to the last domU (``start_xen()`` to ``create_domUs()``).
+
+    A classic dom0 is built first (``create_dom0()``); domains are built in
+    the order given (DT order of ``/chosen``); the first that fails stops the
+    boot, and the ones after it are "not-reached".
+    """
+    rel = release(board.version)
+    minor = board.version[1]
+    notes: list[str] = []
+    if rel == 16 and len(board.version) >= 3 and board.version[2] < 3:
+        notes.append("Xen before 4.16.3 has no P2M pool: P2M tables taken from the heap while "
+                     "mapping RAM are not modelled, host addresses are approximate")
+    boot = populate_boot_allocator(board.ram, board.modules, board.reserved, board.static_heap)
+    allocs = pre_heap_allocations(boot, board.ram, rel)
+    recorded = tuple(
+        (a.what, None if a.pfn is None else a.pfn << PAGE_SHIFT, a.pages << PAGE_SHIFT) for a in allocs
+    )
+    heap = BuddyHeap()
+    placed: list[DomainPlacement] = []
+    failure: str | None = None
+    dom0_placed: Dom0Placement | None = None
+    if allocs and allocs[-1].pfn is None:
+        last = allocs[-1]
+        failure = f"alloc_boot_pages() cannot place the {last.what} ({last.pages << PAGE_SHIFT:#x} bytes)"
+    else:
+        boot.end(heap)
+        replay = Replay(heap)
+        try:
+            boot_sequence(replay, board, rel)
+        except Exhausted as exc:
+            failure = f"heap exhausted during boot ({exc.step})"
+        if failure is None and dom0 is not None:
+            try:
+                dom0_placed = build_dom0(replay, board, dom0, rel)
+            except Exhausted:
+                dom0_placed = Dom0Placement("heap-exhausted", (), None, "Error creating domain 0"
+                                            + ("" if rel <= 17 else " (rc = -12)"))
+        if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
+            for dom in domains:
+                try:
+                    result = build_domain(replay, board, dom, rel, minor)
+                except Exhausted as exc:
+                    result = exhausted(dom, board, exc.step)
+                placed.append(result)
+                if result.outcome != "ok":
+                    break
+    placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
+    walked = dom0_placed is not None
+    for i, p in enumerate(placed):
+        if walked:
+            placed[i] = replace(p, small_unknown=True)
+        walked = walked or p.unreplayed_after
+    free_bytes = heap.free_pages << PAGE_SHIFT
+    after: int | None = None
+    if failure is None and all(p.outcome == "ok" for p in placed) and (dom0_placed is None
+                                                                       or dom0_placed.outcome == "ok"):
+        discard_modules(heap, board)
+        after = heap.free_pages << PAGE_SHIFT
+    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), dom0_placed)

@@ -1,0 +1,206 @@
+"""One ``xen,domain`` node's build: ``create_domUs()``, ``domain_create()``
+(``create``), then ``construct_domU()``'s heap requests.
+
+RAM by ``allocate_memory()`` / ``allocate_bank_memory()`` (ALLOC-001/002/
+004/007) or 1:1 for a hardware domain (``direct``); heap-backed static shared
+memory; ``domain_vpl011_init()``; ``prepare_dtb_domU()``'s buffer with
+``domain_handle_dtb_boot_module()``'s passthrough range sets and
+``make_hypervisor_node()``; the secondary vCPUs and the xenstore page
+(``alloc_xenstore_page()``, 4.21+).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE
+from xenplan.boot.replay.create import domain_create, vcpu_create
+from xenplan.boot.replay.direct import allocate_11
+from xenplan.boot.replay.inputs import HeapBoard, HeapDomain, p2m_pool_pages
+from xenplan.boot.replay.rangeset import RangeSet
+from xenplan.boot.replay.requests import Exhausted, Replay, XBlock, pool_alloc
+from xenplan.boot.replay.results import DomainPlacement, failed, pool_extents
+from xenplan.boot.replay.sizes import release_sizes
+from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS
+
+VPL011_BACKEND = 172
+"""``sizeof(struct vpl011_xen_backend)``: the vUART's buffers when Xen is its backend."""
+
+
+XENSTORE_ZONE = 32 - PAGE_SHIFT
+"""The xenstore page prefers memory below 4 GiB (XS-003): zones up to 20."""
+
+
+def _cut(banks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(guest, host, size) banks less the guest windows a shm mapping replaces."""
+    for ws, wn in windows:
+        we = ws + wn
+        out: list[tuple[int, int, int]] = []
+        for g, h, n in banks:
+            if we <= g or ws >= g + n:
+                out.append((g, h, n))
+                continue
+            if g < ws:
+                out.append((g, h, ws - g))
+            if we < g + n:
+                out.append((we, h + (we - g), g + n - we))
+        banks = out
+    return banks
+
+
+def _banks(
+    chunks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int, int], ...]:
+    """RAM chunks as ``allocate_bank_memory()`` mapped them, merged where guest and host are
+    both contiguous, shm windows cut out, sorted by guest address."""
+    merged: list[tuple[int, int, int]] = []
+    for g, h, n in chunks:
+        if merged and merged[-1][0] + merged[-1][2] == g and merged[-1][1] + merged[-1][2] == h:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+        else:
+            merged.append((g, h, n))
+    return tuple(sorted(_cut(merged, windows)))
+
+
+def _passthrough(replay: Replay, dom: HeapDomain, minor: int) -> RangeSet[XBlock] | None:
+    """``domain_handle_dtb_bootmodule()``: per device, each ``xen,reg`` range joins the
+    domain's ``iomem_caps`` (and, 4.21+, the ``xen_reg_assigned`` set it builds),
+    then each interrupt of the host node joins ``irq_caps`` and is routed
+    (``route_irq_to_guest()``: an action and a guest descriptor). Returns the
+    ``xen_reg_assigned`` set, destroyed at the end of the build."""
+    if not dom.passthrough:
+        return None
+    step = "construct"
+    iomem = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
+    irqs = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
+    assigned = RangeSet(pool_alloc(replay, step), replay.xfree) if minor >= 21 else None
+    for regs, lines in dom.passthrough:
+        for start, size in regs:
+            first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
+            iomem.add(first, last)
+            if assigned is not None:
+                assigned.add(first, last)
+        for irq in lines:
+            irqs.add(irq, irq)
+            replay.xmalloc(40, step)
+            replay.xmalloc(16, step)
+    return assigned
+
+
+def _ext_count(ranges: Sequence[Sequence[int]]) -> int:
+    """``add_ext_regions()`` (4.21+ math): ranges that keep 64 MiB once 2 MiB aligned."""
+    mb2 = 2 << 20
+    count = 0
+    for s, e in ranges:
+        start = -(-(s << PAGE_SHIFT) // mb2) * mb2
+        end = (e + 1) << PAGE_SHIFT
+        if end > start and (end - start) // mb2 * mb2 >= 64 << 20:
+            count += 1
+    return count
+
+
+def _hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
+                     banks: Sequence[tuple[int, int, int]]) -> None:
+    """``make_hypervisor_node()``: a bank array for the extended regions, the range
+    set Xen builds to find them and destroys, then the ``reg`` cells (grant window
+    plus one entry per region). Range sets are replayed from 4.21: the guest
+    windows' holes (``find_domU_holes()``), or for a 1:1 domain host RAM less its
+    own banks, the reservations and the grant window (``find_host_extended_regions()``);
+    before 4.21 the regions are counted without them."""
+    step = "construct"
+    minor = board.version[1]
+    ext = replay.xmalloc(16 + 256 * 24 if minor >= 20 else 8 + 256 * 24, step)
+    regions = 0
+    if dom.direct_map:
+        if minor >= 21:
+            gnttab = replay.xmalloc(16 + 24, step)
+            rs = RangeSet(pool_alloc(replay, step), replay.xfree)
+            for start, size in board.ram:
+                rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            for start, size in list(dom.host_ram) + list(board.reserved) + [(GUEST_GNTTAB.start, GUEST_GNTTAB.size)]:
+                rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            regions = _ext_count(rs.ranges)
+            rs.destroy()
+            replay.xfree(gnttab)
+    else:
+        top = (1 << board.ipa_bits) - 1
+        holes = RangeSet(pool_alloc(replay, step), replay.xfree) if minor >= 21 else None
+        for window in GUEST_RAM_BANKS:
+            used = sum(n for g, _h, n in banks if window.start <= g < window.end)
+            start = -(-(window.start + used) // (2 << 20)) * (2 << 20)
+            end = min(top, window.end - 1)
+            if end > start and end - start + 1 >= 64 << 20:
+                regions += 1
+                if holes is not None:
+                    holes.add(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+        if holes is not None:
+            holes.destroy()
+    reg = replay.xmalloc(4 * (regions + 1) * 4, step, align=4)
+    replay.xfree(ext)
+    replay.xfree(reg)
+
+
+def build_domain(
+    replay: Replay, board: HeapBoard, dom: HeapDomain, rel: int, minor: int
+) -> DomainPlacement:
+    """One domU: ``domain_create()``, vCPU0, its RAM (``allocate_memory()``), then the rest of ``construct_domU()``."""
+    sizes = release_sizes(rel, board.version[1], board.scheduler)
+    has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
+    pool = p2m_pool_pages(dom) if has_pool else 0
+    pool_got = domain_create(replay, board, dom, sizes, rel, pool, hwdom=dom.hardware_11)
+    vcpu_create(replay, sizes, "construct")
+    if dom.hardware_11:
+        ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, board.version)
+        if left:
+            return DomainPlacement(dom.name, "out-of-memory", None, left >> 10,
+                                   f"Failed to allocate requested dom0 memory. {left >> 20}MB unallocated",
+                                   pool_extents(pool_got))
+        return DomainPlacement(dom.name, "ok", tuple((s, s, n) for s, n in ram11), p2m_pool=pool_extents(pool_got),
+                               unreplayed_after=True)
+
+    banks: tuple[tuple[int, int, int], ...] | None = None
+    if not dom.static:
+        total = dom.memory_kib << 10
+        chunks: list[tuple[int, int, int]] = []
+        left = total
+        for guest, room in ((w.start, w.size) for w in GUEST_RAM_BANKS):
+            size = min(left, room)
+            if not size:
+                continue
+            got, short = replay.bank(size >> PAGE_SHIFT)
+            at = guest
+            for pfn, pages in got:
+                chunks.append((at, pfn << PAGE_SHIFT, pages << PAGE_SHIFT))
+                at += pages << PAGE_SHIFT
+            if short:
+                return failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
+            if size % PAGE_SIZE:
+                return DomainPlacement(dom.name, "hang", None, p2m_pool=pool_extents(pool_got))
+            left -= size
+        if left:
+            return failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
+        banks = _banks(chunks, dom.shm_windows)
+
+    for size in dom.heap_shm_sizes:
+        _, short = replay.bank(size >> PAGE_SHIFT)
+        if short:
+            raise Exhausted("shm")
+    if dom.vpl011 and rel >= 17:
+        replay.xmalloc(VPL011_BACKEND, "construct", align=4)
+    minor = board.version[1]
+    dtb = replay.xmalloc(sizes.dtb_buffer + (dom.dtb_module if minor >= 18 else 0), "construct", align=128)
+    assigned = _passthrough(replay, dom, minor)
+    if sizes.intc_node and board.gic_version != 2:
+        replay.xfree(replay.xmalloc(32, "construct", align=128))
+    if dom.hypervisor_node and rel >= 17:
+        _hypervisor_node(replay, board, dom, banks or ())
+    replay.xfree(dtb)
+    if assigned is not None:
+        assigned.destroy()
+    for _ in range(1, dom.cpus):
+        vcpu_create(replay, sizes, "construct")
+    if dom.vpl011 and rel <= 16:
+        replay.xmalloc(VPL011_BACKEND, "construct", align=4)
+    if minor >= 21 and dom.enhanced and replay.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
+        replay.alloc(0, "construct", xen=False)
+    return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool_got))

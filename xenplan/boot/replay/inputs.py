@@ -1,0 +1,111 @@
+"""The replay's inputs: the board and Xen build as the heap sees them, each
+``xen,domain`` node's requests, and a classic dom0's.
+
+Frozen values built by ``xenplan.boot.replay_bridge`` from the boot state
+(or by a test straight from a device tree); the replay reads nothing else.
+``p2m_pool_pages()`` is the pool size ``p2m_set_allocation()`` is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xenplan.model.system import default_p2m_pool_mb
+
+
+@dataclass(frozen=True)
+class HeapBoard:
+    """Everything of the board and of Xen that decides the heap's shape."""
+
+    ram: tuple[tuple[int, int], ...]
+    """(start, size) of each RAM bank, sorted."""
+    modules: tuple[tuple[int, int], ...]
+    """Boot modules in Xen's module-table order: Xen's image, the DTB (start,
+    ``totalsize``), then the ``multiboot,module`` nodes Xen kept, in DT order."""
+    reserved: tuple[tuple[int, int], ...]
+    """Every range cut out of the heap as Xen recorded it: /memreserve/,
+    /reserved-memory children, static-mem, static-heap and shm host banks."""
+    static_heap: tuple[tuple[int, int], ...] | None
+    """``xen,static-heap`` banks (4.17+), or None: then only they feed the heap."""
+    fdt_size: int
+    """The DTB's ``totalsize``: the size of Xen's relocated copy."""
+    unflat_size: int
+    """What ``unflatten_device_tree()`` asks ``xmalloc`` for: ``unflattened_size()``."""
+    version: tuple[int, ...]
+    """Xen release as (4, 22) or (4, 16, 7)."""
+    host_cpus: int = 2
+    gic_version: int = 3
+    gicr_size: int = 0xF60000
+    """GICv3: bytes of redistributor space Xen maps at boot (QEMU ``virt``'s by default)."""
+    gicr_regions: int = 1
+    """GICv3: redistributor regions of the host (a 1:1 domain's vGIC copies them)."""
+    scheduler: str = "credit2"
+    """``sched=`` as Xen resolves it: a built-in scheduler's name, else the default "credit2"."""
+    console_ring: int = 16 << 10
+    """``console_init_ring()``'s request: ``conring_size``, else CPUs << (9 + the lower log threshold)."""
+    p2m_root_order: int = 0
+    """0 for a 4-level P2M (44-bit IPA and up), 1 for the concatenated 40-bit root."""
+    dom0_mem: int = 0
+    """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
+    ipa_bits: int = 44
+    """The P2M's IPA width: the top of the second guest RAM window's extended region."""
+
+
+@dataclass(frozen=True)
+class HeapDomain:
+    """What one ``xen,domain`` node asks of the heap."""
+
+    name: str
+    cpus: int
+    memory_kib: int
+    static: bool = False
+    """``xen,static-mem`` or ``direct-map``: the same requests, but RAM from static banks."""
+    p2m_mem_mb: int | None = None
+    """``xen,domain-p2m-mem-mb`` when present."""
+    nr_spis: int = 224
+    enhanced: bool = False
+    """A xenstore page is wanted (``xen,enhanced`` enabled); Xen allocates it from 4.21."""
+    heap_shm_sizes: tuple[int, ...] = ()
+    """Sizes of heap-backed shm regions this domain is the first to use (4.19+)."""
+    shm_windows: tuple[tuple[int, int], ...] = ()
+    """Guest (start, size) of every shm mapping of this domain: they replace RAM there."""
+    max_grant_frames: int = 64
+    """``max_grant_frames`` (Xen's default ``gnttab_max_frames``): sizes the grant-table arrays."""
+    host_ram: tuple[tuple[int, int], ...] = ()
+    """(start, size) of a 1:1 domain's static banks: removed from its host-layout extended regions."""
+    dtb_module: int = 0
+    """Size of the node's ``multiboot,device-tree`` module: the guest DTB buffer grows by it (4.18+)."""
+    passthrough: tuple[tuple[tuple[tuple[int, int], ...], tuple[int, ...]], ...] = ()
+    """Per passthrough device of the partial DTB: its ``xen,reg`` host (start, size) and its host IRQs."""
+    hardware_11: bool = False
+    """A dom0less hardware domain with ``direct-map`` (4.21+): RAM 1:1 from the heap, as dom0's."""
+    hypervisor_node: bool = False
+    """The guest DTB gets a /hypervisor node (``make_hypervisor_node()``: extended regions)."""
+    direct_map: bool = False
+    """1:1: extended regions come from the host layout, not from the guest RAM windows."""
+    vpl011: bool = False
+    """``vpl011``: ``domain_vpl011_init()`` allocates its Xen-side backend (172 bytes)."""
+    max_maptrack_frames: int = 1024
+    """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
+
+
+@dataclass(frozen=True)
+class Dom0Request:
+    """What a classic dom0 asks of the heap (``create_dom0()``, ``construct_dom0()``)."""
+
+    memory: int
+    """``dom0_mem`` in bytes (512 MiB when the command line does not say, HWD-001)."""
+    cpus: int = 2
+    """``dom0_max_vcpus()``: every online CPU unless the command line caps it."""
+    nr_spis: int = 224
+    """The host GIC's SPIs: dom0's vGIC mirrors the hardware."""
+    max_grant_frames: int = 64
+    """``gnttab_dom0_frames()``."""
+
+
+def p2m_pool_pages(domain: HeapDomain) -> int:
+    """ALLOC-006: ``xen,domain-p2m-mem-mb`` MiB, else 1 MiB per vCPU +
+    4 KiB per MiB of RAM + 512 KiB, rounded up to whole MiB."""
+    if domain.p2m_mem_mb is not None:
+        return domain.p2m_mem_mb << 8
+    return default_p2m_pool_mb(domain.cpus, domain.memory_kib) << 8

@@ -1,0 +1,119 @@
+"""The boot sequence from ``end_boot_allocator()`` to "Xen dom0less mode
+detected", and ``discard_initial_modules()`` after the last domain.
+
+In order: vmap and page tables, the ``xmalloc`` pool, ``relocate_fdt()``'s
+copy of the DTB, ``unflatten_device_tree()``, the GIC's set-up
+(``gicv3_init()``), timers, ``scheduler_init()``, the idle and system
+domains, ``console_init_ring()``, per-CPU areas and idle vCPUs of the
+secondary CPUs, ``cpupool_create()`` and the empty P2M root.
+"""
+
+from __future__ import annotations
+
+from xenplan.boot.replay.buddy import PAGE_SIZE, BuddyHeap
+from xenplan.boot.replay.inputs import HeapBoard
+from xenplan.boot.replay.requests import Replay
+from xenplan.boot.replay.sizes import SCHEDULERS, Sizes, release_sizes, scheduler_costs
+
+
+def _redist_tables(size: int) -> int:
+    """Page-table pages ``gicv3_init()``'s ``ioremap()`` of the redistributors takes: one
+    per 2 MiB of mapping but the first, whose table the vmap area already has
+    (7 for QEMU's 0xf60000 bytes, as measured on every release)."""
+    return max(0, -(-size // (2 << 20)) - 1)
+
+
+def sched_unit(replay: Replay, sizes: Sizes, step: str) -> None:
+    """``sched_alloc_unit_mem()`` and the scheduler's unit data (credit2: 144 bytes)."""
+    replay.xmalloc(144, step)
+    spec = SCHEDULERS.get(sizes.scheduler)
+    replay.xmalloc(spec.unit if spec is not None else 144, step)
+
+
+def sched_init(replay: Replay, sizes: Sizes, rel: int, step: str) -> None:
+    """The scheduler's ``init``: credit2's private data, or the chosen scheduler's."""
+    spec = scheduler_costs(sizes, rel)
+    if spec is None:
+        replay.xmalloc(sizes.csched2_private, step)
+        return
+    for size, align in spec.init:
+        replay.xmalloc(size, step, align=align)
+
+
+def boot_sequence(replay: Replay, board: HeapBoard, rel: int) -> None:
+    """The heap and pool requests from heap init to "Xen dom0less mode detected"."""
+    sizes = release_sizes(rel, board.version[1], board.scheduler)
+    step = "boot"
+    if rel <= 18:
+        replay.pages(2 if rel == 16 else 3, "vmap and page tables")
+    replay.alloc(1, "xmalloc pool")
+    replay.xmalloc(board.fdt_size, "relocated DTB", align=128)
+    replay.xmalloc(board.unflat_size, "unflattened DT")
+    if board.version[1] >= 21:
+        replay.xfree(replay.xmalloc(32 << 10, "console flush buffer"))
+    if board.gic_version == 2:
+        replay.xmalloc(48, step)
+    else:
+        replay.xmalloc(32, step)
+        replay.pages(_redist_tables(board.gicr_size), "page tables")
+    for _ in range(sizes.timer_irqs):
+        replay.xmalloc(40, step)
+    replay.xmalloc(152, step)
+    sched_init(replay, sizes, rel, step)
+    replay.alloc(0, "idle domain")
+    replay.alloc(0, "idle vCPU0")
+    sched_unit(replay, sizes, step)
+    replay.alloc(3, "idle vCPU0 stack")
+    replay.pages(2, "system domains")
+    ring = max(board.console_ring, 16 << 10)
+    replay.alloc((-(-ring // PAGE_SIZE) - 1).bit_length(), "console ring")
+    for _ in range(1, board.host_cpus):
+        replay.alloc(1, "per-CPU area")
+        replay.xmalloc(152, step)
+        replay.alloc(0, "idle vCPU")
+        sched_unit(replay, sizes, step)
+        replay.alloc(3, "idle vCPU stack")
+        for _ in range(sizes.timer_irqs):
+            replay.xmalloc(40, step)
+    replay.xmalloc(32, step)
+    replay.alloc(0, "empty P2M root", xen=False)
+    replay.xmalloc(88, step)
+    if sizes.pool_scheduler:
+        replay.xmalloc(248, step)
+        sched_init(replay, sizes, rel, step)
+    spec = scheduler_costs(sizes, rel)
+    for cpu in range(board.host_cpus):
+        if spec is not None:
+            for size in spec.pcpu:
+                replay.xmalloc(size, step)
+            continue
+        replay.xmalloc(24, step)
+        runqueue = replay.xmalloc(168, step)
+        if cpu:
+            replay.xfree(runqueue)
+        replay.xmalloc(144, step)
+    if spec is not None and spec.boot_timer:
+        replay.xmalloc(128, step)
+    replay.alloc(0, "page table")
+
+
+def discard_modules(heap: BuddyHeap, board: HeapBoard) -> None:
+    """``discard_initial_modules()``: modules but Xen's image back to the heap, clean,
+    without their reserved parts; nothing with a static heap."""
+    if board.static_heap is not None or not board.ram:
+        return
+    lo = min(s for s, _ in board.ram)
+    hi = max(s + n for s, n in board.ram)
+    done: list[tuple[int, int]] = []
+    for start, size in board.modules[1:]:
+        end = start + -(-size // PAGE_SIZE) * PAGE_SIZE
+        if not size or start < lo or end >= hi:
+            continue
+        pieces = [(start, end)]
+        for hs, hn in list(board.reserved) + done:
+            pieces = [q for s, e in pieces for q in ((s, min(e, hs)), (max(s, hs + hn), e)) if q[0] < q[1]]
+        for s, e in pieces:
+            ps, pe = -(-s // PAGE_SIZE), e // PAGE_SIZE
+            if ps < pe:
+                heap.free_range(ps, pe - ps, dirty=False)
+        done.append((start, end - start))
