@@ -77,7 +77,7 @@ TABLE: dict[str, tuple[object, ...]] = {
     "node_struct_size": (144, 144, 144, 144, 144, 144, 144, 144, 144, 128, 128, 128),
     "frametable_per_pdx_group": (F, F, F, F, F, F, F, F, F, F, T, T),
     "boot_directmap_table": (F, F, F, F, T, T, T, T, T, T, T, T),
-    "boot_frametable_tables": (1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 4, 4),
+    "boot_frametable_tables": (1, 1, 1, 1, 1, 1, 4, 4, 4, 4, 4, 4),
     "sub_page_static_bank_panics": (T, T, T, T, T, T, F, F, F, F, F, F),
     "static_free_overlap_scan": (T, T, T, T, F, F, F, F, F, F, F, F),
     "static_total_ram0_bug": (T, T, T, T, T, T, T, T, T, T, F, F),

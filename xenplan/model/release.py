@@ -266,8 +266,8 @@ class XenRelease:
     """``setup_directmap_mappings()`` takes a page-table page from the boot allocator
     before the frame table (4.17+)."""
     boot_frametable_tables: int
-    """Page-table pages the boot allocator gives after the frame table: one up to 4.19
-    ("frame-table table"), four from 4.20 (frame table and vmap)."""
+    """Page-table pages the boot allocator gives after the frame table: one up to 4.18
+    ("frame-table table"), four from 4.19 (frame table and vmap)."""
     sub_page_static_bank_panics: bool
     """``init_staticmem_pages()`` of 4.16-4.18 panics on a static bank smaller than a
     page; from 4.19 it skips it."""
@@ -435,7 +435,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         node_struct_size=128 if at(4, 21) else 144,
         frametable_per_pdx_group=at(4, 22),
         boot_directmap_table=at(4, 17),
-        boot_frametable_tables=4 if at(4, 20) else 1,
+        boot_frametable_tables=4 if at(4, 19) else 1,
         sub_page_static_bank_panics=not at(4, 19),
         static_free_overlap_scan=v.line == (4, 16),
         static_total_ram0_bug=not at(4, 22),
