@@ -105,7 +105,7 @@ class ReplaySizes:
     4.21.2 and 4.22.0 (``tests/data/heaptrace``); 4.23-dev follows 4.22."""
 
     timer_irqs: int
-    """``xmalloc`` of 40 bytes per CPU for the timer interrupts: 4 up to 4.17, 3 up to 4.21, none from 4.22."""
+    """Timer interrupt actions per CPU (a 40-byte ``xmalloc`` each): 4 up to 4.17, 3 up to 4.21, none from 4.22."""
     csched2_private: int
     """``csched2_init()``'s private data: 80 bytes up to 4.18, 72 from 4.19."""
     pool_scheduler: bool
@@ -134,11 +134,11 @@ class ReplaySizes:
     """Pages ``vm_init()`` and the early page tables take from the heap before the
     xmalloc pool: 2 on 4.16, 3 on 4.17 and 4.18, none from 4.19."""
     console_flush_buffer: bool
-    """``console_init_postirq()`` allocates and frees a 32 KiB flush buffer (4.21+)."""
+    """The console allocates and frees a 32 KiB flush buffer after the unflattened device tree (4.21+)."""
     p2m_pool_initial_pages: int
-    """Pages ``p2m_init()`` puts in a new domain's P2M pool before ``p2m_set_allocation()``
-    (``p2m_teardown_allocation()``'s counterpart, XSA-409 backports): 16 on 4.16.3+ and
-    4.17, none from 4.18 and none without a pool."""
+    """Pages a new domain's P2M pool gets while the domain is created, before
+    ``p2m_set_allocation()`` sizes it (the XSA-409 fix): 16 on 4.16.3+ and 4.17, none
+    from 4.18 and none without a pool."""
 
 
 @dataclass(frozen=True, slots=True)
