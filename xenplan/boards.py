@@ -11,14 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from xenplan.model.target import XenVersion
-
 DATA = Path(__file__).resolve().parent / "data" / "boards"
-
-#: Size of Xen's image (``_start`` … ``_end``) of the recorded arm64 release builds
-#: (``spec/dynamic-placement.md`` §8); other releases take the nearest line's.
-XEN_IMAGE_SIZE = {(4, 16): 0x1300C8, (4, 17): 0x1360C8, (4, 18): 0x145000, (4, 19): 0x14C000, (4, 20): 0x14C000,
-                  (4, 21): 0x154000, (4, 22): 0x154000, (4, 23): 0x154000}
 
 
 @dataclass(frozen=True)
@@ -27,9 +20,6 @@ class Board:
     path: Path
     xen_image_start: int | None = None
     fdt_address: int | None = None
-
-    def xen_image_size(self, version: XenVersion) -> int:
-        return XEN_IMAGE_SIZE[version.line]
 
 
 BOARDS = {

@@ -123,7 +123,8 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
             pa_bits: int | None, gic_spis: int, board: str | None = None,
             kernel_images: Sequence[str] = ()) -> Any:
     from xenplan.model.base import Range
-    from xenplan.model.target import Target, XenVersion
+    from xenplan.model.release import XenVersion, release_of
+    from xenplan.model.target import Target
 
     try:
         version = XenVersion.parse(xen_version)
@@ -137,7 +138,7 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
 
         b = find_board(board)
         if xi is None and b.xen_image_start is not None:
-            xi = (b.xen_image_start, b.xen_image_size(version))
+            xi = (b.xen_image_start, release_of(version).xen_image_size)
             notes.append(f"--board {b.name}: Xen image assumed at {xi[0]:#x}, {xi[1]:#x} bytes "
                          f"(a {version} arm64 release build)")
         if fa is None and b.fdt_address is not None:

@@ -15,7 +15,6 @@ from xenplan.checks.finding import Finding, RelatedRegion
 from xenplan.checks.registry import REGISTRY, Rule
 from xenplan.model.base import Range
 from xenplan.model.system import System
-from xenplan.model.target import XenVersion
 
 _SKIP = {"registry", "finding", "select"}
 for _mod in pkgutil.iter_modules(__path__):
@@ -25,10 +24,7 @@ for _mod in pkgutil.iter_modules(__path__):
 
 def applies(rule: Rule, system: System) -> bool:
     """Version, architecture and Kconfig gating, from the rule's metadata."""
-    v = system.target.version
-    if not v.at_least(*XenVersion.parse(rule.since).key):
-        return False
-    if rule.until is not None and v.at_least(*XenVersion.parse(rule.until).key):
+    if not system.target.release.within(rule.since, rule.until):
         return False
     if rule.arch and system.target.arch not in rule.arch:
         return False

@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from xenplan.boot.domains import GICR_FRAME
-from xenplan.boot.result import Behaviour, BootResult
+from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import System
 
 #: One GICv3 redistributor frame per vCPU (RD_base + SGI_base, 2 × 64 KiB).
-
-#: DOM-016 per release: a missing redistributor frame is a warning up to 4.21, fatal from 4.22.
-DOM016_BEHAVIOUR: tuple[tuple[tuple[int, int], Behaviour], ...] = (((4, 20), "PANIC"), ((4, 17), "WARN"))
 
 
 @rule(id="DOM-002", slug="no-domu-kernel-recorded", behaviour="PANIC", since="4.16",
@@ -244,9 +241,9 @@ def gicv3_redistributors_too_few(system: System, result: BootResult) -> Iterator
     if gic is None or gic.version != 3 or not gic.redist:
         return
     frames = sum(r.size for r in gic.redist) // GICR_FRAME
-    behaviour = next(b for v, b in DOM016_BEHAVIOUR if system.target.version.at_least(*v))
-    if behaviour == "PANIC":
-        return  # the construction stage fails the domain and reports it
+    behaviour = system.target.release.dom016
+    if behaviour != "WARN":
+        return  # PANIC: the construction stage fails the domain and reports it
     direct = {d.path for d in result.domains if d.direct_map}
     for dom in system.domains:
         if dom.path in direct and dom.cpus is not None and dom.cpus > frames:

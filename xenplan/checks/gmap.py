@@ -55,14 +55,14 @@ def guest_range_in_reserved_window(system: System, result: BootResult) -> Iterat
     Fix: put shared-memory guest windows outside the reserved windows, for
     instance between 0x04000000 and 0x10000000, or above the guest RAM.
     """
-    v = system.target.version
+    reserved = system.target.release.guest_reserved_windows
     for dom in system.domains:
         for sh in dom.shm:
             if sh.guest is None or not sh.size:
                 continue
             g = Range(start=sh.guest, size=sh.size)
-            for name, w, since in RESERVED_UNUSED:
-                if v.at_least(*since) and g.overlaps(w):
+            for name, w in RESERVED_UNUSED:
+                if name in reserved and g.overlaps(w):
                     yield Hit(message=f"{dom.name}: shared memory {sh.path} at guest {g.start:#x}+{g.size:#x} lies "
                                       f"in the {name} window {w.start:#x}+{w.size:#x} that Xen reserves in every "
                                       "guest map",

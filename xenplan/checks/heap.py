@@ -133,7 +133,7 @@ def frame_table_bytes(system: System) -> int:
     if not ram:
         return 0
     table = (pfn_up(max(r.end for r in ram)) - pfn_down(min(r.start for r in ram))) * PAGE_INFO_SIZE
-    gran = PAGE_SIZE if system.target.version.at_least(4, 22) else 32 * MIB if table >= 32 * MIB else 2 * MIB
+    gran = PAGE_SIZE if system.target.release.frametable_per_pdx_group else 32 * MIB if table >= 32 * MIB else 2 * MIB
     return -(-table // gran) * gran
 
 

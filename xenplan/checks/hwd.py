@@ -14,14 +14,11 @@ from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.checks.rt import PerRelease, release_value, static_ranges
+from xenplan.checks.rt import static_ranges
 from xenplan.checks.xs import CAP_HARDWARE, classic_dom0
 from xenplan.model.system import Domain, System
 
 DOMAIN_CAPS_MASK = 0x7
-
-#: HWD-005: releases whose shm code refuses a host address different from the guest one on a 1:1 domain.
-DOM0_SHM_CHECKED: PerRelease[bool] = (("4.17", False), ("4.19", True))
 
 
 def hardware_domus(system: System) -> list[Domain]:
@@ -132,7 +129,7 @@ def dom0_shm_not_direct_mapped(system: System, result: BootResult) -> Iterator[H
     """
     if not classic_dom0(system):
         return
-    checked = release_value(system, DOM0_SHM_CHECKED)
+    checked = system.target.release.dom0_shm_host_checked
     if checked:
         return  # the boot stage fails dom0 and reports it
     for sh in system.xen.dom0_shm:

@@ -6,7 +6,7 @@ memory hypercalls (balloon out, populate, increase reservation) whether or
 not the device tree gives it PV interfaces, so every static or
 direct-mapped domain is flagged; ``xen,enhanced`` only makes a balloon
 driver likely, and the messages say so. Which behaviour a release has is
-data here (``since``/``until``, the tables below), never a test in a body.
+data here (``since``/``until`` and ``XenRelease`` fields), never a version test in a body.
 
 The helpers at the top are shared by the XS, HWD, SHM and EVT modules.
 """
@@ -14,28 +14,10 @@ The helpers at the top are shared by the XS, HWD, SHM and EVT modules.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
 
 from xenplan.boot.result import BootResult, DomainResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import Domain, System, default_p2m_pool_mb
-from xenplan.model.target import XenVersion
-
-T = TypeVar("T")
-
-#: A value that changes between releases: ``(first release, value)``, oldest first.
-PerRelease = tuple[tuple[str, T], ...]
-
-
-def release_value(system: System, table: PerRelease[T]) -> T | None:
-    """The value of ``table`` for the target release (None before its first entry)."""
-    v = system.target.version
-    out: T | None = None
-    for since, value in table:
-        if v.at_least(*XenVersion.parse(since).key):
-            out = value
-    return out
-
 
 _BY_PATH: list[tuple[BootResult, dict[str, DomainResult]]] = []
 

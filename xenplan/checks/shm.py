@@ -16,17 +16,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from xenplan.boot.result import Behaviour, BootResult
+from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.checks.rt import PerRelease, is_direct_mapped, release_value
+from xenplan.checks.rt import is_direct_mapped
 from xenplan.checks.xs import classic_dom0
 from xenplan.model.system import SharedMem, System
 
-#: SHM-001: does the release know the binding at all, and what a node does when the feature is missing.
-SHM_KNOWN: PerRelease[bool] = (("4.16", False), ("4.17", True))
-SHM_MISSING: PerRelease[Behaviour] = (("4.16", "DROP"), ("4.17", "TRUNC"), ("4.19", "PANIC"))
-#: SHM-013: releases where construction does not compare host and guest on a 1:1 domain.
-SHM013_UNCHECKED: PerRelease[bool] = (("4.17", True), ("4.19", False))
 #: SHM-032: ``append_shm_bank_to_domain()``'s per-domain table.
 
 
@@ -67,7 +62,7 @@ def shm_feature_missing(system: System, result: BootResult) -> Iterator[Hit]:
 
     Fix: enable ``CONFIG_STATIC_SHM`` (Xen 4.17+), or remove the nodes.
     """
-    if release_value(system, SHM_KNOWN):
+    if system.target.release.static_shm_binding:
         return  # 4.17+: the early scan meets a Kconfig-less build itself (boot/early_scan.py)
     why = f"Xen {system.target.version} does not know this binding and ignores the node"
     for sh in system.shm:
@@ -318,7 +313,8 @@ def shm_direct_map_host_ne_guest(system: System, result: BootResult) -> Iterator
 
     Fix: make the guest address equal to the host address on 1:1 domains.
     """
-    if not release_value(system, SHM013_UNCHECKED):
+    rel = system.target.release
+    if not rel.static_shm_binding or rel.shm_direct_map_checked:
         return
     for dom in system.domains:
         if not is_direct_mapped(system, result, dom):

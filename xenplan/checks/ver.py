@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import System
-from xenplan.model.target import XenVersion
 
 
 @rule(id="VER-001", slug="stop-point-per-release", behaviour="INFO", since="4.16",
@@ -119,16 +118,17 @@ def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[H
     Fix: use a release that implements the binding (``--xen-version``), or
     drop the property and configure what the release offers.
     """
-    v = system.target.version
+    rel = system.target.release
+    v = rel.version
     for dom in system.domains:
         for prop, since, effect in BINDINGS:
-            if prop in dom.prop_sources and not v.at_least(*XenVersion.parse(since).key):
+            if prop in dom.prop_sources and prop not in rel.domain_props:
                 yield Hit(message=f"{dom.name}: {prop} is read only from Xen {since}; Xen {v} ignores it: {effect}",
                           path=dom.path, property=prop)
-        if dom.vcpus and not v.at_least(4, 21):
+        if dom.vcpus and not rel.vcpu_affinity_nodes:
             yield Hit(message=f"{dom.name}: xen,vcpu children are read only from Xen 4.21; Xen {v} ignores them: "
                       "no vCPU affinity is set", path=dom.vcpus[0].path)
     for prop, since, effect in CHOSEN_BINDINGS:
-        if prop in system.xen.chosen_props and not v.at_least(*XenVersion.parse(since).key):
+        if prop in system.xen.chosen_props and prop not in rel.chosen_props:
             yield Hit(message=f"/chosen: {prop} is read only from Xen {since}; Xen {v} ignores it: {effect}",
                       path="/chosen", property=prop)

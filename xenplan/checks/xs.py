@@ -5,38 +5,21 @@
 xenstore connection. The hazards here are those of static and
 direct-mapped domains: a xenstore page that must come from memory such a
 domain does not have, or lands on its 1:1 RAM; and the xenstore domain that
-must exist at all. How each release reads the property is a table.
+must exist at all. How each release reads the property is
+``XenRelease.enhanced_modes``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.checks.rt import PerRelease, is_direct_mapped, release_value, static_ranges
+from xenplan.checks.rt import is_direct_mapped, static_ranges
+from xenplan.model.release import EnhancedMode
 from xenplan.model.system import Domain, System
 
-Mode = Literal["xenstore", "legacy", "no-xenstore"]
-
-#: ``construct_domU()``: the values each release understands (anything else disables PV, XS-001).
-ENHANCED_VALUES: PerRelease[dict[str, Mode]] = (
-    ("4.17", {"": "xenstore", "enabled": "xenstore", "no-xenstore": "no-xenstore"}),
-    ("4.21", {"": "xenstore", "enabled": "xenstore", "legacy": "legacy", "no-xenstore": "no-xenstore"}),
-)
-
-#: XS-005: the modes whose xenstore page init-dom0less populates after boot.
-LATE_XENSTORE: PerRelease[frozenset[Mode]] = (
-    ("4.17", frozenset({"xenstore"})),
-    ("4.21", frozenset({"legacy"})),
-)
-
-#: XS-002: who may serve xenstore, and what Xen says when nobody does.
-XENSTORE_SERVER: PerRelease[tuple[bool, str]] = (
-    ("4.17", (False, "At the moment, Xenstore support requires dom0 to be present")),
-    ("4.21", (True, "xenstore requested, but xenstore domain not present")),
-)
+Mode = EnhancedMode
 
 CAP_HARDWARE = 1 << 1
 CAP_XENSTORE = 1 << 2
@@ -46,10 +29,7 @@ XENSTORE_PAGE = GUEST_MAGIC_BASE + 0x1000
 
 def enhanced_mode(system: System, dom: Domain) -> Mode | None:
     """What ``xen,enhanced`` gives this domain on the target release (None: no PV interfaces)."""
-    if dom.enhanced is None:
-        return None
-    table = release_value(system, ENHANCED_VALUES) or {}
-    return table.get(dom.enhanced)
+    return system.target.release.enhanced_mode(dom.enhanced)
 
 
 def wants_xenstore(system: System, dom: Domain) -> bool:
@@ -79,7 +59,7 @@ def enhanced_value_unknown(system: System, result: BootResult) -> Iterator[Hit]:
 
     Fix: use one of the values the release knows, or remove the property.
     """
-    table = release_value(system, ENHANCED_VALUES) or {}
+    table = dict(system.target.release.enhanced_modes)
     for dom in system.domains:
         if dom.enhanced is None or dom.enhanced in table or dom.enhanced == "disabled":
             continue
@@ -172,7 +152,7 @@ def late_xenstore_page_on_static_domain(system: System, result: BootResult) -> I
     Fix: on static or direct-mapped domains use ``"no-xenstore"``, or move to
     4.21+ and use ``"enabled"`` rather than ``"legacy"``.
     """
-    late = release_value(system, LATE_XENSTORE) or frozenset()
+    late = system.target.release.late_xenstore_modes
     for dom in system.domains:
         mode = enhanced_mode(system, dom)
         direct = is_direct_mapped(system, result, dom)

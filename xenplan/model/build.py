@@ -62,7 +62,7 @@ def _is_memory_node(node: Node, depth: int, target: Target) -> bool:
     """RAM-001: 4.20+ wants depth 1 and ``device_type = "memory"``; before, any depth and name."""
     if node.name != "memory" and not node.name.startswith("memory@"):
         return False
-    if target.version.at_least(4, 20):
+    if target.release.memory_node_needs_device_type:
         dt = node.prop("device_type")
         return depth == 1 and dt is not None and dt.value == b"memory\0"
     return True
@@ -98,7 +98,7 @@ class _Builder:
     def __init__(self, tree: Tree, target: Target) -> None:
         self.tree = tree
         self.target = target
-        self.v = target.version
+        self.rel = target.release
         self.scan: list[ScanItem] = []
         self.modules: list[Module] = []
         self.shm: list[SharedMem] = []
@@ -208,7 +208,7 @@ class _Builder:
     def _chosen(self, node: Node, ac: int, sc: int) -> None:
         """``process_chosen_node()``: static heap (4.17+, root cells) and the dom0 initrd."""
         heap = node.prop("xen,static-heap")
-        if heap is not None and self.v.at_least(4, 17):
+        if heap is not None and self.rel.static_heap:
             self.static_heap_present = True
             pairs, err = decode_pairs(heap, ac, sc)
             self.scan.append(ScanItem(kind="static-heap", path=node.path, source=self.src(node, "xen,static-heap"),
@@ -237,7 +237,7 @@ class _Builder:
 
     def _static_mem_cells(self, node: Node) -> tuple[int, int]:
         """DT-002: 4.16 reads ``#xen,static-mem-*-cells`` (default 0); 4.17+ ``/chosen``'s cells."""
-        if not self.v.at_least(4, 17):
+        if self.rel.static_mem_cells_props:
             a, s = node.prop("#xen,static-mem-address-cells"), node.prop("#xen,static-mem-size-cells")
             return (a.u32() or 0 if a is not None else 0, s.u32() or 0 if s is not None else 0)
         parent = node.parent
@@ -384,7 +384,7 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
             ptree = partial_dtbs.get(d.name) or (partial_dtbs.get(mod.path) if mod is not None else None)
             with_pt.append(d.model_copy(update={"partial_dtb": partial_dtb(ptree)}) if ptree is not None else d)
         domains = with_pt
-    node_struct = 128 if target.version.at_least(4, 21) else 144
+    node_struct = target.release.node_struct_size
     return System(
         file=tree.file, target=target, board=board(tree, b.scan, b.reserved), xen=b.xen(), domains=tuple(domains),
         scan=tuple(b.scan), modules=tuple(b.modules), shm=tuple(b.shm),

@@ -20,12 +20,12 @@ GUEST_RAM1 = Range(start=0x200000000, size=0xFE00000000)
 GUEST_RAM_BANKS = (GUEST_RAM0, GUEST_RAM1)
 
 #: Windows Xen reserves for toolstack guests; dom0less domUs leave them empty (GMAP-001).
-RESERVED_UNUSED: tuple[tuple[str, Range, tuple[int, int]], ...] = (
-    ("virtio-mmio", Range(start=0x02000000, size=0x100000), (4, 17)),
-    ("vPCI ECAM", Range(start=0x10000000, size=0x10000000), (4, 16)),
-    ("ACPI", Range(start=0x20000000, size=0x2000000), (4, 16)),
-    ("vPCI MEM", Range(start=0x23000000, size=0x10000000), (4, 16)),
-    ("vPCI prefetchable MEM", Range(start=0x100000000, size=0x100000000), (4, 16)),
+RESERVED_UNUSED: tuple[tuple[str, Range], ...] = (
+    ("virtio-mmio", Range(start=0x02000000, size=0x100000)),
+    ("vPCI ECAM", Range(start=0x10000000, size=0x10000000)),
+    ("ACPI", Range(start=0x20000000, size=0x2000000)),
+    ("vPCI MEM", Range(start=0x23000000, size=0x10000000)),
+    ("vPCI prefetchable MEM", Range(start=0x100000000, size=0x100000000)),
 )
 
 

@@ -256,7 +256,7 @@ class System(XBase):
         """``llc_coloring_enabled`` (``llc_coloring_init()``): 4.20+ and built in, then on with
         ``llc-coloring`` (a boolean, bare means on), or with both ``llc-size`` and
         ``llc-nr-ways`` unless ``llc-coloring`` turns it off. Absent, it is off."""
-        if not self.target.has("LLC_COLORING") or not self.target.version.at_least(4, 20):
+        if not self.target.release.llc_coloring:
             return False
         cmd = self.xen.cmdline
         value = cmd.get("llc-coloring")

@@ -3,25 +3,15 @@ the board facts that are not in the device tree (``DESIGN.md``, "Board facts")."
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field
 
 from xenplan.model.base import Range, XBase
 from xenplan.model.kernel_image import KernelImage
+from xenplan.model.release import DEV_RELEASE, POINT_RELEASES, XenRelease, XenVersion, release_of
 
-#: Newest point release of each line the rulebook knows (``DESIGN.md``).
-POINT_RELEASES: dict[tuple[int, int], int] = {
-    (4, 16): 7,
-    (4, 17): 7,
-    (4, 18): 6,
-    (4, 19): 6,
-    (4, 20): 4,
-    (4, 21): 2,
-    (4, 22): 0,
-}
-DEV_RELEASE = (4, 23)
+__all__ = ["DEV_RELEASE", "KCONFIG_DEFAULTS", "POINT_RELEASES", "Target", "XenVersion"]
 
 #: Kconfig defaults (``DESIGN.md``): static features and dom0less on.
 KCONFIG_DEFAULTS: dict[str, bool] = {
@@ -40,49 +30,6 @@ KCONFIG_DEFAULTS: dict[str, bool] = {
     "SCHED_ARINC653": False,
     "BOOT_TIME_CPUPOOLS": False,
 }
-
-
-class XenVersion(XBase):
-    """A Xen release, compared as (major, minor, patch); ``dev`` for 4.23-dev."""
-
-    major: int
-    minor: int
-    patch: int = 0
-    dev: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> XenVersion:
-        """``4.22``, ``4.22.0`` or ``4.23-dev``; ``X.Y`` is the newest known point release."""
-        m = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.(\d+))?(-dev)?\s*", text)
-        if not m:
-            raise ValueError(f"not a Xen version: {text!r} (expected e.g. 4.22, 4.20.4 or 4.23-dev)")
-        major, minor = int(m.group(1)), int(m.group(2))
-        line = (major, minor)
-        if m.group(4):
-            return cls(major=major, minor=minor, patch=0, dev=True)
-        if line not in POINT_RELEASES:
-            if line == DEV_RELEASE:
-                return cls(major=major, minor=minor, patch=0, dev=True)
-            known = ", ".join(f"{a}.{b}" for a, b in POINT_RELEASES) + ", 4.23-dev"
-            raise ValueError(f"Xen {text} is not modelled (known: {known})")
-        patch = int(m.group(3)) if m.group(3) is not None else POINT_RELEASES[line]
-        return cls(major=major, minor=minor, patch=patch)
-
-    @property
-    def line(self) -> tuple[int, int]:
-        return (self.major, self.minor)
-
-    @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.patch)
-
-    def at_least(self, major: int, minor: int, patch: int = 0) -> bool:
-        return self.key >= (major, minor, patch)
-
-    def __str__(self) -> str:
-        if self.dev:
-            return f"{self.major}.{self.minor}-dev"
-        return f"{self.major}.{self.minor}.{self.patch}"
 
 
 class Target(XBase):
@@ -110,3 +57,8 @@ class Target(XBase):
     @property
     def debug(self) -> bool:
         return self.has("DEBUG")
+
+    @property
+    def release(self) -> XenRelease:
+        """What this release, architecture and Kconfig do (``release_of()``, cached per combination)."""
+        return release_of(self.version, self.arch, self.has("LLC_COLORING"))
