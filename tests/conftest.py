@@ -12,7 +12,7 @@ import pytest
 DATA = Path(__file__).parent / "data"
 
 DTC_TIMEOUT = 60
-"""Seconds; dtc 1.6.1 can loop forever on some inputs (research/dt-libraries.md section 5)."""
+"""Seconds; dtc 1.6.1 can loop forever on some inputs (docs/device-tree-input.md section 5)."""
 
 
 @pytest.fixture(scope="session")

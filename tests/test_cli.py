@@ -1,5 +1,5 @@
 """The command line end to end (click's CliRunner): the examples, the exit
-statuses of DESIGN.md, rule selection, output files and the rule commands.
+statuses (docs/architecture.md), rule selection, output files and the rule commands.
 
 Every ``examples/broken/*.dts`` states its expected verdict in its header
 (``Expect 4.22: outcome=... stage=... domain=... message=...; clauses``);

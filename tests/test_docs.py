@@ -67,7 +67,6 @@ def test_docs_and_tools_point_inside_the_repository() -> None:
     assert offenders(select=False) == {}
 
 
-@pytest.mark.xfail(strict=False, reason="code docstrings still cite the external notes")
 def test_code_and_tests_point_inside_the_repository() -> None:
     assert offenders(select=True) == {}
 

@@ -3,7 +3,7 @@
 Hypothesis draws dom0less layouts for the QEMU ``virt`` board of the recordings
 (RAM 0x40000000 + 4 GiB, Xen image 0x40200000:0x154000, DTB at 0x48000000):
 1–6 domains, each static, direct-mapped (4.17+) or dynamic, each with its own
-64 KiB kernel module. Every draw respects what Xen needs to boot (rulebook:
+64 KiB kernel module. Every draw respects what Xen needs to boot (see docs/rules-background.md:
 page-aligned banks inside RAM and clear of Xen, the DTB and the modules;
 RSV-010/RSV-013 no overlaps; KRN-003 room in the first bank; SMEM-013/DMAP-004
 ``memory`` equals the static sum; SMEM-015 static total below 3 GiB;

@@ -1,7 +1,7 @@
 """The real Xen is the judge: every recorded verdict of the public oracle.
 
 Each case was booted on real Xen releases; ``expected-<version>.json`` is
-what Xen did. The comparison follows ``shared/tools/oracle-compare``:
+what Xen did. The comparison is field by field:
 outcome (a recorded timeout is a hang), failing stage and domain, dropped
 modules, each domain's status and, for booted domains, every bank (guest,
 host, size). ``exempt.json`` lists recordings that depend on the test

@@ -107,7 +107,7 @@ def _truncated_at(verdict: dict[str, Any]) -> str | None:
 
 
 def _scan_items(tree: Tree, version: tuple[int, int]) -> Iterator[tuple[Node, str, tuple[int, int]]]:
-    """Xen's early scan order (rulebook S4): every node in document order, its ranges."""
+    """Xen's early scan order (``early_scan_node()``): every node in document order, its ranges."""
     root_cells = (_cells(tree.root, "#address-cells", 2), _cells(tree.root, "#size-cells", 1))
     chosen = tree.find("/chosen")
     for node in tree.walk():

@@ -1,4 +1,4 @@
-"""EVT: static event channels (rulebook §14)."""
+"""EVT: static event channels."""
 
 from __future__ import annotations
 

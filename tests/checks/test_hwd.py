@@ -1,4 +1,4 @@
-"""HWD: dom0 and the dom0less hardware domain (rulebook §11)."""
+"""HWD: dom0 and the dom0less hardware domain."""
 
 from __future__ import annotations
 

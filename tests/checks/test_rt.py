@@ -1,4 +1,4 @@
-"""RT: run-time memory hazards of static and direct-mapped domains (rulebook §12)."""
+"""RT: run-time memory hazards of static and direct-mapped domains."""
 
 from __future__ import annotations
 

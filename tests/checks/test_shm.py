@@ -1,4 +1,4 @@
-"""SHM: static shared memory (rulebook §13)."""
+"""SHM: static shared memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""XS: xen,enhanced, xenstore and the grant table (rulebook §10)."""
+"""XS: xen,enhanced, xenstore and the grant table."""
 
 from __future__ import annotations
 

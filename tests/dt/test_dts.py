@@ -113,7 +113,7 @@ def test_every_malformed_fixture_is_listed() -> None:
 
 
 def test_dtc_that_never_finishes_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # dtc 1.6.1 loops on a huge #clock-cells (research/dt-libraries.md, section 5).
+    # dtc 1.6.1 loops on a huge #clock-cells (docs/device-tree-input.md, section 5).
     if not HAS_DTC:
         pytest.skip("dtc not installed")
     monkeypatch.setenv("XENPLAN_NO_DTC", "0")

@@ -1,7 +1,7 @@
 """``xenplan.model.build``: the tree decoded the way Xen's early scan decodes it.
 
 Each fixture in ``tests/fixtures/model/`` holds one decoding question
-(rulebook §2 DT-001…DT-006, RAM-001, MOD-003, DOM-004 and the S4 order);
+(DT-001…DT-006, RAM-001, MOD-003, DOM-004 and the S4 order);
 the tests assert on ``system.scan`` (kind, path, pairs) and ``system.domains``.
 """
 

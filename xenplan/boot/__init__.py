@@ -1,4 +1,4 @@
-"""The simulated boot: Xen's stages, in Xen's order (rulebook §1).
+"""The simulated boot: Xen's stages, in Xen's order.
 
 ``simulate(system)`` runs each stage on one ``BootState`` and assembles the
 ``BootResult``. The order below is the only place it is written:

@@ -4,7 +4,7 @@ Mirrors ``alloc_static_evtchn()`` / ``alloc_domain_evtchn()``
 (``xen/arch/arm/domain_build.c`` 4.17/4.18,
 ``xen/common/device-tree/static-evtchn.c`` 4.22). Any failure panics
 "Could not set up domains evtchn"; the recordings attribute it to the last
-``xen,domain`` node, whose "LOADING" line it follows (rulebook §0.1.1).
+``xen,domain`` node, whose "LOADING" line it follows.
 """
 
 from __future__ import annotations

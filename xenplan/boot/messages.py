@@ -1,4 +1,4 @@
-"""Xen's panic and BUG texts, per release (rulebook VER-002).
+"""Xen's panic and BUG texts, per release (VER-002).
 
 Line numbers of BUGs are those of the recorded release tags; other point
 releases of the same line are given the tag's numbers as the best estimate.

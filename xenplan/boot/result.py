@@ -27,9 +27,9 @@ class Related(XBase):
 
 
 class Event(XBase):
-    """Something Xen does or would do, attributed to a rule of the rulebook.
+    """Something Xen does or would do, attributed to a rule of the catalogue.
 
-    ``behaviour`` is what this release does (the rulebook's Sev for it);
+    ``behaviour`` is what this release does (the rule's behaviour on it);
     ``reached`` is False when Xen stops before getting there.
     """
 

@@ -1,4 +1,4 @@
-"""The rule catalogue: every rule of the rulebook, one module per area.
+"""The rule catalogue: every rule ID, one module per area.
 
 ``run(system, result)`` turns the events the boot stages met into findings
 (slug and severity from the registry) and runs the rules that read the model

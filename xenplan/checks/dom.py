@@ -130,8 +130,8 @@ def domain_without_ram() -> None:
     without static memory, and to a domain whose ``xen,static-mem`` Xen
     ignores because it was built without ``CONFIG_STATIC_MEMORY`` (SMEM-002).
     ``memory`` that is not whole pages hangs instead (ALLOC-007); a static
-    mismatch fails earlier (SMEM-013). The rulebook expected the kernel
-    placement (KRN-003) to fail first; boots of 4.18.6 and 4.22.0 fail here.
+    mismatch fails earlier (SMEM-013). Reading the code suggests the kernel
+    placement (KRN-003) fails first; boots of 4.18.6 and 4.22.0 fail here.
 
     Why it matters: the domain is never built and Xen stops booting.
 

@@ -1,4 +1,4 @@
-"""DT: how Xen's early parser reads the host device tree (rulebook §2).
+"""DT: how Xen's early parser reads the host device tree.
 
 Most of these rules describe decoding that ``xenplan.model.build`` already
 applies (which cells decode which property, defaults, availability); the

@@ -1,4 +1,4 @@
-"""EVT: static event channels (``xen,evtchn-v1``), rulebook §14.
+"""EVT: static event channels (``xen,evtchn-v1``).
 
 Xen binds them after every domain is built (S11, ``boot/evtchn.py``), and
 that stage reports what it meets. The one collision it cannot see is with

@@ -1,4 +1,4 @@
-"""HEAP: Xen's heap and the static heap (rulebook §5).
+"""HEAP: Xen's heap and the static heap.
 
 Memory set-up meets the frame table that does not fit (HEAP-008) and the
 arm32 xenheap that cannot be placed (HEAP-006). The checks here are what Xen
@@ -19,7 +19,7 @@ from xenplan.model.system import Domain, System, default_p2m_pool_mb
 KIB, MIB = 1 << 10, 1 << 20
 DOC_ALIGN = 64 * KIB
 PAGE_INFO_SIZE = 56
-#: Heap used per domain beyond its RAM and P2M pool (domain and vCPU structures, tables; rulebook Q4).
+#: Heap used per domain beyond its RAM and P2M pool (domain and vCPU structures, tables).
 DOMAIN_OVERHEAD = 1 * MIB
 #: Stage findings that already say the heap ran out.
 EXHAUSTION_RULES = ("ALLOC-002", "ALLOC-006", "HEAP-008")

@@ -1,4 +1,4 @@
-"""HWD: dom0 and the hardware domain (rulebook §11).
+"""HWD: dom0 and the hardware domain.
 
 The boot stages build a classic dom0's RAM (HWD-002, reported by
 ``boot/domains.py`` from the heap replay); the rest of what Xen does with it

@@ -1,4 +1,4 @@
-"""MOD: boot modules under `/chosen` (rulebook §4.3).
+"""MOD: boot modules under `/chosen`.
 
 The early-scan stage reports a module without a usable `reg` (MOD-002), a
 command line that is too long (MOD-005), malformed `/chosen` initrd

@@ -1,4 +1,4 @@
-"""PT: device passthrough from a domain's partial device tree (rulebook §9).
+"""PT: device passthrough from a domain's partial device tree.
 
 ``boot/passthrough.py`` reads the partial DTB given with ``--partial-dtb``
 and reports what Xen refuses (PT-001 on 4.16, PT-002, 003, 005, 006, 007) while building the

@@ -1,4 +1,4 @@
-"""RAM: how Xen learns its RAM from `/memory` nodes (rulebook §4.1).
+"""RAM: how Xen learns its RAM from `/memory` nodes.
 
 The early-scan stage reports a memory node without `reg` (RAM-007) and too
 many banks (RAM-004); memory set-up reports a board without RAM (RAM-006).

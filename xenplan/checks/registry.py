@@ -1,9 +1,9 @@
-"""The rule registry: one entry per rulebook ID, registered where it is defined.
+"""The rule registry: one entry per rule ID, registered where it is defined.
 
 A rule is metadata plus docs, and optionally a check function that reads the
 model and the boot result (hazards Xen never checks). Rules that a boot
 stage meets have no function: the stage reports them by ID, so the check
-lives in one place. Severity follows ``DESIGN.md`` ("Severity"): what the
+lives in one place. Severity follows one mapping: what the
 release does (PANIC, DROP, HAZARD…) maps to error / warning / info.
 """
 
@@ -21,7 +21,7 @@ from xenplan.model.system import System
 Severity = Literal["error", "warning", "info"]
 DOC_HEADINGS = ("What Xen does", "Why it matters", "Example", "Fix")
 
-#: One mapping from Xen's behaviour to a finding's severity (``DESIGN.md``).
+#: One mapping from Xen's behaviour to a finding's severity.
 SEVERITY: dict[str, Severity] = {
     "PANIC": "error", "CRASH": "error", "HANG": "error", "UB": "error",
     "PANIC-DBG": "warning", "DROP": "warning", "WARN": "warning", "TRUNC": "warning",

@@ -1,4 +1,4 @@
-"""RSV: reserved regions and the host-memory overlap checks (rulebook §4.2).
+"""RSV: reserved regions and the host-memory overlap checks.
 
 The stages report what Xen itself catches: overlaps at insertion (RSV-010,
 from 4.18), a full ``reserved_mem`` (RSV-003), a DTB on Xen's image (RSV-012,

@@ -1,5 +1,4 @@
-"""RT: what happens after boot, when a guest gives memory back or asks for more
-(rulebook §12).
+"""RT: what happens after boot, when a guest gives memory back or asks for more.
 
 Xen never looks at any of this while booting. A guest kernel can issue
 memory hypercalls (balloon out, populate, increase reservation) whether or

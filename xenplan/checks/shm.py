@@ -1,4 +1,4 @@
-"""SHM: static shared memory (``xen,domain-shared-memory-v1``), rulebook §13.
+"""SHM: static shared memory (``xen,domain-shared-memory-v1``).
 
 Most of these Xen meets itself: the early scan (``boot/early_scan.py``:
 SHM-003 to SHM-010, SHM-015) and domain construction (``boot/shm.py``:

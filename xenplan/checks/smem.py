@@ -1,4 +1,4 @@
-"""SMEM: static memory banks (``xen,static-mem``), rulebook §6 and §7.3.
+"""SMEM: static memory banks (``xen,static-mem``).
 
 Most of these Xen meets while building a domain, and the boot stages report
 them (``boot/setup_mm.py``, ``boot/domains.py``). Two are hazards read here:

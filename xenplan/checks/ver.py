@@ -1,4 +1,4 @@
-"""VER: what differs per Xen release (rulebook §16).
+"""VER: what differs per Xen release.
 
 VER-001 and VER-002 describe how the simulation is keyed on the release
 (each event carries the release's behaviour, ``xenplan.boot.messages`` the

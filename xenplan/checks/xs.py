@@ -1,5 +1,4 @@
-"""XS: PV interfaces, xenstore and the grant table of dom0less domains
-(rulebook §10).
+"""XS: PV interfaces, xenstore and the grant table of dom0less domains.
 
 ``xen,enhanced`` decides whether a domU gets Xen's PV interfaces and a
 xenstore connection. The hazards here are those of static and

@@ -1,6 +1,6 @@
 """Reading a device-tree source (DTS) into a ``Tree``.
 
-The route is the one research/dt-libraries.md (section 7.2) measured as the
+The route is the one docs/device-tree-input.md (section 7.2) measured as the
 only complete one: the C preprocessor when the source uses it, then ``dtc -I
 dts -O dtb``, and the blob read by the strict reader ``xenplan.dt.dtb`` —
 exactly the bytes Xen would be handed. A second ``dtc`` run with ``-T -T``

@@ -1,6 +1,6 @@
 """The pure-Python DTS route, through Zephyr's dtlib, for machines without ``dtc``.
 
-research/dt-libraries.md (sections 2 and 7.2) found dtlib (PyPI
+docs/device-tree-input.md (sections 2 and 7.2) found dtlib (PyPI
 ``devicetree``) to agree with ``dtc`` on every feature test but ``/plugin/``
 and ``#include``, with a few gaps this module closes so that both routes give
 the same tree, or the same refusal, for the same source:

@@ -8,7 +8,7 @@ from the raw text, and need them with a place to blame:
   property, not a directive);
 * the ``/include/`` chain, checked here because ``dtc`` reports a missing
   file or a cycle without a line ("Couldn't open", "Includes nested too
-  deeply") and dtlib can hang on a cycle (research/dt-libraries.md, dtlib-1);
+  deeply") and dtlib can hang on a cycle (docs/device-tree-input.md, dtlib-1);
 * where ``/plugin/`` and each ``/memreserve/`` are written, which neither
   compiler tells us.
 

@@ -2,7 +2,7 @@
 
 Reading is ``xenplan.dt.dtb``'s job; fdt 0.3.3 only serialises our ``Tree``
 and cross-checks the reader. The bugs worked around here are those measured
-in ``research/dt-libraries.md`` section 8:
+in ``docs/device-tree-input.md`` section 8:
 
 * B1: ``FDT(header=None, entries=[])`` shares one ``entries`` list between
   all instances and ``parse_dtb`` appends to it, so reservations leak from one

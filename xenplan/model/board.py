@@ -96,7 +96,7 @@ def unflattened_size(tree: Tree, node_struct: int) -> int:
 
     Per node: align 8, a node struct plus its full-name length; per
     property: align 8, a property struct (32); a synthetic ``name``
-    property when the node has none (``spec/dynamic-placement.md`` §4).
+    property when the node has none (``docs/replay.md``).
     """
     u = 0
     stack: list[tuple[Node, int]] = [(tree.root, 2)]

@@ -37,7 +37,7 @@ from typing import Literal
 
 from xenplan.model.base import XBase
 
-#: Newest point release of each line the rulebook knows.
+#: Newest point release of each modelled release line.
 POINT_RELEASES: dict[tuple[int, int], int] = {
     (4, 16): 7,
     (4, 17): 7,

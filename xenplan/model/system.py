@@ -38,7 +38,7 @@ class Module(Located):
 
 
 class SharedMem(Located):
-    """A ``xen,domain-shared-memory-v1`` node (rulebook §3.4)."""
+    """A ``xen,domain-shared-memory-v1`` node."""
 
     parent: str
     shm_id: str | None = None
@@ -61,7 +61,7 @@ class SharedMem(Located):
 
 
 class EventChannel(Located):
-    """A ``xen,evtchn-v1`` node (rulebook §3.5)."""
+    """A ``xen,evtchn-v1`` node."""
 
     parent: str
     phandle: int | None = None
@@ -152,7 +152,7 @@ class Board(XBase):
     model: str | None = None
 
 
-#: CPU physical address size by ``compatible`` (``DESIGN.md``, ``--pa-bits``).
+#: CPU physical address size by ``compatible``.
 CPU_PA_BITS = (("cortex-a53", 40), ("cortex-a55", 40), ("cortex-a57", 44), ("cortex-a72", 44),
                ("cortex-a76", 44), ("neoverse", 48))
 #: PADDR_BITS: what the P2M can address at most, per architecture.
@@ -166,7 +166,7 @@ def default_p2m_pool_mb(cpus: int, memory_kib: int) -> int:
 
 
 class Domain(Located):
-    """A ``xen,domain`` child of ``/chosen`` (rulebook §3.2), as Xen decodes it."""
+    """A ``xen,domain`` child of ``/chosen``, as Xen decodes it."""
 
     name: str
     index: int
@@ -270,7 +270,7 @@ class System(XBase):
 
     def ipa(self) -> tuple[int, str]:
         """P2M IPA width and where it came from: ``--pa-bits``, else the first CPU ``compatible`` with a
-        known PA range (DESIGN.md), else 40; never above PADDR_BITS (48 on arm64, 40 on arm32)."""
+        known PA range, else 40; never above PADDR_BITS (48 on arm64, 40 on arm32)."""
         cap = PADDR_BITS[self.target.arch]
         if self.target.pa_bits is not None:
             return min(self.target.pa_bits, cap), "--pa-bits"

@@ -1,5 +1,5 @@
 """What xenplan simulates: a Xen release, an architecture, a Kconfig and
-the board facts that are not in the device tree (``DESIGN.md``, "Board facts")."""
+the board facts that are not in the device tree."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from xenplan.model.release import DEV_RELEASE, POINT_RELEASES, XenRelease, XenVe
 
 __all__ = ["DEV_RELEASE", "KCONFIG_DEFAULTS", "POINT_RELEASES", "Target", "XenVersion"]
 
-#: Kconfig defaults (``DESIGN.md``): static features and dom0less on.
+#: Kconfig defaults: static features and dom0less on.
 KCONFIG_DEFAULTS: dict[str, bool] = {
     "STATIC_MEMORY": True,
     "STATIC_SHM": True,

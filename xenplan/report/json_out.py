@@ -1,4 +1,4 @@
-"""The ``xenplan/1`` JSON result (``DESIGN.md``, "JSON result"): numbers as hex strings."""
+"""The ``xenplan/1`` JSON result (``docs/json-contract.md``): numbers as hex strings."""
 
 from __future__ import annotations
 

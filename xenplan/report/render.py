@@ -20,7 +20,7 @@ def console(output: str | None) -> Console:
     """The recording console the text renderers print into; it writes nowhere.
 
     Here rather than in ``cli.py`` so that only ``report/`` imports rich
-    (STYLE.md house rules). To a file: 120 columns, no colour. To a
+    To a file: 120 columns, no colour. To a
     terminal: its width and colours. Height is given too, or ``TERM=dumb``
     would make rich fall back to 80 columns.
     """

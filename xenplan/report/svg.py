@@ -9,7 +9,7 @@ takes that domain's colour, and so does its guest RAM, so the reader can
 follow a domain from one map to the other.
 
 No plotting library: a recording ``Console`` that writes nowhere, then
-``export_svg`` (STYLE.md, section 7).
+``export_svg``.
 """
 
 from __future__ import annotations

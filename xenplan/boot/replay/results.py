@@ -49,7 +49,7 @@ class DomainPlacement:
     unallocated_kib: int | None = None
     """The N of "Failed to allocate requested domain memory. NKB unallocated"."""
     message: str | None = None
-    """Xen's panic line where the rulebook gives it."""
+    """Xen's panic line, where Xen prints one."""
     p2m_pool: tuple[tuple[int, int], ...] = ()
     """(start, size) host extents of the P2M pool, in allocation order."""
     unreplayed_after: bool = False
