@@ -17,6 +17,7 @@ from xenplan.model.base import Range
 def run(state: BootState) -> BootState:
     t = state.system.target
     state.notes.extend(t.notes)
+    state.notes.extend(state.system.notes)
     if t.xen_image is not None:
         state.modules.append(BootModule(range=t.xen_image, kind="xen", path="(Xen image)"))
     else:
