@@ -23,12 +23,14 @@ def only(check_fixture: Fired, name: str, rule_id: str) -> set[tuple[str, str | 
     ("DT-004", "DT-004-fires", {("DT-004", "/chosen/domU1")}),
     ("DT-005", "DT-005-fires", {("DT-005", "/chosen/domU1")}),
     ("DT-010", "DT-010-fires", {("DT-010", "/chosen")}),
+    ("DT-011", "DT-011-fires", {("DT-011", "/")}),
+    ("DT-011", "DT-011-size-fires", {("DT-011", "/")}),
 ])
 def test_fires(check_fixture: Fired, rule_id: str, fires: str, expected: set[tuple[str, str]]) -> None:
     assert only(check_fixture, fires, rule_id) == expected
 
 
-@pytest.mark.parametrize("rule_id", ["DT-004", "DT-005", "DT-007", "DT-010"])
+@pytest.mark.parametrize("rule_id", ["DT-004", "DT-005", "DT-007", "DT-010", "DT-011"])
 def test_clean(check_fixture: Fired, rule_id: str) -> None:
     assert only(check_fixture, f"{rule_id}-clean", rule_id) == set()
 
@@ -69,3 +71,17 @@ def test_dt_010_when_xen_bootargs_does_not_carry_them(tmp_path: Path) -> None:
     [f] = [f for f in analyse_fixture(path).findings if f.rule == "DT-010"]
     assert "reads its command line from /chosen/xen,xen-bootargs" in f.message
     assert "; dom0_mem=3G never reach Xen" in f.message
+
+
+@pytest.mark.parametrize(("name", "address", "why"), [
+    ("DT-011-fires", 0x48000004, "its address 0x48000004 is not 8-byte aligned"),
+    ("DT-011-size-fires", 0x48000000, "--fdt-address gives 0x280000 bytes, more than 0x200000 (2 MiB)"),
+])
+def test_dt_011_panics_before_anything_else(name: str, address: int, why: str) -> None:
+    a = analyse_fixture(FIX / f"{name}.dts")
+    assert a.result.outcome == "panic" and a.result.failed_at is not None
+    assert (a.result.failed_at.stage, a.result.failed_at.rule) == ("other", "DT-011")
+    assert a.result.failed_at.message == f"Invalid device tree blob at physical address {address:#x}."
+    [f] = [f for f in a.findings if f.rule == "DT-011"]
+    assert why in f.message and f.reached and f.severity == "error"
+    assert all(not f.reached for f in a.findings if f.rule != "DT-011")

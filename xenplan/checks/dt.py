@@ -336,3 +336,30 @@ def chosen_bootargs_not_xens(system: System, result: BootResult) -> Iterator[Hit
     yield Hit(message=f"Xen ignores /chosen/bootargs here: {why}; {' '.join(ignored)} never reach Xen "
               "(/chosen/bootargs becomes dom0's command line): put Xen's options in /chosen/xen,xen-bootargs",
               path="/chosen", property="bootargs")
+
+
+@rule(id="DT-011", slug="dtb-refused-by-early-map", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/mmu/setup.c: early_fdt_map(); xen/arch/arm/setup.c: start_xen()",
+      xen_message="Invalid device tree blob at physical address X.")
+def dt_011() -> None:
+    """What Xen does: `start_xen()` maps the DTB with `early_fdt_map()`
+    before anything else. It refuses an address of 0 or one that is not
+    8-byte aligned (MIN_FDT_ALIGN), a blob without the FDT magic, and a blob
+    whose header `totalsize` exceeds 2 MiB (MAX_FDT_SIZE); Xen then panics
+    "Invalid device tree blob at physical address X. The DTB must be 8-byte
+    aligned and must not exceed 2 MB in size." The limits and the text are
+    the same on every release from 4.16 to 4.22.
+
+    Why it matters: Xen stops before its console driver is up, so the panic
+    is visible only with an early-printk build; otherwise the board just
+    hangs after the boot loader jumps to Xen.
+
+    Example: `--fdt-address 0x48000004` (4-byte aligned) panics;
+    `--fdt-address 0x48000000` does not. A DTB of 2.5 MiB panics wherever
+    it is loaded.
+
+    Fix: load the DTB at an 8-byte aligned address (U-Boot's `fdt_addr_r`
+    usually is) and keep it within 2 MiB, including the space the boot
+    loader adds with `fdt resize`; move large blobs (FPGA images, firmware)
+    out of the device tree into modules.
+    """
