@@ -237,11 +237,16 @@ class _Builder:
                                       pairs=(Range(start=s, size=e - s),) if err is None else (),
                                       error=err, rc=-22 if err else 0))
 
+    @staticmethod
+    def _own_static_mem_cells(node: Node) -> tuple[int, int]:
+        """A domain's ``#xen,static-mem-address-cells``/``-size-cells``, 0 when absent (4.16's defaults)."""
+        a, s = node.prop("#xen,static-mem-address-cells"), node.prop("#xen,static-mem-size-cells")
+        return (a.u32() or 0 if a is not None else 0, s.u32() or 0 if s is not None else 0)
+
     def _static_mem_cells(self, node: Node) -> tuple[int, int]:
         """DT-002: 4.16 reads ``#xen,static-mem-*-cells`` (default 0); 4.17+ ``/chosen``'s cells."""
         if self.rel.static_mem_cells_props:
-            a, s = node.prop("#xen,static-mem-address-cells"), node.prop("#xen,static-mem-size-cells")
-            return (a.u32() or 0 if a is not None else 0, s.u32() or 0 if s is not None else 0)
+            return self._own_static_mem_cells(node)
         parent = node.parent
         assert parent is not None
         return cells_of(parent, parent_cells(parent))
@@ -334,6 +339,7 @@ class _Builder:
             memory_kib=memory_kib, memory_len=len(mem.value) if mem is not None else 0,
             cpus=u32("cpus"), static_mem_present=p("xen,static-mem") is not None,
             static_mem=tuple(r for r in pairs if r.size), static_mem_error=err,
+            static_mem_cells=self._own_static_mem_cells(node),
             direct_map=node.has("direct-map"), enhanced=string("xen,enhanced"), vpl011=node.has("vpl011"),
             nr_spis=u32("nr_spis"), passthrough=string("passthrough"), p2m_mem_mb=u32("xen,domain-p2m-mem-mb"),
             cpupool=u32("domain-cpupool"), llc_colors=string("llc-colors"), capabilities=u32("capabilities"),

@@ -178,6 +178,9 @@ class Domain(Located):
     static_mem_present: bool = False
     static_mem: tuple[Range, ...] = ()
     static_mem_error: str | None = None
+    static_mem_cells: tuple[int, int] = Field(default=(0, 0), description="the node's own "
+                                              "#xen,static-mem-address-cells/-size-cells, 0 when absent: what "
+                                              "4.16 decodes xen,static-mem with (DT-002)")
     direct_map: bool = False
     enhanced: str | None = None
     vpl011: bool = False
