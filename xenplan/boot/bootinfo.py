@@ -47,10 +47,34 @@ def early_fdt_map(state: BootState) -> None:
     state.stop("panic", "other", "DT-011", text)
 
 
+def uefi_modules(state: BootState) -> None:
+    """MOD-009: the modules Xen's EFI stub would load (``efi_check_dt_boot()``,
+    ``handle_module_node()``: a ``multiboot,module`` with ``xen,uefi-binary`` directly under
+    ``/chosen`` or under a ``xen,domain`` there). xenplan models the device-tree boot path,
+    where nothing reads the property, so each one is named with what that means for it."""
+    for m in state.system.modules:
+        parent = m.path.rsplit("/", 1)[0]
+        if m.uefi_binary is None or "multiboot,module" not in m.compatible:
+            continue
+        if parent != "/chosen" and (m.domain != parent or m.domain.count("/") != 2):
+            continue
+        stub = "on a UEFI boot Xen's EFI stub loads that file and writes this module's reg (handle_module_node())"
+        if m.range is None:
+            what = (f"{stub}; xenplan models the device-tree (U-Boot) boot path, where the module has no usable reg "
+                    "and Xen panics (MOD-002), and does not model UEFI boot: give reg for a device-tree boot, "
+                    "or check this system on the EFI path")
+        else:
+            what = (f"{stub}, replacing the reg written here; xenplan checks that reg (the device-tree boot "
+                    "path) and does not model UEFI boot: check the placement on the EFI path")
+        state.event("MOD-009", "INFO", f"xen,uefi-binary = \"{m.uefi_binary}\": {what}", path=m.path,
+                    prop="xen,uefi-binary")
+
+
 def run(state: BootState) -> BootState:
     t = state.system.target
     state.notes.extend(t.notes)
     state.notes.extend(state.system.notes)
+    uefi_modules(state)
     early_fdt_map(state)
     if t.xen_image is not None:
         state.modules.append(BootModule(range=t.xen_image, kind="xen", path="(Xen image)"))

@@ -196,10 +196,12 @@ class _Builder:
         parent = node.parent
         domain = parent.path if parent is not None and parent.is_compatible("xen,domain") else None
         args = node.prop("bootargs")
+        uefi = node.prop("xen,uefi-binary")
         mod = Module(path=node.path, source=self.src(node, "reg"), kind=kind, explicit_kind=explicit,
                      range=rng, reg_error=panic, domain=domain, compatible=tuple(compat),
                      bootargs_len=len(args.string()) if args is not None else 0,
-                     bootargs=args.string() if args is not None else None)
+                     bootargs=args.string() if args is not None else None,
+                     uefi_binary=uefi.string() if uefi is not None else None)
         if mod.bootargs_len > 1024 and panic is None:
             panic = f"module {node.path} command line too long"
         self.modules.append(mod)

@@ -37,6 +37,8 @@ class Module(Located):
     bootargs_len: int = 0
     bootargs: str | None = Field(default=None, description="the module's bootargs up to its NUL, as "
                                  "add_boot_cmdline() copies it; None when the property is absent")
+    uefi_binary: str | None = Field(default=None, description="xen,uefi-binary: the file the EFI stub loads "
+                                    "on a UEFI boot (handle_module_node()); never read on a device-tree boot")
 
 
 class SharedMem(Located):
