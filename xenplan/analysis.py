@@ -26,10 +26,13 @@ class Analysis:
 
 def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
             board: str | None = None, partial_dtbs: dict[str, str] | None = None) -> Analysis:
-    """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module."""
+    """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module.
+
+    The board is also read on its own, so the model can say what merging the input onto it replaced."""
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
-    system = model.build(tree, target, partials)
+    board_tree = dt.load(board, include_dirs=include_dirs) if board is not None else None
+    system = model.build(tree, target, partials, board_tree)
     result = boot.simulate(system)
     findings = checks.run(system, result)
     return Analysis(input=path, system=system, result=result, findings=findings, notes=list(result.notes))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rulecases import analyse_fixture
 
 from xenplan.checks.registry import DOC_HEADINGS, REGISTRY, rules
 
@@ -57,3 +58,20 @@ def test_ver_003_fires_on_a_release_without_the_bindings(check_fixture) -> None:
 
 def test_ver_003_clean_once_the_release_knows_them(check_fixture) -> None:  # type: ignore[no-untyped-def]
     assert {x for x in check_fixture(FIX / "VER-003-clean.dts") if x[0] == "VER-003"} == set()
+
+
+def test_ver_003_static_mem_cells_of_4_16_on_a_later_release(check_fixture) -> None:  # type: ignore[no-untyped-def]
+    assert {x for x in check_fixture(FIX / "VER-003-static-mem-cells-fires.dts") if x[0] == "VER-003"} == {
+        ("VER-003", "/chosen/domU1")}
+    a = analyse_fixture(FIX / "VER-003-static-mem-cells-fires.dts")
+    [f] = [f for f in a.findings if f.rule == "VER-003"]
+    assert f.property == "#xen,static-mem-address-cells" and f.severity == "warning"
+    assert "Xen 4.17.7 ignores them" in f.message and "which gives no bank at all" in f.message
+    assert "write xen,static-mem in /chosen's cells (2 address, 2 size)" in f.message
+
+
+def test_ver_003_static_mem_cells_silent_when_read_or_matching(check_fixture) -> None:  # type: ignore[no-untyped-def]
+    assert {x for x in check_fixture(FIX / "VER-003-static-mem-cells-clean.dts") if x[0] == "VER-003"} == set()
+    # 4.16 reads them; matching /chosen's cells they change nothing on later releases (VER-003-fires.dts).
+    a = analyse_fixture(FIX / "VER-003-fires.dts")
+    assert not [f for f in a.findings if f.rule == "VER-003" and "static-mem" in (f.property or "")]

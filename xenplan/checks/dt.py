@@ -264,3 +264,102 @@ def dt_009() -> None:
     Fix: fix the node named by the TRUNC finding (the first one in document
     order).
     """
+
+
+#: Command-line parameters only Xen registers (``custom_param()``, ``integer_param()``,
+#: ``boolean_param()``, ``string_param()``, ``size_param()`` and their runtime forms in
+#: ``xen/common``, ``xen/arch/arm``, ``xen/drivers``); a Linux kernel takes none of them.
+XEN_ONLY_PARAMS = frozenset({
+    "dom0_mem", "dom0_max_vcpus", "dom0_vcpus_pin", "dom0-iommu", "dtuart", "loglvl", "guest_loglvl",
+    "conswitch", "bootscrub", "sched", "sched-gran", "xenheap_megabytes", "sync_console", "console_to_ring",
+    "hmp-unsafe", "vwfi", "serrors", "llc-coloring", "llc-size", "llc-nr-ways", "dom0-llc-colors",
+    "xen-llc-colors",
+})
+
+
+def xen_options(cmdline: str) -> list[str]:
+    """The tokens of a command line that only Xen understands: a Xen-only parameter, or
+    ``console=`` naming Xen's ``dtuart`` driver."""
+    out = []
+    for tok in cmdline.split():
+        key, _, value = tok.partition("=")
+        if key in XEN_ONLY_PARAMS or (key == "console" and "dtuart" in value.split(",")):
+            out.append(tok)
+    return out
+
+
+@rule(id="DT-010", slug="chosen-bootargs-not-xens", behaviour="HAZARD", since="4.16",
+      xen_src="xen/common/device-tree/bootinfo-fdt.c: boot_fdt_cmdline(); "
+              "xen/common/device-tree/bootinfo.c: boot_cmdline_find_by_kind()")
+def chosen_bootargs_not_xens(system: System, result: BootResult) -> Iterator[Hit]:
+    """What Xen does: `boot_fdt_cmdline()` takes Xen's command line from
+    `/chosen/xen,xen-bootargs`. Only when that property is absent does it fall
+    back to `/chosen/bootargs`, and then only if `/chosen` also has
+    `xen,dom0-bootargs` or dom0's kernel module (a `multiboot,kernel` outside
+    any `xen,domain`) has a non-empty `bootargs` of its own. Otherwise Xen
+    boots with an empty command line, silently; `/chosen/bootargs` goes to
+    dom0 as its command line. The same on every release from 4.16 to 4.22.
+
+    Why it matters: U-Boot's `setenv bootargs "console=dtuart dom0_mem=3G";
+    booti` writes `/chosen/bootargs`. Without the fallback conditions, none of
+    those options reach Xen: no `dtuart` console, dom0 gets the 512 MiB
+    default instead of 3 GiB, the default scheduler runs.
+
+    Example: this `/chosen` gives Xen an empty command line:
+
+        chosen { bootargs = "console=dtuart dom0_mem=3G";
+                 module@42000000 { compatible = "multiboot,kernel", "multiboot,module";
+                                   reg = <0x0 0x42000000 0x0 0x1000000>; }; };
+
+    Xen reads the same options from `xen,xen-bootargs = "console=dtuart
+    dom0_mem=3G";` (or from `bootargs` once the kernel module has
+    `bootargs = "console=hvc0";`).
+
+    Fix: put Xen's options in `/chosen/xen,xen-bootargs` (U-Boot:
+    `fdt set /chosen xen,xen-bootargs "..."`), and dom0's in its kernel
+    module's `bootargs` or `xen,dom0-bootargs`.
+    """
+    xen = system.xen
+    if xen.chosen_bootargs is None or xen.bootargs_prop == "bootargs":
+        return
+    ignored = [tok for tok in xen_options(xen.chosen_bootargs)
+               if xen.cmdline.get(tok.partition("=")[0]) != tok.partition("=")[2]]
+    if not ignored:
+        return
+    if xen.bootargs_prop == "xen,xen-bootargs":
+        why = "Xen reads its command line from /chosen/xen,xen-bootargs, and that property does not carry them"
+    else:
+        kernel = (f"dom0's kernel module {xen.dom0_kernel_cmdline} has an empty bootargs"
+                  if xen.dom0_kernel_cmdline is not None else "no dom0 kernel module has a bootargs of its own")
+        why = (f"/chosen has no xen,xen-bootargs and no xen,dom0-bootargs, and {kernel}, so "
+               "boot_fdt_cmdline() gives Xen an empty command line")
+    yield Hit(message=f"Xen ignores /chosen/bootargs here: {why}; {' '.join(ignored)} never reach Xen "
+              "(/chosen/bootargs becomes dom0's command line): put Xen's options in /chosen/xen,xen-bootargs",
+              path="/chosen", property="bootargs")
+
+
+@rule(id="DT-011", slug="dtb-refused-by-early-map", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/mmu/setup.c: early_fdt_map(); xen/arch/arm/setup.c: start_xen()",
+      xen_message="Invalid device tree blob at physical address X.")
+def dt_011() -> None:
+    """What Xen does: `start_xen()` maps the DTB with `early_fdt_map()`
+    before anything else. It refuses an address of 0 or one that is not
+    8-byte aligned (MIN_FDT_ALIGN), a blob without the FDT magic, and a blob
+    whose header `totalsize` exceeds 2 MiB (MAX_FDT_SIZE); Xen then panics
+    "Invalid device tree blob at physical address X. The DTB must be 8-byte
+    aligned and must not exceed 2 MB in size." The limits and the text are
+    the same on every release from 4.16 to 4.22.
+
+    Why it matters: Xen stops before its console driver is up, so the panic
+    is visible only with an early-printk build; otherwise the board just
+    hangs after the boot loader jumps to Xen.
+
+    Example: `--fdt-address 0x48000004` (4-byte aligned) panics;
+    `--fdt-address 0x48000000` does not. A DTB of 2.5 MiB panics wherever
+    it is loaded.
+
+    Fix: load the DTB at an 8-byte aligned address (U-Boot's `fdt_addr_r`
+    usually is) and keep it within 2 MiB, including the space the boot
+    loader adds with `fdt resize`; move large blobs (FPGA images, firmware)
+    out of the device tree into modules.
+    """

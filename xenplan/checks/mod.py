@@ -5,6 +5,8 @@ command line that is too long (MOD-005), malformed `/chosen` initrd
 properties (MOD-006) and modules dropped on overlap or when the table is
 full (MOD-004); domain construction reports a kernel outside RAM (MOD-008).
 The check here is the one Xen never makes: a domU module without a kind.
+The boot-information stage says which modules name a UEFI file (MOD-009),
+whose ``reg`` the EFI stub writes on a UEFI boot that xenplan does not model.
 """
 
 from __future__ import annotations
@@ -184,4 +186,32 @@ def mod_008() -> None:
     `<0x2 0x0 0x0 0x800000>` (8 GiB) crashes; load it at 0x50000000.
 
     Fix: load every module inside RAM.
+    """
+
+
+@rule(id="MOD-009", slug="uefi-binary-module", behaviour="INFO", since="4.16",
+      xen_src="xen/arch/arm/efi/efi-boot.h: efi_check_dt_boot(), handle_module_node()")
+def mod_009() -> None:
+    """What Xen does: on a UEFI boot, before `start_xen()`, Xen's EFI stub
+    walks `/chosen` (`efi_check_dt_boot()`) and, for each `multiboot,module`
+    directly under it or under a `xen,domain` node, with `xen,uefi-binary`,
+    loads that file from the ESP, renames the node `module@<address>` and
+    writes its `reg` (`handle_module_node()`). On a device-tree boot (U-Boot
+    `booti`) nothing reads `xen,uefi-binary`: the module needs its own
+    `reg`, or Xen panics (MOD-002). xenplan models the device-tree boot path
+    only; UEFI boot is out of its scope.
+
+    Why it matters: a tree written for UEFI has modules without `reg`;
+    checked as a device-tree boot they panic, which says nothing about the
+    UEFI boot. With both properties, the `reg` xenplan checks is replaced on
+    a UEFI boot by wherever the firmware put the file.
+
+    Example: `kernel { compatible = "multiboot,kernel", "multiboot,module";
+    xen,uefi-binary = "Image-domU1"; };` boots on the EFI path and panics on
+    a device-tree boot; `reg = <0x0 0x50000000 0x0 0x800000>;` makes the
+    device-tree boot work.
+
+    Fix: for a device-tree boot, give every module the `reg` the boot loader
+    used; for a UEFI boot, check the placement on the EFI path itself
+    (xenplan cannot predict where the firmware loads the files).
     """

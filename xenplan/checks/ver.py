@@ -3,7 +3,8 @@
 VER-001 and VER-002 describe how the simulation is keyed on the release
 (each event carries the release's behaviour, ``xenplan.boot.messages`` the
 texts) and yield no findings of their own. VER-003, new in xenplan, reports
-bindings the chosen release does not read at all.
+bindings the chosen release does not read at all: newer ones it does not
+know yet, and 4.16's static-memory cells that later releases dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.model.system import System
+from xenplan.model.system import Domain, System
 
 
 @rule(id="VER-001", slug="stop-point-per-release", behaviour="INFO", since="4.16",
@@ -103,7 +104,13 @@ def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[H
     ``xen,static-heap`` arrived in 4.17, ``sve`` in 4.18, ``passthrough`` in
     4.19, ``llc-colors`` in 4.20, ``capabilities``, ``trap-unmapped-accesses``,
     ``xen,sci_type`` and ``xen,vcpu`` children in 4.21 (static shared memory
-    and event channels on 4.16: SHM-001, EVT-001).
+    and event channels on 4.16: SHM-001, EVT-001). The other way round, a
+    domain's ``#xen,static-mem-address-cells`` and
+    ``#xen,static-mem-size-cells`` are read only by 4.16's
+    ``process_domain_node()``: from 4.17 ``xen,static-mem`` is decoded with
+    ``/chosen``'s ``#address-cells``/``#size-cells`` and those two are
+    ignored. xenplan reports them when they differ from ``/chosen``'s cells,
+    because then a 4.16 tree is read differently (DT-002).
 
     Why it matters: the system boots, but not as configured: a
     "direct-mapped" domain is not 1:1 (its DMA goes to the wrong place), a
@@ -113,10 +120,20 @@ def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[H
 
         domU1 { compatible = "xen,domain"; direct-map; xen,static-mem = <...>; ... };
 
-    boots as an ordinary static domain; on 4.17 and later it is 1:1.
+    boots as an ordinary static domain; on 4.17 and later it is 1:1. On Xen
+    4.17 and later, under a ``/chosen`` with 2/2 cells::
+
+        domU1 { #xen,static-mem-address-cells = <1>; #xen,static-mem-size-cells = <1>;
+                xen,static-mem = <0x60000000 0x10000000>; ... };
+
+    is read with 2/2 cells: two cells are less than one bank, so the domain
+    is static with no bank at all. ``xen,static-mem = <0x0 0x60000000 0x0
+    0x10000000>;`` is the same bank in ``/chosen``'s cells.
 
     Fix: use a release that implements the binding (``--xen-version``), or
-    drop the property and configure what the release offers.
+    drop the property and configure what the release offers. For static
+    memory from 4.17, write ``xen,static-mem`` in ``/chosen``'s cells and
+    drop the ``#xen,static-mem-*-cells`` properties.
     """
     rel = system.target.release
     v = rel.version
@@ -128,7 +145,36 @@ def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[H
         if dom.vcpus and not rel.vcpu_affinity_nodes:
             yield Hit(message=f"{dom.name}: xen,vcpu children are read only from Xen 4.21; Xen {v} ignores them: "
                       "no vCPU affinity is set", path=dom.vcpus[0].path)
+    if not rel.static_mem_cells_props:
+        for dom in system.domains:
+            hit = _static_mem_cells_ignored(system, dom)
+            if hit is not None:
+                yield hit
     for prop, since, effect in CHOSEN_BINDINGS:
         if prop in system.xen.chosen_props and prop not in rel.chosen_props:
             yield Hit(message=f"/chosen: {prop} is read only from Xen {since}; Xen {v} ignores it: {effect}",
                       path="/chosen", property=prop)
+
+
+STATIC_MEM_CELLS = ("#xen,static-mem-address-cells", "#xen,static-mem-size-cells")
+
+
+def _static_mem_cells_ignored(system: System, dom: Domain) -> Hit | None:
+    """4.16's static-memory cells on a release that reads ``xen,static-mem`` with ``/chosen``'s
+    cells (``process_domain_node()``, ``parse_static_mem_prop()``), when the two disagree."""
+    given = [p for p in STATIC_MEM_CELLS if p in dom.prop_sources]
+    item = next((i for i in system.scan if i.kind == "static-mem" and i.path == dom.path), None)
+    if not given or item is None or dom.static_mem_cells == item.cells:
+        return None
+    ac, sc = item.cells
+    if dom.static_mem_error is not None:
+        got = f"which fails ({dom.static_mem_error})"
+    elif dom.static_mem:
+        got = "which gives " + ", ".join(str(r) for r in dom.static_mem)
+    else:
+        got = "which gives no bank at all"
+    v = system.target.release.version
+    return Hit(message=f"{dom.name}: {' and '.join(given)} are read only by Xen 4.16; Xen {v} ignores them and "
+               f"decodes xen,static-mem with /chosen's #address-cells/#size-cells ({ac}/{sc}), {got}: write "
+               f"xen,static-mem in /chosen's cells ({ac} address, {sc} size) and drop {' and '.join(given)}",
+               path=dom.path, property=given[0])

@@ -25,7 +25,8 @@ GIC_V2 = ("arm,gic-400", "arm,cortex-a15-gic", "arm,gic-v2", "arm,cortex-a9-gic"
 IOMMU_COMPATIBLES = ("arm,smmu-v3", "arm,mmu-500", "arm,smmu-v1", "arm,smmu-v2", "arm,mmu-401", "iommu")
 
 
-def board(tree: Tree, scan: Sequence[ScanItem], reserved: Sequence[ReservedRegion]) -> Board:
+def board(tree: Tree, scan: Sequence[ScanItem], reserved: Sequence[ReservedRegion],
+          cmdline: str | None = None) -> Board:
     """RAM as the early scan found it, reservations, GIC, console UART, IOMMUs and CPUs."""
     ram = sorted((r for it in scan if it.kind == "ram" and not it.error for r in it.pairs if r.size),
                  key=lambda r: r.start)
@@ -34,7 +35,7 @@ def board(tree: Tree, scan: Sequence[ScanItem], reserved: Sequence[ReservedRegio
     compat = tuple(dict.fromkeys(c for n in cpu_nodes for c in n.compatible()))
     model = tree.root.prop("model")
     return Board(ram=tuple(ram), memreserve=tuple(Range(start=m.address, size=m.size) for m in tree.memreserve),
-                 reserved=tuple(reserved), gic=gic(tree), uart=uart(tree),
+                 reserved=tuple(reserved), gic=gic(tree), uart=uart(tree, cmdline),
                  iommus=tuple(n.path for n in tree.walk()
                               if any(c in IOMMU_COMPATIBLES for c in n.compatible()) and available(n)),
                  cpu_compatibles=compat, nr_cpus=len(cpu_nodes),
@@ -58,15 +59,15 @@ def gic(tree: Tree) -> Gic | None:
     return None
 
 
-def uart(tree: Tree) -> Uart | None:
-    """The console UART: ``dtuart=`` on Xen's command line, else ``/chosen/stdout-path``."""
+def uart(tree: Tree, cmdline: str | None) -> Uart | None:
+    """The console UART: ``dtuart=`` on Xen's command line (``cmdline``, as
+    ``boot_fdt_cmdline()`` finds it), else ``/chosen/stdout-path``."""
     chosen = tree.find("/chosen")
     if chosen is None:
         return None
-    args = chosen.prop("xen,xen-bootargs")
     target = None
-    if args is not None:
-        m = re.search(r"(?:^|\s)dtuart=(\S+)", args.string())
+    if cmdline is not None:
+        m = re.search(r"(?:^|\s)dtuart=(\S+)", cmdline)
         if m:
             target = m.group(1).split(":", 1)[0]
     if target is None and chosen.prop("stdout-path") is not None:

@@ -27,6 +27,7 @@ from xenplan.model.cells import (
     source_ref,
 )
 from xenplan.model.system import (
+    CmdlineProp,
     Domain,
     EventChannel,
     Module,
@@ -195,9 +196,12 @@ class _Builder:
         parent = node.parent
         domain = parent.path if parent is not None and parent.is_compatible("xen,domain") else None
         args = node.prop("bootargs")
+        uefi = node.prop("xen,uefi-binary")
         mod = Module(path=node.path, source=self.src(node, "reg"), kind=kind, explicit_kind=explicit,
                      range=rng, reg_error=panic, domain=domain, compatible=tuple(compat),
-                     bootargs_len=len(args.string()) if args is not None else 0)
+                     bootargs_len=len(args.string()) if args is not None else 0,
+                     bootargs=args.string() if args is not None else None,
+                     uefi_binary=uefi.string() if uefi is not None else None)
         if mod.bootargs_len > 1024 and panic is None:
             panic = f"module {node.path} command line too long"
         self.modules.append(mod)
@@ -235,11 +239,16 @@ class _Builder:
                                       pairs=(Range(start=s, size=e - s),) if err is None else (),
                                       error=err, rc=-22 if err else 0))
 
+    @staticmethod
+    def _own_static_mem_cells(node: Node) -> tuple[int, int]:
+        """A domain's ``#xen,static-mem-address-cells``/``-size-cells``, 0 when absent (4.16's defaults)."""
+        a, s = node.prop("#xen,static-mem-address-cells"), node.prop("#xen,static-mem-size-cells")
+        return (a.u32() or 0 if a is not None else 0, s.u32() or 0 if s is not None else 0)
+
     def _static_mem_cells(self, node: Node) -> tuple[int, int]:
         """DT-002: 4.16 reads ``#xen,static-mem-*-cells`` (default 0); 4.17+ ``/chosen``'s cells."""
         if self.rel.static_mem_cells_props:
-            a, s = node.prop("#xen,static-mem-address-cells"), node.prop("#xen,static-mem-size-cells")
-            return (a.u32() or 0 if a is not None else 0, s.u32() or 0 if s is not None else 0)
+            return self._own_static_mem_cells(node)
         parent = node.parent
         assert parent is not None
         return cells_of(parent, parent_cells(parent))
@@ -332,6 +341,7 @@ class _Builder:
             memory_kib=memory_kib, memory_len=len(mem.value) if mem is not None else 0,
             cpus=u32("cpus"), static_mem_present=p("xen,static-mem") is not None,
             static_mem=tuple(r for r in pairs if r.size), static_mem_error=err,
+            static_mem_cells=self._own_static_mem_cells(node),
             direct_map=node.has("direct-map"), enhanced=string("xen,enhanced"), vpl011=node.has("vpl011"),
             nr_spis=u32("nr_spis"), passthrough=string("passthrough"), p2m_mem_mb=u32("xen,domain-p2m-mem-mb"),
             cpupool=u32("domain-cpupool"), llc_colors=string("llc-colors"), capabilities=u32("capabilities"),
@@ -350,10 +360,31 @@ class _Builder:
                             phandle=ph.u32() if ph is not None else None, cells=len(cells),
                             port=cells[0] if cells else None, peer=cells[1] if len(cells) > 1 else None)
 
+    def cmdline(self) -> tuple[str | None, CmdlineProp | None, Module | None]:
+        """``boot_fdt_cmdline()``, the same on every release 4.16-4.22: ``/chosen/xen,xen-bootargs``;
+        when absent, ``/chosen/bootargs``, but only if ``/chosen`` has ``xen,dom0-bootargs`` or the
+        command line ``boot_cmdline_find_by_kind(BOOTMOD_KERNEL)`` finds is not empty. That lookup
+        returns the first command line ``add_boot_cmdline()`` recorded for a kernel module outside
+        any ``xen,domain`` (guessed kinds included), and only modules with ``bootargs`` record one.
+
+        Returns the command line, the property it comes from and the module the lookup found."""
+        chosen = self.tree.find("/chosen")
+        kernel = next((m for m in self.modules
+                       if m.domain is None and m.kind == "kernel" and m.bootargs is not None), None)
+        if chosen is None:
+            return None, None, kernel
+        own = chosen.prop("xen,xen-bootargs")
+        if own is not None:
+            return own.string(), "xen,xen-bootargs", kernel
+        fallback = chosen.prop("bootargs")
+        wanted = chosen.prop("xen,dom0-bootargs") is not None or (kernel is not None and bool(kernel.bootargs))
+        if fallback is not None and wanted:
+            return fallback.string(), "bootargs", kernel
+        return None, None, kernel
+
     def xen(self) -> XenConfig:
         chosen = self.tree.find("/chosen")
-        args = chosen.prop("xen,xen-bootargs") if chosen is not None else None
-        bootargs = args.string() if args is not None else None
+        bootargs, prop, kernel = self.cmdline()
         cmdline: dict[str, str] = {}
         for tok in (bootargs or "").split():
             k, _, val = tok.partition("=")
@@ -362,17 +393,62 @@ class _Builder:
         dom0_shm = tuple(s for s in self.shm if s.parent == "/chosen")
         dom0_evt = tuple(self._evtchn(c) for c in (chosen.children if chosen else [])
                          if c.is_compatible(EVTCHN_COMPATIBLE))
-        return XenConfig(bootargs=bootargs, static_heap_present=self.static_heap_present,
+        chosen_args = chosen.prop("bootargs") if chosen is not None else None
+        return XenConfig(bootargs=bootargs, bootargs_prop=prop,
+                         chosen_bootargs=chosen_args.string() if chosen_args is not None else None,
+                         dom0_bootargs_prop=chosen is not None and chosen.has("xen,dom0-bootargs"),
+                         dom0_kernel_cmdline=kernel.path if kernel is not None else None,
+                         static_heap_present=self.static_heap_present,
                          static_heap=tuple(self.static_heap), dom0_modules=dom0_mods, dom0_shm=dom0_shm,
                          dom0_evtchns=dom0_evt, cmdline=cmdline,
                          chosen_props=tuple(chosen.properties) if chosen is not None else ())
 
 
-def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = None) -> System:
+def cmdline_notes(xen: XenConfig) -> list[str]:
+    """Where Xen's command line comes from, when it is not ``/chosen/xen,xen-bootargs``."""
+    if xen.bootargs_prop == "bootargs":
+        why = ("/chosen has xen,dom0-bootargs" if xen.dom0_bootargs_prop
+               else f"dom0's kernel module {xen.dom0_kernel_cmdline} has a bootargs of its own")
+        return [f"Xen's command line is /chosen/bootargs: /chosen has no xen,xen-bootargs and {why} "
+                "(boot_fdt_cmdline())"]
+    if xen.bootargs_prop is None and xen.chosen_bootargs is not None:
+        return ["Xen's command line is empty: /chosen has no xen,xen-bootargs, and /chosen/bootargs is read "
+                "only when /chosen has xen,dom0-bootargs or dom0's kernel module has a non-empty bootargs "
+                "(boot_fdt_cmdline())"]
+    return []
+
+
+def board_notes(tree: Tree, board_tree: Tree | None) -> list[str]:
+    """What ``--board`` did to Xen's command line: merged as ``dtc`` merges ``/ { … }`` blocks, the
+    input's ``/chosen/xen,xen-bootargs`` replaces the board's, and a board value the input does
+    not override is the one Xen reads."""
+    if board_tree is None:
+        return []
+    theirs_node, ours_node = board_tree.find("/chosen"), tree.find("/chosen")
+    theirs = theirs_node.prop("xen,xen-bootargs") if theirs_node is not None else None
+    ours = ours_node.prop("xen,xen-bootargs") if ours_node is not None else None
+    if theirs is None or ours is None:
+        return []
+    if ours.source == theirs.source and ours.value == theirs.value:
+        return [f"--board: Xen's command line is the board's /chosen/xen,xen-bootargs "
+                f"(\"{theirs.string()}\"): the input sets none"]
+    if ours.value == theirs.value:
+        return []
+    kept = set(ours.string().split())
+    lost = [t for t in theirs.string().split() if t not in kept]
+    dropped = f"; the board's {' '.join(lost)} no longer apply" if lost else ""
+    return [f"--board: the input's /chosen/xen,xen-bootargs (\"{ours.string()}\") replaces the board's "
+            f"(\"{theirs.string()}\"){dropped}"]
+
+
+def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = None,
+          board_tree: Tree | None = None) -> System:
     """Decode ``tree`` for ``target`` into a ``System`` (never judges, never fails on Xen-visible values).
 
     ``partial_dtbs`` maps a domain name or its ``multiboot,device-tree`` module path to the
-    partial device tree that module holds (``--partial-dtb``).
+    partial device tree that module holds (``--partial-dtb``). ``board_tree`` is the ``--board``
+    tree on its own, before ``tree`` was merged onto it, so the notes can say what the merge
+    replaced.
     """
     b = _Builder(tree, target)
     b.early_scan()
@@ -385,12 +461,15 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
             with_pt.append(d.model_copy(update={"partial_dtb": partial_dtb(ptree)}) if ptree is not None else d)
         domains = with_pt
     node_struct = target.release.node_struct_size
+    xen = b.xen()
     return System(
-        file=tree.file, target=target, board=board(tree, b.scan, b.reserved), xen=b.xen(), domains=tuple(domains),
+        file=tree.file, target=target, board=board(tree, b.scan, b.reserved, xen.bootargs), xen=xen,
+        domains=tuple(domains),
         scan=tuple(b.scan), modules=tuple(b.modules), shm=tuple(b.shm),
         phandles={k: n.path for k, n in tree.phandles().items()}, dtb_size=tree.dtb_size,
         unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
         host_nodes=host_nodes(tree) if partial_dtbs else {},
         sources={n.path: r for n in tree.walk() if (r := source_ref(n.source)) is not None},
+        notes=(*board_notes(tree, board_tree), *cmdline_notes(xen)),
     )

@@ -35,6 +35,10 @@ class Module(Located):
     domain: str | None = Field(default=None, description="path of the xen,domain parent, if any")
     compatible: tuple[str, ...] = ()
     bootargs_len: int = 0
+    bootargs: str | None = Field(default=None, description="the module's bootargs up to its NUL, as "
+                                 "add_boot_cmdline() copies it; None when the property is absent")
+    uefi_binary: str | None = Field(default=None, description="xen,uefi-binary: the file the EFI stub loads "
+                                    "on a UEFI boot (handle_module_node()); never read on a device-tree boot")
 
 
 class SharedMem(Located):
@@ -176,6 +180,9 @@ class Domain(Located):
     static_mem_present: bool = False
     static_mem: tuple[Range, ...] = ()
     static_mem_error: str | None = None
+    static_mem_cells: tuple[int, int] = Field(default=(0, 0), description="the node's own "
+                                              "#xen,static-mem-address-cells/-size-cells, 0 when absent: what "
+                                              "4.16 decodes xen,static-mem with (DT-002)")
     direct_map: bool = False
     enhanced: str | None = None
     vpl011: bool = False
@@ -214,10 +221,21 @@ class Domain(Located):
         return None
 
 
+CmdlineProp = Literal["xen,xen-bootargs", "bootargs"]
+
+
 class XenConfig(XBase):
     """What ``/chosen`` tells Xen about itself."""
 
-    bootargs: str | None = None
+    bootargs: str | None = Field(default=None, description="Xen's command line as boot_fdt_cmdline() returns "
+                                 "it; None when it returns nothing")
+    bootargs_prop: CmdlineProp | None = Field(default=None, description="the /chosen property Xen's command "
+                                              "line is read from")
+    chosen_bootargs: str | None = Field(default=None, description="/chosen/bootargs, whether Xen reads it or not")
+    dom0_bootargs_prop: bool = Field(default=False, description="/chosen has xen,dom0-bootargs")
+    dom0_kernel_cmdline: str | None = Field(default=None, description="path of the module whose command line "
+                                            "boot_cmdline_find_by_kind(BOOTMOD_KERNEL) finds: the first dom0 "
+                                            "kernel module with a bootargs property")
     static_heap_present: bool = False
     static_heap: tuple[Range, ...] = ()
     dom0_modules: tuple[Module, ...] = ()
@@ -246,6 +264,8 @@ class System(XBase):
     host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = Field(
         default_factory=dict, description="path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough")
     sources: dict[str, SourceRef] = Field(default_factory=dict, description="every node's source, by path")
+    notes: tuple[str, ...] = Field(default=(), description="what the decoding found worth saying: where Xen's "
+                                   "command line comes from, what --board replaced")
 
     @property
     def ipa_bits(self) -> int:
