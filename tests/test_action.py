@@ -197,3 +197,22 @@ def test_missing_dtc_is_installed_with_apt(tmp_path: Path, tools: Path) -> None:
     calls = (tools / "sudo.calls").read_text().splitlines()
     assert calls[0] == "apt-get update -qq"
     assert calls[1].startswith("apt-get install") and "device-tree-compiler" in calls[1].split()
+
+
+def readme_yaml() -> list[Any]:
+    """The YAML blocks of README's "Use it in CI" section."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Use it in CI", 1)[1].split("\n## ", 1)[0]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+
+
+def test_readme_examples_use_the_real_hook_and_inputs() -> None:
+    hooks_doc, workflow = readme_yaml()
+    hook_ids = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    assert {h["id"] for repo in hooks_doc["repos"] for h in repo["hooks"]} <= hook_ids
+    [step] = [s for s in workflow["jobs"]["xenplan"]["steps"] if "with" in s]
+    assert set(step["with"]) <= set(ACTION["inputs"])
+    assert workflow["jobs"]["xenplan"]["permissions"]["security-events"] == "write"
+    table = (ROOT / "README.md").read_text(encoding="utf-8").split("## Use it in CI", 1)[1]
+    for name in ACTION["inputs"]:
+        assert f"| `{name}` |" in table, f"README's input table lacks {name}"
