@@ -71,6 +71,7 @@ class Installed:
     """The fresh environment's bin directory, holding ``python`` and ``xenplan``."""
     no_dtc: Path
     """A PATH directory with no ``dtc`` in it."""
+    build_log: str
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +83,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         builder = str(new_venv(tmp / "build-env") / "python")
         fetching([builder, "-m", "pip", "install", "--quiet", "build"], "pip install build")
     dist = tmp / "dist"
-    fetching([builder, "-m", "build", "--outdir", str(dist), str(ROOT)], "python -m build")
+    built = fetching([builder, "-m", "build", "--outdir", str(dist), str(ROOT)], "python -m build")
     sdists, wheels = sorted(dist.glob("xenplan-*.tar.gz")), sorted(dist.glob("xenplan-*.whl"))
     assert len(sdists) == 1 and len(wheels) == 1, sorted(p.name for p in dist.iterdir())
     venv = new_venv(tmp / "venv")
     fetching([str(venv / "python"), "-m", "pip", "install", "--quiet", str(wheels[0])], "pip install the wheel")
     no_dtc = tmp / "no-dtc-bin"
     no_dtc.mkdir()
-    return Installed(dist, sdists[0], wheels[0], venv, no_dtc)
+    return Installed(dist, sdists[0], wheels[0], venv, no_dtc, built.stdout + built.stderr)
 
 
 def xenplan(inst: Installed, args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -109,6 +110,7 @@ def test_wheel_and_sdist_carry_data_and_license(installed: Installed) -> None:
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: MIT" in metadata.splitlines()
     assert not any(line.startswith("Classifier: License") for line in metadata.splitlines())
+    assert "project.license" not in installed.build_log, "the licence is an SPDX string, not a deprecated table"
     with tarfile.open(installed.sdist) as sd:
         members = {m.name.split("/", 1)[1] for m in sd.getmembers() if "/" in m.name}
     assert {"LICENSE", "pyproject.toml", "README.md", SCHEMA_IN_PACKAGE} <= members
