@@ -23,13 +23,19 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xenplan.errors import InputError
+from xenplan.files import MAX_TREE_BYTES, read_input
 
-CPP_TIMEOUT = 20.0
-"""Seconds cpp may run; a preprocessor loop is an input error, not a hang."""
+CPP_TIMEOUT = 3.0
+"""Seconds cpp may run; real trees preprocess in milliseconds, and a macro
+expansion bomb is an input error, not a hang."""
+CPP_OUTPUT_LIMIT = 4 * MAX_TREE_BYTES
+"""Largest preprocessed text accepted; past it cpp is stopped (an expansion bomb)."""
 MAX_INCLUDE_DEPTH = 64
 """Deepest ``/include/`` nesting followed (real trees use two or three levels)."""
 
@@ -111,12 +117,12 @@ def _unescape(s: str) -> str:
 
 
 def read_text(path: str) -> str:
-    """The file as text for scanning (Latin-1: every byte is kept, nothing fails)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("latin-1")
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    """The file as text for scanning (Latin-1: every byte is kept, nothing fails).
+
+    Read through ``read_input``: a regular file of bounded size, so an
+    ``/include/`` of ``/dev/zero`` is refused rather than read.
+    """
+    return read_input(path).decode("latin-1")
 
 
 def follow_includes(
@@ -185,7 +191,7 @@ def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> N
     for d in search:
         cmd += ["-I", d]
     cmd += [path, "-o", out]
-    done = run_tool(cmd, path, "cpp", CPP_TIMEOUT)
+    done = _run_bounded(cmd, path, out)
     if done.returncode == 0:
         return
     err = done.stderr.decode("utf-8", "replace")
@@ -195,3 +201,35 @@ def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> N
             raise InputError(m.group("file"), f"cpp: {m.group('msg')}", line=int(m.group("line")))
     first = next((s for s in err.splitlines() if s.strip()), f"exit status {done.returncode}")
     raise InputError(path, f"cpp failed: {first}")
+
+
+def _run_bounded(cmd: list[str], path: str, out: str) -> subprocess.CompletedProcess[bytes]:
+    """Run cpp writing ``out``, stopped when it passes ``CPP_TIMEOUT`` or ``CPP_OUTPUT_LIMIT``."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        except OSError as exc:
+            raise InputError(path, f"cannot run cpp: {exc}") from exc
+        deadline = time.monotonic() + CPP_TIMEOUT
+        why = None
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                why = f"cpp did not finish within {CPP_TIMEOUT:g} s (a macro that expands without end?)"
+            elif _size(out) > CPP_OUTPUT_LIMIT:
+                why = (f"cpp output passed {CPP_OUTPUT_LIMIT >> 20} MiB (a macro that expands "
+                       "exponentially?)")
+            if why is not None:
+                proc.kill()
+                proc.wait()
+                raise InputError(path, why)
+            time.sleep(0.01)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, b"", err.read(1 << 20))
+
+
+def _size(path: str) -> int:
+    """Size of a file another process may be creating or removing (0 when absent)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0

@@ -5,6 +5,10 @@ its name: boards ship ``.dtb``, ``.dtbo``, ``.fdt``, ``.img``), and DTS
 otherwise (``.dts``, ``.dtsi``, ``.dtso`` alike). Overlays are applied in
 the order given, as ``fdtoverlay -i base -o out overlay1 overlay2`` would.
 
+``-`` reads standard input (DTB or DTS, told apart by the magic), and
+every file is read through ``xenplan.files.read_input``: regular files
+only, bounded in size.
+
 A base that is itself an overlay (``/plugin/``, or fragments with
 ``__overlay__`` nodes) is refused: its fragments would reach Xen as
 meaningless nodes, and it usually means the board's base tree is missing.
@@ -13,6 +17,7 @@ meaningless nodes, and it usually means the board's base tree is missing.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 
 from xenplan.dt import dts_source
@@ -23,6 +28,7 @@ from xenplan.dt.merge import merge_fragment
 from xenplan.dt.overlay import apply_with_strings, is_overlay
 from xenplan.dt.tree import Tree
 from xenplan.errors import InputError
+from xenplan.files import STDIN, read_input
 
 _MAGIC = FDT_MAGIC.to_bytes(4, "big")
 
@@ -50,24 +56,34 @@ def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = 
             raise InputError(overlay_path, "is not an overlay: no fragment has an __overlay__ node")
         if strings is None:
             strings = dtc_strings(tree)
+        notes = [*tree.notes, *overlay.notes]
         tree, strings = apply_with_strings(tree, overlay, strings)
+        tree.notes = notes
     return tree
 
 
 def _read(path: str, include_dirs: Sequence[str], *, symbols: bool, base: bool) -> Tree:
-    if os.path.isdir(path):
-        raise InputError(path, "is a directory, not a device tree")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            data = head + f.read() if head == _MAGIC else None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    if data is not None:
-        return read_dtb(data, path)
+    data = read_input(path)
+    if data[:4] == _MAGIC:
+        return read_dtb(data, _shown(path))
+    if path == STDIN:
+        with tempfile.TemporaryDirectory(prefix="xenplan-stdin-") as tmp:
+            copy = os.path.join(tmp, "stdin.dts")
+            with open(copy, "wb") as fh:
+                fh.write(data)
+            return _read_source(copy, data, include_dirs, symbols=symbols, base=base, name=_shown(path))
+    return _read_source(path, data, include_dirs, symbols=symbols, base=base, name=None)
+
+
+def _shown(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
+
+
+def _read_source(path: str, data: bytes, include_dirs: Sequence[str], *, symbols: bool, base: bool,
+                 name: str | None) -> Tree:
     if base:
-        plugin = dts_source.scan(dts_source.read_text(path), path).plugin
+        plugin = dts_source.scan(data.decode("latin-1"), name or path).plugin
         if plugin is not None:
-            raise InputError(path, "is an overlay (/plugin/); give it with --overlay on a base "
+            raise InputError(plugin.file, "is an overlay (/plugin/); give it with --overlay on a base "
                              "tree", line=plugin.line)
-    return read_dts(path, include_dirs, symbols=symbols)
+    return read_dts(path, include_dirs, symbols=symbols, name=name)
