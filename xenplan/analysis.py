@@ -23,6 +23,8 @@ class Analysis:
     result: BootResult
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    """Every file read for this analysis (input, includes, board, overlays, partial DTBs)."""
 
 
 def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
@@ -35,13 +37,14 @@ def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dir
     """
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
+    files = [*tree.files, *(f for p in partials.values() for f in p.files)]
     system = model.build(tree, target, partials)
     _check_names(system, partials, "--partial-dtb")
     _check_names(system, target.kernel_images, "--kernel-image")
     result = boot.simulate(system)
     findings = checks.run(system, result)
     return Analysis(input=path, system=system, result=result, findings=findings,
-                    notes=[*tree.notes, *result.notes])
+                    notes=[*tree.notes, *result.notes], files=files)
 
 
 def _check_names(system: System, given: Iterable[str], option: str) -> None:

@@ -153,7 +153,7 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
         analyses = [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs]
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
-        _emit(render.check(fmt, analyses, _console(output)), output, read)
+        _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
         worst = max((SEVERITY_RANK[f.severity] for a in analyses for f in a.findings), default=-1)
         return 1 if worst >= SEVERITY_RANK[fail_on] else 0
 
@@ -190,7 +190,8 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             if domain not in names:
                 raise click.BadParameter(f"no domain named {domain!r} (have: {', '.join(sorted(names))})",
                                          param_hint="--domain")
-        _emit(render.memory_map(fmt, analyses, _console(output), domain), output, read)
+        _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
+              [*read, *(f for a in analyses for f in a.files)])
         return 0
 
     _run(debug, body)

@@ -188,7 +188,7 @@ def build_target(xen_version: str = "4.22", arch: str = "arm64",
 
     if not 0 <= gic_spis <= MAX_VGIC_SPIS:
         raise UsageError("--gic-spis", f"{gic_spis}: expected 0 to {MAX_VGIC_SPIS} (the GIC's SPI IDs end at 1019)")
-    space = ARCH_PA_BITS[arch]
+    space = min(pa_bits, ARCH_PA_BITS[arch]) if pa_bits is not None else ARCH_PA_BITS[arch]
     xi = parse_range(xen_image, "--xen-image", size_required=True, pa_bits=space) if xen_image else None
     fa = parse_range(fdt_address, "--fdt-address", size_required=False, pa_bits=space) if fdt_address else None
     notes: list[str] = []

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from xenplan.analysis import Analysis, analyse
-from xenplan.targets import board_path, build_target
 from xenplan.errors import InputError
+from xenplan.targets import board_path, build_target
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 

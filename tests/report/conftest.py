@@ -16,8 +16,8 @@ import pytest
 from xenplan.analysis import Analysis, analyse
 from xenplan.boot.result import Bank, BootResult, DomainResult, DroppedModule, FailedAt, HostRegion, P2MRegion
 from xenplan.checks.finding import Finding, RelatedRegion
-from xenplan.targets import build_target
 from xenplan.model.base import Range, SourceRef
+from xenplan.targets import build_target
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parents[2]

@@ -66,20 +66,23 @@ def _compile(path: str, shown: str, outer: dict[str, str], include_dirs: Sequenc
              symbols: bool) -> tuple[Tree, list[dts_source.Mark]]:
     text = dts_source.read_text(path)
     scan = _renamed(dts_source.scan(text, path), outer)
-    search = [os.path.dirname(path) or ".", *include_dirs]
+    # A copy of standard input resolves includes from the working directory, as a file there would.
+    home = "." if outer else os.path.dirname(path)
+    search = [home or ".", *include_dirs]
     symbols = symbols or scan.plugin is not None
     with tempfile.TemporaryDirectory(prefix="xenplan-dts-") as tmp:
         src, renames = path, dict(outer)
+        files = [shown]
         if scan.cpp is not None:
             src = os.path.join(tmp, "preprocessed.dts")
-            dts_source.preprocess(path, search, scan.cpp, src)
+            files += dts_source.preprocess(path, search, scan.cpp, src)[1:]
             renames = {src: shown, **outer}
             scan = dts_source.scan(dts_source.read_text(src), src)
             scan = _renamed(scan, renames)
             first_dir = None
         else:
-            first_dir = os.path.dirname(path)
-        places = dts_source.follow_includes(scan, first_dir, search)
+            first_dir = home
+        places = dts_source.follow_includes(scan, first_dir, search, found_files=files)
         if os.environ.get(NO_DTC_ENV) == "1" or shutil.which("dtc") is None:
             tree = _read_dtlib(path, shown, src, search, scan, symbols, renames)
         else:
@@ -89,6 +92,7 @@ def _compile(path: str, shown: str, outer: dict[str, str], include_dirs: Sequenc
                 tree = _read_dtlib(path, shown, src, search, scan, symbols, renames)
                 tree.notes.append(f"{shown}: dtc's parser ran out of memory (bison's stack limit, "
                                   "reached past about 10,000 sibling nodes); read with the Python DTS reader")
+    tree.files = list(dict.fromkeys(files))
     return tree, places
 
 
@@ -179,7 +183,8 @@ def _signal_name(sig: int) -> str:
 
 # "Error: board.dts:12.3-4 syntax error", "Error: board.dts:0.0 syntax error",
 # "Lexical error: board.dts:14.15-20 Character literal has 2 characters instead of 1"
-_DTC_PARSE = re.compile(r"^(?:Lexical error|Error): (?P<file>.+?):(?P<line>\d+)\.\d+(?:-(?:\d+\.)?\d+)? (?P<msg>.*)$")
+_DTC_PARSE = re.compile(
+    r"^(?:Lexical error|Error): (?P<file>.+?):(?P<line>\d+)\.(?P<col>\d+)(?:-(?:\d+\.)?\d+)? (?P<msg>.*)$")
 # "board.dts:3.4-5.4: ERROR (phandle_references): /n: Reference to ..."
 # "<stdout>: ERROR (duplicate_node_names): /fragment@0: Duplicate node name"
 _DTC_CHECK = re.compile(
@@ -197,7 +202,11 @@ def dtc_error(stderr: str, path: str, renames: dict[str, str], status: int) -> I
         if m:
             # An empty file is "file:0.0"; the error is at its start.
             file = renames.get(m.group("file"), m.group("file"))
-            return InputError(file, m.group("msg"), line=max(int(m.group("line")), 1))
+            msg = m.group("msg")
+            if msg == "syntax error":
+                hint = syntax_hint(m.group("file"), int(m.group("line")), int(m.group("col")))
+                msg += f" (hint: {hint})" if hint else ""
+            return InputError(file, msg, line=max(int(m.group("line")), 1))
         m = _DTC_CHECK.match(raw)
         if m:
             file = m.group("file") if m.group("line") else path
@@ -211,3 +220,37 @@ def dtc_error(stderr: str, path: str, renames: dict[str, str], status: int) -> I
             fatal = m.group("msg")
     first = fatal or next((s for s in stderr.splitlines() if s.strip()), None)
     return InputError(path, f"dtc: {first}" if first else f"dtc failed (exit status {status})")
+
+
+_CURLY = ("\u201c", "\u201d", "\u2018", "\u2019")
+_ELLIPSIS = re.compile(r"\.\.\.|\u2026")
+_ENDS_STATEMENT = re.compile(r"(?:[;{,]|\*/|^\s*#.*|^\s*/dts-v1/;?|^\s*)\s*$")
+
+
+def syntax_hint(file: str, line: int, column: int) -> str | None:
+    """A likely cause of a ``dtc`` syntax error at ``file:line.column``, when the text shows a common one.
+
+    Text pasted from documents brings curly quotes and ellipses, and a
+    forgotten ``;`` shows up as an error at the start of the next statement.
+    """
+    try:
+        with open(file, "rb") as fh:
+            lines = fh.read(8 << 20).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    if not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    if any(q in text for q in _CURLY):
+        return "curly quotes (\u201c \u201d \u2018 \u2019) where DTS needs straight ones (\")"
+    if _ELLIPSIS.search(text):
+        return "an ellipsis ('...' or '\u2026') left from documentation; DTS needs the values written out"
+    if text[: max(column - 1, 0)].strip() == "":
+        for before in range(line - 2, -1, -1):
+            prev = re.sub(r"//.*$", "", lines[before]).rstrip()
+            if not prev.strip():
+                continue
+            if not _ENDS_STATEMENT.search(prev):
+                return f"is a ';' missing at the end of line {before + 1}?"
+            break
+    return None

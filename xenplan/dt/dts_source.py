@@ -126,7 +126,8 @@ def read_text(path: str) -> str:
 
 
 def follow_includes(
-    top: Scan, first_dir: str | None, search: Sequence[str], chain: tuple[str, ...] = ()
+    top: Scan, first_dir: str | None, search: Sequence[str], chain: tuple[str, ...] = (),
+    found_files: list[str] | None = None,
 ) -> list[Mark]:
     """Check the ``/include/`` tree the way ``dtc`` resolves it; return every
     ``/memreserve/`` place in expansion order.
@@ -134,7 +135,8 @@ def follow_includes(
     ``dtc`` (``srcpos.c: srcfile_relative_open()``) looks next to the including
     file first, then in each ``-i`` directory. A file that cannot be found, or
     one that includes itself through any chain, is an ``InputError`` at the
-    ``/include/`` line that breaks.
+    ``/include/`` line that breaks. Each file included is appended to
+    ``found_files`` when given.
     """
     places: list[Mark] = []
     for kind, name, mark in top.events:
@@ -149,8 +151,10 @@ def follow_includes(
             cycle = " -> ".join(os.path.basename(c) for c in (*chain, key))
             what = "include cycle" if key in chain else "includes nested too deeply"
             raise InputError(mark.file, f'/include/ "{name}": {what} ({cycle})', line=mark.line)
+        if found_files is not None:
+            found_files.append(found)
         sub = scan(read_text(found), found)
-        places += follow_includes(sub, os.path.dirname(found), search, (*chain, key))
+        places += follow_includes(sub, os.path.dirname(found), search, (*chain, key), found_files)
     return places
 
 
@@ -178,8 +182,11 @@ def run_tool(cmd: list[str], path: str, tool: str, timeout: float) -> subprocess
         raise InputError(path, f"cannot run {tool}: {exc}") from exc
 
 
-def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> None:
-    """Run cpp on ``path`` into ``out``, keeping line markers (the kernel's flags)."""
+def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> list[str]:
+    """Run cpp on ``path`` into ``out``, keeping line markers (the kernel's flags).
+
+    Returns the files cpp read (its ``-MD`` dependency list), ``path`` first.
+    """
     cpp = shutil.which("cpp")
     if cpp is None:
         raise InputError(
@@ -190,10 +197,11 @@ def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> N
     cmd = [cpp, "-nostdinc", "-undef", "-x", "assembler-with-cpp", "-D__DTS__"]
     for d in search:
         cmd += ["-I", d]
-    cmd += [path, "-o", out]
+    deps = out + ".d"
+    cmd += ["-MD", "-MF", deps, "-MT", "out", path, "-o", out]
     done = _run_bounded(cmd, path, out)
     if done.returncode == 0:
-        return
+        return _dependencies(deps) or [path]
     err = done.stderr.decode("utf-8", "replace")
     for raw in err.splitlines():
         m = _CPP_ERROR.match(raw)
@@ -233,3 +241,14 @@ def _size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def _dependencies(depfile: str) -> list[str]:
+    """The prerequisites of a make rule cpp wrote (``out: a.dts b.h \\``), unescaped."""
+    try:
+        with open(depfile, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return []
+    body = text.partition(":")[2].replace("\\\n", " ")
+    return [t.replace("\\ ", " ") for t in re.findall(r"(?:\\ |[^\s])+", body)]

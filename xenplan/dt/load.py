@@ -45,7 +45,10 @@ def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = 
     """
     tree = _read(path, include_dirs, symbols=bool(overlays), base=True)
     if board is not None:
-        tree = merge_fragment(_read(board, include_dirs, symbols=False, base=True), tree)
+        under = _read(board, include_dirs, symbols=False, base=True)
+        files = [*tree.files, *under.files]
+        tree = merge_fragment(under, tree)
+        tree.files = files
     if is_overlay(tree):
         raise InputError(path, "is an overlay (it has __overlay__ fragments); give it with "
                          "--overlay on a base tree")
@@ -56,16 +59,18 @@ def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = 
             raise InputError(overlay_path, "is not an overlay: no fragment has an __overlay__ node")
         if strings is None:
             strings = dtc_strings(tree)
-        notes = [*tree.notes, *overlay.notes]
+        notes, files = [*tree.notes, *overlay.notes], [*tree.files, *overlay.files]
         tree, strings = apply_with_strings(tree, overlay, strings)
-        tree.notes = notes
+        tree.notes, tree.files = notes, files
     return tree
 
 
 def _read(path: str, include_dirs: Sequence[str], *, symbols: bool, base: bool) -> Tree:
     data = read_input(path)
     if data[:4] == _MAGIC:
-        return read_dtb(data, _shown(path))
+        tree = read_dtb(data, _shown(path))
+        tree.files = [path]
+        return tree
     if path == STDIN:
         with tempfile.TemporaryDirectory(prefix="xenplan-stdin-") as tmp:
             copy = os.path.join(tmp, "stdin.dts")
