@@ -31,6 +31,8 @@ from xenplan.errors import InputError
 from xenplan.files import STDIN, read_input
 
 _MAGIC = FDT_MAGIC.to_bytes(4, "big")
+_BLOB_SUFFIXES = (".dtb", ".dtbo", ".fdt")
+"""Names of blobs: one without the magic and with NUL bytes (or empty) is a broken DTB, not DTS."""
 
 
 def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
@@ -71,6 +73,11 @@ def _read(path: str, include_dirs: Sequence[str], *, symbols: bool, base: bool) 
         tree = read_dtb(data, _shown(path))
         tree.files = [path]
         return tree
+    if path.endswith(_BLOB_SUFFIXES) and (not data or b"\0" in data[:64]):
+        if not data:
+            raise InputError(path, "is empty, not a DTB")
+        got = f"magic is {int.from_bytes(data[:4], 'big'):#010x}" if len(data) >= 4 else f"only {len(data)} byte(s)"
+        raise InputError(path, f"not a DTB: {got}, not 0xd00dfeed (and not DTS text either)", offset=0)
     if path == STDIN:
         with tempfile.TemporaryDirectory(prefix="xenplan-stdin-") as tmp:
             copy = os.path.join(tmp, "stdin.dts")
