@@ -392,7 +392,11 @@ def test_twelve_thousand_siblings_fall_back_to_the_python_reader(tmp_path: Path)
     ("\treg = <0x0 ...... 0x1000>;\n", 3, "ellipsis"),
     ("\treg = <0x0 \u2026>;\n", 3, "ellipsis"),
 ])
-def test_syntax_error_hints(tmp_path: Path, body: str, line: int, hint: str) -> None:
+@pytest.mark.parametrize("route", ["dtc", "dtlib"])
+def test_syntax_error_hints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str, body: str, line: int,
+                            hint: str) -> None:
+    if route == "dtlib":
+        monkeypatch.setenv("XENPLAN_NO_DTC", "1")
     src = tmp_path / "pasted.dts"
     src.write_text(f"/dts-v1/;\n/ {{\n{body}}};\n", encoding="utf-8")
     text = one_line(invoke("check", src, *QEMU), "pasted.dts", f"line {line}")

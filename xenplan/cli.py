@@ -43,7 +43,8 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      "(for /chosen fragments); a named board also places Xen and the DTB"),
         click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(),
                      help="include directory for DTS"),
-        click.option("--xen-version", default="4.22", show_default=True, help="4.16 … 4.22, X.Y.Z or 4.23-dev"),
+        click.option("--xen-version", default="4.22", show_default=True,
+                     help="4.16 … 4.22, a released X.Y.Z or 4.23-dev"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
         click.option("--kconfig", multiple=True, metavar="K=y,K=n",
                      help=f"Kconfig options xenplan models: {', '.join(kconfig_keys())}"),
@@ -126,7 +127,7 @@ def main() -> None:
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the report to a file")
+@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
@@ -164,7 +165,7 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 @target_options
 @click.option("--domain", help="only this domain's guest map")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the map to a file")
+@click.option("-o", "--output", type=click.Path(), help="write the map to a file (never one of the inputs)")
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
             xen_version: str,
             arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
