@@ -229,15 +229,14 @@ def _console(output: str | None) -> Any:
 
 def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[str], board: str | None,
                 partials: dict[str, str], kernel_images: Sequence[str], kconfig_file: str | None) -> list[str]:
-    """The files a run reads; before any work, ``-o`` naming one of them is refused."""
-    from xenplan.files import same_file
+    """The files a run reads; before any work, ``-o`` naming one of them (or no writable place) is refused."""
+    from xenplan.files import check_output
     from xenplan.targets import node_files
 
     files = [*inputs, *overlays, *([board] if board else []), *partials.values(),
              *node_files(kernel_images, "--kernel-image").values(), *([kconfig_file] if kconfig_file else [])]
-    for given in files:
-        if output is not None and same_file(output, given):
-            raise UsageError("--output", f"{output!r} is also an input ({given}); refusing to overwrite it")
+    if output is not None:
+        check_output(output, files)
     return files
 
 

@@ -92,13 +92,8 @@ def same_file(a: str, b: str) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--output") -> None:
-    """Write ``text`` to ``path`` atomically, refusing to overwrite any of ``inputs``.
-
-    The text goes to a temporary file beside ``path`` and replaces it with
-    ``os.replace``; an unwritable or missing directory, or a directory given
-    as ``path``, is a ``UsageError`` naming ``option``.
-    """
+def check_output(path: str, inputs: Iterable[str], option: str = "--output") -> str:
+    """Refuse an output path that is one of ``inputs``, a directory, or in no directory; return its directory."""
     for given in inputs:
         if same_file(path, given):
             raise UsageError(option, f"{path!r} is also an input ({given}); refusing to overwrite it")
@@ -107,6 +102,17 @@ def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--o
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(option, f"{path!r}: directory {directory} does not exist")
+    return directory
+
+
+def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--output") -> None:
+    """Write ``text`` to ``path`` atomically, refusing to overwrite any of ``inputs``.
+
+    The text goes to a temporary file beside ``path`` and replaces it with
+    ``os.replace``; an unwritable or missing directory, or a directory given
+    as ``path``, is a ``UsageError`` naming ``option``.
+    """
+    directory = check_output(path, inputs, option)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
     except OSError as exc:
