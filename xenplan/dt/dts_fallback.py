@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xenplan.dt.dtb import MAX_DEPTH
-from xenplan.dt.dts_source import Mark, Scan
+from xenplan.dt.dts_source import Mark, Scan, syntax_hint
 from xenplan.dt.flat import packed_size
 from xenplan.dt.tree import MemReserve, Node, Property, Source, Tree
 from xenplan.errors import InputError
@@ -230,8 +230,6 @@ def read_dts_dtlib(path: str, src: str, search: Sequence[str], scan: Scan, *, sy
 def _dt_error(text: str, path: str, rec: _Recorder) -> InputError:
     m = _PARSE_ERROR.match(text)
     if m:
-        from xenplan.dt.dts import syntax_hint
-
         msg = m.group("msg")
         hint = syntax_hint(m.group("file"), int(m.group("line")), int(m.group("col")))
         return InputError(m.group("file"), f"{msg} (hint: {hint})" if hint else msg, line=int(m.group("line")))

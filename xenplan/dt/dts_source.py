@@ -252,3 +252,37 @@ def _dependencies(depfile: str) -> list[str]:
         return []
     body = text.partition(":")[2].replace("\\\n", " ")
     return [t.replace("\\ ", " ") for t in re.findall(r"(?:\\ |[^\s])+", body)]
+
+
+_CURLY = ("\u201c", "\u201d", "\u2018", "\u2019")
+_ELLIPSIS = re.compile(r"\.\.\.|\u2026")
+_ENDS_STATEMENT = re.compile(r"(?:[;{,]|\*/|^\s*#.*|^\s*/dts-v1/;?|^\s*)\s*$")
+
+
+def syntax_hint(file: str, line: int, column: int) -> str | None:
+    """A likely cause of a ``dtc`` syntax error at ``file:line.column``, when the text shows a common one.
+
+    Text pasted from documents brings curly quotes and ellipses, and a
+    forgotten ``;`` shows up as an error at the start of the next statement.
+    """
+    try:
+        with open(file, "rb") as fh:
+            lines = fh.read(8 << 20).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    if not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    if any(q in text for q in _CURLY):
+        return "curly quotes (\u201c \u201d \u2018 \u2019) where DTS needs straight ones (\")"
+    if _ELLIPSIS.search(text):
+        return "an ellipsis ('...' or '\u2026') left from documentation; DTS needs the values written out"
+    if text[: max(column - 1, 0)].strip() == "":
+        for before in range(line - 2, -1, -1):
+            prev = re.sub(r"//.*$", "", lines[before]).rstrip()
+            if not prev.strip():
+                continue
+            if not _ENDS_STATEMENT.search(prev):
+                return f"is a ';' missing at the end of line {before + 1}?"
+            break
+    return None
