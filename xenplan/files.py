@@ -3,9 +3,9 @@
 Every file xenplan reads goes through ``read_input``: only a regular file
 (or ``-``, standard input) is opened, so a FIFO without a writer cannot block
 and ``/dev/zero`` cannot grow without end, and nothing larger than a hard cap
-is read. Xen maps at most 2 MiB of device tree (``xen/arch/arm/setup.c`` and
-``MAX_FDT_SIZE``), so ``MAX_TREE_BYTES`` leaves room for the finding that
-says so while refusing what no device tree is.
+is read. Xen maps at most ``MAX_FDT_SIZE`` (2 MiB) of device tree in
+``early_fdt_map()``, so ``MAX_TREE_BYTES`` leaves room for a finding about
+a tree above that size while refusing what no device tree is.
 
 Every report goes through ``write_output``: it refuses a path that is one of
 the inputs, and writes a temporary file in the target's directory that
