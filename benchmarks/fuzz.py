@@ -89,7 +89,7 @@ def mutate(data: bytes, suffix: str, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
-class _Hang(Exception):
+class _Hang(BaseException):
     pass
 
 
