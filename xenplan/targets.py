@@ -17,7 +17,7 @@ from xenplan.errors import InputError, UsageError
 from xenplan.files import MAX_KERNEL_BYTES, read_input
 
 if TYPE_CHECKING:
-    from xenplan.model.target import Target
+    from xenplan.model.target import Target, XenVersion
 
 #: Physical address bits Xen's page tables reach (``PADDR_BITS``): 48 on arm64, 40 (LPAE) on arm32.
 ARCH_PA_BITS = {"arm64": 48, "arm32": 40}
@@ -135,6 +135,30 @@ def read_kconfig_file(path: str) -> tuple[dict[str, bool], str]:
     return out, note
 
 
+def parse_version(text: str) -> XenVersion:
+    """``--xen-version``: ``X.Y`` (its newest point release), a released ``X.Y.Z``, or ``X.Y-dev``.
+
+    Stricter than ``XenVersion.parse``: no surrounding spaces, and a point
+    release past the newest one known (``4.22.99``) is refused rather than
+    read as a release that does not exist.
+    """
+    from xenplan.model.target import POINT_RELEASES, XenVersion
+
+    m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-dev)?", text)
+    if not m:
+        raise UsageError("--xen-version", f"not a Xen version: {text!r} (expected e.g. 4.22, 4.20.4 or 4.23-dev)")
+    try:
+        version = XenVersion.parse(text)
+    except ValueError as exc:
+        raise UsageError("--xen-version", str(exc)) from exc
+    line = (int(m.group(1)), int(m.group(2)))
+    if m.group(3) is not None and line in POINT_RELEASES and int(m.group(3)) > POINT_RELEASES[line]:
+        a, b = line
+        raise UsageError("--xen-version", f"Xen {text} is not a release (the {a}.{b} line goes from {a}.{b}.0 "
+                         f"to {a}.{b}.{POINT_RELEASES[line]})")
+    return version
+
+
 def node_files(items: Iterable[str] | Mapping[str, str], option: str) -> dict[str, str]:
     """``NODE=FILE`` items (or a mapping already) as ``{node: file}``."""
     if isinstance(items, Mapping):
@@ -174,12 +198,9 @@ def build_target(xen_version: str = "4.22", arch: str = "arm64",
     """
     from xenplan.model.base import Range
     from xenplan.model.kernel_image import parse_kernel_image
-    from xenplan.model.target import Target, XenVersion
+    from xenplan.model.target import Target
 
-    try:
-        version = XenVersion.parse(xen_version)
-    except ValueError as exc:
-        raise UsageError("--xen-version", str(exc)) from exc
+    version = parse_version(xen_version)
     if arch not in ARCH_PA_BITS:
         raise UsageError("--arch", f"{arch!r}: expected one of {', '.join(ARCH_PA_BITS)}")
     if pa_bits is not None and not PA_BITS_RANGE[0] <= pa_bits <= PA_BITS_RANGE[1]:

@@ -53,7 +53,7 @@ class XenVersion(XBase):
     @classmethod
     def parse(cls, text: str) -> XenVersion:
         """``4.22``, ``4.22.0`` or ``4.23-dev``; ``X.Y`` is the newest known point release."""
-        m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(-dev)?", text)
+        m = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.(\d+))?(-dev)?\s*", text)
         if not m:
             raise ValueError(f"not a Xen version: {text!r} (expected e.g. 4.22, 4.20.4 or 4.23-dev)")
         major, minor = int(m.group(1)), int(m.group(2))
@@ -66,9 +66,6 @@ class XenVersion(XBase):
             known = ", ".join(f"{a}.{b}" for a, b in POINT_RELEASES) + ", 4.23-dev"
             raise ValueError(f"Xen {text} is not modelled (known: {known})")
         patch = int(m.group(3)) if m.group(3) is not None else POINT_RELEASES[line]
-        if patch > POINT_RELEASES[line]:
-            raise ValueError(f"Xen {text} is not a release (the {major}.{minor} line goes from "
-                             f"{major}.{minor}.0 to {major}.{minor}.{POINT_RELEASES[line]})")
         return cls(major=major, minor=minor, patch=patch)
 
     @property
