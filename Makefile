@@ -5,7 +5,7 @@ EXAMPLE ?= examples/qemu-virt.dts
 # Where QEMU's virt board puts Xen and the DTB (examples/qemu-virt.dts header).
 BOARD ?= --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv bench fuzz clean
 
 $(BIN)/xenplan: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+
+# Mutation fuzzing of the DTB and DTS readers through `xenplan check` (benchmarks/fuzz.py).
+MUTATIONS ?= 100000
+fuzz: venv
+	$(BIN)/python benchmarks/fuzz.py --mutations $(MUTATIONS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

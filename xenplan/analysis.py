@@ -5,12 +5,13 @@ The CLI and the renderers work on an ``Analysis``; nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from xenplan import boot, checks, dt, model
 from xenplan.boot.result import BootResult
 from xenplan.checks.finding import Finding
+from xenplan.errors import UsageError
 from xenplan.model.system import System
 from xenplan.model.target import Target
 
@@ -22,17 +23,39 @@ class Analysis:
     result: BootResult
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    """Every file read for this analysis (input, includes, board, overlays, partial DTBs)."""
 
 
 def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
             board: str | None = None, partial_dtbs: dict[str, str] | None = None) -> Analysis:
     """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module.
 
-    The board is also read on its own, so the model can say what merging the input onto it replaced."""
+    The board is also read on its own, so the model can say what merging the
+    input onto it replaced. A ``partial_dtbs`` or ``target.kernel_images`` key
+    that names neither a domain nor a module of the loaded tree is a
+    ``UsageError``: the file would silently be unused.
+    """
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
     board_tree = dt.load(board, include_dirs=include_dirs) if board is not None else None
+    files = [*tree.files, *(f for p in partials.values() for f in p.files)]
     system = model.build(tree, target, partials, board_tree)
+    _check_names(system, partials, "--partial-dtb")
+    _check_names(system, target.kernel_images, "--kernel-image")
     result = boot.simulate(system)
     findings = checks.run(system, result)
-    return Analysis(input=path, system=system, result=result, findings=findings, notes=list(result.notes))
+    return Analysis(input=path, system=system, result=result, findings=findings,
+                    notes=[*tree.notes, *result.notes], files=files)
+
+
+def _check_names(system: System, given: Iterable[str], option: str) -> None:
+    domains = [d.name for d in system.domains]
+    modules = list(dict.fromkeys([*(m.path for m in system.modules), *(m.path for m in system.xen.dom0_modules),
+                                  *(m.path for d in system.domains for m in d.modules)]))
+    known = {*domains, *modules}
+    for node in given:
+        if node not in known:
+            have = ", ".join(domains + modules) or "none"
+            raise UsageError(option, f"{node!r} is neither a domain name nor a module path in {system.file} "
+                             f"(domains and modules: {have})")

@@ -6,7 +6,6 @@ Exit status: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import click
 
 from xenplan import __version__
-from xenplan.errors import InputError
+from xenplan.errors import InputError, UsageError
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
@@ -32,63 +31,33 @@ Examples:
 """
 
 
-def parse_number(text: str) -> int:
-    """``0x…``, decimal, with an optional K/M/G/T suffix (binary)."""
-    m = re.fullmatch(r"\s*(0x[0-9a-fA-F]+|\d+)\s*([kKmMgGtT])?i?[bB]?\s*", text)
-    if not m:
-        raise ValueError(f"not a number: {text!r}")
-    value = int(m.group(1), 0)
-    shift = {"k": 10, "m": 20, "g": 30, "t": 40}.get((m.group(2) or "").lower(), 0)
-    return value << shift
-
-
-def _range_opt(text: str | None, option: str, *, size_required: bool) -> tuple[int, int | None] | None:
-    if text is None:
-        return None
-    start, _, size = text.partition(":")
-    if size_required and not size:
-        raise click.BadParameter(f"expected START:SIZE, got {text!r}", param_hint=option)
-    try:
-        return parse_number(start), parse_number(size) if size else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from exc
-
-
-def _kconfig(items: Sequence[str]) -> dict[str, bool]:
-    from xenplan.model.target import KCONFIG_DEFAULTS
-
-    out = dict(KCONFIG_DEFAULTS)
-    for item in items:
-        for part in filter(None, item.split(",")):
-            key, _, val = part.partition("=")
-            key = key.strip().upper().removeprefix("CONFIG_")
-            if val.strip().lower() not in ("y", "n", "yes", "no", "1", "0", "true", "false", ""):
-                raise click.BadParameter(f"{part!r}: expected KEY=y or KEY=n", param_hint="--kconfig")
-            out[key] = val.strip().lower() in ("y", "yes", "1", "true", "")
-    return out
-
-
 def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options every simulating command shares (defined once)."""
+    from xenplan.targets import kconfig_keys
+
     opts = [
-        click.argument("inputs", nargs=-1, required=True, type=click.Path()),
+        click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True)),
         click.option("--overlay", "overlays", multiple=True, type=click.Path(),
                      help="apply a DT overlay (.dtbo/.dtso) on the input"),
         click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
                      "(for /chosen fragments); a named board also places Xen and the DTB"),
         click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(),
                      help="include directory for DTS"),
-        click.option("--xen-version", default="4.22", show_default=True, help="4.16 … 4.22, X.Y.Z or 4.23-dev"),
+        click.option("--xen-version", default="4.22", show_default=True,
+                     help="4.16 … 4.22, a released X.Y.Z or 4.23-dev"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
-        click.option("--kconfig", multiple=True, help="K=y,K=n,… (STATIC_MEMORY, STATIC_SHM, LLC_COLORING, DEBUG…)"),
-        click.option("--xen-image", help="START:SIZE of Xen's image in RAM"),
+        click.option("--kconfig", multiple=True, metavar="K=y,K=n",
+                     help=f"Kconfig options xenplan models: {', '.join(kconfig_keys())}"),
+        click.option("--kconfig-file", type=click.Path(), metavar="PATH",
+                     help="Xen's .config; --kconfig entries override it"),
+        click.option("--xen-image", help="START:SIZE of Xen's image in RAM (below 2^48, arm32 2^40)"),
         click.option("--fdt-address", help="START[:SIZE] of the DTB Xen receives"),
-        click.option("--pa-bits", type=int, help="physical address bits of the CPU"),
+        click.option("--pa-bits", type=int, help="physical address bits of the CPU (32 to 52)"),
         click.option("--kernel-image", "kernel_images", multiple=True, metavar="NODE=FILE",
                      help="the kernel a domain (name) or module (path) loads, to read its header"),
         click.option("--partial-dtb", "partial_dtbs", multiple=True, metavar="NODE=FILE",
                      help="the passthrough device tree a domain (name) or module (path) loads"),
-        click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC"),
+        click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC (0 to 988)"),
         click.option("--debug", is_flag=True, help="show tracebacks of internal errors"),
     ]
     for o in reversed(opts):
@@ -96,58 +65,14 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _node_files(items: Sequence[str], option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        node, sep, path = item.partition("=")
-        if not sep or not node or not path:
-            raise click.BadParameter(f"expected NODE=FILE, got {item!r}", param_hint=option)
-        out[node] = path
-    return out
-
-
-def _kernel_images(items: Sequence[str]) -> dict[str, Any]:
-    from xenplan.model.kernel_image import parse_kernel_image
-
-    out: dict[str, Any] = {}
-    for node, path in _node_files(items, "--kernel-image").items():
-        try:
-            with open(path, "rb") as fh:
-                out[node] = parse_kernel_image(fh.read(), source=path)
-        except OSError as exc:
-            raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    return out
-
-
 def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str | None, fdt_address: str | None,
-            pa_bits: int | None, gic_spis: int, board: str | None = None,
-            kernel_images: Sequence[str] = ()) -> Any:
-    from xenplan.model.base import Range
-    from xenplan.model.release import XenVersion, release_of
-    from xenplan.model.target import Target
+            pa_bits: int | None, gic_spis: int, board: str | None, kernel_images: Sequence[str],
+            kconfig_file: str | None) -> Any:
+    from xenplan.targets import build_target
 
-    try:
-        version = XenVersion.parse(xen_version)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--xen-version") from exc
-    xi = _range_opt(xen_image, "--xen-image", size_required=True)
-    fa = _range_opt(fdt_address, "--fdt-address", size_required=False)
-    notes: list[str] = []
-    if board is not None:
-        from xenplan.boards import board as find_board
-
-        b = find_board(board)
-        if xi is None and b.xen_image_start is not None:
-            xi = (b.xen_image_start, release_of(version).xen_image_size)
-            notes.append(f"--board {b.name}: Xen image assumed at {xi[0]:#x}, {xi[1]:#x} bytes "
-                         f"(a {version} arm64 release build)")
-        if fa is None and b.fdt_address is not None:
-            fa = (b.fdt_address, None)
-            notes.append(f"--board {b.name}: DTB assumed at {b.fdt_address:#x}")
-    return Target(version=version, arch="arm32" if arch == "arm32" else "arm64", kconfig=_kconfig(kconfig),
-                  xen_image=Range(start=xi[0], size=xi[1] or 0) if xi else None,
-                  fdt_address=fa[0] if fa else None, fdt_size=fa[1] if fa else None,
-                  pa_bits=pa_bits, gic_spis=gic_spis, notes=tuple(notes), kernel_images=_kernel_images(kernel_images))
+    return build_target(xen_version=xen_version, arch=arch, kconfig=kconfig, xen_image=xen_image,
+                        fdt_address=fdt_address, pa_bits=pa_bits, gic_spis=gic_spis, board=board,
+                        kernel_images=kernel_images, kconfig_file=kconfig_file)
 
 
 def _run(debug: bool, body: Callable[[], int]) -> None:
@@ -157,6 +82,8 @@ def _run(debug: bool, body: Callable[[], int]) -> None:
     except InputError as exc:
         click.echo(f"xenplan: error: {exc}", err=True)
         sys.exit(2)
+    except UsageError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.option) from exc
     except click.ClickException:
         raise
     except Exception as exc:  # our bug, never the user's
@@ -200,30 +127,34 @@ def main() -> None:
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the report to a file")
+@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
 def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
           xen_version: str,
-          arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-          pa_bits: int | None, kernel_images: tuple[str, ...], partial_dtbs: tuple[str, ...], gic_spis: int,
+          arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
+          fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
+          partial_dtbs: tuple[str, ...], gic_spis: int,
           debug: bool, fmt: str,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
     def body() -> int:
         from xenplan.analysis import analyse
         from xenplan.checks.select import filter_findings
+        from xenplan.targets import board_path, node_files
 
-        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images)
-        board_path = _board_path(board)
+        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
+                         kconfig_file)
+        board_file = board_path(board)
         from xenplan.report import render
 
-        partials = _node_files(partial_dtbs, "--partial-dtb")
-        analyses = [analyse(p, target, overlays, include_dirs, board_path, partials) for p in inputs]
+        partials = node_files(partial_dtbs, "--partial-dtb")
+        read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
+        analyses = [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs]
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
-        _emit(render.check(fmt, analyses, _console(output)), output)
+        _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
         worst = max((SEVERITY_RANK[f.severity] for a in analyses for f in a.findings), default=-1)
         return 1 if worst >= SEVERITY_RANK[fail_on] else 0
 
@@ -234,29 +165,34 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 @target_options
 @click.option("--domain", help="only this domain's guest map")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the map to a file")
+@click.option("-o", "--output", type=click.Path(), help="write the map to a file (never one of the inputs)")
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
             xen_version: str,
-            arch: str, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-            pa_bits: int | None, kernel_images: tuple[str, ...], partial_dtbs: tuple[str, ...], gic_spis: int,
+            arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
+            fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
+            partial_dtbs: tuple[str, ...], gic_spis: int,
             debug: bool, domain: str | None,
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
         from xenplan.analysis import analyse
         from xenplan.report import render
+        from xenplan.targets import board_path, node_files
 
-        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images)
-        board_path = _board_path(board)
+        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
+                         kconfig_file)
+        board_file = board_path(board)
 
-        partials = _node_files(partial_dtbs, "--partial-dtb")
-        analyses = [analyse(p, target, overlays, include_dirs, board_path, partials) for p in inputs]
+        partials = node_files(partial_dtbs, "--partial-dtb")
+        read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
+        analyses = [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs]
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:
                 raise click.BadParameter(f"no domain named {domain!r} (have: {', '.join(sorted(names))})",
                                          param_hint="--domain")
-        _emit(render.memory_map(fmt, analyses, _console(output), domain), output)
+        _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
+              [*read, *(f for a in analyses for f in a.files)])
         return 0
 
     _run(debug, body)
@@ -285,25 +221,32 @@ def rule_cmd(rule_id: str) -> None:
     _emit(render.rule(r, _console(None)), None)
 
 
-def _board_path(board: str | None) -> str | None:
-    if board is None:
-        return None
-    from xenplan.boards import board as find_board
-
-    return str(find_board(board).path)
-
-
 def _console(output: str | None) -> Any:
     from xenplan.report.render import console
 
     return console(output)
 
 
-def _emit(text: str | None, output: str | None) -> None:
+def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[str], board: str | None,
+                partials: dict[str, str], kernel_images: Sequence[str], kconfig_file: str | None) -> list[str]:
+    """The files a run reads; before any work, ``-o`` naming one of them (or no writable place) is refused."""
+    from xenplan.files import check_output
+    from xenplan.targets import node_files
+
+    files = [*inputs, *overlays, *([board] if board else []), *partials.values(),
+             *node_files(kernel_images, "--kernel-image").values(), *([kconfig_file] if kconfig_file else [])]
+    if output is not None:
+        check_output(output, files)
+    return files
+
+
+def _emit(text: str | None, output: str | None, inputs: Sequence[str] = ()) -> None:
+    """Print ``text``, or write it to ``output`` through ``xenplan.files.write_output`` (atomic, never an input)."""
     if text is None:
         return
     if output is not None:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from xenplan.files import write_output
+
+        write_output(output, text, inputs)
     else:
         click.echo(text, nl=False)

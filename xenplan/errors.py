@@ -42,3 +42,20 @@ class InputError(Exception):
             where += f" ({self.node})"
         text = " ".join(self.message.split())
         return f"{where}: {text}"
+
+
+class UsageError(ValueError):
+    """An option (or a ``build_target`` argument) with a value xenplan does not accept.
+
+    ``str()`` is one line: ``--option: what is wrong and what is accepted``.
+    The CLI prints it as a usage error (exit 2); a Python caller can catch it
+    as a ``ValueError``.
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        self.option = option
+        self.message = " ".join(message.split())
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.option}: {self.message}"

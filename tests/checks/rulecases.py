@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from xenplan.analysis import Analysis, analyse
-from xenplan.cli import _board_path, _node_files, _target
+from xenplan.targets import board_path, build_target, node_files
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -50,12 +50,15 @@ def analyse_fixture(path: Path) -> Analysis:
     res = CliRunner().invoke(cmd, [str(path), *opts], standalone_mode=False)
     if res.exception is not None:
         raise res.exception
-    t = _target(captured["xen_version"], captured["arch"], captured["kconfig"], captured["xen_image"],  # type: ignore[arg-type]
-                captured["fdt_address"], captured["pa_bits"], captured["gic_spis"], captured["board"],  # type: ignore[arg-type]
-                captured["kernel_images"])  # type: ignore[arg-type]
+    t = build_target(xen_version=captured["xen_version"], arch=captured["arch"],  # type: ignore[arg-type]
+                     kconfig=captured["kconfig"], xen_image=captured["xen_image"],  # type: ignore[arg-type]
+                     fdt_address=captured["fdt_address"], pa_bits=captured["pa_bits"],  # type: ignore[arg-type]
+                     gic_spis=captured["gic_spis"], board=captured["board"],  # type: ignore[arg-type]
+                     kernel_images=captured["kernel_images"],  # type: ignore[arg-type]
+                     kconfig_file=captured["kconfig_file"])  # type: ignore[arg-type]
     return analyse(str(path), t, captured["overlays"], captured["include_dirs"],  # type: ignore[arg-type]
-                   _board_path(captured["board"]),  # type: ignore[arg-type]
-                   _node_files(captured["partial_dtbs"], "--partial-dtb"))  # type: ignore[arg-type]
+                   board_path(captured["board"]),  # type: ignore[arg-type]
+                   node_files(captured["partial_dtbs"], "--partial-dtb"))  # type: ignore[arg-type]
 
 
 def fired(path: Path, rule_prefix: str | None = None) -> set[tuple[str, str | None]]:

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from xenplan.analysis import Analysis, analyse
-from xenplan.cli import _board_path, _target
 from xenplan.errors import InputError
+from xenplan.targets import board_path, build_target
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 
 
 def run(name: str, version: str = "4.22", *, board: str | None = "qemu-virt",
         kconfig: tuple[str, ...] = ()) -> Analysis:
-    target = _target(version, "arm64", kconfig, None, None, None, 224, board)
-    return analyse(str(CORPUS / name), target, board=_board_path(board))
+    target = build_target(xen_version=version, kconfig=kconfig, board=board)
+    return analyse(str(CORPUS / name), target, board=board_path(board))
 
 
 def test_cache_colouring_example_overlapping_modules_are_dropped() -> None:

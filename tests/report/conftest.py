@@ -16,8 +16,8 @@ import pytest
 from xenplan.analysis import Analysis, analyse
 from xenplan.boot.result import Bank, BootResult, DomainResult, DroppedModule, FailedAt, HostRegion, P2MRegion
 from xenplan.checks.finding import Finding, RelatedRegion
-from xenplan.cli import _target
 from xenplan.model.base import Range, SourceRef
+from xenplan.targets import build_target
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def example_paths() -> list[Path]:
 
 def analyse_example(path: Path, version: str = "4.22") -> Analysis:
     image, fdt = BOARD_OPTS.get(path.name, QEMU)
-    return analyse(str(path.relative_to(ROOT)), _target(version, "arm64", (), image, fdt, None, 224))
+    return analyse(str(path.relative_to(ROOT)), build_target(xen_version=version, xen_image=image, fdt_address=fdt))
 
 
 def fixed_result() -> BootResult:
@@ -87,7 +87,7 @@ def fixed_findings() -> list[Finding]:
 @pytest.fixture
 def board() -> Analysis:
     a = analyse(str(DATA.relative_to(ROOT) / "board.dts"),
-                _target("4.22", "arm64", (), *QEMU, None, 224))
+                build_target(xen_image=QEMU[0], fdt_address=QEMU[1]))
     return dataclasses.replace(a, result=fixed_result(), findings=fixed_findings(),
                                notes=["no --kernel-image: kernels assumed"])
 

@@ -39,39 +39,75 @@ NO_DTC_ENV = "XENPLAN_NO_DTC"
 """Set to ``1`` to use the dtlib fallback even when ``dtc`` is installed."""
 
 
-def read_dts(path: str, include_dirs: Sequence[str] = (), *, symbols: bool = False) -> Tree:
+def read_dts(path: str, include_dirs: Sequence[str] = (), *, symbols: bool = False, name: str | None = None) -> Tree:
     """Compile the DTS at ``path`` and return its tree, with source lines.
 
     ``include_dirs`` are searched by cpp (``-I``) and ``dtc`` (``-i``) after
     the file's own directory. ``symbols`` compiles with ``dtc -@`` (a
     ``__symbols__`` node, and a phandle on every labelled node) so overlays
     can target the tree's labels; overlay sources (``/plugin/``) always are.
-    ``Tree.dtb_size`` is the size of the blob ``dtc`` produced.
+    ``name`` is what errors and sources call the file (``<stdin>`` for a
+    copy of standard input). ``Tree.dtb_size`` is the size of the blob
+    ``dtc`` produced.
     """
+    shown = name or path
+    outer = {path: shown} if name else {}
+    try:
+        tree, places = _compile(path, shown, outer, include_dirs, symbols)
+    except InputError as exc:
+        if exc.file not in outer:
+            raise
+        raise InputError(outer[exc.file], exc.message, node=exc.node, line=exc.line, offset=exc.offset) from exc
+    _place_memreserves(tree, places)
+    return tree
+
+
+def _compile(path: str, shown: str, outer: dict[str, str], include_dirs: Sequence[str],
+             symbols: bool) -> tuple[Tree, list[dts_source.Mark]]:
     text = dts_source.read_text(path)
-    scan = dts_source.scan(text, path)
-    search = [os.path.dirname(path) or ".", *include_dirs]
+    scan = _renamed(dts_source.scan(text, path), outer)
+    # A copy of standard input resolves includes from the working directory, as a file there would.
+    home = "." if outer else os.path.dirname(path)
+    search = [home or ".", *include_dirs]
     symbols = symbols or scan.plugin is not None
     with tempfile.TemporaryDirectory(prefix="xenplan-dts-") as tmp:
-        src, renames = path, {}
+        src, renames = path, dict(outer)
+        files = [shown]
         if scan.cpp is not None:
             src = os.path.join(tmp, "preprocessed.dts")
-            dts_source.preprocess(path, search, scan.cpp, src)
-            renames = {src: path}
+            files += dts_source.preprocess(path, search, scan.cpp, src)[1:]
+            renames = {src: shown, **outer}
             scan = dts_source.scan(dts_source.read_text(src), src)
             scan = _renamed(scan, renames)
             first_dir = None
         else:
-            first_dir = os.path.dirname(path)
-        places = dts_source.follow_includes(scan, first_dir, search)
+            first_dir = home
+        places = dts_source.follow_includes(scan, first_dir, search, found_files=files)
         if os.environ.get(NO_DTC_ENV) == "1" or shutil.which("dtc") is None:
-            from xenplan.dt.dts_fallback import read_dts_dtlib
-
-            tree = read_dts_dtlib(path, src, search, scan, symbols=symbols)
+            tree = _read_dtlib(path, shown, src, search, scan, symbols, renames)
         else:
-            tree = _read_with_dtc(path, src, search, symbols, renames)
-    _place_memreserves(tree, places)
+            try:
+                tree = _read_with_dtc(shown, src, search, symbols, renames)
+            except _DtcExhausted:
+                tree = _read_dtlib(path, shown, src, search, scan, symbols, renames)
+                tree.notes.append(f"{shown}: dtc's parser ran out of memory (bison's stack limit, "
+                                  "reached past about 10,000 sibling nodes); read with the Python DTS reader")
+    tree.files = list(dict.fromkeys(files))
+    return tree, places
+
+
+def _read_dtlib(path: str, shown: str, src: str, search: Sequence[str], scan: dts_source.Scan, symbols: bool,
+                renames: dict[str, str]) -> Tree:
+    from xenplan.dt.dts_fallback import read_dts_dtlib
+
+    tree = read_dts_dtlib(path, src, search, scan, symbols=symbols)
+    if shown != path:
+        tree.file = shown
     return tree
+
+
+class _DtcExhausted(Exception):
+    """``dtc`` stopped with bison's "memory exhausted": the source is valid but too long for its parser."""
 
 
 def _renamed(scan: dts_source.Scan, renames: dict[str, str]) -> dts_source.Scan:
@@ -132,6 +168,8 @@ def _run_dtc(cmd: list[str], path: str, renames: dict[str, str]) -> bytes:
     if done.returncode < 0:
         raise InputError(path, f"dtc crashed ({_signal_name(-done.returncode)})")
     if done.returncode != 0:
+        if b" memory exhausted" in done.stderr:
+            raise _DtcExhausted
         raise dtc_error(done.stderr.decode("utf-8", "replace"), path, renames, done.returncode)
     return done.stdout
 
@@ -145,7 +183,8 @@ def _signal_name(sig: int) -> str:
 
 # "Error: board.dts:12.3-4 syntax error", "Error: board.dts:0.0 syntax error",
 # "Lexical error: board.dts:14.15-20 Character literal has 2 characters instead of 1"
-_DTC_PARSE = re.compile(r"^(?:Lexical error|Error): (?P<file>.+?):(?P<line>\d+)\.\d+(?:-(?:\d+\.)?\d+)? (?P<msg>.*)$")
+_DTC_PARSE = re.compile(
+    r"^(?:Lexical error|Error): (?P<file>.+?):(?P<line>\d+)\.(?P<col>\d+)(?:-(?:\d+\.)?\d+)? (?P<msg>.*)$")
 # "board.dts:3.4-5.4: ERROR (phandle_references): /n: Reference to ..."
 # "<stdout>: ERROR (duplicate_node_names): /fragment@0: Duplicate node name"
 _DTC_CHECK = re.compile(
@@ -163,7 +202,11 @@ def dtc_error(stderr: str, path: str, renames: dict[str, str], status: int) -> I
         if m:
             # An empty file is "file:0.0"; the error is at its start.
             file = renames.get(m.group("file"), m.group("file"))
-            return InputError(file, m.group("msg"), line=max(int(m.group("line")), 1))
+            msg = m.group("msg")
+            if msg == "syntax error":
+                hint = dts_source.syntax_hint(m.group("file"), int(m.group("line")), int(m.group("col")))
+                msg += f" (hint: {hint})" if hint else ""
+            return InputError(file, msg, line=max(int(m.group("line")), 1))
         m = _DTC_CHECK.match(raw)
         if m:
             file = m.group("file") if m.group("line") else path
@@ -177,3 +220,4 @@ def dtc_error(stderr: str, path: str, renames: dict[str, str], status: int) -> I
             fatal = m.group("msg")
     first = fatal or next((s for s in stderr.splitlines() if s.strip()), None)
     return InputError(path, f"dtc: {first}" if first else f"dtc failed (exit status {status})")
+

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xenplan.dt.dtb import MAX_DEPTH
-from xenplan.dt.dts_source import Mark, Scan
+from xenplan.dt.dts_source import Mark, Scan, syntax_hint
 from xenplan.dt.flat import packed_size
 from xenplan.dt.tree import MemReserve, Node, Property, Source, Tree
 from xenplan.errors import InputError
@@ -194,7 +194,7 @@ def _make_dt_class(dtlib: Any) -> Any:
     return RecordingDT
 
 
-_PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+) \(column \d+\): parse error: (?P<msg>.*)$", re.S)
+_PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+) \(column (?P<col>\d+)\): parse error: (?P<msg>.*)$", re.S)
 _PATHS = re.compile(r"(?<![\w/])(/[A-Za-z0-9,._+@/-]*)")
 
 
@@ -230,7 +230,9 @@ def read_dts_dtlib(path: str, src: str, search: Sequence[str], scan: Scan, *, sy
 def _dt_error(text: str, path: str, rec: _Recorder) -> InputError:
     m = _PARSE_ERROR.match(text)
     if m:
-        return InputError(m.group("file"), m.group("msg"), line=int(m.group("line")))
+        msg = m.group("msg")
+        hint = syntax_hint(m.group("file"), int(m.group("line")), int(m.group("col")))
+        return InputError(m.group("file"), f"{msg} (hint: {hint})" if hint else msg, line=int(m.group("line")))
     known = [p for p in _PATHS.findall(text) if p in rec.node_at]
     if known:
         # The later of the nodes named is the one dtc blames (a duplicate, a user).

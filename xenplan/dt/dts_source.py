@@ -23,13 +23,19 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xenplan.errors import InputError
+from xenplan.files import MAX_TREE_BYTES, read_input
 
-CPP_TIMEOUT = 20.0
-"""Seconds cpp may run; a preprocessor loop is an input error, not a hang."""
+CPP_TIMEOUT = 3.0
+"""Seconds cpp may run; real trees preprocess in milliseconds, and a macro
+expansion bomb is an input error, not a hang."""
+CPP_OUTPUT_LIMIT = 4 * MAX_TREE_BYTES
+"""Largest preprocessed text accepted; past it cpp is stopped (an expansion bomb)."""
 MAX_INCLUDE_DEPTH = 64
 """Deepest ``/include/`` nesting followed (real trees use two or three levels)."""
 
@@ -111,16 +117,17 @@ def _unescape(s: str) -> str:
 
 
 def read_text(path: str) -> str:
-    """The file as text for scanning (Latin-1: every byte is kept, nothing fails)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("latin-1")
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    """The file as text for scanning (Latin-1: every byte is kept, nothing fails).
+
+    Read through ``read_input``: a regular file of bounded size, so an
+    ``/include/`` of ``/dev/zero`` is refused rather than read.
+    """
+    return read_input(path).decode("latin-1")
 
 
 def follow_includes(
-    top: Scan, first_dir: str | None, search: Sequence[str], chain: tuple[str, ...] = ()
+    top: Scan, first_dir: str | None, search: Sequence[str], chain: tuple[str, ...] = (),
+    found_files: list[str] | None = None,
 ) -> list[Mark]:
     """Check the ``/include/`` tree the way ``dtc`` resolves it; return every
     ``/memreserve/`` place in expansion order.
@@ -128,7 +135,8 @@ def follow_includes(
     ``dtc`` (``srcpos.c: srcfile_relative_open()``) looks next to the including
     file first, then in each ``-i`` directory. A file that cannot be found, or
     one that includes itself through any chain, is an ``InputError`` at the
-    ``/include/`` line that breaks.
+    ``/include/`` line that breaks. Each file included is appended to
+    ``found_files`` when given.
     """
     places: list[Mark] = []
     for kind, name, mark in top.events:
@@ -143,8 +151,10 @@ def follow_includes(
             cycle = " -> ".join(os.path.basename(c) for c in (*chain, key))
             what = "include cycle" if key in chain else "includes nested too deeply"
             raise InputError(mark.file, f'/include/ "{name}": {what} ({cycle})', line=mark.line)
+        if found_files is not None:
+            found_files.append(found)
         sub = scan(read_text(found), found)
-        places += follow_includes(sub, os.path.dirname(found), search, (*chain, key))
+        places += follow_includes(sub, os.path.dirname(found), search, (*chain, key), found_files)
     return places
 
 
@@ -172,8 +182,11 @@ def run_tool(cmd: list[str], path: str, tool: str, timeout: float) -> subprocess
         raise InputError(path, f"cannot run {tool}: {exc}") from exc
 
 
-def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> None:
-    """Run cpp on ``path`` into ``out``, keeping line markers (the kernel's flags)."""
+def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> list[str]:
+    """Run cpp on ``path`` into ``out``, keeping line markers (the kernel's flags).
+
+    Returns the files cpp read (its ``-MD`` dependency list), ``path`` first.
+    """
     cpp = shutil.which("cpp")
     if cpp is None:
         raise InputError(
@@ -184,10 +197,11 @@ def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> N
     cmd = [cpp, "-nostdinc", "-undef", "-x", "assembler-with-cpp", "-D__DTS__"]
     for d in search:
         cmd += ["-I", d]
-    cmd += [path, "-o", out]
-    done = run_tool(cmd, path, "cpp", CPP_TIMEOUT)
+    deps = out + ".d"
+    cmd += ["-MD", "-MF", deps, "-MT", "out", path, "-o", out]
+    done = _run_bounded(cmd, path, out)
     if done.returncode == 0:
-        return
+        return _dependencies(deps) or [path]
     err = done.stderr.decode("utf-8", "replace")
     for raw in err.splitlines():
         m = _CPP_ERROR.match(raw)
@@ -195,3 +209,80 @@ def preprocess(path: str, search: Sequence[str], directive: Mark, out: str) -> N
             raise InputError(m.group("file"), f"cpp: {m.group('msg')}", line=int(m.group("line")))
     first = next((s for s in err.splitlines() if s.strip()), f"exit status {done.returncode}")
     raise InputError(path, f"cpp failed: {first}")
+
+
+def _run_bounded(cmd: list[str], path: str, out: str) -> subprocess.CompletedProcess[bytes]:
+    """Run cpp writing ``out``, stopped when it passes ``CPP_TIMEOUT`` or ``CPP_OUTPUT_LIMIT``."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        except OSError as exc:
+            raise InputError(path, f"cannot run cpp: {exc}") from exc
+        deadline = time.monotonic() + CPP_TIMEOUT
+        why = None
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                why = f"cpp did not finish within {CPP_TIMEOUT:g} s (a macro that expands without end?)"
+            elif _size(out) > CPP_OUTPUT_LIMIT:
+                why = (f"cpp output passed {CPP_OUTPUT_LIMIT >> 20} MiB (a macro that expands "
+                       "exponentially?)")
+            if why is not None:
+                proc.kill()
+                proc.wait()
+                raise InputError(path, why)
+            time.sleep(0.01)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, b"", err.read(1 << 20))
+
+
+def _size(path: str) -> int:
+    """Size of a file another process may be creating or removing (0 when absent)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _dependencies(depfile: str) -> list[str]:
+    """The prerequisites of a make rule cpp wrote (``out: a.dts b.h \\``), unescaped."""
+    try:
+        with open(depfile, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return []
+    body = text.partition(":")[2].replace("\\\n", " ")
+    return [t.replace("\\ ", " ") for t in re.findall(r"(?:\\ |[^\s])+", body)]
+
+
+_CURLY = ("\u201c", "\u201d", "\u2018", "\u2019")
+_ELLIPSIS = re.compile(r"\.\.\.|\u2026")
+_ENDS_STATEMENT = re.compile(r"(?:[;{,]|\*/|^\s*#.*|^\s*/dts-v1/;?|^\s*)\s*$")
+
+
+def syntax_hint(file: str, line: int, column: int) -> str | None:
+    """A likely cause of a ``dtc`` syntax error at ``file:line.column``, when the text shows a common one.
+
+    Text pasted from documents brings curly quotes and ellipses, and a
+    forgotten ``;`` shows up as an error at the start of the next statement.
+    """
+    try:
+        with open(file, "rb") as fh:
+            lines = fh.read(8 << 20).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    if not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    if any(q in text for q in _CURLY):
+        return "curly quotes (\u201c \u201d \u2018 \u2019) where DTS needs straight ones (\")"
+    if _ELLIPSIS.search(text):
+        return "an ellipsis ('...' or '\u2026') left from documentation; DTS needs the values written out"
+    if text[: max(column - 1, 0)].strip() == "":
+        for before in range(line - 2, -1, -1):
+            prev = re.sub(r"//.*$", "", lines[before]).rstrip()
+            if not prev.strip():
+                continue
+            if not _ENDS_STATEMENT.search(prev):
+                return f"is a ';' missing at the end of line {before + 1}?"
+            break
+    return None

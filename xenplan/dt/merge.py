@@ -40,6 +40,7 @@ def merge_fragment(board: Tree, fragment: Tree) -> Tree:
     root = _clone(board.root, None)
     _merge(root, fragment.root)
     merged = dataclasses.replace(board, root=root, memreserve=[*board.memreserve, *fragment.memreserve],
+                                 notes=[*board.notes, *fragment.notes],
                                  file=fragment.file)
     merged.dtb_size = packed_size(merged)
     return merged

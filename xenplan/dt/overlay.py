@@ -321,4 +321,4 @@ def _copy(tree: Tree) -> Tree:
             copy = clone(child, new)
             new.children.append(copy)
             stack.append((child, copy))
-    return dataclasses.replace(tree, root=root, memreserve=list(tree.memreserve))
+    return dataclasses.replace(tree, root=root, memreserve=list(tree.memreserve), notes=list(tree.notes))

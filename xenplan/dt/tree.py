@@ -144,6 +144,10 @@ class Tree:
     file: str = "<input>"
     dtb_size: int | None = None
     boot_cpuid: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What the reader did that the user should know (a fallback taken)."""
+    files: list[str] = field(default_factory=list)
+    """Every file read to build the tree (the input, its includes, a board, overlays)."""
 
     def find(self, path: str) -> Node | None:
         """The node at an absolute path (each component matched by full name)."""

@@ -1,0 +1,139 @@
+"""Reading inputs and writing reports without surprises.
+
+Every file xenplan reads goes through ``read_input``: only a regular file
+(or ``-``, standard input) is opened, so a FIFO without a writer cannot block
+and ``/dev/zero`` cannot grow without end, and nothing larger than a hard cap
+is read. Xen maps at most ``MAX_FDT_SIZE`` (2 MiB) of device tree in
+``early_fdt_map()``, so ``MAX_TREE_BYTES`` leaves room for a finding about
+a tree above that size while refusing what no device tree is.
+
+Every report goes through ``write_output``: it refuses a path that is one of
+the inputs, and writes a temporary file in the target's directory that
+replaces the target only once complete, so a failed run never leaves half a
+report or a clobbered device tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable
+
+from xenplan.errors import InputError, UsageError
+
+MAX_TREE_BYTES = 64 << 20
+"""Largest device tree, overlay, board or partial DTB read (Xen itself takes 2 MiB)."""
+MAX_KERNEL_BYTES = 1 << 30
+"""Largest kernel image read (its header decides placement; the size decides room)."""
+STDIN = "-"
+
+
+def _size_text(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def read_input(path: str, limit: int = MAX_TREE_BYTES) -> bytes:
+    """The bytes of ``path`` (``-``: standard input), at most ``limit`` of them.
+
+    Raises ``InputError`` for a path that is not a regular file (checked with
+    ``os.stat`` before opening, so nothing blocks), one that cannot be read,
+    and one larger than ``limit``.
+    """
+    if path == STDIN:
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            raise InputError("<stdin>", f"more than {_size_text(limit)}: too large for an input "
+                             f"(the limit is {_size_text(limit)})")
+        return data
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(path, "is a directory, not a regular file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(path, f"is not a regular file (a {_kind(st.st_mode)}); give a file, or - for "
+                         "standard input")
+    if st.st_size > limit:
+        raise InputError(path, f"is {_size_text(st.st_size)}, larger than the {_size_text(limit)} "
+                         "an input may be")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise InputError(path, f"grew past {_size_text(limit)} while being read")
+    return data
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (by inode when both exist, else by resolved path)."""
+    if STDIN in (a, b):
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(path: str, inputs: Iterable[str], option: str = "--output") -> str:
+    """Refuse an output path that is one of ``inputs``, a directory, or in no directory; return its directory."""
+    for given in inputs:
+        if same_file(path, given):
+            raise UsageError(option, f"{path!r} is also an input ({given}); refusing to overwrite it")
+    if os.path.isdir(path):
+        raise UsageError(option, f"{path!r} is a directory; give a file path")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(option, f"{path!r}: directory {directory} does not exist")
+    return directory
+
+
+def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--output") -> None:
+    """Write ``text`` to ``path`` atomically, refusing to overwrite any of ``inputs``.
+
+    The text goes to a temporary file beside ``path`` and replaces it with
+    ``os.replace``; an unwritable or missing directory, or a directory given
+    as ``path``, is a ``UsageError`` naming ``option``.
+    """
+    directory = check_output(path, inputs, option)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(option, f"{path!r}: cannot write in {directory}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(option, f"{path!r}: cannot write: {exc.strerror or exc}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
