@@ -224,15 +224,7 @@ def _at_least_users(under: str) -> list[str]:
                   if p != RELEASE_PY and "at_least(" in p.read_text())
 
 
-@pytest.mark.parametrize("layer", ["dt", "model", "checks", "report", "."])
+@pytest.mark.parametrize("layer", ["dt", "model", "boot", "checks", "report", "."])
 def test_no_version_comparison_outside_release(layer: str) -> None:
     """Behaviour is read from ``XenRelease`` fields; only ``release.py`` compares versions."""
-    users = _at_least_users(layer)
-    if layer == ".":
-        users = [u for u in users if not u.startswith("xenplan/boot/")]
-    assert users == []
-
-
-@pytest.mark.xfail(strict=True, reason="boot/ converted in the next step")
-def test_no_version_comparison_in_boot() -> None:
-    assert _at_least_users("boot") == []
+    assert _at_least_users(layer) == []

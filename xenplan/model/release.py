@@ -290,7 +290,9 @@ class XenRelease:
     guest_dtb_includes_pdt: bool
     """The guest DTB buffer also holds the partial device tree module (4.18+)."""
     guest_dtb_base: int
-    """Measured size of a minimal generated guest DTB (KRN-005) before per-vCPU nodes."""
+    """Size of the DTB ``prepare_dtb_domU()`` generates for a minimal domU without vCPUs
+    (KRN-005), measured from the recorded boots ("Loading dN DTB to …": exactly linear in
+    the vCPUs), less the 37 bytes the recordings' one-word kernel ``bootargs`` take."""
     guest_dtb_shm_nodes: bool
     """``make_resv_memory_node()`` adds the shared-memory nodes to the guest DTB (4.17+)."""
     extended_regions: bool
