@@ -421,11 +421,10 @@ class _Domains(DomainBuild):
 
 
 def _wants_xenstore(rel: XenRelease, enhanced: str | None) -> bool:
-    """XS-001: "" or "enabled" and, where the release knows it, "legacy" ask for xenstore;
-    anything else does not."""
-    if enhanced is None:
-        return False
-    return enhanced in ("", "enabled") or rel.enhanced_mode(enhanced) == "legacy"
+    """``construct_domU()``: the ``xen,enhanced`` modes that ask for xenstore ("" and
+    "enabled", "legacy" from 4.21); other values, and any value on a release that does
+    not read the property (4.16), do not (XS-001)."""
+    return rel.enhanced_mode(enhanced) in ("xenstore", "legacy")
 
 
 def _affinity_cpus(text: str) -> list[int]:
