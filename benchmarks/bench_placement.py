@@ -17,12 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from xenplan.boot.replay import HeapBoard, HeapDomain, PlacementResult, place_domains
+from xenplan.model.release import XenVersion, release_of
 
 GiB = 1 << 30
 TiB = 1 << 40
 
 
-def _board(ram: int, version: tuple[int, int] = (4, 22)) -> HeapBoard:
+def _board(ram: int, version: str = "4.22") -> HeapBoard:
     return HeapBoard(
         ram=((0x40000000, ram),),
         modules=((0x40200000, 0x154000), (0x48000000, 0x9000), (0x48200000, 0x10000)),
@@ -30,7 +31,7 @@ def _board(ram: int, version: tuple[int, int] = (4, 22)) -> HeapBoard:
         static_heap=None,
         fdt_size=0x9000,
         unflat_size=0xA000,
-        version=version,
+        release=release_of(XenVersion.parse(version)),
     )
 
 

@@ -30,6 +30,7 @@ from xenplan.boot.replay import (
 from xenplan.dt.load import load
 from xenplan.dt.tree import Node, Tree
 from xenplan.model.board import unflattened_size
+from xenplan.model.release import XenVersion, release_of
 
 ORACLE = Path(__file__).parent.parent / "data" / "oracle"
 GiB = 1 << 30
@@ -199,7 +200,7 @@ def oracle_board(tree: Tree, verdict: dict[str, Any]) -> tuple[HeapBoard, list[H
         static_heap=tuple(heap) if heap else None,
         fdt_size=int(verdict["fdt"][1], 16),
         unflat_size=unflattened_size(tree, 128 if version[1] >= 21 else 144),
-        version=version,
+        release=release_of(XenVersion.parse(verdict["xen_version"])),
     )
     return board, domains
 
@@ -339,7 +340,7 @@ def _qemu(version: tuple[int, int], gib: int = 4, **kw: Any) -> HeapBoard:
         static_heap=None,
         fdt_size=0x9000,
         unflat_size=0x9000,
-        version=version,
+        release=release_of(XenVersion.parse(f"{version[0]}.{version[1]}")),
     )
     base.update(kw)
     return HeapBoard(**base)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rulecases import analyse_fixture, rule_set_tests
+from rulecases import analyse_fixture, analyse_fixture_with, rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "xs"
 D1, D2 = "/chosen/domU1", "/chosen/domU2"
@@ -36,3 +36,13 @@ def test_xs002_outcome(name: str, outcome: str) -> None:
     res = analyse_fixture(FIX / f"{name}.dts").result
     assert res.outcome == outcome
     assert res.failed_at is not None and (res.failed_at.rule, res.failed_at.stage) == ("XS-002", "domain")
+
+
+def test_xen_416_does_not_read_xen_enhanced(tmp_path: Path) -> None:
+    """4.16 has no ``xen,enhanced`` (``construct_domU()`` first reads it in 4.17): the domU that
+    asks for xenstore without a dom0 is an ordinary domU, it boots, and VER-003 says the property
+    is ignored."""
+    a = analyse_fixture_with(FIX / "XS-002-fires-417.dts", tmp_path, "--xen-version 4.16")
+    assert a.result.outcome == "boots"
+    assert "XS-002" not in {f.rule for f in a.findings}
+    assert ("VER-003", D1) in {(f.rule, f.path) for f in a.findings}

@@ -83,7 +83,7 @@ def run(state: BootState) -> BootState:
     if t.fdt_address is not None:
         size = t.fdt_size or state.system.dtb_size or 0
         fdt = Range(start=t.fdt_address, size=size)
-        if state.v.at_least(4, 18) and t.xen_image is not None and fdt.overlaps(t.xen_image):
+        if state.rel.fdt_xen_overlap_refused and t.xen_image is not None and fdt.overlaps(t.xen_image):
             state.event("RSV-012", "DROP", f"the DTB {fdt} overlaps Xen's image {t.xen_image}: add_boot_module() "
                         "refuses it and Xen goes on without the DTB in its module table (its pages are not "
                         "protected from the heap)", path="/", ranges=[fdt],
@@ -94,8 +94,8 @@ def run(state: BootState) -> BootState:
             state.notes.append(f"DTB size taken from the compiled blob ({size:#x} bytes)")
     else:
         state.notes.append("no --fdt-address: overlap checks with the DTB skipped")
-    if state.v.at_least(4, 19):
-        limit = 256
+    if state.rel.memreserve_in_bootinfo:
+        limit = state.rel.nr_mem_banks
         for i, r in enumerate(state.system.board.memreserve):
             if len(state.reserved_mem) >= limit:
                 text = "Cannot allocate reserved memory bank"

@@ -30,7 +30,7 @@ def nr_spis(state: BootState, dom: Domain) -> int:
     n = state.system.target.gic_spis
     if dom.vpl011:
         uart = state.system.board.uart
-        direct = dom.direct_map and state.v.at_least(4, 17)
+        direct = dom.direct_map and state.rel.direct_map
         virq = (uart.irq if uart is not None and uart.irq is not None else 32) if direct else 32
         n = max(n, virq - 32 + 1)
     return n
@@ -42,6 +42,7 @@ class DomainBuild:
     def __init__(self, state: BootState) -> None:
         self.state = state
         self.v = state.v
+        self.rel = state.rel
 
     def fail(self, construction: Construction, rule: str, text: str, xen_message: str | None, *,
              outcome: Outcome = "panic", behaviour: Behaviour = "PANIC", prop: str | None = None,

@@ -25,7 +25,7 @@ def ram(build: DomainBuild, construction: Construction) -> None:
     """The domain's RAM by kind; without CONFIG_STATIC_MEMORY static banks give none (SMEM-002)."""
     dom = construction.dom
     if dom.static_mem_present and not build.state.system.target.has("STATIC_MEMORY"):
-        if build.v.at_least(4, 23):
+        if build.rel.static_mem_kconfig_in_scan:
             return  # refused by the early scan (4.23-dev)
         build.state.event("SMEM-002", "PANIC-DBG", f"{dom.name} has xen,static-mem but Xen is built without "
                           "CONFIG_STATIC_MEMORY: its banks are reserved, never initialised, and the domain gets no RAM "
@@ -35,7 +35,7 @@ def ram(build: DomainBuild, construction: Construction) -> None:
     if replay_bridge.hardware_11(build.state, dom):
         _ram_hardware_11(build, construction)
     elif dom.static_mem_present:
-        if dom.direct_map and build.v.at_least(4, 17):
+        if dom.direct_map and build.rel.direct_map:
             _ram_direct(build, construction)
         else:
             _ram_static(build, construction)
@@ -193,7 +193,7 @@ def _static_total(build: DomainBuild, banks: tuple[Range, ...]) -> int:
     total = 0
     used0 = 0
     for b in banks:
-        if used0 < GUEST_RAM0.size and used0 + b.size > GUEST_RAM0.size and not build.v.at_least(4, 22):
+        if used0 < GUEST_RAM0.size and used0 + b.size > GUEST_RAM0.size and build.rel.static_total_ram0_bug:
             total += used0 + b.size - GUEST_RAM0.size
             used0 = GUEST_RAM0.size
             continue

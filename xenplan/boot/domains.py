@@ -1,8 +1,8 @@
 """S8–S9: dom0less mode and the construction of every ``xen,domain``.
 
 Mirrors ``is_dom0less_mode()`` and ``create_domUs()`` / ``construct_domU()``
-(``xen/arch/arm/domain_build.construction`` up to 4.18, ``xen/arch/arm/dom0less-build.construction``
-4.20, ``xen/common/device-tree/dom0less-build.construction`` 4.22), in the step order
+(``xen/arch/arm/domain_build.c`` up to 4.18, ``xen/arch/arm/dom0less-build.c``
+4.20, ``xen/common/device-tree/dom0less-build.c`` 4.22), in the step order
 of DOM-021: node checks, domain creation, ``memory``, the P2M pool, the
 kernel probe, RAM (``allocate_memory()``, ``allocate_static_memory()``,
 ``assign_static_memory_11()``), static shared memory, the guest DTB, and
@@ -20,8 +20,8 @@ from xenplan.boot.construction import Construction
 from xenplan.boot.result import Related
 from xenplan.boot.state import BootModule, BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE
+from xenplan.model.release import XenRelease
 from xenplan.model.system import Domain
-from xenplan.model.target import XenVersion
 
 GICR_FRAME = 0x20000
 """One GICv3 redistributor frame pair per vCPU (128 KiB)."""
@@ -68,8 +68,8 @@ class _Domains(DomainBuild):
             why = (f"every domU kernel was lost ({', '.join(lost)})" if lost
                    else "no domU kernel module was recorded")
             self.state.event("DOM-002", "PANIC", f"{why}: Xen is not in dom0less mode, tries to build dom0 and finds "
-                             "no kernel for it", path="/chosen", xen_message=msg.dom0_fallback(self.v))
-            self.state.stop("panic", "other", "DOM-002", msg.dom0_fallback(self.v))
+                             "no kernel for it", path="/chosen", xen_message=msg.dom0_fallback(self.rel))
+            self.state.stop("panic", "other", "DOM-002", msg.dom0_fallback(self.rel))
 
     def dom0_ram(self) -> None:
         """``create_dom0()`` / ``allocate_memory_11()`` (HWD-002): dom0's 1:1 banks from the heap
@@ -99,14 +99,14 @@ class _Domains(DomainBuild):
     def dom0_shm(self) -> None:
         """HWD-005 (4.19+): dom0 is direct-mapped, so each of its shared-memory regions must
         name a host address equal to its guest one, else ``construct_dom0()`` fails."""
-        if self.state.stopped or not self.v.at_least(4, 19):
+        if self.state.stopped or not self.rel.dom0_shm_host_checked:
             return
         for sh in self.state.system.xen.dom0_shm:
             if sh.guest is None or (sh.host is not None and sh.host == sh.guest):
                 continue
             why = ("has no host address" if sh.host is None
                    else f"maps host {sh.host:#x} at guest {sh.guest:#x}")
-            text = msg.dom0_fallback(self.v, -22)
+            text = msg.dom0_fallback(self.rel, -22)
             self.state.dom0_status = "failed"
             self.state.event("HWD-005", "PANIC", f"{sh.path}: dom0's shared memory \"{sh.shm_id}\" {why}, but dom0 "
                              "is direct-mapped", path=sh.path, prop="xen,shared-mem", xen_message=text)
@@ -141,8 +141,8 @@ class _Domains(DomainBuild):
 
     def _node_checks(self, construction: Construction) -> None:
         """``parse_dom0less_node()`` (4.21+; inline in ``create_domUs()`` before), in its order."""
-        dom, v, t = construction.dom, self.v, self.state.system.target
-        caps = dom.capabilities if v.at_least(4, 21) else None
+        dom, rel, t = construction.dom, self.rel, self.state.system.target
+        caps = dom.capabilities if rel.domain_capabilities else None
         hw = bool(caps is not None and caps & 2)
         if caps is not None and caps & ~7:
             t_ = f"Invalid capabilities ({caps:x})"
@@ -157,7 +157,7 @@ class _Domains(DomainBuild):
             t_ = "LLC coloring and static memory are incompatible"
             self.fail(construction, "LLC-001", f"{dom.name} has xen,static-mem on a Xen with LLC colouring", t_,
                       prop="xen,static-mem")
-        if dom.direct_map and v.at_least(4, 17) and (not dom.static_mem_present or not t.has("STATIC_MEMORY")):
+        if dom.direct_map and rel.direct_map and (not dom.static_mem_present or not t.has("STATIC_MEMORY")):
             t_ = f"direct-map is not valid for domain {dom.name} without static allocation."
             self.fail(construction, "DMAP-001", t_, t_, prop="direct-map")
         if dom.cpus is None:
@@ -174,7 +174,7 @@ class _Domains(DomainBuild):
             if dom.child_module("multiboot,device-tree") is not None:
                 self.fail(construction, "HWD-010", "a partial device tree on the hardware domain",
                           "\"multiboot,device-tree\" incompatible with hardware domain")
-        if dom.cpupool is not None and v.at_least(4, 17) and t.has("BOOT_TIME_CPUPOOLS"):
+        if dom.cpupool is not None and rel.cpupool_binding and t.has("BOOT_TIME_CPUPOOLS"):
             target = self.state.system.phandles.get(dom.cpupool)
             if target is not None and target not in self.state.system.cpupools:
                 t_ = "Error getting cpupool id from domain-cpupool (-3)"
@@ -182,14 +182,14 @@ class _Domains(DomainBuild):
                           "DOM-011", f"domain-cpupool = <{dom.cpupool:#x}> names {target}, not a xen,cpupool "
                           "node", t_, prop="domain-cpupool")
         for prop, val in (("max_grant_frames", dom.max_grant_frames), ("max_maptrack_frames", dom.max_maptrack_frames)):
-            if val is not None and val > 0x7FFFFFFF and v.at_least(4, 18):
+            if val is not None and val > 0x7FFFFFFF and rel.grant_frame_props:
                 t_ = f"{prop} ({val}) overflow"
                 self.fail(construction, "DOM-012", f"{prop} = {val} is above INT32_MAX", t_, prop=prop)
-        if dom.llc_colors is not None and v.at_least(4, 20) and not self.state.system.llc_coloring:
+        if dom.llc_colors is not None and "llc-colors" in rel.domain_props and not self.state.system.llc_coloring:
             t_ = "'llc-colors' found, but LLC coloring is disabled"
             self.fail(construction, "LLC-002", f"{dom.name} has llc-colors but Xen is built without LLC colouring", t_,
                       prop="llc-colors")
-        if dom.direct_map and v.at_least(4, 17) and dom.nr_spis is None:
+        if dom.direct_map and rel.direct_map and dom.nr_spis is None:
             uart = self.state.system.board.uart
             if uart is None or uart.irq is None:
                 t_ = "Error getting IRQ number for this serial port"
@@ -199,7 +199,8 @@ class _Domains(DomainBuild):
             self.fail(construction,
                       "HWD-010", "nr_spis on the hardware domain", "nr_spis cannot be specified for hardware "
                       "domain", prop="nr_spis")
-        if dom.trap_unmapped_accesses is not None and v.at_least(4, 21) and dom.trap_unmapped_accesses > 1:
+        if (dom.trap_unmapped_accesses is not None and "trap-unmapped-accesses" in rel.domain_props
+                and dom.trap_unmapped_accesses > 1):
             t_ = "trap-unmapped-accesses: supported values are 0 or 1"
             self.fail(construction, "DOM-013", f"trap-unmapped-accesses = {dom.trap_unmapped_accesses}", t_,
                       prop="trap-unmapped-accesses")
@@ -216,20 +217,20 @@ class _Domains(DomainBuild):
         dom = construction.dom
         assert dom.cpus is not None
         pdt = dom.child_module("multiboot,device-tree")
-        if pdt is not None and not self.v.at_least(4, 17) and not self.state.system.board.iommus \
+        if pdt is not None and self.rel.partial_dt_needs_iommu and not self.state.system.board.iommus \
                 and pdt.path in {m.path for m in self.state.live_modules()}:
             self.fail(construction,
                       "PT-001", f"{dom.name} has a partial device tree ({pdt.path}): Xen 4.16 then asks for "
                       "IOMMU mappings, and the board has no IOMMU (\"IOMMU requested but not available\")",
-                      msg.error_creating(self.v, dom.name))
+                      msg.error_creating(self.rel, dom.name))
         if dom.cpus == 0 or dom.cpus > self.max_vcpus():
             self.fail(construction, "DOM-006", f"cpus = {dom.cpus}: the vGIC takes 1 to {self.max_vcpus()} vCPUs",
-                      msg.error_creating(self.v, dom.name), prop="cpus")
+                      msg.error_creating(self.rel, dom.name), prop="cpus")
         spis = self.nr_spis(dom)
         if (spis + 31) // 32 * 32 > MAX_VGIC_SPIS:
             self.fail(construction, "DOM-009", f"nr_spis = {spis}: the vGIC accepts at most 960",
-                      msg.error_creating(self.v, dom.name), prop="nr_spis")
-        if dom.capabilities is not None and dom.capabilities & 4 and self.v.at_least(4, 21):
+                      msg.error_creating(self.rel, dom.name), prop="nr_spis")
+        if dom.capabilities is not None and dom.capabilities & 4 and self.rel.xenstore_domain:
             if self.xenstore_domain is not None:
                 t_ = f"Only 1 xenstore domain can be specified! ({self.xenstore_domain})"
                 self.fail(construction,
@@ -246,13 +247,13 @@ class _Domains(DomainBuild):
         if dom.memory_kib is None:
             what = "missing" if dom.memory_len == 0 else f"only {dom.memory_len} bytes long (needs 8: two cells)"
             self.fail(construction,
-                      "DOM-004", f"memory is {what}", msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
+                      "DOM-004", f"memory is {what}", msg.could_not_set_up(self.rel, dom.name, -22), prop="memory")
         construction.max_pages = (dom.memory_kib or 0) * 1024 >> PAGE_SHIFT
 
     def _p2m_pool(self, construction: Construction) -> None:
         failure = replay_bridge.domain_pool_failure(self.state, construction.dom)
         if failure is not None:
-            self.fail(construction, "ALLOC-006", failure, msg.could_not_set_up(self.v, construction.dom.name, -12),
+            self.fail(construction, "ALLOC-006", failure, msg.could_not_set_up(self.rel, construction.dom.name, -12),
                       prop="xen,domain-p2m-mem-mb" if construction.dom.p2m_mem_mb is not None else None)
 
     def _live_kernels(self) -> dict[int, BootModule]:
@@ -266,7 +267,7 @@ class _Domains(DomainBuild):
 
     def _kernel(self, construction: Construction) -> None:
         """``kernel_probe()``: the ``multiboot,kernel`` child must be a recorded module (DOM-020)."""
-        dom, v = construction.dom, self.v
+        dom, v, rel = construction.dom, self.v, self.rel
         k = dom.kernel()
         rec = None
         if k is not None and k.range is not None:
@@ -279,24 +280,24 @@ class _Domains(DomainBuild):
             else:
                 why = f"kernel module {k.path} is not a recorded boot module"
             self.fail(construction, "DOM-020", f"{dom.name} {why}: Missing kernel boot module?",
-                      msg.could_not_set_up(v, dom.name, -2))
+                      msg.could_not_set_up(rel, dom.name, -2))
         if not any(r.contains(rec.range) for r in self.state.ram):
             self.fail(construction, "MOD-008", f"kernel module {rec.range} is outside RAM: reading its header faults",
                       msg.DATA_ABORT, outcome="crash", behaviour="CRASH", ranges=[rec.range])
-        if not v.at_least(4, 18):
+        if rel.early_fdt_overlap == "none":
             for other in self.state.live_modules():
                 if (other is not rec and other.kind == "kernel"
                         and other.range.start < rec.range.start < other.range.end):
                     self.fail(construction,
                               "MOD-004", f"kernel module {rec.range} starts inside kernel module {other.path} "
                               f"{other.range}: Xen {v} keeps both and this image's header is overwritten",
-                              msg.could_not_set_up(v, dom.name, -22), ranges=[rec.range],
+                              msg.could_not_set_up(rel, dom.name, -22), ranges=[rec.range],
                               related=[Related(path=other.path, ranges=(other.range,))])
         image = self.state.system.target.kernel_image(dom.name, rec.path)
         if image is not None and image.kind == "invalid":
             self.fail(construction,
                       "DOM-020", f"{image.source or rec.path} is not a kernel Xen can load (no arm64 Image, "
-                      "zImage, uImage or gzip header)", msg.could_not_set_up(v, dom.name, -22),
+                      "zImage, uImage or gzip header)", msg.could_not_set_up(rel, dom.name, -22),
                       ranges=[rec.range])
         construction.kernel = rec.range
         construction.image = image
@@ -318,7 +319,7 @@ class _Domains(DomainBuild):
                     else f"memory = {dom.memory_kib} KiB")
             self.fail(construction,
                       "DOM-005", f"{dom.name} has no RAM bank ({root}): Device tree generation failed (-2)",
-                      msg.could_not_set_up(self.v, dom.name, -22), prop="memory")
+                      msg.could_not_set_up(self.rel, dom.name, -22), prop="memory")
         passthrough.construct(self, construction)
         need = krn.guest_dtb_size(self.state, construction.dom, construction.nr_guest_banks)
         buf = krn.guest_dtb_buffer(self.state)
@@ -327,7 +328,7 @@ class _Domains(DomainBuild):
                       "KRN-005", f"the device tree Xen writes for {construction.dom.name} needs about {need} "
                       f"bytes ({construction.dom.cpus} vCPUs) but its buffer is {buf} bytes: Device tree generation "
                       "failed (-3)",
-                      msg.could_not_set_up(self.v, construction.dom.name, -22), prop="cpus")
+                      msg.could_not_set_up(self.rel, construction.dom.name, -22), prop="cpus")
 
     def _place(self, construction: Construction) -> None:
         krn.place(self, construction)
@@ -338,15 +339,15 @@ class _Domains(DomainBuild):
         (DOM-016; 4.17-4.19 run it with fewer vCPUs, which the check reports)."""
         dom = construction.dom
         gic = self.state.system.board.gic
-        if not (dom.direct_map and self.v.at_least(4, 20) and gic is not None and gic.version == 3
+        if not (dom.direct_map and self.rel.dom016 == "PANIC" and gic is not None and gic.version == 3
                 and gic.redist and dom.cpus):
             return
         frames = sum(r.size for r in gic.redist) // GICR_FRAME
         if dom.cpus > frames:
             self.fail(construction, "DOM-016", f"{dom.name} is direct-mapped with {dom.cpus} vCPUs but the host GICv3 "
                       f"redistributor regions of {gic.path} hold only {frames} frames of 128 KiB: "
-                      f"Failed to allocate d{construction.domid}v{frames}", msg.could_not_set_up(self.v, dom.name, -12),
-                      prop="cpus")
+                      f"Failed to allocate d{construction.domid}v{frames}",
+                      msg.could_not_set_up(self.rel, dom.name, -12), prop="cpus")
 
     def _vpl011(self, construction: Construction) -> None:
         dom = construction.dom
@@ -354,8 +355,8 @@ class _Domains(DomainBuild):
             return
         if not self.state.system.target.has("SBSA_VUART_CONSOLE"):
             self.fail(construction, "DMAP-006", "vpl011 needs CONFIG_SBSA_VUART_CONSOLE",
-                      msg.could_not_set_up(self.v, dom.name, -38), prop="vpl011")
-        if dom.direct_map and self.v.at_least(4, 17):
+                      msg.could_not_set_up(self.rel, dom.name, -38), prop="vpl011")
+        if dom.direct_map and self.rel.direct_map:
             uart = self.state.system.board.uart
             if uart is None or uart.base is None:
                 self.fail(construction,
@@ -370,7 +371,7 @@ class _Domains(DomainBuild):
     def _vcpu_affinity(self, construction: Construction) -> None:
         """DOM-015 (4.21+): ``xen,vcpu`` children need an ``id`` below ``cpus`` and pCPUs that exist."""
         dom = construction.dom
-        if not self.v.at_least(4, 21):
+        if not self.rel.vcpu_affinity_nodes:
             return
         nr_cpu_ids = self.state.system.target.host_cpus or self.state.system.board.nr_cpus or 1
         for vc in dom.vcpus:
@@ -388,9 +389,9 @@ class _Domains(DomainBuild):
     def _xenstore(self, construction: Construction) -> None:
         """``xen,enhanced``: the xenstore event channel (port 1) and who must serve it (XS-002)."""
         dom = construction.dom
-        if not _wants_xenstore(self.v, dom.enhanced):
+        if not _wants_xenstore(self.rel, dom.enhanced):
             return
-        if not self.v.at_least(4, 21):
+        if not self.rel.xenstore_domain:
             if self.hardware_domain is None:
                 self.fail(construction, "XS-002", f"{dom.name} asks for xenstore (xen,enhanced) and there is no dom0: "
                           "alloc_xenstore_evtchn() dereferences the missing hardware domain", msg.DATA_ABORT,
@@ -419,11 +420,11 @@ class _Domains(DomainBuild):
             self.xs_ports[path] = 1
 
 
-def _wants_xenstore(v: XenVersion, enhanced: str | None) -> bool:
-    """XS-001: "" or "enabled" (4.17+) and "legacy" (4.21+) ask for xenstore; anything else does not."""
-    if enhanced is None:
-        return False
-    return enhanced in ("", "enabled") or (enhanced == "legacy" and v.at_least(4, 21))
+def _wants_xenstore(rel: XenRelease, enhanced: str | None) -> bool:
+    """``construct_domU()``: the ``xen,enhanced`` modes that ask for xenstore ("" and
+    "enabled", "legacy" from 4.21); other values, and any value on a release that does
+    not read the property (4.16), do not (XS-001)."""
+    return rel.enhanced_mode(enhanced) in ("xenstore", "legacy")
 
 
 def _affinity_cpus(text: str) -> list[int]:

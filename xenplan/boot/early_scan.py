@@ -28,9 +28,8 @@ ENOENT, EINVAL, ENOSPC = -2, -22, -28
 
 
 def nr_mem_banks(state: BootState) -> int:
-    """NR_MEM_BANKS: 128 in 4.16.0, 256 from 4.16.1 (raised on the 4.16 branch; 4.16.7 took 255
-    reserved regions on a real boot)."""
-    return 256 if state.v.at_least(4, 16, 1) else 128
+    """``NR_MEM_BANKS`` of the release: the size of ``bootinfo``'s RAM and reserved-memory tables."""
+    return state.rel.nr_mem_banks
 
 
 def find_overlap(state: BootState, r: Range, *, live: bool, shm: bool = False) -> Related | None:
@@ -40,14 +39,14 @@ def find_overlap(state: BootState, r: Range, *, live: bool, shm: bool = False) -
     inside one /memreserve/ entry, never for shm), the shm list (4.19+) and
     the boot modules. ``live`` restricts it to what Xen really recorded.
     """
-    v = state.v
+    rel = state.rel
     for b in state.reserved_mem:
         if (live and not b.live) or not r.overlaps(b.range):
             continue
-        if b.type == "memreserve" and not shm and v.at_least(4, 19, 2) and b.range.contains(r):
+        if b.type == "memreserve" and not shm and rel.memreserve_covers_shm and b.range.contains(r):
             continue
         return Related(path=b.path, ranges=(b.range,))
-    if v.at_least(4, 19):
+    if rel.shm_banks_tracked:
         for s in state.shmem:
             if s.range is not None and (s.live or not live) and r.overlaps(s.range):
                 return Related(path=s.path, ranges=(s.range,))
@@ -65,6 +64,7 @@ class _Scan:
     def __init__(self, state: BootState) -> None:
         self.state = state
         self.v = state.v
+        self.rel = state.rel
 
     @property
     def live(self) -> bool:
@@ -81,7 +81,7 @@ class _Scan:
         Either way the handler stops there: ``_HandlerFailed`` leaves it, and ``run()`` goes on
         with the next node (recorded as not live once the scan is truncated)."""
         state = self.state
-        if not self.v.at_least(4, 19):
+        if self.rel.early_fdt_error == "truncate":
             state.event(rule, "TRUNC", f"{text}; Xen {self.v} stops its early scan here without a panic: nothing "
                         "after this node is recorded", path=item.path, prop=item.prop, source=item.source,
                         ranges=ranges, related=related, reached=self.reached,
@@ -119,7 +119,7 @@ class _Scan:
             self.fail(item, "DT-004", f"{item.prop} cannot be decoded: {item.error}", item.rc or EINVAL)
         self.wide_cells(item)
         for r in item.pairs:
-            if self.v.at_least(4, 18):
+            if self.rel.early_fdt_overlap != "none":
                 other = find_overlap(self.state, r, live=self.live)
                 if other is not None:
                     self.fail(item, "RSV-010", f"{item.prop} bank {r} overlaps {other.path} {other.ranges[0]}",
@@ -161,7 +161,7 @@ class _Scan:
             if not state.stopped:
                 state.dropped.append(_dropped(item.path, rng))
             return
-        if self.v.at_least(4, 18):
+        if self.rel.early_fdt_overlap != "none":
             other = find_overlap(state, rng, live=True)
             if other is not None:
                 state.event("MOD-004", "DROP", f"module {rng} overlaps {other.path} {other.ranges[0]}: Xen drops it",
@@ -177,8 +177,8 @@ class _Scan:
         """``process_shm_node()``: the checks in Xen's order, then the region lists per release."""
         sh = item.shm
         assert sh is not None
-        v = self.v
-        if not v.at_least(4, 17):
+        v, rel = self.v, self.rel
+        if not rel.static_shm_binding:
             return
         if not self.state.system.target.has("STATIC_SHM"):
             self.fail(item, "SHM-001", "a static shared-memory node, but CONFIG_STATIC_SHM is off: "
@@ -198,10 +198,10 @@ class _Scan:
             rc = ENOENT if sh.shape_error.startswith("missing") else EINVAL
             self.fail(item, "SHM-006", sh.shape_error, rc)
         assert sh.size is not None and sh.guest is not None
-        if sh.short_form and not v.at_least(4, 19):
+        if sh.short_form and not rel.shm_host_optional:
             self.fail(item, "SHM-006", f"xen,shared-mem has no host address; Xen {v} requires one "
                       "(host physical address must be chosen by users at the moment)", EINVAL)
-        if v.at_least(4, 19):
+        if rel.shm_alignment_in_scan:
             if sh.host is not None and sh.host % PAGE_SIZE:
                 self.fail(item, "SHM-006", f"host address {sh.host:#x} is not page aligned", EINVAL)
             if sh.host is not None and sh.host + sh.size >= (1 << 64):
@@ -210,9 +210,9 @@ class _Scan:
                 self.fail(item, "SHM-006", f"guest address {sh.guest:#x} is not page aligned", EINVAL)
         if sh.size == 0:
             self.fail(item, "SHM-006", "the size for static shared memory region can not be zero", EINVAL)
-        if v.at_least(4, 19) and sh.size % PAGE_SIZE:
+        if rel.shm_alignment_in_scan and sh.size % PAGE_SIZE:
             self.fail(item, "SHM-006", f"size {sh.size:#x} is not page aligned", EINVAL)
-        if v.at_least(4, 19):
+        if rel.shm_scan == "4.19":
             self._shm_419(item, sh.shm_id, sh.host_range, sh.size)
             return
         rng = sh.host_range
@@ -227,7 +227,7 @@ class _Scan:
             self.fail(item, "SHM-008", f"region {rng} is already shared under id \"{twin[0].shm_id}\": xen,shm-id "
                       "does not match for all the nodes using the same region", EINVAL,
                       related=(Related(path=twin[0].path, ranges=(rng,) if rng else ()),))
-        if v.at_least(4, 18):
+        if rel.shm_scan == "4.18":
             self._shm_418(item, sh.shm_id, rng, sh.size, bool(same_id))
         else:
             self._shm_417(item, sh.shm_id, rng, sh.size, bool(same_id))
@@ -317,7 +317,7 @@ def _handle(scan: _Scan, state: BootState, item: ScanItem) -> None:
     elif item.kind == "static-heap":
         scan.insert_banks(item, "static-heap")
     elif item.kind == "static-mem":
-        if state.v.at_least(4, 23) and not state.system.target.has("STATIC_MEMORY"):
+        if state.rel.static_mem_kconfig_in_scan and not state.system.target.has("STATIC_MEMORY"):
             scan.fail(item, "SMEM-002", "xen,static-mem on a Xen built without CONFIG_STATIC_MEMORY: "
                       "CONFIG_STATIC_MEMORY must be enabled to use static memory", EINVAL)
         else:

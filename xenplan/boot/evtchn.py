@@ -32,12 +32,12 @@ def run(state: BootState) -> BootState:
     nodes = [e for d in sysm.domains for e in d.evtchns]
     if not nodes:
         return state
-    if not v.at_least(4, 17):
+    if not state.rel.static_evtchn_binding:
         for e in nodes:
             state.event("EVT-001", "DROP", f"static event channels do not exist in Xen {v}: the node is ignored "
                         "and the channel never bound", path=e.path, source=e.source)
         return state
-    if v.at_least(4, 19) and not sysm.target.has("STATIC_EVTCHN"):
+    if state.rel.static_evtchn_kconfig_gate and not sysm.target.has("STATIC_EVTCHN"):
         for e in nodes:
             state.event("EVT-001", "DROP", "static event channel ignored: CONFIG_STATIC_EVTCHN is off",
                         path=e.path, source=e.source)

@@ -46,7 +46,7 @@ def run(state: BootState) -> BootState:
         for _g, h, size in construction.guest_banks:
             if h is not None:
                 state.ft.set(pfn_down(h), pfn_up(h + size), "inuse", owner=construction.dom.path)
-    static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
+    static_heap = state.system.xen.static_heap_present and state.rel.static_heap
     if not static_heap:
         reserved = [b.range for b in state.live_reserved()]
         for m in state.live_modules():
@@ -93,7 +93,7 @@ def _p2m(state: BootState, construction: Construction, banks: list[Bank]) -> lis
     dom = construction.dom
     board = state.system.board
     regions = [P2MRegion(kind="ram", guest=b.guest, host=b.host, size=b.size) for b in banks]
-    direct = dom.direct_map and state.v.at_least(4, 17)
+    direct = dom.direct_map and state.rel.direct_map
     gic = board.gic
     if direct and gic is not None:
         if gic.dist is not None:
@@ -127,7 +127,7 @@ def _p2m(state: BootState, construction: Construction, banks: list[Bank]) -> lis
         regions.append(P2MRegion(kind="shm", guest=w.start, host=host, size=w.size, note=path))
     for w, host, path in construction.mmio:
         regions.append(P2MRegion(kind="mmio", guest=w.start, host=host, size=w.size, note=path))
-    if hypervisor and state.v.at_least(4, 17):
+    if hypervisor and state.rel.extended_regions:
         ext = (_host_ext_regions(state, construction, banks) if direct
                else _domu_ext_regions(state, banks, [w for w, _h, _p in construction.shm_windows]))
         regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region") for r in ext)
@@ -181,7 +181,7 @@ def _trim(ranges: list[Range], last_page_lost: bool = False) -> list[Range]:
 
 
 def _ext_math_bug(state: BootState) -> bool:
-    return state.v.at_least(4, 18) and not state.v.at_least(4, 21)
+    return state.rel.ext_region_rounding_bug
 
 
 def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> list[Range]:
@@ -232,9 +232,9 @@ def _hwdom_regions(state: BootState, banks: list[Range]) -> list[P2MRegion]:
     gnttab = Range(start=xen.start, size=DOM0_GNTTAB_FRAMES * PAGE_SIZE)
     regions.append(P2MRegion(kind="gnttab", guest=gnttab.start, size=gnttab.size,
                              note="advertised; over Xen's own text"))
-    if state.v.at_least(4, 17):
+    if state.rel.extended_regions:
         cut = banks + [b.range for b in state.live_reserved()] + [gnttab]
-        if state.v.at_least(4, 19):
+        if state.rel.shm_banks_tracked:
             cut += [s.range for s in state.shmem if s.range is not None]
         regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region")
                        for r in _trim(_subtract(list(state.ram), cut), last_page_lost=_ext_math_bug(state)))
@@ -264,7 +264,7 @@ def result(state: BootState) -> BootResult:
             p2m = _p2m(state, c, banks)
         domains.append(DomainResult(
             name=dom.name, path=dom.path, status=status, static=dom.static_mem_present,
-            direct_map=dom.direct_map and state.v.at_least(4, 17), domid=state.domids.get(dom.path),
+            direct_map=dom.direct_map and state.rel.direct_map, domid=state.domids.get(dom.path),
             banks=tuple(banks) if banks is not None else None, xen_banks=xen_banks, p2m=tuple(p2m),
             kernel=c.kernel if c is not None and status == "constructed" else None,
             dtb=c.dtb if c is not None and status == "constructed" else None,

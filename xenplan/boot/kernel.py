@@ -17,25 +17,19 @@ from xenplan.model.system import Domain
 MB = 1 << 20
 #: arm64 Image ``text_offset`` assumed when no ``--kernel-image`` describes the kernel (Linux's default).
 TEXT_OFFSET = 0x80000
-#: Size of the DTB Xen generates for a minimal domU without vCPUs, per release line, measured from the
-#: recorded boots ("Loading dN DTB to …" lines: exactly linear in the vCPUs), less the 37 bytes the
-#: recordings' one-word kernel ``bootargs`` take (KRN-005).
-DTB_BASE = {(4, 16): 902, (4, 17): 898, (4, 18): 822, (4, 19): 861, (4, 20): 861, (4, 21): 861}
-DTB_BASE_LATER = 854
+#: What each vCPU adds to the generated DTB (KRN-005; the base is ``XenRelease.guest_dtb_base``).
 DTB_PER_VCPU = 96
 DTB_PER_SHM = 225
 
 
 def guest_dtb_buffer(state: BootState) -> int:
-    """KRN-004: 4 KiB up to 4.21; 2 KiB + 128 B × MAX_VIRT_CPUS (128) from 4.22."""
-    if state.v.at_least(4, 22):
-        return 2048 + 128 * 128
-    return 4096
+    """KRN-004: ``prepare_dtb_domU()``'s buffer (``XenRelease.guest_dtb_buffer``)."""
+    return state.rel.guest_dtb_buffer
 
 
 def guest_dtb_size(state: BootState, dom: Domain, nbanks: int) -> int:
     """An estimate of the DTB Xen generates for ``dom`` (KRN-005: base + 96 B per vCPU, measured)."""
-    size = DTB_BASE.get(state.v.line, DTB_BASE_LATER) + DTB_PER_VCPU * (dom.cpus or 0)
+    size = state.rel.guest_dtb_base + DTB_PER_VCPU * (dom.cpus or 0)
     kernel = dom.kernel()
     if kernel is not None and kernel.bootargs_len:
         size += 12 + (kernel.bootargs_len + 4) // 4 * 4 + len("bootargs") + 1
@@ -44,7 +38,7 @@ def guest_dtb_size(state: BootState, dom: Domain, nbanks: int) -> int:
         size += 160
     if dom.enhanced is not None:
         size += 200
-    if state.v.at_least(4, 17):
+    if state.rel.guest_dtb_shm_nodes:
         size += DTB_PER_SHM * len(dom.shm)
     return size
 

@@ -6,49 +6,42 @@ releases of the same line are given the tag's numbers as the best estimate.
 
 from __future__ import annotations
 
-from xenplan.model.target import XenVersion
-
-#: ``mark_page_free()`` BUG line per release line (page initialised twice / impossible state).
-_MARK_PAGE_FREE = {(4, 16): 1419, (4, 17): 1423, (4, 18): 1438, (4, 19): 1480, (4, 20): 1480,
-                   (4, 21): 1522, (4, 22): 1522, (4, 23): 1522}
-#: ``alloc_boot_pages()`` final BUG line per release line.
-_ALLOC_BOOT_PAGES = {(4, 16): 436, (4, 17): 440, (4, 18): 447, (4, 19): 463, (4, 20): 463,
-                     (4, 21): 464, (4, 22): 464, (4, 23): 464}
+from xenplan.model.release import XenRelease
 
 DATA_ABORT = "CPU0: Unexpected Trap: Data Abort"
 
 
-def _bug(v: XenVersion, line: int) -> str:
-    if v.line == (4, 16):
-        return f"Xen BUG at page_alloc.c:{line}"
-    return f"Xen BUG at common/page_alloc.c:{line}"
+def _bug(rel: XenRelease, line: int) -> str:
+    return f"Xen BUG at {rel.bug_file}:{line}"
 
 
-def bug_mark_page_free(v: XenVersion) -> str:
-    return _bug(v, _MARK_PAGE_FREE[v.line])
+def bug_mark_page_free(rel: XenRelease) -> str:
+    """``mark_page_free()``'s BUG (page initialised twice / impossible state)."""
+    return _bug(rel, rel.bug_mark_page_free_line)
 
 
-def bug_alloc_boot_pages(v: XenVersion) -> str:
-    return _bug(v, _ALLOC_BOOT_PAGES[v.line])
+def bug_alloc_boot_pages(rel: XenRelease) -> str:
+    """``alloc_boot_pages()``'s final BUG (no region can hold the request)."""
+    return _bug(rel, rel.bug_alloc_boot_pages_line)
 
 
-def with_rc(v: XenVersion, text: str, rc: int) -> str:
-    """4.18 added ``(rc = N)`` to the domain creation and construction panics."""
-    return f"{text} (rc = {rc})" if v.at_least(4, 18) else text
+def with_rc(rel: XenRelease, text: str, rc: int) -> str:
+    """The domain creation and construction panics, with ``(rc = N)`` where the release prints it."""
+    return f"{text} (rc = {rc})" if rel.rc_in_panic else text
 
 
-def error_creating(v: XenVersion, name: str, rc: int = -22) -> str:
-    return with_rc(v, f"Error creating domain {name}", rc)
+def error_creating(rel: XenRelease, name: str, rc: int = -22) -> str:
+    return with_rc(rel, f"Error creating domain {name}", rc)
 
 
-def could_not_set_up(v: XenVersion, name: str, rc: int) -> str:
-    return with_rc(v, f"Could not set up domain {name}", rc)
+def could_not_set_up(rel: XenRelease, name: str, rc: int) -> str:
+    return with_rc(rel, f"Could not set up domain {name}", rc)
 
 
-def dom0_fallback(v: XenVersion, rc: int = -2) -> str:
-    if v.at_least(4, 21):
+def dom0_fallback(rel: XenRelease, rc: int = -2) -> str:
+    if rel.dom0_panic_names_d0:
         return f"Could not set up d0 guest OS (rc = {rc})"
-    return with_rc(v, "Could not set up DOM0 guest OS", rc)
+    return with_rc(rel, "Could not set up DOM0 guest OS", rc)
 
 
 def early_fdt(rc: int) -> str:

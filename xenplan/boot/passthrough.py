@@ -23,7 +23,7 @@ EINVAL, EOVERFLOW = -22, -75
 
 
 def construct(build: DomainBuild, construction: Construction) -> None:
-    dom, v = construction.dom, build.v
+    dom, v, rel = construction.dom, build.v, build.rel
     pdt = dom.partial_dtb
     mod = dom.child_module("multiboot,device-tree")
     if mod is None or mod.path not in {m.path for m in build.state.live_modules()}:
@@ -32,14 +32,14 @@ def construct(build: DomainBuild, construction: Construction) -> None:
         build.state.notes.append(f"{dom.name}: its partial device tree ({mod.path}) was not given with --partial-dtb; "
                                  "passthrough not checked")
         return
-    fail_rc = msg.could_not_set_up(v, dom.name, EINVAL)
+    fail_rc = msg.could_not_set_up(rel, dom.name, EINVAL)
     if mod.range is not None and pdt.size > mod.range.size:
         build.fail(construction, "PT-002", f"the partial DTB {pdt.file} is {pdt.size:#x} bytes, more than its module "
                    f"{mod.path} ({mod.range.size:#x}): Partial FDT totalsize is too big", fail_rc, ranges=[mod.range])
     if pdt.max_phandle + 1 >= GUEST_PHANDLE_GIC:
         build.fail(construction,
                    "PT-002", f"the partial DTB {pdt.file} uses phandle {pdt.max_phandle}: Xen's own start at "
-                   f"{GUEST_PHANDLE_GIC}", msg.could_not_set_up(v, dom.name, EOVERFLOW))
+                   f"{GUEST_PHANDLE_GIC}", msg.could_not_set_up(rel, dom.name, EOVERFLOW))
     hosts = build.state.system.host_nodes
     spis = build.nr_spis(dom)
     iommu = bool(build.state.system.board.iommus)
@@ -48,7 +48,7 @@ def construct(build: DomainBuild, construction: Construction) -> None:
             build.fail(construction, "PT-005", f"{pdt.file}:{dev.path}: xen,reg or xen,path missing", fail_rc)
         ac, sc = dev.cells
         if not (1 <= ac <= 2 and 1 <= sc <= 2):
-            if v.at_least(4, 22):
+            if rel.passthrough_cells_checked:
                 build.fail(construction,
                            "PT-003", f"{pdt.file}:{dev.path}: Invalid address_cells {ac} or size_cells {sc}",
                            fail_rc)

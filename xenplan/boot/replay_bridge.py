@@ -31,9 +31,6 @@ from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain
 from xenplan.model.target import Target
 
-XENSTORE_WANTED = ("", "enabled", "legacy")
-"""``xen,enhanced`` values that make Xen allocate a xenstore page (4.21+); "no-xenstore" does not."""
-
 
 @dataclass
 class RamPlacement:
@@ -45,7 +42,7 @@ class RamPlacement:
 
 def heap_ranges(state: BootState) -> list[tuple[int, int]]:
     """Pfn ranges ``populate_boot_allocator()`` hands to the boot allocator (HEAP-003/004)."""
-    heap = state.system.xen.static_heap if state.system.xen.static_heap_present and state.v.at_least(4, 17) else None
+    heap = state.system.xen.static_heap if state.system.xen.static_heap_present and state.rel.static_heap else None
     if heap is not None:
         live = [b.range for b in state.reserved_mem if b.type == "static-heap" and b.live]
         return [(pfn_up(r.start), pfn_down(r.end)) for r in sorted(live, key=lambda r: r.start)
@@ -53,7 +50,7 @@ def heap_ranges(state: BootState) -> list[tuple[int, int]]:
     cut: list[Range] = [m.range for m in state.live_modules()]
     cut += [b.range for b in state.live_reserved()]
     cut += [s.range for s in state.shmem if s.live and s.range is not None]
-    if not state.v.at_least(4, 19):
+    if not state.rel.memreserve_in_bootinfo:
         cut += list(state.system.board.memreserve)
     out: list[tuple[int, int]] = []
     for ram in state.ram:
@@ -81,20 +78,19 @@ def heap_board(state: BootState) -> HeapBoard:
     sysm = state.system
     t = sysm.target
     reserved = [(b.range.start, b.range.size) for b in state.live_reserved()]
-    if not state.v.at_least(4, 19):
+    if not state.rel.memreserve_in_bootinfo:
         reserved += [(r.start, r.size) for r in sysm.board.memreserve]
     reserved += [(s.range.start, s.range.size) for s in state.shmem if s.live and s.range is not None]
     heap = None
-    if sysm.xen.static_heap_present and state.v.at_least(4, 17):
+    if sysm.xen.static_heap_present and state.rel.static_heap:
         heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
     pa = t.pa_bits
-    v = state.v
     return HeapBoard(
         ram=tuple((r.start, r.size) for r in state.ram),
         modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
-        version=(v.major, v.minor, v.patch), host_cpus=sysm.board.nr_cpus or 2,
+        release=state.rel, host_cpus=sysm.board.nr_cpus or 2,
         console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
@@ -174,15 +170,13 @@ def dom0_request(state: BootState) -> Dom0Request | None:
 
 def hypervisor_node(state: BootState, enhanced: str | None) -> bool:
     """GMAP-003: the /hypervisor node (grant window, extended regions) exists for PV-enabled domains."""
-    if enhanced is None or not state.v.at_least(4, 17):
-        return False
-    return enhanced in ("", "enabled", "no-xenstore") or (enhanced == "legacy" and state.v.at_least(4, 21))
+    return state.rel.enhanced_mode(enhanced) is not None
 
 
 def hardware_11(state: BootState, dom: Domain) -> bool:
     """A ``xen,domain`` node that is the hardware domain (4.21+) with ``direct-map``:
     ``construct_hwdom()`` gives it 1:1 RAM from the heap, static banks or not (HWD-011)."""
-    return bool((dom.capabilities or 0) & 2) and dom.direct_map and state.v.at_least(4, 21)
+    return bool((dom.capabilities or 0) & 2) and dom.direct_map and state.rel.domain_capabilities
 
 
 def _dtb_module(dom: Domain) -> int:
@@ -206,7 +200,7 @@ def _passthrough(state: BootState, dom: Domain) -> tuple[tuple[tuple[tuple[int, 
 
 def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
-    return default if value is None or not state.v.at_least(4, 18) else value
+    return default if value is None or not state.rel.grant_frame_props else value
 
 
 def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None) -> HeapDomain:
@@ -216,16 +210,16 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
     seen = set() if shm_seen is None else shm_seen
     short: list[int] = []
     for s in dom.shm:
-        if s.short_form and s.size and state.v.at_least(4, 19) and s.shm_id not in seen:
+        if s.short_form and s.size and state.rel.shm_host_optional and s.shm_id not in seen:
             short.append(s.size)
             if s.shm_id is not None:
                 seen.add(s.shm_id)
     short_shm = tuple(short)
     return HeapDomain(name=dom.name, cpus=dom.cpus or 1, memory_kib=dom.memory_kib or 0, static=static,
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=nr_spis(state, dom),
-                      enhanced=dom.enhanced is not None and dom.enhanced in XENSTORE_WANTED,
+                      enhanced=state.rel.enhanced_mode(dom.enhanced) in ("xenstore", "legacy"),
                       heap_shm_sizes=short_shm,
-                      vpl011=dom.vpl011, direct_map=dom.direct_map and state.v.at_least(4, 17),
+                      vpl011=dom.vpl011, direct_map=dom.direct_map and state.rel.direct_map,
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
                       hardware_11=hardware_11(state, dom),
                       dtb_module=_dtb_module(dom), passthrough=_passthrough(state, dom),
@@ -233,7 +227,7 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size
-                                        and state.v.at_least(4, 17)))
+                                        and state.rel.static_shm_binding))
 
 
 def replay(state: BootState) -> PlacementResult | None:
@@ -287,8 +281,7 @@ def _budget(state: BootState) -> None:
         free -= dom0.memory >> PAGE_SHIFT
     seen: set[str] = set()
     doms = [heap_domain(state, d, seen) for d in state.system.domains]
-    v = state.v
-    result = budget_domains(max(free, 0), doms, (v.major, v.minor, v.patch))
+    result = budget_domains(max(free, 0), doms, state.rel)
     state.placement = result
     state.heap_free = result.free_bytes
     state.notes.extend(result.notes)
@@ -299,7 +292,7 @@ def boot_pages_fit(state: BootState) -> None:
     placement = replay(state)
     if placement is None or placement.boot_failure is None:
         return
-    message = msg.bug_alloc_boot_pages(state.v)
+    message = msg.bug_alloc_boot_pages(state.rel)
     state.event("HEAP-008", "CRASH", f"{placement.boot_failure}: the frame table must come from the static heap, "
                 "which has no suitably aligned room for it", path="/chosen", prop="xen,static-heap",
                 xen_message=message)

@@ -33,10 +33,10 @@ def frametable_padding(state: BootState) -> int:
         return 0
     first = pfn_down(state.ram[0].start)
     last = pfn_up(max(r.end for r in state.ram))
-    if state.v.at_least(4, 22):
+    if state.rel.frametable_per_pdx_group:
         first &= ~(0x40000 - 1)
     table = (last - first) * PAGE_INFO_SIZE
-    if state.v.at_least(4, 22):
+    if state.rel.frametable_per_pdx_group:
         rounded = (table + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
     else:
         gran = 32 * MB if table >= 32 * MB else 2 * MB
@@ -47,7 +47,7 @@ def frametable_padding(state: BootState) -> int:
 def _map_host(state: BootState) -> None:
     """Lay RAM, heap, modules and reservations into the frame table (the host map)."""
     ft = state.ft
-    static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
+    static_heap = state.system.xen.static_heap_present and state.rel.static_heap
     for r in state.ram:
         ft.set(pfn_down(r.start), pfn_up(r.end), "unused" if static_heap else "boot")
     for s, e in heap_ranges(state):
@@ -55,7 +55,7 @@ def _map_host(state: BootState) -> None:
     for b in state.live_reserved():
         if b.type in ("default", "memreserve"):
             ft.set(pfn_down(b.range.start), pfn_up(b.range.end), "reserved", owner=b.path)
-    if not state.v.at_least(4, 19):
+    if not state.rel.memreserve_in_bootinfo:
         for r in state.system.board.memreserve:
             if not static_heap:
                 ft.set(pfn_down(r.start), pfn_up(r.end), "reserved", owner="/memreserve/")
@@ -67,7 +67,7 @@ def _crash_outside(state: BootState, path: str, pfn: int, bank: Range, rule: str
     last = pfn_up(max(r.end for r in state.ram)) if state.ram else 0
     first = pfn_down(state.ram[0].start) if state.ram else 0
     in_padding = state.ram and last <= pfn < last + frametable_padding(state)
-    message = msg.bug_mark_page_free(state.v) if in_padding else msg.DATA_ABORT
+    message = msg.bug_mark_page_free(state.rel) if in_padding else msg.DATA_ABORT
     where = ("in the frame table's padding past the end of RAM" if in_padding
              else "below RAM" if pfn < first else "outside RAM, with no frame table entry")
     state.event(rule, "CRASH", f"static bank {bank} has page {pfn << PAGE_SHIFT:#x} {where}; Xen crashes "
@@ -94,12 +94,12 @@ def init_static_pages(state: BootState) -> None:
     ft: FrameTable = state.ft
     banks = [(b.path, b.range) for b in state.live_reserved()
              if b.type == "static-domain" and state.system.target.has("STATIC_MEMORY")]
-    if state.v.at_least(4, 19):
+    if state.rel.shm_banks_tracked:
         banks += [(s.path, s.range) for s in state.shmem if s.live and s.range is not None]
     for path, r in banks:
         s, n = pfn_up(r.start), pfn_down(r.size)
         if n == 0:
-            if not state.v.at_least(4, 19):
+            if state.rel.sub_page_static_bank_panics:
                 state.event("SMEM-016", "PANIC", f"static bank {r} is smaller than one page: Xen {state.v} stops "
                             "initialising static memory here, every later static bank stays uninitialised",
                             path=path, prop="xen,static-mem", ranges=[r])
@@ -112,7 +112,7 @@ def init_static_pages(state: BootState) -> None:
         twice = next((e for e in ft.extents(s, s + n) if e.state == "static-free"), None)
         if twice is not None:
             owner = twice.owner or "another static bank"
-            message = msg.bug_mark_page_free(state.v)
+            message = msg.bug_mark_page_free(state.rel)
             state.event("PAGE-005", "CRASH", f"static bank {r} shares page {twice.start << PAGE_SHIFT:#x} with "
                         f"{owner}: initialising it twice hits a BUG", path=path, prop="xen,static-mem",
                         ranges=[r], related=[Related(path=owner, ranges=())], xen_message=message)
@@ -138,13 +138,13 @@ def fill_heap(state: BootState) -> None:
     for s, e in heap:
         hit = next((x for x in ft.extents(s, e) if x.state == "static-free"), None)
         if hit is not None:
-            message = msg.bug_mark_page_free(state.v)
+            message = msg.bug_mark_page_free(state.rel)
             state.event("PAGE-005", "CRASH", f"static heap page {hit.start << PAGE_SHIFT:#x} is also a free static "
                         "page: filling the heap hits a BUG", path="/chosen", prop="xen,static-heap",
                         ranges=[Range(start=s << PAGE_SHIFT, size=(e - s) << PAGE_SHIFT)], xen_message=message)
             state.stop("crash", "other", "PAGE-005", message)
             return
-    if state.v.line == (4, 16):
+    if state.rel.static_free_overlap_scan:
         heap_pfns = heap
 
         def is_heap(pfn: int) -> bool:
@@ -190,7 +190,7 @@ def arm32_xenheap(state: BootState) -> None:
     as possible inside one static heap bank, or inside RAM clear of the boot
     modules; halved down to 32 MiB until it fits, else Xen panics.
     """
-    static_heap = state.system.xen.static_heap_present and state.v.at_least(4, 17)
+    static_heap = state.system.xen.static_heap_present and state.rel.static_heap
     if static_heap:
         regions = [(b.range.start, b.range.end) for b in state.live_reserved() if b.type == "static-heap"]
         avoid: list[Range] = []

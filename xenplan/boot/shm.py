@@ -15,40 +15,34 @@ from xenplan.boot import messages as msg
 from xenplan.boot.build_context import DomainBuild
 from xenplan.boot.construction import Construction
 from xenplan.model.base import PAGE_SIZE, Range, pfn_down
-from xenplan.model.target import XenVersion
 
 DOMID_IO = "DOMID_IO"
 
 
-def per_domain_limit(v: XenVersion) -> int:
-    """Entries of a domain's shm table: NR_SHMEM_BANKS (32) from 4.19, NR_MEM_BANKS (256) before (SHM-032)."""
-    return 32 if v.at_least(4, 19) else 256
-
-
 def construct(build: DomainBuild, construction: Construction) -> None:
-    v = build.v
+    v, rel = build.v, build.rel
     dom = construction.dom
-    if not v.at_least(4, 17) or not build.state.system.target.has("STATIC_SHM"):
+    if not rel.static_shm_binding or not build.state.system.target.has("STATIC_SHM"):
         return
     refused = {ev.path for ev in build.state.events if (ev.rule.startswith("SHM-0") or ev.rule == "RSV-010")
                and ev.behaviour in ("PANIC", "CRASH")}
     for i, sh in enumerate(dom.shm):
         if sh.size is None or sh.guest is None or sh.path in refused:
             continue
-        rc_fail = msg.could_not_set_up(v, dom.name, -22)
-        if i >= per_domain_limit(v):
+        rc_fail = msg.could_not_set_up(rel, dom.name, -22)
+        if i >= rel.nr_shm_banks_per_domain:
             build.fail(construction,
                        "SHM-032", f"{dom.name} has {len(dom.shm)} shared-memory nodes; Xen {v} records at most "
-                       f"{per_domain_limit(v)} per domain and fails on {sh.path} with -ENOMEM",
-                       msg.could_not_set_up(v, dom.name, -12), prop="xen,shared-mem")
-        if not v.at_least(4, 19):
+                       f"{rel.nr_shm_banks_per_domain} per domain and fails on {sh.path} with -ENOMEM",
+                       msg.could_not_set_up(rel, dom.name, -12), prop="xen,shared-mem")
+        if not rel.shm_alignment_in_scan:
             bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
                    if x is not None and x % PAGE_SIZE]
             if bad:
                 build.fail(construction,
                            "SHM-006", f"{sh.path}: xen,shared-mem {', '.join(bad)} not page aligned", rc_fail,
                            prop="xen,shared-mem")
-        if dom.direct_map and v.at_least(4, 19):
+        if dom.direct_map and rel.shm_direct_map_checked:
             if sh.host is None:
                 build.fail(construction,
                            "SHM-014", f"{sh.path}: a direct-mapped domain needs the host address", rc_fail,

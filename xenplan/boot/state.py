@@ -24,8 +24,8 @@ from xenplan.boot.result import (
     Status,
 )
 from xenplan.model.base import Range, SourceRef
+from xenplan.model.release import XenRelease, XenVersion
 from xenplan.model.system import Module, System
-from xenplan.model.target import XenVersion
 
 BankType = Literal["memreserve", "default", "static-heap", "static-domain"]
 
@@ -97,7 +97,13 @@ class BootState:
 
     @property
     def v(self) -> XenVersion:
+        """The release's name, for messages."""
         return self.system.target.version
+
+    @property
+    def rel(self) -> XenRelease:
+        """What the target release does differently: every stage reads its fields."""
+        return self.system.target.release
 
     @property
     def stopped(self) -> bool:

@@ -1,6 +1,7 @@
 """The rule catalogue: every rule ID, one module per area.
 
-``run(system, result)`` turns the events the boot stages met into findings
+Importing the package loads every area module, which registers its rules;
+``rules()`` and ``lookup()`` read the full catalogue. ``run(system, result)`` turns the events the boot stages met into findings
 (slug and severity from the registry) and runs the rules that read the model
 and the result: hazards Xen never checks.
 """
@@ -12,7 +13,7 @@ import pkgutil
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.finding import Finding, RelatedRegion
-from xenplan.checks.registry import REGISTRY, Rule
+from xenplan.checks.registry import REGISTRY, Rule, lookup, rules
 from xenplan.model.base import Range
 from xenplan.model.system import System
 
@@ -64,4 +65,4 @@ def run(system: System, result: BootResult) -> list[Finding]:
     return out
 
 
-__all__ = ["Finding", "run"]
+__all__ = ["Finding", "Rule", "lookup", "rules", "run"]

@@ -14,14 +14,17 @@ from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.base import Range
 from xenplan.model.layout import GUEST_GNTTAB
+from xenplan.model.release import XenRelease
 from xenplan.model.system import Domain, System
 
 #: GUEST_GNTTAB_BASE / GUEST_GNTTAB_SIZE (``xen/include/public/arch-arm.h``).
 
 
-def pv_enabled(dom: Domain) -> bool:
-    """``xen,enhanced`` present with any value but ``disabled`` (XS-001)."""
-    return dom.enhanced is not None and dom.enhanced != "disabled"
+def pv_enabled(rel: XenRelease, dom: Domain) -> bool:
+    """The domain gets PV interfaces: ``construct_domU()`` sets a ``dom0less_feature`` only
+    for the ``xen,enhanced`` values the release knows; any other value disables them
+    (XS-001), and 4.16 does not read the property."""
+    return rel.enhanced_mode(dom.enhanced) is not None
 
 
 @rule(id="DMAP-001", slug="direct-map-without-static-mem", behaviour="PANIC", since="4.17",
@@ -108,7 +111,7 @@ def grant_window_over_direct_map_ram(system: System, result: BootResult) -> Iter
     """
     direct = {d.path for d in result.domains if d.direct_map}
     for dom in system.domains:
-        if dom.path not in direct or not pv_enabled(dom):
+        if dom.path not in direct or not pv_enabled(system.target.release, dom):
             continue
         hits: list[tuple[str, Range]] = [("RAM", b) for b in dom.static_mem if b.size and b.overlaps(GUEST_GNTTAB)]
         for sh in dom.shm:

@@ -97,12 +97,13 @@ def guest_map_overlap(system: System, result: BootResult) -> Iterator[Hit]:
     vGIC, vPL011, grant-table and magic windows.
     """
     doms = {d.path: d for d in system.domains}
+    rel = system.target.release
     for res in result.domains:
         dom = doms.get(res.path)
         if dom is None or res.status != "constructed":
             continue
         regions = [r for r in guest_regions(dom, res)
-                   if not (r[0] in ("gnttab", "magic") and (res.direct_map or not pv_enabled(dom)))]
+                   if not (r[0] in ("gnttab", "magic") and (res.direct_map or not pv_enabled(rel, dom)))]
         for i, (ka, ra, pa) in enumerate(regions):
             for kb, rb, pb in regions[i + 1:]:
                 if ka == kb == "ram" or not ra.overlaps(rb):

@@ -5,6 +5,11 @@ model and the boot result (hazards Xen never checks). Rules that a boot
 stage meets have no function: the stage reports them by ID, so the check
 lives in one place. Severity follows one mapping: what the
 release does (PANIC, DROP, HAZARD…) maps to error / warning / info.
+
+The registry imports no area module: each area registers its rules when the
+``xenplan.checks`` package loads it, and Python runs the package's
+``__init__`` before any of its modules, so whoever imports the registry (or
+the package, whose ``rules()`` and ``lookup()`` these are) sees every rule.
 """
 
 from __future__ import annotations
@@ -108,14 +113,12 @@ def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
 
 
 def rules() -> Iterator[Rule]:
-    from xenplan import checks  # noqa: F401  (registers every area module)
-
+    """Every registered rule, by area then ID."""
     yield from sorted(REGISTRY.values(), key=lambda r: (r.area, r.id))
 
 
 def lookup(key: str) -> Rule | None:
-    from xenplan import checks  # noqa: F401
-
+    """The rule with this ID (any case) or slug."""
     key_u = key.upper()
     if key_u in REGISTRY:
         return REGISTRY[key_u]

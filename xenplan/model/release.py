@@ -290,7 +290,9 @@ class XenRelease:
     guest_dtb_includes_pdt: bool
     """The guest DTB buffer also holds the partial device tree module (4.18+)."""
     guest_dtb_base: int
-    """Measured size of a minimal generated guest DTB (KRN-005) before per-vCPU nodes."""
+    """Size of the DTB ``prepare_dtb_domU()`` generates for a minimal domU without vCPUs
+    (KRN-005), measured from the recorded boots ("Loading dN DTB to …": exactly linear in
+    the vCPUs), less the 37 bytes the recordings' one-word kernel ``bootargs`` take."""
     guest_dtb_shm_nodes: bool
     """``make_resv_memory_node()`` adds the shared-memory nodes to the guest DTB (4.17+)."""
     extended_regions: bool
@@ -342,11 +344,20 @@ class XenRelease:
 
     def within(self, since: str, until: str | None = None) -> bool:
         """The release lies in [``since``, ``until``): a rule's version metadata. A bare
-        ``X.Y`` reads as ``XenVersion.parse`` reads it, the line's newest point release."""
-        v = self.version
-        if not v.at_least(*XenVersion.parse(since).key):
+        ``X.Y`` is the line's first release (``X.Y.0``: the rule holds for every point
+        release of the line); a point release is written out where it matters
+        (``4.16.3``, the first with a P2M pool)."""
+        key = self.version.key
+        if key < _first_release(since):
             return False
-        return until is None or not v.at_least(*XenVersion.parse(until).key)
+        return until is None or key < _first_release(until)
+
+
+def _first_release(text: str) -> tuple[int, int, int]:
+    """A rule's ``since``/``until`` as (major, minor, patch): ``X.Y`` (or ``X.Y-dev``) is
+    ``X.Y.0``, ``X.Y.Z`` that point release."""
+    v = XenVersion.parse(text)
+    return v.key if re.fullmatch(r"\s*\d+\.\d+\.\d+\s*", text) else (v.major, v.minor, 0)
 
 
 _BUG_MARK_PAGE_FREE = {16: 1419, 17: 1423, 18: 1438, 19: 1480, 20: 1480, 21: 1522, 22: 1522, 23: 1522}

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from xenplan.analysis import Analysis
-from xenplan.checks.registry import Rule
-from xenplan.checks.registry import rules as all_rules
+from xenplan.checks import Rule
+from xenplan.checks import rules as all_rules
 from xenplan.report import json_out, text
 
 

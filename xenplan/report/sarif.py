@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 from xenplan import __version__
 from xenplan.analysis import Analysis
+from xenplan.checks import Rule
+from xenplan.checks import rules as all_rules
 from xenplan.checks.finding import Finding
-from xenplan.checks.registry import Rule
-from xenplan.checks.registry import rules as all_rules
 from xenplan.model.base import Range
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -14,10 +14,11 @@ request (``requests``, ``xmalloc``) Xen makes, in order:
 
 Releases: every size and position was measured on release builds of 4.16.7,
 4.17.7, 4.18.6, 4.19.6, 4.20.4, 4.21.2 and 4.22.0 (``tools/xen-trace``,
-``tests/data/heaptrace``); ``release()`` names the model a release follows
-where their requests agree, ``release_sizes()`` where they differ. 4.23-dev
-follows 4.22. 4.16.0-4.16.2 predate the P2M pool (XSA-409): their P2M tables
-come from the heap while RAM is mapped, which is not modelled (a note says so).
+``tests/data/heaptrace``); what differs between releases is read from the
+board's ``XenRelease`` (``HeapBoard.release``), its structure sizes from
+``XenRelease.sizes``. 4.16.0-4.16.2 predate the P2M pool (XSA-409): their P2M
+tables come from the heap while RAM is mapped, which is not modelled (a note
+says so).
 
 Where the heap is not replayed (arm32, LLC colouring), ``budget_domains()``
 keeps its page budget instead. All addresses and sizes are bytes; the replay
@@ -29,14 +30,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from xenplan.boot.replay.boot_alloc import populate_boot_allocator, pre_heap_allocations, release
+from xenplan.boot.replay.boot_alloc import populate_boot_allocator, pre_heap_allocations
 from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
 from xenplan.boot.replay.budget import budget_domains
 from xenplan.boot.replay.direct import build_dom0
 from xenplan.boot.replay.domain import build_domain
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.requests import Exhausted, Replay
-from xenplan.boot.replay.results import Dom0Placement, DomainPlacement, PlacementResult, exhausted
+from xenplan.boot.replay.results import Dom0Placement, DomainPlacement, PlacementResult, exhausted, rc_suffix
 from xenplan.boot.replay.sequence import boot_sequence, discard_modules
 
 __all__ = [
@@ -60,10 +61,9 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
     the order given (DT order of ``/chosen``); the first that fails stops the
     boot, and the ones after it are "not-reached".
     """
-    rel = release(board.version)
-    minor = board.version[1]
+    rel = board.release
     notes: list[str] = []
-    if rel == 16 and len(board.version) >= 3 and board.version[2] < 3:
+    if not rel.p2m_pool:
         notes.append("Xen before 4.16.3 has no P2M pool: P2M tables taken from the heap while "
                      "mapping RAM are not modelled, host addresses are approximate")
     boot = populate_boot_allocator(board.ram, board.modules, board.reserved, board.static_heap)
@@ -82,19 +82,19 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
         boot.end(heap)
         replay = Replay(heap)
         try:
-            boot_sequence(replay, board, rel)
+            boot_sequence(replay, board)
         except Exhausted as exc:
             failure = f"heap exhausted during boot ({exc.step})"
         if failure is None and dom0 is not None:
             try:
-                dom0_placed = build_dom0(replay, board, dom0, rel)
+                dom0_placed = build_dom0(replay, board, dom0)
             except Exhausted:
-                dom0_placed = Dom0Placement("heap-exhausted", (), None, "Error creating domain 0"
-                                            + ("" if rel <= 17 else " (rc = -12)"))
+                dom0_placed = Dom0Placement("heap-exhausted", (), None,
+                                            f"Error creating domain 0{rc_suffix(rel, -12)}")
         if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
             for dom in domains:
                 try:
-                    result = build_domain(replay, board, dom, rel, minor)
+                    result = build_domain(replay, board, dom)
                 except Exhausted as exc:
                     result = exhausted(dom, board, exc.step)
                 placed.append(result)

@@ -19,8 +19,9 @@ Mirrors
 * ``end_boot_allocator()``: the lowest non-empty region goes to the heap
   first, then the others from the highest down.
 
-Releases without a recording follow the nearest documented one: 4.19 and
-4.21 as 4.20, 4.23-dev as 4.22. The page-table page counts are those of the
+What differs between releases is read from ``XenRelease``
+(``boot_directmap_table``, ``frametable_per_pdx_group``,
+``boot_frametable_tables``). The page-table page counts are those of the
 recorded QEMU board (one 1 GiB-aligned RAM bank mapped with 1 GiB blocks);
 other RAM layouts may need a few more table pages, which would come from the
 same top region. Units are PFNs.
@@ -32,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+from xenplan.model.release import XenRelease
 
 PAGE_INFO_SIZE = 56
 """``sizeof(struct page_info)`` on arm64: the frame table's cost per page."""
@@ -39,21 +41,6 @@ FRAMETABLE_ALIGN = (32 << 20) >> PAGE_SHIFT
 SMALL_FRAMETABLE_ALIGN = (2 << 20) >> PAGE_SHIFT
 PDX_GROUP = 0x40000
 """PFNs per PDX group on this board (1 GiB): 4.22 counts the frame table from a group start."""
-
-
-def release(version: tuple[int, ...]) -> int:
-    """The minor number of the documented release whose behaviour applies.
-
-    4.16, 4.17, 4.18, 4.20 and 4.22 are recorded; 4.19 behaves as 4.20, 4.21
-    as 4.20 (except for what the caller keys on 21 itself), 4.23-dev and later
-    as 4.22.
-    """
-    if tuple(version[:1]) != (4,) or len(version) < 2 or version[1] < 16:
-        raise ValueError(f"no placement model for Xen {'.'.join(map(str, version))}")
-    minor = version[1]
-    if minor in (19, 21):
-        return 20
-    return min(minor, 22)
 
 
 def _round_up(value: int, unit: int) -> int:
@@ -181,7 +168,7 @@ def populate_boot_allocator(
     return boot
 
 
-def _frametable_blocks(ram: Sequence[tuple[int, int]], rel: int) -> list[tuple[int, int]]:
+def _frametable_blocks(ram: Sequence[tuple[int, int]], per_pdx_group: bool) -> list[tuple[int, int]]:
     """(pages, alignment in pages) of each frame-table block, in allocation order.
 
     Up to 4.21 one block covers every PFN from the first to the last RAM
@@ -194,7 +181,7 @@ def _frametable_blocks(ram: Sequence[tuple[int, int]], rel: int) -> list[tuple[i
     banks = sorted((s >> PAGE_SHIFT, (s + n) >> PAGE_SHIFT) for s, n in ram if n)
     if not banks:
         return []
-    if rel < 22:
+    if not per_pdx_group:
         size = (banks[-1][1] - banks[0][0]) * PAGE_INFO_SIZE
         unit = 32 << 20 if size >= 32 << 20 else 2 << 20
         return [(_round_up(size, unit) >> PAGE_SHIFT, FRAMETABLE_ALIGN)]
@@ -213,21 +200,20 @@ def _frametable_blocks(ram: Sequence[tuple[int, int]], rel: int) -> list[tuple[i
     return blocks
 
 
-def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]], rel: int) -> list[BootAllocation]:
+def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]],
+                         rel: XenRelease) -> list[BootAllocation]:
     """The allocations Xen makes before the heap exists, in order (``setup_mm()``).
 
     Stops after the first one that fails (Xen's ``BUG()`` in
     ``alloc_boot_pages()``: HEAP-008); its ``pfn`` is then None.
     """
     plan: list[tuple[str, int, int]] = []
-    if rel >= 17:
+    if rel.boot_directmap_table:
         plan.append(("direct-map table", 1, 1))
-    for pages, align in _frametable_blocks(ram, rel):
+    for pages, align in _frametable_blocks(ram, rel.frametable_per_pdx_group):
         plan.append(("frame table", pages, align))
-    if rel >= 20:
-        plan += [("frame-table/vmap table", 1, 1)] * 4
-    else:
-        plan.append(("frame-table table", 1, 1))
+    tables = rel.boot_frametable_tables
+    plan += [("frame-table/vmap table" if tables > 1 else "frame-table table", 1, 1)] * tables
     done: list[BootAllocation] = []
     for what, pages, align in plan:
         pfn = boot.alloc(pages, align)

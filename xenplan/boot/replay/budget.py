@@ -13,6 +13,7 @@ from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE
 from xenplan.boot.replay.inputs import HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.results import DomainPlacement, PlacementResult, failed
 from xenplan.model.layout import guest_layout
+from xenplan.model.release import XenRelease
 
 ARM32_P2M_ROOT_PAGES = 2
 """arm32's stage-2 root: two concatenated pages (40-bit IPA, 3 levels)."""
@@ -20,7 +21,7 @@ MAPTRACK_PAGES = 2
 """The vmalloc'd maptrack of the default 1024 frames: two domheap pages."""
 
 
-def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tuple[int, ...]) -> PlacementResult:
+def budget_domains(free_pages: int, domains: Sequence[HeapDomain], rel: XenRelease) -> PlacementResult:
     """The domain heap's page budget, domain by domain, where the heap is not replayed:
     arm32 (``CONFIG_SEPARATE_XENHEAP``) and LLC colouring.
 
@@ -35,14 +36,13 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
     a failing guest bank counts whole in the unallocated figure, with the
     banks after it.
     """
-    has_pool = version[:2] != (4, 16) or len(version) < 3 or version[2] >= 3
     free = free_pages
     placed: list[DomainPlacement] = []
     for dom in domains:
-        pool = p2m_pool_pages(dom) if has_pool else 0
+        pool = p2m_pool_pages(dom) if rel.p2m_pool else 0
         free -= ARM32_P2M_ROOT_PAGES + MAPTRACK_PAGES
         if free < pool:
-            placed.append(failed(dom, "p2m-pool-exhausted", version, None))
+            placed.append(failed(dom, "p2m-pool-exhausted", rel, None))
             break
         free -= pool
         if dom.static:
@@ -57,7 +57,7 @@ def budget_domains(free_pages: int, domains: Sequence[HeapDomain], version: tupl
                 break
             free -= pages
         if short is not None:
-            placed.append(failed(dom, "out-of-memory", version, short))
+            placed.append(failed(dom, "out-of-memory", rel, short))
             break
         placed.append(DomainPlacement(dom.name, "hang" if (dom.memory_kib << 10) % PAGE_SIZE else "ok", None))
         if placed[-1].outcome == "hang":

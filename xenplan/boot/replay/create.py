@@ -13,7 +13,8 @@ from xenplan.boot.replay.buddy import PAGE_SIZE
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain
 from xenplan.boot.replay.requests import Replay
 from xenplan.boot.replay.sequence import sched_unit
-from xenplan.boot.replay.sizes import Sizes, scheduler_costs
+from xenplan.boot.replay.sizes import scheduler_costs
+from xenplan.model.release import ReplaySizes
 
 MMIO_HANDLER = 32
 """``sizeof(struct mmio_handler)``: ``domain_io_init()`` sizes its array for 16 + the vGIC's regions."""
@@ -24,21 +25,27 @@ PENDING_IRQ_SIZE = 56
 """``sizeof(struct pending_irq)``: the vGIC allocates one per SPI."""
 
 
-def vcpu_create(replay: Replay, sizes: Sizes, step: str) -> None:
+def vcpu_create(replay: Replay, board: HeapBoard, step: str) -> None:
     """``vcpu_create()``: struct, wait queue, scheduling unit, stack, private vGIC rank."""
+    sizes = board.release.sizes
     replay.alloc(0, step)
     if sizes.waitqueue:
         replay.xmalloc(24, step)
-    sched_unit(replay, sizes, step)
+    sched_unit(replay, board, step)
     replay.alloc(3, step)
     replay.xmalloc(sizes.vgic_rank, step, align=4)
 
 
-def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, sizes: Sizes, rel: int,
-                  pool: int, hwdom: bool = False) -> list[tuple[int, int]]:
+def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, pool: int,
+                  hwdom: bool = False) -> list[tuple[int, int]]:
     """``domain_create()`` up to and with ``p2m_set_allocation()``: returns the P2M pool pages.
 
-    The hardware domain also gets Xen's emulated UART (``domain_vuart_init()``)."""
+    Where the release gives the pool its first pages while the domain is created
+    (``ReplaySizes.p2m_pool_initial_pages``), ``p2m_set_allocation()`` tops them up
+    to ``pool`` or hands the surplus back. The hardware domain also gets Xen's
+    emulated UART (``domain_vuart_init()``)."""
+    sizes = board.release.sizes
+    first = sizes.p2m_pool_initial_pages if pool else 0
     step = "create"
     replay.alloc(0, step)
     replay.xmalloc(8 * dom.cpus, step)
@@ -46,8 +53,8 @@ def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, sizes: Size
         replay.xmalloc(268, step, align=4)
     replay.alloc(board.p2m_root_order, step, xen=False)
     initial: list[tuple[int, int]] = []
-    if rel <= 17 and pool:
-        initial = replay.pages(16, step)
+    if first:
+        initial = replay.pages(first, step)
     replay.alloc(0, step)
     v3 = board.gic_version != 2
     rdist = (board.gicr_regions if dom.direct_map else 1) if v3 else 0
@@ -67,20 +74,20 @@ def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, sizes: Size
     grant_table_init(replay, dom, sizes)
     if sizes.pbuf:
         replay.xmalloc(200, step, align=1)
-    spec = scheduler_costs(sizes, rel)
+    spec = scheduler_costs(board)
     if spec is None:
         replay.xmalloc(128, step)
     elif spec.domain is not None:
         replay.xmalloc(spec.domain, step)
-    if rel <= 17 and pool:
-        if pool >= 16:
-            return initial + replay.pages(pool - 16, "pool")
-        shrink_pool(replay, initial, 16 - pool)
+    if first:
+        if pool >= first:
+            return initial + replay.pages(pool - first, "pool")
+        shrink_pool(replay, initial, first - pool)
         return initial
     return replay.pages(pool, "pool")
 
 
-def grant_table_init(replay: Replay, dom: HeapDomain, sizes: Sizes) -> None:
+def grant_table_init(replay: Replay, dom: HeapDomain, sizes: ReplaySizes) -> None:
     """``grant_table_init()``: the table, its arrays sized by the frame limits,
     the vmalloc'd maptrack, then ``gnttab_grow_table()``'s first frames."""
     step = "create"
@@ -98,7 +105,7 @@ def grant_table_init(replay: Replay, dom: HeapDomain, sizes: Sizes) -> None:
 
 
 def shrink_pool(replay: Replay, initial: list[tuple[int, int]], count: int) -> None:
-    """``p2m_set_allocation()`` below the 16 pages of ``p2m_init()``: the oldest go back, dirty."""
+    """``p2m_set_allocation()`` below the pages ``p2m_init()`` gave the pool: the oldest go back, dirty."""
     pages = [p for start, n in initial for p in range(start + n - 1, start - 1, -1)]
     for pfn in pages[:count]:
         replay.heap.free(pfn, 0, dirty=True)

@@ -11,7 +11,6 @@ from xenplan.boot.replay.create import domain_create, vcpu_create
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain
 from xenplan.boot.replay.requests import Replay
 from xenplan.boot.replay.results import Dom0Placement
-from xenplan.boot.replay.sizes import release_sizes
 
 
 def _p2m_tables(tables: set[tuple[int, int]], start: int, size: int) -> int:
@@ -44,7 +43,7 @@ def _bits_zone(bits: int) -> int:
     return 1 if bits < PAGE_SHIFT + 1 else bits - PAGE_SHIFT
 
 
-def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request, rel: int) -> Dom0Placement:
+def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request) -> Dom0Placement:
     """``create_dom0()`` then ``allocate_memory_11()`` (HWD-002): domain and vCPU0 as
     for a domU (plus the emulated UART, no P2M pool beyond 4.16/4.17's initial
     16 pages), then its RAM 1:1 (``allocate_11``).
@@ -52,13 +51,11 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request, rel: int) -> 
     What ``construct_dom0()`` does after the RAM (mapping every host device,
     routing its interrupts, building dom0's device tree) is not replayed.
     """
-    sizes = release_sizes(rel, board.version[1], board.scheduler)
-    has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
                      max_grant_frames=req.max_grant_frames)
-    domain_create(replay, board, dom, sizes, rel, 16 if rel <= 17 and has_pool else 0, hwdom=True)
-    vcpu_create(replay, sizes, "construct")
-    banks, left = allocate_11(replay, req.memory, req.memory, board.version)
+    domain_create(replay, board, dom, board.release.sizes.p2m_pool_initial_pages, hwdom=True)
+    vcpu_create(replay, board, "construct")
+    banks, left = allocate_11(replay, req.memory, req.memory, board.release.nr_mem_banks)
     if left:
         mb = left >> 20
         return Dom0Placement("out-of-memory", tuple(banks), mb,
@@ -66,19 +63,18 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request, rel: int) -> 
     return Dom0Placement("ok", tuple(banks))
 
 
-def allocate_11(replay: Replay, memory: int, dom0_mem: int,
-                version: tuple[int, ...]) -> tuple[list[tuple[int, int]], int]:
+def allocate_11(replay: Replay, memory: int, dom0_mem: int, limit: int) -> tuple[list[tuple[int, int]], int]:
     """``allocate_memory_11()``: bank 0 as large and as low as possible below
     4 GiB (at least ``min(dom0_mem, 128 MiB)``; ``dom0_mem`` is the command
     line's, also for a dom0less hardware domain), then the rest in the largest
     chunks left, first below 4 GiB then anywhere, down to 4 MiB; a chunk below
     bank 0 only from 128 MiB. Each chunk is mapped at once, its P2M tables
-    from the heap. Returns the banks (start, size) and the bytes left over."""
+    from the heap; at most ``limit`` banks (``NR_MEM_BANKS``). Returns the banks
+    (start, size) and the bytes left over."""
     heap = replay.heap
     tables: set[tuple[int, int]] = set()
     banks: list[tuple[int, int]] = []
     left = memory
-    limit = 128 if tuple(version) < (4, 16, 1) else 256
     low = min(dom0_mem, 128 << 20)
     min_low = (-(-low // PAGE_SIZE) - 1).bit_length() if low else 0
     min_order = ((4 << 20) // PAGE_SIZE - 1).bit_length()

@@ -20,7 +20,6 @@ from xenplan.boot.replay.inputs import HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.rangeset import RangeSet
 from xenplan.boot.replay.requests import Exhausted, Replay, XBlock, pool_alloc
 from xenplan.boot.replay.results import DomainPlacement, failed, pool_extents
-from xenplan.boot.replay.sizes import release_sizes
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_RAM_BANKS
 
 VPL011_BACKEND = 172
@@ -62,7 +61,7 @@ def _banks(
     return tuple(sorted(_cut(merged, windows)))
 
 
-def _passthrough(replay: Replay, dom: HeapDomain, minor: int) -> RangeSet[XBlock] | None:
+def _passthrough(replay: Replay, board: HeapBoard, dom: HeapDomain) -> RangeSet[XBlock] | None:
     """``domain_handle_dtb_bootmodule()``: per device, each ``xen,reg`` range joins the
     domain's ``iomem_caps`` (and, 4.21+, the ``xen_reg_assigned`` set it builds),
     then each interrupt of the host node joins ``irq_caps`` and is routed
@@ -73,7 +72,7 @@ def _passthrough(replay: Replay, dom: HeapDomain, minor: int) -> RangeSet[XBlock
     step = "construct"
     iomem = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
     irqs = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
-    assigned = RangeSet(pool_alloc(replay, step), replay.xfree) if minor >= 21 else None
+    assigned = RangeSet(pool_alloc(replay, step), replay.xfree) if board.release.xen_reg_assigned_set else None
     for regs, lines in dom.passthrough:
         for start, size in regs:
             first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
@@ -108,11 +107,11 @@ def _hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
     own banks, the reservations and the grant window (``find_host_extended_regions()``);
     before 4.21 the regions are counted without them."""
     step = "construct"
-    minor = board.version[1]
-    ext = replay.xmalloc(16 + 256 * 24 if minor >= 20 else 8 + 256 * 24, step)
+    rel = board.release
+    ext = replay.xmalloc(rel.ext_bank_header + 256 * 24, step)
     regions = 0
     if dom.direct_map:
-        if minor >= 21:
+        if rel.ext_region_rangesets:
             gnttab = replay.xmalloc(16 + 24, step)
             rs = RangeSet(pool_alloc(replay, step), replay.xfree)
             for start, size in board.ram:
@@ -124,7 +123,7 @@ def _hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
             replay.xfree(gnttab)
     else:
         top = (1 << board.ipa_bits) - 1
-        holes = RangeSet(pool_alloc(replay, step), replay.xfree) if minor >= 21 else None
+        holes = RangeSet(pool_alloc(replay, step), replay.xfree) if rel.ext_region_rangesets else None
         for window in GUEST_RAM_BANKS:
             used = sum(n for g, _h, n in banks if window.start <= g < window.end)
             start = -(-(window.start + used) // (2 << 20)) * (2 << 20)
@@ -140,17 +139,14 @@ def _hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
     replay.xfree(reg)
 
 
-def build_domain(
-    replay: Replay, board: HeapBoard, dom: HeapDomain, rel: int, minor: int
-) -> DomainPlacement:
+def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPlacement:
     """One domU: ``domain_create()``, vCPU0, its RAM (``allocate_memory()``), then the rest of ``construct_domU()``."""
-    sizes = release_sizes(rel, board.version[1], board.scheduler)
-    has_pool = board.version[:2] != (4, 16) or len(board.version) < 3 or board.version[2] >= 3
-    pool = p2m_pool_pages(dom) if has_pool else 0
-    pool_got = domain_create(replay, board, dom, sizes, rel, pool, hwdom=dom.hardware_11)
-    vcpu_create(replay, sizes, "construct")
+    rel = board.release
+    pool = p2m_pool_pages(dom) if rel.p2m_pool else 0
+    pool_got = domain_create(replay, board, dom, pool, hwdom=dom.hardware_11)
+    vcpu_create(replay, board, "construct")
     if dom.hardware_11:
-        ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, board.version)
+        ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, rel.nr_mem_banks)
         if left:
             return DomainPlacement(dom.name, "out-of-memory", None, left >> 10,
                                    f"Failed to allocate requested dom0 memory. {left >> 20}MB unallocated",
@@ -173,34 +169,34 @@ def build_domain(
                 chunks.append((at, pfn << PAGE_SHIFT, pages << PAGE_SHIFT))
                 at += pages << PAGE_SHIFT
             if short:
-                return failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
+                return failed(dom, "out-of-memory", rel, left >> 10, pool_got)
             if size % PAGE_SIZE:
                 return DomainPlacement(dom.name, "hang", None, p2m_pool=pool_extents(pool_got))
             left -= size
         if left:
-            return failed(dom, "out-of-memory", board.version, left >> 10, pool_got)
+            return failed(dom, "out-of-memory", rel, left >> 10, pool_got)
         banks = _banks(chunks, dom.shm_windows)
 
     for size in dom.heap_shm_sizes:
         _, short = replay.bank(size >> PAGE_SHIFT)
         if short:
             raise Exhausted("shm")
-    if dom.vpl011 and rel >= 17:
+    if dom.vpl011 and not rel.vpl011_backend_late:
         replay.xmalloc(VPL011_BACKEND, "construct", align=4)
-    minor = board.version[1]
-    dtb = replay.xmalloc(sizes.dtb_buffer + (dom.dtb_module if minor >= 18 else 0), "construct", align=128)
-    assigned = _passthrough(replay, dom, minor)
-    if sizes.intc_node and board.gic_version != 2:
+    pdt = dom.dtb_module if rel.guest_dtb_includes_pdt else 0
+    dtb = replay.xmalloc(rel.guest_dtb_buffer + pdt, "construct", align=128)
+    assigned = _passthrough(replay, board, dom)
+    if rel.sizes.intc_node and board.gic_version != 2:
         replay.xfree(replay.xmalloc(32, "construct", align=128))
-    if dom.hypervisor_node and rel >= 17:
+    if dom.hypervisor_node and rel.extended_regions:
         _hypervisor_node(replay, board, dom, banks or ())
     replay.xfree(dtb)
     if assigned is not None:
         assigned.destroy()
     for _ in range(1, dom.cpus):
-        vcpu_create(replay, sizes, "construct")
-    if dom.vpl011 and rel <= 16:
+        vcpu_create(replay, board, "construct")
+    if dom.vpl011 and rel.vpl011_backend_late:
         replay.xmalloc(VPL011_BACKEND, "construct", align=4)
-    if minor >= 21 and dom.enhanced and replay.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
+    if rel.xenstore_page_by_xen and dom.enhanced and replay.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
         replay.alloc(0, "construct", xen=False)
     return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool_got))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xenplan.model.release import XenRelease
 from xenplan.model.system import default_p2m_pool_mb
 
 
@@ -31,8 +32,8 @@ class HeapBoard:
     """The DTB's ``totalsize``: the size of Xen's relocated copy."""
     unflat_size: int
     """What ``unflatten_device_tree()`` asks ``xmalloc`` for: ``unflattened_size()``."""
-    version: tuple[int, ...]
-    """Xen release as (4, 22) or (4, 16, 7)."""
+    release: XenRelease
+    """What the Xen release requests differently (``XenRelease``, its ``sizes`` above all)."""
     host_cpus: int = 2
     gic_version: int = 3
     gicr_size: int = 0xF60000
@@ -64,7 +65,8 @@ class HeapDomain:
     """``xen,domain-p2m-mem-mb`` when present."""
     nr_spis: int = 224
     enhanced: bool = False
-    """A xenstore page is wanted (``xen,enhanced`` enabled); Xen allocates it from 4.21."""
+    """A xenstore page is wanted (``xen,enhanced`` gives xenstore or legacy); Xen allocates it
+    where ``XenRelease.xenstore_page_by_xen`` holds."""
     heap_shm_sizes: tuple[int, ...] = ()
     """Sizes of heap-backed shm regions this domain is the first to use (4.19+)."""
     shm_windows: tuple[tuple[int, int], ...] = ()

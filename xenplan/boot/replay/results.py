@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from xenplan.boot.replay.boot_alloc import release
 from xenplan.boot.replay.buddy import PAGE_SHIFT
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain
+from xenplan.model.release import XenRelease
 
 Outcome = Literal["ok", "out-of-memory", "p2m-pool-exhausted", "heap-exhausted", "hang", "not-reached"]
 
@@ -98,18 +98,19 @@ def pool_extents(got: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return _merge([(p << PAGE_SHIFT, n << PAGE_SHIFT) for p, n in got])
 
 
-def _rc(version: tuple[int, ...], rc: int) -> str:
-    return "" if release(version) <= 17 else f" (rc = {rc})"
+def rc_suffix(rel: XenRelease, rc: int) -> str:
+    """`` (rc = N)`` where the release ends its domain panics with it (``rc_in_panic``)."""
+    return f" (rc = {rc})" if rel.rc_in_panic else ""
 
 
-def failed(dom: HeapDomain, outcome: Outcome, version: tuple[int, ...], unallocated_kib: int | None,
+def failed(dom: HeapDomain, outcome: Outcome, rel: XenRelease, unallocated_kib: int | None,
            pool: Sequence[tuple[int, int]] = ()) -> DomainPlacement:
     """A domain whose RAM (``allocate_memory()``) or P2M pool (``p2m_set_allocation()``) ran out."""
     if outcome == "out-of-memory":
         message = (f"Failed to allocate requested domain memory. {unallocated_kib}KB unallocated. "
                    "Fix the VMs configurations.")
     elif outcome == "p2m-pool-exhausted":
-        message = f"Could not set up domain {dom.name}{_rc(version, -12)}"
+        message = f"Could not set up domain {dom.name}{rc_suffix(rel, -12)}"
     else:
         message = None
     return DomainPlacement(dom.name, outcome, None, unallocated_kib, message, pool_extents(pool))
@@ -118,11 +119,11 @@ def failed(dom: HeapDomain, outcome: Outcome, version: tuple[int, ...], unalloca
 def exhausted(dom: HeapDomain, board: HeapBoard, step: str) -> DomainPlacement:
     """A domain one of whose other heap requests failed: Xen's message for the step that asked."""
     if step == "pool":
-        return failed(dom, "p2m-pool-exhausted", board.version, None)
+        return failed(dom, "p2m-pool-exhausted", board.release, None)
     if step == "create":
-        message = f"Error creating domain {dom.name}{_rc(board.version, -12)}"
+        message = f"Error creating domain {dom.name}{rc_suffix(board.release, -12)}"
     elif step == "shm":
         message = "Failed to allocate static shared memory from Xen heap"
     else:
-        message = f"Could not set up domain {dom.name}{_rc(board.version, -12)}"
+        message = f"Could not set up domain {dom.name}{rc_suffix(board.release, -12)}"
     return DomainPlacement(dom.name, "heap-exhausted", None, None, message)

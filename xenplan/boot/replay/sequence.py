@@ -13,7 +13,7 @@ from __future__ import annotations
 from xenplan.boot.replay.buddy import PAGE_SIZE, BuddyHeap
 from xenplan.boot.replay.inputs import HeapBoard
 from xenplan.boot.replay.requests import Replay
-from xenplan.boot.replay.sizes import SCHEDULERS, Sizes, release_sizes, scheduler_costs
+from xenplan.boot.replay.sizes import SCHEDULERS, scheduler_costs
 
 
 def _redist_tables(size: int) -> int:
@@ -23,33 +23,33 @@ def _redist_tables(size: int) -> int:
     return max(0, -(-size // (2 << 20)) - 1)
 
 
-def sched_unit(replay: Replay, sizes: Sizes, step: str) -> None:
+def sched_unit(replay: Replay, board: HeapBoard, step: str) -> None:
     """``sched_alloc_unit_mem()`` and the scheduler's unit data (credit2: 144 bytes)."""
     replay.xmalloc(144, step)
-    spec = SCHEDULERS.get(sizes.scheduler)
+    spec = SCHEDULERS.get(board.scheduler)
     replay.xmalloc(spec.unit if spec is not None else 144, step)
 
 
-def sched_init(replay: Replay, sizes: Sizes, rel: int, step: str) -> None:
+def sched_init(replay: Replay, board: HeapBoard, step: str) -> None:
     """The scheduler's ``init``: credit2's private data, or the chosen scheduler's."""
-    spec = scheduler_costs(sizes, rel)
+    spec = scheduler_costs(board)
     if spec is None:
-        replay.xmalloc(sizes.csched2_private, step)
+        replay.xmalloc(board.release.sizes.csched2_private, step)
         return
     for size, align in spec.init:
         replay.xmalloc(size, step, align=align)
 
 
-def boot_sequence(replay: Replay, board: HeapBoard, rel: int) -> None:
+def boot_sequence(replay: Replay, board: HeapBoard) -> None:
     """The heap and pool requests from heap init to "Xen dom0less mode detected"."""
-    sizes = release_sizes(rel, board.version[1], board.scheduler)
+    sizes = board.release.sizes
     step = "boot"
-    if rel <= 18:
-        replay.pages(2 if rel == 16 else 3, "vmap and page tables")
+    if sizes.boot_vmap_pages:
+        replay.pages(sizes.boot_vmap_pages, "vmap and page tables")
     replay.alloc(1, "xmalloc pool")
     replay.xmalloc(board.fdt_size, "relocated DTB", align=128)
     replay.xmalloc(board.unflat_size, "unflattened DT")
-    if board.version[1] >= 21:
+    if sizes.console_flush_buffer:
         replay.xfree(replay.xmalloc(32 << 10, "console flush buffer"))
     if board.gic_version == 2:
         replay.xmalloc(48, step)
@@ -59,10 +59,10 @@ def boot_sequence(replay: Replay, board: HeapBoard, rel: int) -> None:
     for _ in range(sizes.timer_irqs):
         replay.xmalloc(40, step)
     replay.xmalloc(152, step)
-    sched_init(replay, sizes, rel, step)
+    sched_init(replay, board, step)
     replay.alloc(0, "idle domain")
     replay.alloc(0, "idle vCPU0")
-    sched_unit(replay, sizes, step)
+    sched_unit(replay, board, step)
     replay.alloc(3, "idle vCPU0 stack")
     replay.pages(2, "system domains")
     ring = max(board.console_ring, 16 << 10)
@@ -71,7 +71,7 @@ def boot_sequence(replay: Replay, board: HeapBoard, rel: int) -> None:
         replay.alloc(1, "per-CPU area")
         replay.xmalloc(152, step)
         replay.alloc(0, "idle vCPU")
-        sched_unit(replay, sizes, step)
+        sched_unit(replay, board, step)
         replay.alloc(3, "idle vCPU stack")
         for _ in range(sizes.timer_irqs):
             replay.xmalloc(40, step)
@@ -80,8 +80,8 @@ def boot_sequence(replay: Replay, board: HeapBoard, rel: int) -> None:
     replay.xmalloc(88, step)
     if sizes.pool_scheduler:
         replay.xmalloc(248, step)
-        sched_init(replay, sizes, rel, step)
-    spec = scheduler_costs(sizes, rel)
+        sched_init(replay, board, step)
+    spec = scheduler_costs(board)
     for cpu in range(board.host_cpus):
         if spec is not None:
             for size in spec.pcpu:
