@@ -211,7 +211,7 @@ def rules_cmd(fmt: str) -> None:
 @click.argument("rule_id")
 def rule_cmd(rule_id: str) -> None:
     """Explain one rule: what Xen does, why it matters, an example and the fix."""
-    from xenplan.checks.registry import lookup
+    from xenplan.checks import lookup
     from xenplan.report import render
 
     r = lookup(rule_id)
