@@ -394,8 +394,8 @@ class _Domains(DomainBuild):
         if not self.rel.xenstore_domain:
             if self.hardware_domain is None:
                 self.fail(construction, "XS-002", f"{dom.name} asks for xenstore (xen,enhanced) and there is no dom0: "
-                          "alloc_xenstore_evtchn() dereferences the missing hardware domain", msg.DATA_ABORT,
-                          outcome="crash", behaviour="CRASH", prop="xen,enhanced")
+                          "construct_domU() refuses it before the domain's first vCPU exists",
+                          "At the moment, Xenstore support requires dom0 to be present", prop="xen,enhanced")
             self.xs_ports[dom.path] = 1
             return
         if dom.capabilities is not None and dom.capabilities & 4:
