@@ -297,6 +297,8 @@ def test_stdin_syntax_error_names_stdin() -> None:
     (["--xen-image", "1T:1T", "--arch", "arm32"], "--xen-image", "2^40"),
     (["--xen-image", "1T:1T", "--pa-bits", "40"], "--xen-image", "2^40"),
     (["--xen-image", "0x40200000:0"], "--xen-image", "size is zero"),
+    (["--xen-image", "1T:1T"], "--xen-image", "at most 8 MiB"),
+    (["--xen-image", "0x40200000:0x300000", "--xen-version", "4.17"], "--xen-image", "at most 2 MiB"),
     (["--fdt-address", "0xffffffffffffffff"], "--fdt-address", "2^48"),
     (["--gic-spis", "-1"], "--gic-spis", "0 to 988"),
     (["--gic-spis", "989"], "--gic-spis", "0 to 988"),
@@ -314,6 +316,7 @@ def test_wrong_option_values_exit_2(args: list[str], option: str, says: str) -> 
     ["--kconfig", "DEBUG=y,STATIC_SHM=n"], ["--kconfig", "CONFIG_SCHED_NULL=y"],
     ["--gic-spis", "0"], ["--gic-spis", "988"], ["--pa-bits", "32"], ["--pa-bits", "52"],
     ["--kernel-image", "static-vm=examples/qemu-virt.dts"],
+    ["--xen-version", "4.18", "--xen-image", "0x40200000:0x300000", "--fdt-address", "0x48000000"],
 ])
 def test_accepted_option_values(args: list[str]) -> None:
     res = invoke("check", QEMU_VIRT, *QEMU, *args)

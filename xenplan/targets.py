@@ -213,6 +213,11 @@ def build_target(xen_version: str = "4.22", arch: str = "arm64",
     space = min(pa_bits, ARCH_PA_BITS[arch]) if pa_bits is not None else ARCH_PA_BITS[arch]
     xi = parse_range(xen_image, "--xen-image", size_required=True, pa_bits=space) if xen_image else None
     fa = parse_range(fdt_address, "--fdt-address", size_required=False, pa_bits=space) if fdt_address else None
+    if xi is not None and xi[1] is not None and xi[1] > release_of(version).xen_image_max:
+        limit = release_of(version).xen_image_max
+        raise UsageError("--xen-image", f"size {xi[1]:#x} is larger than any Xen {version.major}.{version.minor} "
+                         f"image can be (at most {limit >> 20} MiB: Xen's text, data and bss share "
+                         f"{'one 2 MiB slot' if limit == 2 << 20 else 'the 8 MiB XEN_VIRT_SIZE'})")
     notes: list[str] = []
     base: dict[str, bool] | None = None
     if kconfig_file is not None:

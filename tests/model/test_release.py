@@ -104,6 +104,7 @@ TABLE: dict[str, tuple[object, ...]] = {
     "xen_image_size": (
         0x1300c8, 0x1300c8, 0x1300c8, 0x1300c8, 0x1360c8, 0x145000,
         0x14c000, 0x14c000, 0x14c000, 0x154000, 0x154000, 0x154000),
+    "xen_image_max": (2 << 20,) * 5 + (8 << 20,) * 7,
     "p2m_pool": (F, F, T, T, T, T, T, T, T, T, T, T),
     "sizes.timer_irqs": (4, 4, 4, 4, 4, 3, 3, 3, 3, 3, 0, 0),
     "sizes.csched2_private": (80, 80, 80, 80, 80, 80, 72, 72, 72, 72, 72, 72),

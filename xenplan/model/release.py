@@ -328,6 +328,10 @@ class XenRelease:
     """Line of ``alloc_boot_pages()``'s final ``BUG()`` in the release tag."""
     xen_image_size: int
     """Size of Xen's arm64 image (``_start`` … ``_end``) of the recorded release build."""
+    xen_image_max: int
+    """The largest image the release can link: text, data and bss share one 2 MiB slot of Xen's
+    virtual layout up to 4.17 (``config.h``); from 4.18 ``xen.lds.S`` asserts ``_end - _start <=
+    XEN_VIRT_SIZE`` (8 MiB), "Xen is too big"."""
 
     # -- heap replay --
     p2m_pool: bool
@@ -470,6 +474,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         bug_mark_page_free_line=_BUG_MARK_PAGE_FREE[minor],
         bug_alloc_boot_pages_line=_BUG_ALLOC_BOOT_PAGES[minor],
         xen_image_size=_XEN_IMAGE_SIZE[minor],
+        xen_image_max=(8 if v.at_least(4, 18) else 2) << 20,
         p2m_pool=_has_p2m_pool(v),
         sizes=_sizes(v),
     )
