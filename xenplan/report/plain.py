@@ -33,7 +33,6 @@ DOMAIN_COLUMNS = ("domain", "kind", "status", "memory", "guest RAM (guest → ho
 
 # One cell wide in every terminal rich knows, besides printable ASCII.
 _NARROW = frozenset("→—")
-_WORD = re.compile(r"\s*\S+\s*")
 _TRAILING_SPACE = re.compile(r"\s+$")
 
 
@@ -124,33 +123,50 @@ def _markup(cell: str) -> bool:
 def wrap(line: str, width: int) -> list[str]:
     """Rich's word wrap (``Text.wrap``, default justify, fold overflow) of a line of narrow characters.
 
-    Breaks before the word that does not fit, keeps the space that ends a
-    line unless it passes the width, and folds a word longer than the line.
+    Rich walks every word; this jumps from margin to margin. A line keeps
+    each word whose last non-space character is within the width (the
+    spaces after it may run past); the first word that ends beyond it
+    starts the next line, or, when longer than a whole line, is cut into
+    width-long pieces from where it starts. The only space in a narrow line
+    is ``" "`` (``_narrow`` refuses other separators).
     """
-    if len(line) <= width:
+    n = len(line)
+    if n <= width:
         return [line]
+    lead = n - len(line.lstrip(" "))
     breaks: list[int] = []
-    offset = 0
-    m = _WORD.match(line)
-    while m is not None:
-        start, end = m.span()
-        word = m.group(0)
-        stem = len(word.rstrip())
-        if width - offset >= stem:
-            offset += len(word)
-        elif stem > width:
-            chunks = [word[i:i + width] for i in range(0, len(word), width)]
-            for i, chunk in enumerate(chunks):
-                if start:
-                    breaks.append(start)
-                if i == len(chunks) - 1:
-                    offset = len(chunk)
-                else:
-                    start += len(chunk)
-        elif offset and start:
-            breaks.append(start)
-            offset = len(word)
-        m = _WORD.match(line, end)
+    start = 0
+    while start + width < n:
+        limit = start + width
+        if line[limit] != " ":
+            word = line.rfind(" ", start, limit) + 1
+        else:
+            word = limit
+            while word < n and line[word] == " ":
+                word += 1
+            if word == n:
+                break
+        if word <= lead:
+            word = 0  # the leading spaces belong to the first word
+        first = word
+        while line[first] == " ":
+            first += 1
+        stem_end = line.find(" ", first)
+        stem_end = n if stem_end < 0 else stem_end
+        if stem_end - word <= width:
+            breaks.append(word)
+            start = word
+            continue
+        word_end = stem_end
+        while word_end < n and line[word_end] == " ":
+            word_end += 1
+        if word:
+            breaks.append(word)
+        cut = word + width
+        while cut < word_end:
+            breaks.append(cut)
+            cut += width
+        start = cut - width
     out = []
     for lo, hi in zip([0, *breaks], [*breaks, len(line)], strict=True):
         piece = line[lo:hi]
