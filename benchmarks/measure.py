@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 from collections.abc import Sequence
 
 
@@ -20,14 +21,25 @@ def child_env() -> dict[str, str]:
     return env
 
 
+LAUNCHER = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
+print(usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+"""Runs the command and reports its rusage. Linux counts the memory a child had
+before ``exec`` in its peak, so the command is started from this small
+interpreter rather than from the benchmark, which may hold a large analysis."""
+
+
 def run_once(cmd: Sequence[str]) -> tuple[float, int]:
     """(user + system seconds, max RSS in KiB) of one run of ``cmd``, its output discarded."""
-    p = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env())
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} exited with {p.returncode}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], check=True, capture_output=True, text=True,
+                         env=child_env())
+    secs, rss, code = out.stdout.split()
+    if int(code) not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} exited with {code}")
+    return float(secs), int(rss)
 
 
 def cpu(cmd: Sequence[str], runs: int, *, warm: bool = True) -> tuple[float, int]:

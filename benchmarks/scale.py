@@ -4,7 +4,7 @@ Generated boards (``run.many_domains``: static domains, each bank 2 MiB,
 one kernel module each; Xen refuses them early, and every domain is still
 modelled, simulated as far as Xen gets, checked and reported). For each:
 
-- ``analyse()`` in this process: CPU time per domain and per bank;
+- ``analyse()`` alone, in a fresh interpreter: CPU time per domain and per bank;
 - the whole ``xenplan check`` text run as a child process: CPU time per
   domain and per bank, and its peak memory (max RSS).
 
@@ -16,25 +16,36 @@ ceiling; about a minute).
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import cpu
-from run import TARGET, board, compile_dtb, many_domains
-
-from xenplan.analysis import analyse
+from measure import child_env, cpu
+from run import board, compile_dtb, many_domains
 
 OPTS = ["--xen-image", "0x40200000:0x154000", "--fdt-address", "0x48000000"]
 
 
+ANALYSE = """
+import sys, time
+sys.path.insert(0, {bench!r})
+from run import TARGET
+from xenplan.analysis import analyse
+t0 = time.process_time()
+a = analyse({dtb!r}, TARGET)
+print(time.process_time() - t0, len(a.findings))
+"""
+
+
 def analyse_cpu(dtb: Path) -> tuple[float, int]:
-    t0 = time.process_time()
-    a = analyse(str(dtb), TARGET)
-    return time.process_time() - t0, len(a.findings)
+    """CPU of ``analyse()`` alone, in a fresh interpreter (imports done, not counted)."""
+    code = ANALYSE.format(bench=str(Path(__file__).resolve().parent), dtb=str(dtb))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=child_env())
+    secs, findings = out.stdout.split()
+    return float(secs), int(findings)
 
 
 def main() -> None:
@@ -45,8 +56,6 @@ def main() -> None:
           f"{'check':>8} {'/domain':>8} {'/bank':>7} {'max RSS':>8}")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        warm = compile_dtb(board(64 << 40, many_domains(4, 1, True)), tmp, "warm")
-        analyse_cpu(warm)
         for n, banks in sizes:
             dtb = compile_dtb(board(64 << 40, many_domains(n, banks, True)), tmp, f"s{n}x{banks}")
             a_cpu, findings = analyse_cpu(dtb)
