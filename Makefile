@@ -5,7 +5,7 @@ EXAMPLE ?= examples/qemu-virt.dts
 # Where QEMU's virt board puts Xen and the DTB (examples/qemu-virt.dts header).
 BOARD ?= --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
 
-.PHONY: run test venv bench fuzz clean
+.PHONY: run test venv bench bench-big fuzz clean
 
 $(BIN)/xenplan: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/scale.py
+
+# Adds 4,096 domains x 64 banks (peak memory); about a minute more.
+bench-big: venv
+	$(BIN)/python benchmarks/scale.py --big
 
 # Mutation fuzzing of the DTB and DTS readers through `xenplan check` (benchmarks/fuzz.py).
 MUTATIONS ?= 100000

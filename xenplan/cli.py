@@ -76,7 +76,12 @@ def _target(xen_version: str, arch: str, kconfig: Sequence[str], xen_image: str 
 
 
 def _run(debug: bool, body: Callable[[], int]) -> None:
-    """The one place errors become exit statuses."""
+    """The one place errors become exit statuses.
+
+    The cyclic garbage collector is off for the run: every object the
+    analysis makes lives until the process exits, so its passes only walk a
+    growing heap (a fifth of the time at 4,096 domains, for 9 MiB more)."""
+    gc.disable()
     try:
         code = body()
     except InputError as exc:

@@ -15,6 +15,7 @@ from xenplan.boot import messages as msg
 from xenplan.boot import replay_bridge
 from xenplan.boot.build_context import DomainBuild
 from xenplan.boot.construction import Construction
+from xenplan.boot.result import Event
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE, Range, pfn_down
 from xenplan.model.layout import GUEST_RAM0, GUEST_RAM1, guest_layout
 
@@ -139,13 +140,41 @@ def _acquire(build: DomainBuild, construction: Construction, bank: Range) -> Non
 REFUSALS = ("RSV-010", "RSV-003", "RSV-011", "RSV-012", "DT-004", "PAGE-005", "PAGE-006")
 
 
+class _Refusals:
+    """The stopping refusals of one boot's event list by domain path, caught up as the list grows.
+
+    Every static bank asks; scanning all events each time made the what-if
+    pass quadratic in domains. Events are only ever appended, so each is
+    read once.
+    """
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.seen = 0
+        self.by_path: dict[str, list[Event]] = {}
+
+    def of(self, path: str) -> list[Event]:
+        for ev in self.events[self.seen:]:
+            if ev.rule in REFUSALS and ev.behaviour in ("PANIC", "CRASH") and ev.path is not None:
+                self.by_path.setdefault(ev.path, []).append(ev)
+        self.seen = len(self.events)
+        return self.by_path.get(path, [])
+
+
+_REFUSALS: list[_Refusals] = []
+"""The index of the boot last simulated; another boot (or thread) replaces it, never shares it."""
+
+
 def _refused_earlier(build: DomainBuild, path: str, bank: Range) -> bool:
     """A bank whose refusal or crash already stopped Xen: the what-if analysis leaves it alone.
 
     A truncated scan (TRUNC, up to 4.18) does not stop Xen: what follows from it is real.
     """
-    return any(ev.rule in REFUSALS and ev.behaviour in ("PANIC", "CRASH") and ev.path == path
-               and any(r.overlaps(bank) for r in ev.ranges) for ev in build.state.events)
+    index = _REFUSALS[0] if _REFUSALS else None
+    if index is None or index.events is not build.state.events:
+        index = _Refusals(build.state.events)
+        _REFUSALS[:] = [index]
+    return any(any(r.overlaps(bank) for r in ev.ranges) for ev in index.of(path))
 
 
 def _ram_static(build: DomainBuild, construction: Construction) -> None:

@@ -47,6 +47,15 @@ def run(system: System, result: BootResult) -> list[Finding]:
             since=r.since if r else None, xen_message=ev.xen_message))
     reached_all = result.outcome == "boots"
     by_path = {d.path: d for d in system.domains}
+    ranges: dict[tuple[int, int], Range] = {}
+
+    def as_range(start: int, size: int) -> Range:
+        """One frozen ``Range`` per distinct pair: rules report the same banks many times over."""
+        r = ranges.get((start, size))
+        if r is None:
+            r = ranges[(start, size)] = Range(start=start, size=size)
+        return r
+
     for r in sorted(REGISTRY.values(), key=lambda x: x.id):
         if r.check is None or not applies(r, system):
             continue
@@ -58,8 +67,8 @@ def run(system: System, result: BootResult) -> list[Finding]:
             out.append(Finding(
                 rule=r.id, slug=r.slug, severity=r.severity(hit.behaviour, debug=debug, isolation=hit.isolation),
                 reached=reached_all, message=hit.message, path=hit.path, property=hit.property, source=src,
-                ranges=tuple(Range(start=s, size=z) for s, z in hit.ranges),
-                related=tuple(RelatedRegion(path=p, ranges=tuple(Range(start=s, size=z) for s, z in rr))
+                ranges=tuple(as_range(s, z) for s, z in hit.ranges),
+                related=tuple(RelatedRegion(path=p, ranges=tuple(as_range(s, z) for s, z in rr))
                               for p, rr in hit.related),
                 since=r.since, xen_message=r.xen_message))
     return out

@@ -20,9 +20,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 
-from xenplan.dt import dts_source
 from xenplan.dt.dtb import FDT_MAGIC, read_dtb
-from xenplan.dt.dts import read_dts
 from xenplan.dt.flat import StringTable, dtc_strings
 from xenplan.dt.merge import merge_fragment
 from xenplan.dt.overlay import apply_with_strings, is_overlay
@@ -93,6 +91,11 @@ def _shown(path: str) -> str:
 
 def _read_source(path: str, data: bytes, include_dirs: Sequence[str], *, symbols: bool, base: bool,
                  name: str | None) -> Tree:
+    """DTS through cpp and dtc; imported here, so a DTB never loads the compiler route (its
+    subprocess, thread-pool and logging imports cost a DTB check a third of its start-up)."""
+    from xenplan.dt import dts_source
+    from xenplan.dt.dts import read_dts
+
     if base:
         plugin = dts_source.scan(data.decode("latin-1"), name or path).plugin
         if plugin is not None:

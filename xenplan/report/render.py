@@ -7,33 +7,85 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
-
-from rich.console import Console
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from xenplan.analysis import Analysis
 from xenplan.checks import Rule
 from xenplan.checks import rules as all_rules
-from xenplan.report import json_out, text
+from xenplan.report import json_out, plain
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def console(output: str | None) -> Console:
-    """The recording console the text renderers print into; it writes nowhere.
+@dataclass
+class Screen:
+    """Where the report goes; the rich ``Console`` is made only when something is drawn with rich.
 
-    Here rather than in ``cli.py`` so that only ``report/`` imports rich
-    To a file: 120 columns, no colour. To a
-    terminal: its width and colours. Height is given too, or ``TERM=dumb``
-    would make rich fall back to 80 columns.
+    To a file or a pipe: 120 columns, no colour. To a terminal: its width and
+    colours. Height is given too, or ``TERM=dumb`` would make rich fall back to
+    80 columns. Rich costs a tenth of a second to import, which JSON, SARIF and
+    unstyled text do without.
     """
-    if output is not None:
-        return Console(file=io.StringIO(), record=True, width=120, height=50, force_terminal=False,
-                       color_system=None)
-    tty = sys.stdout.isatty()
-    size = shutil.get_terminal_size()
-    return Console(file=io.StringIO(), record=True, force_terminal=tty, width=size.columns if tty else 120,
-                   height=size.lines, color_system="auto" if tty else None)
+
+    output: str | None
+    _console: Console | None = field(default=None, repr=False)
+
+    @property
+    def styled(self) -> bool:
+        return self.output is None and sys.stdout.isatty()
+
+    @property
+    def width(self) -> int:
+        return shutil.get_terminal_size().columns if self.styled else 120
+
+    def rich(self) -> Console:
+        """The recording console the text renderers print into; it writes nowhere."""
+        if self._console is None:
+            from rich.console import Console
+
+            if self.styled:
+                self._console = Console(file=io.StringIO(), record=True, force_terminal=True, width=self.width,
+                                        height=shutil.get_terminal_size().lines, color_system="auto")
+            else:
+                self._console = Console(file=io.StringIO(), record=True, width=120, height=50,
+                                        force_terminal=False, color_system=None)
+        return self._console
 
 
-def check(fmt: str, analyses: Sequence[Analysis], console: Console) -> str:
+@dataclass
+class _RichFallback:
+    """Lines and tables the plain renderer hands back, printed by rich on the screen's console."""
+
+    screen: Screen
+
+    def line(self, text: str) -> str:
+        from rich.text import Text
+
+        console = self.screen.rich()
+        console.print(Text(text))
+        return console.export_text(styles=False)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+        from rich.table import Table
+
+        t = Table(title=title, title_justify="left", expand=False)
+        for col in columns:
+            t.add_column(col)
+        for row in rows:
+            t.add_row(*row)
+        console = self.screen.rich()
+        console.print(t)
+        return console.export_text(styles=False)
+
+
+def console(output: str | None) -> Screen:
+    """The screen the CLI hands back to every renderer below (``-o FILE`` or standard output)."""
+    return Screen(output)
+
+
+def check(fmt: str, analyses: Sequence[Analysis], screen: Screen) -> str:
     if fmt == "json":
         return json_out.render(analyses, many=len(analyses) > 1)
     if fmt == "sarif":
@@ -48,29 +100,39 @@ def check(fmt: str, analyses: Sequence[Analysis], console: Console) -> str:
         from xenplan.report import junit
 
         return junit.render(analyses)
+    if not screen.styled:
+        fallback = _RichFallback(screen)
+        return "".join(plain.check(a, a.findings, screen.width, fallback) for a in analyses)
+    from xenplan.report import text
+
+    console = screen.rich()
     for a in analyses:
         text.check(console, a, a.findings)
     return console.export_text(styles=console.is_terminal)
 
 
-def memory_map(fmt: str, analyses: Sequence[Analysis], console: Console, domain: str | None) -> str:
+def memory_map(fmt: str, analyses: Sequence[Analysis], screen: Screen, domain: str | None) -> str:
     if fmt == "json":
         return json_out.render(analyses, many=len(analyses) > 1)
     if fmt == "svg":
         from xenplan.report import svg
 
         return svg.render(analyses, domain)
+    from xenplan.report import text
+
+    console = screen.rich()
     for a in analyses:
         text.memory_map(console, a, domain)
     return console.export_text(styles=console.is_terminal)
 
 
-def rules(fmt: str, console: Console) -> str:
+def rules(fmt: str, screen: Screen) -> str:
     rs = list(all_rules())
     if fmt == "json":
         return json.dumps([rule_json(r) for r in rs], indent=1) + "\n"
     from rich.table import Table
 
+    console = screen.rich()
     t = Table(title=f"{len(rs)} rules", title_justify="left")
     for col in ("id", "slug", "severity", "since", "until"):
         t.add_column(col)
@@ -85,9 +147,10 @@ def rule_json(r: Rule) -> dict[str, object]:
             "until": r.until, "xen_src": r.xen_src, "xen_message": r.xen_message, "docs": r.docs}
 
 
-def rule(r: Rule, console: Console) -> str:
+def rule(r: Rule, screen: Screen) -> str:
     from rich.markdown import Markdown
 
+    console = screen.rich()
     head = f"# {r.id} {r.slug}\n\n**severity** {r.severity()} ({r.behaviour}) · **since** Xen {r.since}"
     if r.until:
         head += f" · **until** {r.until}"

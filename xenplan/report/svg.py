@@ -27,7 +27,9 @@ from rich.text import Text
 
 from xenplan.analysis import Analysis
 from xenplan.boot.result import DomainResult
-from xenplan.report.text import _kind, _size, verdict
+from xenplan.report.plain import kind as _kind
+from xenplan.report.plain import size as _size
+from xenplan.report.text import verdict
 
 WIDTH = 110
 """Columns of the recorded console; the SVG scales with it."""
