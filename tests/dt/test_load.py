@@ -209,3 +209,12 @@ def test_mutated_source_loads_or_fails_cleanly(no_dtc: str, edits: list[tuple[in
 @given(data=st.binary(max_size=300))
 def test_any_bytes_load_or_fail_cleanly(no_dtc: str, data: bytes) -> None:
     _load_bytes(data, no_dtc)
+
+
+def test_reference_before_the_root_node_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dtlib looks a label up in a tree that does not exist yet; dtc says the label is not found."""
+    src = tmp_path / "early-ref.dts"
+    src.write_text("/dts-v1/;\n&foo { x; };\n/ { };\n")
+    monkeypatch.setenv("XENPLAN_NO_DTC", "1")
+    with pytest.raises(InputError, match="label or path 'foo' not found"):
+        load(str(src))

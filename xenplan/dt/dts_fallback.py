@@ -177,6 +177,10 @@ def _make_dt_class(dtlib: Any) -> Any:
             index = getattr(self, "_xp_labels", None)
             if index is not None and ref in index:
                 return index[ref]
+            if self.root is None:
+                # dtlib walks the tree for a label even before "/ { ... };" made one, and fails
+                # with an AttributeError; dtc reports the reference instead.
+                raise dtlib.DTError(f"label or path '{ref}' not found (referenced before the root node)")
             return super()._ref2node(ref)
 
         def _node_phandle(self, node: Any) -> Any:
