@@ -26,9 +26,8 @@ import xenplan
 MEASURED = Path(__file__).resolve().parent.parent / "data" / "measured"
 LOGS = sorted(MEASURED.glob("*@*.log"))
 
-NOT_MODELLED = {
-    "vpl011-nr_spis-0@4.20.4": "issue 12: vpl011's SPI with nr_spis=0 not modelled yet",
-}
+ISSUE_12 = "issue 12: vpl011's SPI with nr_spis=0 not modelled yet"
+NOT_MODELLED = {f"vpl011-nr_spis-0@{v}": ISSUE_12 for v in ("4.16.7", "4.18.6", "4.19.6", "4.20.4")}
 
 
 @dataclass(frozen=True)
