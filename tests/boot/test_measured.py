@@ -27,7 +27,9 @@ MEASURED = Path(__file__).resolve().parent.parent / "data" / "measured"
 LOGS = sorted(MEASURED.glob("*@*.log"))
 
 ISSUE_12 = "issue 12: vpl011's SPI with nr_spis=0 not modelled yet"
-NOT_MODELLED = {f"vpl011-nr_spis-0@{v}": ISSUE_12 for v in ("4.16.7", "4.18.6", "4.19.6", "4.20.4")}
+VPL011_SPI_REFUSED = ("4.16.7", "4.18.6", "4.19.6", "4.20.4", "4.21.2", "4.22.0")
+"""Releases that refuse the vpl011 domain with ``nr_spis = <0>`` (4.17.7 ignores the error and boots it)."""
+NOT_MODELLED = {f"vpl011-nr_spis-0@{v}": ISSUE_12 for v in VPL011_SPI_REFUSED}
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,13 @@ def _instrument(xen: Path) -> None:
     xm.write_text(text)
 
 
+def _quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """Run a configuration step silently, showing its output only if it fails (e.g. no flex or bison)."""
+    done = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
 def build(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,10 +128,10 @@ def build(args: argparse.Namespace) -> None:
     archive = subprocess.run(["git", "archive", args.tag], env=env, check=True, capture_output=True).stdout
     subprocess.run(["tar", "x", "-C", str(out)], input=archive, check=True)
     xen = out / "xen"
-    subprocess.run(["make", "defconfig"], cwd=xen, env=env, check=True, capture_output=True)
+    _quiet(["make", "defconfig"], xen, env)
     with open(xen / ".config", "a") as config:
         config.write(CONFIG + "".join(f"CONFIG_{c}\n" for c in args.config))
-    subprocess.run(["make", "olddefconfig"], cwd=xen, env=env, check=True, capture_output=True)
+    _quiet(["make", "olddefconfig"], xen, env)
     _instrument(xen)
     subprocess.run(["make", f"-j{os.cpu_count() or 2}", f"debug={'y' if args.debug else 'n'}"], cwd=xen, env=env,
                    check=True)
