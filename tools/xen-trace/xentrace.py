@@ -3,8 +3,9 @@
 
 Not part of xenplan or of its tests: the tool that produced the recordings in
 ``tests/data/heaptrace``, ``tests/data/xmalloc``, ``tests/data/dom0`` and
-``tests/data/hwdom``. It needs Debian's ``gcc-aarch64-linux-gnu``,
-``qemu-system-arm`` and ``device-tree-compiler``, and a git directory of Xen.
+``tests/data/hwdom``, and the consoles in ``tests/data/measured``. It needs
+Debian's ``gcc-aarch64-linux-gnu``, ``flex``, ``bison``, ``qemu-system-arm``
+and ``device-tree-compiler``, and a git directory of Xen.
 
   xentrace.py build --git XEN_GIT_DIR --tag RELEASE-4.22.0 --out DIR
       extract the release, configure it as the oracle did (arm64 defconfig +
@@ -22,6 +23,10 @@ Not part of xenplan or of its tests: the tool that produced the recordings in
   xentrace.py compare board.dts run.log
       replay the boot with xenplan and report the first allocation where it
       and Xen differ.
+  xentrace.py trim run.log -o case@4.17.7.log
+      Xen's own console lines of the boot, as in tests/data/measured: from
+      its first line (the module table) to the end of the boot (init memory
+      freed, or the panic up to "Reboot in"), without the tracing lines.
 """
 
 from __future__ import annotations
@@ -109,6 +114,13 @@ def _instrument(xen: Path) -> None:
     xm.write_text(text)
 
 
+def _quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """Run a configuration step silently, showing its output only if it fails (e.g. no flex or bison)."""
+    done = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
 def build(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,10 +128,10 @@ def build(args: argparse.Namespace) -> None:
     archive = subprocess.run(["git", "archive", args.tag], env=env, check=True, capture_output=True).stdout
     subprocess.run(["tar", "x", "-C", str(out)], input=archive, check=True)
     xen = out / "xen"
-    subprocess.run(["make", "defconfig"], cwd=xen, env=env, check=True, capture_output=True)
+    _quiet(["make", "defconfig"], xen, env)
     with open(xen / ".config", "a") as config:
         config.write(CONFIG + "".join(f"CONFIG_{c}\n" for c in args.config))
-    subprocess.run(["make", "olddefconfig"], cwd=xen, env=env, check=True, capture_output=True)
+    _quiet(["make", "olddefconfig"], xen, env)
     _instrument(xen)
     subprocess.run(["make", f"-j{os.cpu_count() or 2}", f"debug={'y' if args.debug else 'n'}"], cwd=xen, env=env,
                    check=True)
@@ -172,6 +184,9 @@ def boot(args: argparse.Namespace) -> None:
         proc.kill()
         proc.wait()
     Path(args.output).write_bytes(b"\n".join([*lines, buf]))
+    if not any(line.startswith(b"(XEN) ") for line in lines):
+        sys.exit(f"no Xen console in {args.output}; QEMU said: "
+                 + b" ".join([*lines, buf][:3]).decode(errors="replace").strip())
 
 
 def _placement(text: str) -> tuple[str, list[int], list[int]]:
@@ -181,7 +196,7 @@ def _placement(text: str) -> tuple[str, list[int], list[int]]:
     if version is None or xen is None or fdt is None:
         sys.exit("not a Xen boot log with its module table")
     xs, xe, fs, fe = (int(x, 16) for x in (*xen.groups(), *fdt.groups()))
-    inclusive = int(version.group(1).split(".")[1]) >= 21
+    inclusive = int(version.group(1).split(".")[1]) >= 20
     if xe & 0xFFF == 0xFFF:
         xe += 1
     if inclusive:
@@ -255,6 +270,16 @@ def compare(args: argparse.Namespace) -> None:
     print(f"verdict: {result.outcome}")
 
 
+def trim(args: argparse.Namespace) -> None:
+    lines = Path(args.log).read_text(errors="replace").replace("\r", "").split("\n")
+    first = next((i for i, line in enumerate(lines) if line.startswith("(XEN) ")), None)
+    last = next((i for i, line in enumerate(lines) if re.search(r"Freed \d+kB init memory|Reboot in", line)), None)
+    if first is None or last is None:
+        sys.exit(f"{args.log}: no complete Xen boot (no console line, or no end of boot)")
+    kept = [line for line in lines[first:last + 1] if not line.startswith("(XEN) XTR ")]
+    Path(args.output).write_text("\n".join(kept) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,6 +314,10 @@ def main() -> None:
     p.add_argument("--gic-spis", type=int, default=224, help="SPIs of the host GIC (QEMU: 224 GICv3, 256 GICv2)")
     p.add_argument("--kconfig", action="append", default=[], metavar="NAME=y|n", help="as the build had it")
     p.set_defaults(run=compare)
+    p = sub.add_parser("trim")
+    p.add_argument("log")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=trim)
     args = parser.parse_args()
     args.run(args)
 
