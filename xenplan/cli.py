@@ -129,6 +129,24 @@ def main() -> None:
     """Check and plan Xen dom0less device trees before the board boots them."""
 
 
+def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str | None,
+                    include_dirs: Sequence[str], xen_version: str, arch: str, kconfig: Sequence[str],
+                    kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
+                    kernel_images: Sequence[str], partial_dtbs: Sequence[str], gic_spis: int,
+                    output: str | None) -> tuple[list[Any], list[str]]:
+    """The target options into a target, every input analysed against it, and the files the run
+    read so far (``-o`` may name none of them); ``-o`` is checked before any analysis runs."""
+    from xenplan.analysis import analyse
+    from xenplan.targets import board_path, node_files
+
+    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
+                     kconfig_file)
+    board_file = board_path(board)
+    partials = node_files(partial_dtbs, "--partial-dtb")
+    read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
+    return [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs], read
+
+
 @main.command(epilog=EXAMPLES)
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
@@ -146,18 +164,12 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
     def body() -> int:
-        from xenplan.analysis import analyse
         from xenplan.checks.select import filter_findings
-        from xenplan.targets import board_path, node_files
-
-        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
-                         kconfig_file)
-        board_file = board_path(board)
         from xenplan.report import render
 
-        partials = node_files(partial_dtbs, "--partial-dtb")
-        read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
-        analyses = [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs]
+        analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
+                                         kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
+                                         gic_spis, output)
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
         _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
@@ -181,17 +193,11 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
-        from xenplan.analysis import analyse
         from xenplan.report import render
-        from xenplan.targets import board_path, node_files
 
-        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
-                         kconfig_file)
-        board_file = board_path(board)
-
-        partials = node_files(partial_dtbs, "--partial-dtb")
-        read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
-        analyses = [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs]
+        analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
+                                         kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
+                                         gic_spis, output)
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:
