@@ -5,6 +5,8 @@ Addresses and sizes are ``int`` bytes everywhere below ``report/``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict
 
 PAGE_SHIFT = 12
@@ -25,8 +27,13 @@ class SourceRef(XBase):
     offset: int | None = None
 
 
-class Range(XBase):
-    """A half-open byte range [start, start + size)."""
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A half-open byte range [start, start + size).
+
+    A slotted dataclass rather than a model: a board of thousands of banks
+    makes hundreds of thousands of them, and pydantic's per-instance state
+    tripled the memory a large check needed."""
 
     start: int
     size: int
