@@ -71,3 +71,27 @@ def test_redistributor_shortage_per_release(version: str, outcome: str, tmp_path
     a = analyse_fixture_with(src, tmp_path, f"--xen-version {version}")
     assert a.result.outcome == outcome
     assert "DOM-016" in {f.rule for f in a.findings}
+
+
+@pytest.mark.parametrize("version", ["4.16", "4.17"])
+def test_kernel_inside_xen_image_is_probed_up_to_4_17(version: str, tmp_path: Path) -> None:
+    """Booted on 4.16.7 and 4.17.7 (tests/data/measured/kernel-in-xen-image): the module is kept, the probe
+    reads Xen's code and Xen panics "Could not set up domain domU1"."""
+    from rulecases import analyse_fixture_with, fired
+
+    a = analyse_fixture_with(FIXTURES / "DOM-020-fires-416.dts", tmp_path, f"--xen-version {version}")
+    assert a.result.failed_at is not None
+    assert (a.result.outcome, a.result.failed_at.rule) == ("panic", "DOM-020")
+    assert a.result.failed_at.message == "Could not set up domain domU1"
+    assert fired(FIXTURES / "DOM-020-fires-416.dts", "DOM-020") == {("DOM-020", "/chosen/domU1")}
+    assert fired(FIXTURES / "DOM-020-clean-416.dts", "DOM-020") == set()
+
+
+def test_kernel_inside_xen_image_is_dropped_from_4_18(tmp_path: Path) -> None:
+    """Booted on 4.18.6: the early scan drops the module (MOD-004) and Xen tries to build dom0 (DOM-002)."""
+    from rulecases import analyse_fixture_with
+
+    a = analyse_fixture_with(FIXTURES / "DOM-020-fires-416.dts", tmp_path, "--xen-version 4.18")
+    assert a.result.failed_at is not None
+    assert a.result.failed_at.rule == "DOM-002"
+    assert {"MOD-004", "DOM-002"} <= {f.rule for f in a.findings}

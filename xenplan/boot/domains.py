@@ -293,6 +293,13 @@ class _Domains(DomainBuild):
                               f"{other.range}: Xen {v} keeps both and this image's header is overwritten",
                               msg.could_not_set_up(rel, dom.name, -22), ranges=[rec.range],
                               related=[Related(path=other.path, ranges=(other.range,))])
+        xen = self.state.system.target.xen_image
+        if xen is not None and krn.probe_reads_xen_code(self.state, rec.range):
+            self.fail(construction,
+                      "DOM-020", f"kernel module {rec.range} starts inside Xen's image {xen}: Xen {v} keeps it and "
+                      "probes Xen's own code, which has no arm64 Image, zImage, uImage or gzip header",
+                      msg.could_not_set_up(rel, dom.name, -22), ranges=[rec.range],
+                      related=[Related(path="(Xen image)", ranges=(xen,))])
         image = self.state.system.target.kernel_image(dom.name, rec.path)
         if image is not None and image.kind == "invalid":
             self.fail(construction,

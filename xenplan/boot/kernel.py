@@ -104,3 +104,19 @@ def place(build: DomainBuild, construction: Construction) -> None:
     construction.kernel = Range(start=kstart, size=klen)
     construction.dtb = Range(start=addr, size=dtb_len)
     construction.initrd = Range(start=addr + dtb_len, size=initrd_len) if initrd_len else None
+
+
+def probe_reads_xen_code(state: BootState, kernel: Range) -> bool:
+    """Whether ``kernel_probe()`` reads Xen's own code instead of a kernel header.
+
+    Up to 4.17 the early scan records a kernel module that lies inside Xen's
+    image (no ``check_reserved_regions_overlap()``, ``XenRelease.early_fdt_overlap``
+    ``"none"``), and the probe then reads whatever Xen's image holds at the
+    module's start: Xen's instructions or data carry no arm64 Image, zImage,
+    uImage or gzip magic, so every probe returns ``-EINVAL``. Only the image's
+    first byte, Xen's own arm64 Image header, would pass, so a module starting
+    there is not reported. From 4.18 the scan drops such a module (MOD-004).
+    """
+    xen = state.system.target.xen_image
+    return (state.rel.early_fdt_overlap == "none" and xen is not None
+            and xen.start < kernel.start < xen.end)

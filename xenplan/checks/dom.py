@@ -263,7 +263,10 @@ def domain_kernel_missing() -> None:
     address. If there is none - no such child, a module the early scan
     dropped (overlap) or never reached, or a module of size 0 - it prints
     "Missing kernel boot module?" and panics "Could not set up domain D"
-    ("(rc = -2)" from 4.18).
+    ("(rc = -2)" from 4.18). Up to 4.17 a kernel module whose ``reg`` starts
+    inside Xen's own image is kept, and the probe reads Xen's code there: no
+    kernel header, so it panics "Could not set up domain D" (4.18 and later
+    drop such a module: MOD-004).
 
     Why it matters: this domain and every later one are never built.
 
