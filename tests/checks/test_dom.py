@@ -23,6 +23,7 @@ CASES = [
     ("DOM-013", "/chosen/domU1"),
     ("DOM-015", "/chosen/domU1"),
     ("DOM-016", "/chosen/domU1"),
+    ("DOM-018", "/chosen/domU1"),
     ("DOM-020", "/chosen/domU2"),
 ]
 
@@ -71,3 +72,19 @@ def test_redistributor_shortage_per_release(version: str, outcome: str, tmp_path
     a = analyse_fixture_with(src, tmp_path, f"--xen-version {version}")
     assert a.result.outcome == outcome
     assert "DOM-016" in {f.rule for f in a.findings}
+
+
+@pytest.mark.parametrize(("version", "outcome", "message"),
+                         [("4.16", "panic", "Could not set up domain domU1"), ("4.17", "boots", None),
+                          ("4.18", "panic", "Could not set up domain domU1 (rc = -22)"),
+                          ("4.22", "panic", "Could not set up domain domU1 (rc = -22)")])
+def test_vpl011_spi_refused_per_release(version: str, outcome: str, message: str | None, tmp_path: Path) -> None:
+    """As booted on 4.16.7, 4.17.7, 4.18.6 and 4.22.0 (tests/data/measured/vpl011-nr_spis-0)."""
+    from rulecases import analyse_fixture_with
+
+    src = Path(__file__).resolve().parent.parent / "fixtures" / "dom" / "DOM-018-fires.dts"
+    a = analyse_fixture_with(src, tmp_path, f"--xen-version {version}")
+    assert a.result.outcome == outcome
+    assert (a.result.failed_at.message if a.result.failed_at else None) == message
+    hit = [f for f in a.findings if f.rule == "DOM-018"]
+    assert len(hit) == 1 and hit[0].severity == ("warning" if version == "4.17" else "error")

@@ -21,12 +21,34 @@ from xenplan.boot.result import Related
 from xenplan.boot.state import BootModule, BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE
 from xenplan.model.release import XenRelease
-from xenplan.model.system import Domain
+from xenplan.model.system import Domain, System
 
 GICR_FRAME = 0x20000
 """One GICv3 redistributor frame pair per vCPU (128 KiB)."""
 
 MAX_VGIC_SPIS = 988
+
+GUEST_VPL011_SPI = 32
+"""``public/arch-arm.h``: the emulated UART's interrupt in a domain that is not direct-mapped."""
+
+
+def vpl011_spi_unreserved(system: System, dom: Domain) -> int | None:
+    """DOM-018: the vUART interrupt ``domain_vpl011_init()`` cannot reserve, or None.
+
+    ``vgic_reserve_virq()`` refuses an IRQ at or above ``vgic_num_irqs()``, 32 plus
+    ``nr_spis`` rounded up to 32 by ``domain_vgic_init()``. Without ``nr_spis`` the
+    vGIC is sized to cover the vUART, so only an explicit value can leave it out. A
+    direct-mapped domain's vUART takes the host console's interrupt (4.17+); when that
+    is missing DMAP-006 reports it instead."""
+    if not dom.vpl011 or dom.nr_spis is None:
+        return None
+    virq = GUEST_VPL011_SPI
+    if dom.direct_map and system.target.release.direct_map:
+        uart = system.board.uart
+        if uart is None or uart.irq is None:
+            return None
+        virq = uart.irq
+    return virq if virq >= 32 + (dom.nr_spis + 31) // 32 * 32 else None
 
 
 class _Domains(DomainBuild):
@@ -127,10 +149,14 @@ class _Domains(DomainBuild):
             self._kernel(construction)
             self._ram(construction)
             self._shm(construction)
+            if self.rel.vpl011_spi_error == "fail":
+                self._vpl011_spi(construction)
             self._guest_dtb(construction)
             self._place(construction)
             self._vcpus(construction)
             self._vpl011(construction)
+            if self.rel.vpl011_spi_error == "fail-late":
+                self._vpl011_spi(construction)
             self._vcpu_affinity(construction)
             self._xenstore(construction)
         except DomainFailed:
@@ -367,6 +393,16 @@ class _Domains(DomainBuild):
                           "DMAP-006", f"Xen's UART MMIO region ({uart.size:#x} bytes) is smaller than a page",
                           "Unable to re-use the Xen UART MMIO region as it is too small", prop="vpl011")
 
+    def _vpl011_spi(self, construction: Construction) -> None:
+        """``domain_vpl011_init()`` returning -EINVAL when the vUART's interrupt is outside the
+        vGIC (DOM-018): 4.16 after ``construct_domain()``, 4.18+ before ``prepare_dtb_domU()``.
+        4.17 drops the error; ``checks/dom.py`` reports that as a warning."""
+        dom = construction.dom
+        virq = vpl011_spi_unreserved(self.state.system, dom)
+        if virq is None:
+            return
+        self.fail(construction, "DOM-018", f"{dom.name} has vpl011 but nr_spis = {dom.nr_spis} gives the vGIC no "
+                  f"IRQ {virq} for the emulated UART", msg.could_not_set_up(self.rel, dom.name, -22), prop="nr_spis")
 
     def _vcpu_affinity(self, construction: Construction) -> None:
         """DOM-015 (4.21+): ``xen,vcpu`` children need an ``id`` below ``cpus`` and pCPUs that exist."""
