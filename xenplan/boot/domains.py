@@ -15,40 +15,18 @@ from __future__ import annotations
 from xenplan.boot import domain_ram, passthrough, replay_bridge, shm
 from xenplan.boot import kernel as krn
 from xenplan.boot import messages as msg
-from xenplan.boot.build_context import DomainBuild, DomainFailed
+from xenplan.boot.build_context import DomainBuild, DomainFailed, vpl011_spi_unreserved
 from xenplan.boot.construction import Construction
 from xenplan.boot.result import Related
 from xenplan.boot.state import BootModule, BootState
 from xenplan.model.base import PAGE_SHIFT, PAGE_SIZE
 from xenplan.model.release import XenRelease
-from xenplan.model.system import Domain, System
+from xenplan.model.system import Domain
 
 GICR_FRAME = 0x20000
 """One GICv3 redistributor frame pair per vCPU (128 KiB)."""
 
 MAX_VGIC_SPIS = 988
-
-GUEST_VPL011_SPI = 32
-"""``public/arch-arm.h``: the emulated UART's interrupt in a domain that is not direct-mapped."""
-
-
-def vpl011_spi_unreserved(system: System, dom: Domain) -> int | None:
-    """DOM-018: the vUART interrupt ``domain_vpl011_init()`` cannot reserve, or None.
-
-    ``vgic_reserve_virq()`` refuses an IRQ at or above ``vgic_num_irqs()``, 32 plus
-    ``nr_spis`` rounded up to 32 by ``domain_vgic_init()``. Without ``nr_spis`` the
-    vGIC is sized to cover the vUART, so only an explicit value can leave it out. A
-    direct-mapped domain's vUART takes the host console's interrupt (4.17+); when that
-    is missing DMAP-006 reports it instead."""
-    if not dom.vpl011 or dom.nr_spis is None:
-        return None
-    virq = GUEST_VPL011_SPI
-    if dom.direct_map and system.target.release.direct_map:
-        uart = system.board.uart
-        if uart is None or uart.irq is None:
-            return None
-        virq = uart.irq
-    return virq if virq >= 32 + (dom.nr_spis + 31) // 32 * 32 else None
 
 
 class _Domains(DomainBuild):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from xenplan.boot.domains import GICR_FRAME, vpl011_spi_unreserved
+from xenplan.boot.build_context import vpl011_spi_unreserved
+from xenplan.boot.domains import GICR_FRAME
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import System
