@@ -8,9 +8,9 @@ Data Abort`` a crash, and the dom0less banner with the init memory freed a
 boot. The module table gives the Xen image and the DTB placement the
 analysis is run with, so the replay sees the memory map the real boot had.
 
-``NOT_MODELLED`` lists the recordings xenplan is known to get wrong today;
-they are strict expected failures, so a model change that fixes one makes
-the suite say so.
+``NOT_MODELLED`` lists the recordings xenplan is known to get wrong; they
+are strict expected failures, so a model change that fixes one makes the
+suite say so.
 """
 
 from __future__ import annotations
@@ -26,10 +26,7 @@ import xenplan
 MEASURED = Path(__file__).resolve().parent.parent / "data" / "measured"
 LOGS = sorted(MEASURED.glob("*@*.log"))
 
-ISSUE_12 = "issue 12: vpl011's SPI with nr_spis=0 not modelled yet"
-VPL011_SPI_REFUSED = ("4.16.7", "4.18.6", "4.19.6", "4.20.4", "4.21.2", "4.22.0")
-"""Releases that refuse the vpl011 domain with ``nr_spis = <0>`` (4.17.7 ignores the error and boots it)."""
-NOT_MODELLED = {f"vpl011-nr_spis-0@{v}": ISSUE_12 for v in VPL011_SPI_REFUSED}
+NOT_MODELLED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

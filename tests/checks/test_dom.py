@@ -23,6 +23,7 @@ CASES = [
     ("DOM-013", "/chosen/domU1"),
     ("DOM-015", "/chosen/domU1"),
     ("DOM-016", "/chosen/domU1"),
+    ("DOM-018", "/chosen/domU1"),
     ("DOM-020", "/chosen/domU2"),
 ]
 
@@ -95,3 +96,19 @@ def test_kernel_inside_xen_image_is_dropped_from_4_18(tmp_path: Path) -> None:
     assert a.result.failed_at is not None
     assert a.result.failed_at.rule == "DOM-002"
     assert {"MOD-004", "DOM-002"} <= {f.rule for f in a.findings}
+
+
+@pytest.mark.parametrize(("version", "outcome", "message"),
+                         [("4.16", "panic", "Could not set up domain domU1"), ("4.17", "boots", None),
+                          ("4.18", "panic", "Could not set up domain domU1 (rc = -22)"),
+                          ("4.22", "panic", "Could not set up domain domU1 (rc = -22)")])
+def test_vpl011_spi_refused_per_release(version: str, outcome: str, message: str | None, tmp_path: Path) -> None:
+    """As booted on 4.16.7, 4.17.7, 4.18.6 and 4.22.0 (tests/data/measured/vpl011-nr_spis-0)."""
+    from rulecases import analyse_fixture_with
+
+    src = Path(__file__).resolve().parent.parent / "fixtures" / "dom" / "DOM-018-fires.dts"
+    a = analyse_fixture_with(src, tmp_path, f"--xen-version {version}")
+    assert a.result.outcome == outcome
+    assert (a.result.failed_at.message if a.result.failed_at else None) == message
+    hit = [f for f in a.findings if f.rule == "DOM-018"]
+    assert len(hit) == 1 and hit[0].severity == ("warning" if version == "4.17" else "error")

@@ -92,6 +92,7 @@ TABLE: dict[str, tuple[object, ...]] = {
     "ext_bank_header": (8, 8, 8, 8, 8, 8, 8, 8, 16, 16, 16, 16),
     "xen_reg_assigned_set": (F, F, F, F, F, F, F, F, F, T, T, T),
     "vpl011_backend_late": (T, T, T, T, F, F, F, F, F, F, F, F),
+    "vpl011_spi_error": (("fail-late",) * 4 + ("ignored",) + ("fail",) * 7),
     "xenstore_domain": (F, F, F, F, F, F, F, F, F, T, T, T),
     "guest_reserved_windows": (S11, S11, S11, S11, S12, S12, S12, S12, S12, S12, S12, S12),
     "rc_in_panic": (F, F, F, F, F, T, T, T, T, T, T, T),

@@ -16,7 +16,7 @@ from xenplan.boot.construction import Construction
 from xenplan.boot.result import Behaviour, Outcome, Related
 from xenplan.boot.state import BootState
 from xenplan.model.base import Range
-from xenplan.model.system import Domain
+from xenplan.model.system import Domain, System
 
 
 class DomainFailed(Exception):
@@ -34,6 +34,29 @@ def nr_spis(state: BootState, dom: Domain) -> int:
         virq = (uart.irq if uart is not None and uart.irq is not None else 32) if direct else 32
         n = max(n, virq - 32 + 1)
     return n
+
+
+GUEST_VPL011_SPI = 32
+"""``public/arch-arm.h``: the emulated UART's interrupt in a domain that is not direct-mapped."""
+
+
+def vpl011_spi_unreserved(system: System, dom: Domain) -> int | None:
+    """DOM-018: the vUART interrupt ``domain_vpl011_init()`` cannot reserve, or None.
+
+    ``vgic_reserve_virq()`` refuses an IRQ at or above ``vgic_num_irqs()``, 32 plus
+    ``nr_spis`` rounded up to 32 by ``domain_vgic_init()``. Without ``nr_spis`` the
+    vGIC is sized to cover the vUART, so only an explicit value can leave it out. A
+    direct-mapped domain's vUART takes the host console's interrupt (4.17+); when that
+    is missing DMAP-006 reports it instead."""
+    if not dom.vpl011 or dom.nr_spis is None:
+        return None
+    virq = GUEST_VPL011_SPI
+    if dom.direct_map and system.target.release.direct_map:
+        uart = system.board.uart
+        if uart is None or uart.irq is None:
+            return None
+        virq = uart.irq
+    return virq if virq >= 32 + (dom.nr_spis + 31) // 32 * 32 else None
 
 
 class DomainBuild:

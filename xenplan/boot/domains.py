@@ -15,7 +15,7 @@ from __future__ import annotations
 from xenplan.boot import domain_ram, passthrough, replay_bridge, shm
 from xenplan.boot import kernel as krn
 from xenplan.boot import messages as msg
-from xenplan.boot.build_context import DomainBuild, DomainFailed
+from xenplan.boot.build_context import DomainBuild, DomainFailed, vpl011_spi_unreserved
 from xenplan.boot.construction import Construction
 from xenplan.boot.result import Related
 from xenplan.boot.state import BootModule, BootState
@@ -127,10 +127,14 @@ class _Domains(DomainBuild):
             self._kernel(construction)
             self._ram(construction)
             self._shm(construction)
+            if self.rel.vpl011_spi_error == "fail":
+                self._vpl011_spi(construction)
             self._guest_dtb(construction)
             self._place(construction)
             self._vcpus(construction)
             self._vpl011(construction)
+            if self.rel.vpl011_spi_error == "fail-late":
+                self._vpl011_spi(construction)
             self._vcpu_affinity(construction)
             self._xenstore(construction)
         except DomainFailed:
@@ -374,6 +378,16 @@ class _Domains(DomainBuild):
                           "DMAP-006", f"Xen's UART MMIO region ({uart.size:#x} bytes) is smaller than a page",
                           "Unable to re-use the Xen UART MMIO region as it is too small", prop="vpl011")
 
+    def _vpl011_spi(self, construction: Construction) -> None:
+        """``domain_vpl011_init()`` returning -EINVAL when the vUART's interrupt is outside the
+        vGIC (DOM-018): 4.16 after ``construct_domain()``, 4.18+ before ``prepare_dtb_domU()``.
+        4.17 drops the error; ``checks/dom.py`` reports that as a warning."""
+        dom = construction.dom
+        virq = vpl011_spi_unreserved(self.state.system, dom)
+        if virq is None:
+            return
+        self.fail(construction, "DOM-018", f"{dom.name} has vpl011 but nr_spis = {dom.nr_spis} gives the vGIC no "
+                  f"IRQ {virq} for the emulated UART", msg.could_not_set_up(self.rel, dom.name, -22), prop="nr_spis")
 
     def _vcpu_affinity(self, construction: Construction) -> None:
         """DOM-015 (4.21+): ``xen,vcpu`` children need an ``id`` below ``cpus`` and pCPUs that exist."""

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from xenplan.boot import messages as msg
-from xenplan.boot.build_context import nr_spis
+from xenplan.boot.build_context import nr_spis, vpl011_spi_unreserved
 from xenplan.boot.replay import (
     Dom0Request,
     DomainPlacement,
@@ -219,7 +219,8 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       p2m_mem_mb=dom.p2m_mem_mb, nr_spis=nr_spis(state, dom),
                       enhanced=state.rel.enhanced_mode(dom.enhanced) in ("xenstore", "legacy"),
                       heap_shm_sizes=short_shm,
-                      vpl011=dom.vpl011, direct_map=dom.direct_map and state.rel.direct_map,
+                      vpl011=dom.vpl011, vpl011_refused=vpl011_spi_unreserved(state.system, dom) is not None,
+                      direct_map=dom.direct_map and state.rel.direct_map,
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
                       hardware_11=hardware_11(state, dom),
                       dtb_module=_dtb_module(dom), passthrough=_passthrough(state, dom),

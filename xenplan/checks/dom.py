@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from xenplan.boot.build_context import vpl011_spi_unreserved
 from xenplan.boot.domains import GICR_FRAME
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
@@ -252,6 +253,43 @@ def gicv3_redistributors_too_few(system: System, result: BootResult) -> Iterator
                               f"Failed to allocate d{dom.index + 1}v{frames}",
                       path=dom.path, property="cpus", behaviour=behaviour,
                       related=((gic.path, tuple((r.start, r.size) for r in gic.redist)),))
+
+
+@rule(id="DOM-018", slug="vpl011-spi-outside-nr-spis", behaviour="PANIC", since="4.16",
+      xen_src="xen/arch/arm/vpl011.c: domain_vpl011_init() -> vgic.c: vgic_reserve_virq()",
+      xen_message="Could not set up domain D (rc = -22)")
+def vpl011_spi_outside_nr_spis(system: System, result: BootResult) -> Iterator[Hit]:
+    """What Xen does: the emulated UART of a ``vpl011`` domain raises SPI 32
+    (a direct-mapped domain's uses the interrupt of Xen's console UART).
+    ``domain_vpl011_init()`` reserves it in the vGIC, which holds 32 +
+    ``nr_spis`` (rounded up to 32) interrupts; without ``nr_spis`` Xen sizes
+    the vGIC to cover it, but an explicit ``nr_spis = <0>;`` leaves it out
+    and the reservation fails with -EINVAL. Per release (all seen on real
+    boots): 4.16 panics "Could not set up domain D" after loading the kernel;
+    4.17 ignores the error and runs the domain with a UART whose interrupt
+    was never reserved (WARN: it may be handed to another device, and the
+    guest's console gets no interrupts); 4.18+ panic "Could not set up domain
+    D (rc = -22)" before the guest device tree is written.
+
+    Why it matters: a boot failure, or on 4.17 a guest console that silently
+    misbehaves.
+
+    Example: ``vpl011; nr_spis = <0>;`` fails; ``nr_spis = <32>;`` or no
+    ``nr_spis`` works.
+
+    Fix: drop ``nr_spis`` or give it a value that covers the UART's interrupt
+    (at least 1; for a direct-mapped domain, the console UART's IRQ - 32 + 1).
+    """
+    if system.target.release.vpl011_spi_error != "ignored":
+        return  # the construction stage fails the domain and reports it
+    built = {d.path for d in result.domains if d.status == "constructed"}
+    for dom in system.domains:
+        virq = vpl011_spi_unreserved(system, dom)
+        if dom.path in built and virq is not None:
+            yield Hit(message=f"{dom.name} has vpl011 but nr_spis = {dom.nr_spis} gives the vGIC no IRQ {virq}: "
+                              "Xen 4.17 ignores the failed reservation and runs the domain with an emulated "
+                              "UART whose interrupt is not reserved",
+                      path=dom.path, property="nr_spis", behaviour="WARN")
 
 
 @rule(id="DOM-020", slug="domain-kernel-missing", behaviour="PANIC", since="4.16",

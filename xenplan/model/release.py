@@ -308,6 +308,13 @@ class XenRelease:
     """``domain_handle_dtb_bootmodule()`` builds a ``xen_reg_assigned`` range set (4.21+)."""
     vpl011_backend_late: bool
     """4.16 allocates the vPL011 backend after the secondary vCPUs; 4.17+ before the guest DTB."""
+    vpl011_spi_error: Literal["fail-late", "ignored", "fail"]
+    """What ``construct_domU()`` does when ``domain_vpl011_init()`` returns -EINVAL because
+    ``vgic_reserve_virq()`` finds the vUART's SPI at or above ``vgic_num_irqs()`` (32 + the
+    rounded ``nr_spis``): 4.16 calls it last, after ``construct_domain()``, and fails with its
+    rc ("fail-late"); 4.17 calls it before ``prepare_dtb_domU()`` and overwrites its rc with
+    that call's, so the domain runs with an unreserved UART interrupt ("ignored"); 4.18+
+    calls it at the same point and returns the error ("fail")."""
     xenstore_domain: bool
     """A domain with the xenstore capability may serve xenstore (4.21+); before,
     ``alloc_xenstore_evtchn()`` needs dom0 and dereferences it when missing."""
@@ -465,6 +472,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         ext_bank_header=16 if at(4, 20) else 8,
         xen_reg_assigned_set=at(4, 21),
         vpl011_backend_late=not at(4, 17),
+        vpl011_spi_error="fail" if at(4, 18) else "ignored" if at(4, 17) else "fail-late",
         xenstore_domain=at(4, 21),
         guest_reserved_windows=frozenset(
             {"vPCI ECAM", "ACPI", "vPCI MEM", "vPCI prefetchable MEM"} | ({"virtio-mmio"} if at(4, 17) else set())),

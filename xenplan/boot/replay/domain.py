@@ -182,7 +182,9 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
         if short:
             raise Exhausted("shm")
     if dom.vpl011 and not rel.vpl011_backend_late:
-        replay.xmalloc(VPL011_BACKEND, "construct", align=4)
+        backend = replay.xmalloc(VPL011_BACKEND, "construct", align=4)
+        if dom.vpl011_refused:
+            replay.xfree(backend)
     pdt = dom.dtb_module if rel.guest_dtb_includes_pdt else 0
     dtb = replay.xmalloc(rel.guest_dtb_buffer + pdt, "construct", align=128)
     assigned = _passthrough(replay, board, dom)

@@ -87,6 +87,9 @@ class HeapDomain:
     """1:1: extended regions come from the host layout, not from the guest RAM windows."""
     vpl011: bool = False
     """``vpl011``: ``domain_vpl011_init()`` allocates its Xen-side backend (172 bytes)."""
+    vpl011_refused: bool = False
+    """The vUART's interrupt is outside the vGIC (DOM-018): ``domain_vpl011_init()`` frees
+    the backend again; 4.17 goes on building the domain without it."""
     max_maptrack_frames: int = 1024
     """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
 
