@@ -7,12 +7,12 @@ BOARD ?= --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
 
 .PHONY: run test venv bench bench-big fuzz clean
 
+# An editable install leaves xenplan uncompiled; where PYTHONDONTWRITEBYTECODE is set,
+# every run would compile it again (a third of a check's start-up), hence compileall.
 $(BIN)/xenplan: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
-	# An editable install leaves xenplan uncompiled; where PYTHONDONTWRITEBYTECODE is set,
-	# every run would compile it again (a third of a check's start-up).
 	$(BIN)/python -m compileall -q xenplan
 	touch $@
 
