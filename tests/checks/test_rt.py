@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rulecases import rule_set_tests
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "rt"
@@ -35,3 +36,19 @@ def test_rt020_breaks_isolation() -> None:
 def test_rt_rules_quiet_on_416_except_rt020(check_fixture) -> None:
     """4.16 has no reserved list: only RT-020 speaks for a static domain there."""
     assert check_fixture(FIX / "RT-020-fires.dts", "RT-") == {("RT-020", D1)}
+
+
+@pytest.mark.parametrize(("version", "says"), [("4.16", "'s xen,enhanced turns on no PV interfaces on this release"),
+                                                ("4.22", " has xen,enhanced, so its kernel gets Xen's PV interfaces")])
+def test_balloon_hint_follows_what_the_release_reads(version: str, says: str) -> None:
+    """4.16 does not read ``xen,enhanced`` (``construct_domU()`` first does in 4.17), so there a
+    guest with the property gets no PV interfaces and no balloon driver comes with them."""
+    import xenplan
+    from xenplan.checks.rt import balloon_hint
+
+    root = Path(__file__).resolve().parent.parent.parent
+    target = xenplan.build_target(xen_version=version, xen_image="0x5a00000:0x160000", fdt_address="0x5c00000")
+    a = xenplan.analyse(str(root / "examples" / "zcu102.dts"), target)
+    dom = next(d for d in a.system.domains if d.name == "rt-a")
+    assert dom.enhanced is not None
+    assert balloon_hint(a.system, dom).startswith(f"rt-a{says}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult, DomainResult
+from xenplan.checks.dmap import pv_enabled
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import Domain, System, default_p2m_pool_mb
 
@@ -42,12 +43,15 @@ def fmt_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
     return ", ".join(f"[{s:#x}, {s + z:#x})" for s, z in ranges) or "no banks"
 
 
-def balloon_hint(dom: Domain) -> str:
-    """The sentence that says how likely ballooning is for this domain."""
-    if dom.enhanced is not None:
+def balloon_hint(system: System, dom: Domain) -> str:
+    """The sentence that says how likely ballooning is for this domain: a balloon driver comes
+    with the PV interfaces, which only a ``xen,enhanced`` value the release knows turns on."""
+    if pv_enabled(system.target.release, dom):
         return (f"{dom.name} has xen,enhanced, so its kernel gets Xen's PV interfaces and a balloon driver "
                 "is likely")
-    return (f"{dom.name} has no xen,enhanced, so a Linux guest loads no balloon driver, but any guest kernel "
+    why = ("'s xen,enhanced turns on no PV interfaces on this release" if dom.enhanced is not None
+           else " has no xen,enhanced")
+    return (f"{dom.name}{why}, so a Linux guest loads no balloon driver, but any guest kernel "
             "can still issue memory hypercalls")
 
 
@@ -90,7 +94,7 @@ def static_page_freed_to_reserved_list(system: System, result: BootResult) -> It
     """
     for dom in _static_non_direct(system, result):
         yield Hit(message=f"{dom.name}: static pages it releases ({fmt_ranges(static_ranges(dom))}) go to its "
-                          "own reserved list, never to Xen's heap; " + balloon_hint(dom),
+                          "own reserved list, never to Xen's heap; " + balloon_hint(system, dom),
                   path=dom.path, property="xen,static-mem", ranges=static_ranges(dom))
 
 
@@ -124,7 +128,7 @@ def static_domain_cannot_grow(system: System, result: BootResult) -> Iterator[Hi
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name} can never grow beyond its static banks ({fmt_ranges(rng)}): populating "
                           "memory only re-uses pages it released, one 4 KiB page at a time; "
-                          + balloon_hint(dom), path=dom.path, property="xen,static-mem", ranges=rng)
+                          + balloon_hint(system, dom), path=dom.path, property="xen,static-mem", ranges=rng)
 
 
 @rule(id="RT-003", slug="increase-reservation-gives-heap-pages", behaviour="HAZARD", since="4.17",
@@ -157,7 +161,7 @@ def increase_reservation_gives_heap_pages(system: System, result: BootResult) ->
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name} is {kind} ({fmt_ranges(rng)}): XENMEM_increase_reservation gives it "
                           "ordinary heap pages that are never mapped, eating its max_pages headroom; "
-                          + balloon_hint(dom), path=dom.path, property="xen,static-mem", ranges=rng)
+                          + balloon_hint(system, dom), path=dom.path, property="xen,static-mem", ranges=rng)
 
 
 @rule(id="RT-004", slug="direct-map-balloon-frees-nothing", behaviour="HAZARD", since="4.17",
@@ -187,7 +191,7 @@ def direct_map_balloon_frees_nothing(system: System, result: BootResult) -> Iter
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name} is direct-mapped ({fmt_ranges(rng)}): pages it balloons out stay "
                           "allocated to it, and it can only re-populate the same addresses (gfn == mfn); "
-                          + balloon_hint(dom), path=dom.path, property="direct-map", ranges=rng)
+                          + balloon_hint(system, dom), path=dom.path, property="direct-map", ranges=rng)
 
 
 @rule(id="RT-005", slug="static-memory-stranded-on-destroy", behaviour="HAZARD", since="4.17",
@@ -274,7 +278,7 @@ def shm_owner_balloons_region(system: System, result: BootResult) -> Iterator[Hi
                    else "with no borrower the pages return to its reserved list and come back as plain RAM")
             yield Hit(message=f"{sh.path}: {dom.name} owns shared region \"{sh.shm_id}\" at guest "
                               f"[{sh.guest:#x}, {sh.guest + sh.size:#x}); if it balloons them out, {who}; "
-                              + balloon_hint(dom), path=dom.path, property="xen,shared-mem",
+                              + balloon_hint(system, dom), path=dom.path, property="xen,shared-mem",
                       ranges=((sh.guest, sh.size),), related=tuple((p, ()) for p in peers))
 
 
@@ -338,5 +342,5 @@ def static_pages_released_to_heap(system: System, result: BootResult) -> Iterato
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name}: on Xen 4.16 static pages it releases ({fmt_ranges(rng)}) are freed into "
                           "the general heap, where other domains can get them, and it re-populates from the "
-                          "heap: static isolation is lost after the first balloon-out; " + balloon_hint(dom),
+                          "heap: static isolation is lost after the first balloon-out; " + balloon_hint(system, dom),
                   path=dom.path, property="xen,static-mem", ranges=rng, isolation=True)
