@@ -427,3 +427,18 @@ def test_cpp_expansion_bomb_stops_quickly(tmp_path: Path) -> None:
     start = time.monotonic()
     line = one_line(invoke("check", src, *QEMU), "bomb.dts", "cpp")
     assert time.monotonic() - start < 5.5, line
+    assert _processes_naming(str(src)) == [], "cpp's compiler (cc1) outlived the check"
+
+
+def _processes_naming(text: str) -> list[str]:
+    """Command lines of live processes that mention ``text`` (cpp's driver runs cc1 as a child)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            state = (proc / "stat").read_text().split(") ", 1)[1][:1]
+        except (OSError, IndexError):
+            continue
+        if text in cmdline and state != "Z":
+            found.append(cmdline)
+    return found

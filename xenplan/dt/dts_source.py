@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -215,7 +216,8 @@ def _run_bounded(cmd: list[str], path: str, out: str) -> subprocess.CompletedPro
     """Run cpp writing ``out``, stopped when it passes ``CPP_TIMEOUT`` or ``CPP_OUTPUT_LIMIT``."""
     with tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True)
         except OSError as exc:
             raise InputError(path, f"cannot run cpp: {exc}") from exc
         deadline = time.monotonic() + CPP_TIMEOUT
@@ -227,7 +229,9 @@ def _run_bounded(cmd: list[str], path: str, out: str) -> subprocess.CompletedPro
                 why = (f"cpp output passed {CPP_OUTPUT_LIMIT >> 20} MiB (a macro that expands "
                        "exponentially?)")
             if why is not None:
-                proc.kill()
+                # The cpp driver runs cc1 as a child: stop the whole group, or cc1 goes on
+                # expanding (and growing) after the driver is gone.
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise InputError(path, why)
             time.sleep(0.01)
