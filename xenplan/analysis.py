@@ -31,16 +31,15 @@ def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dir
             board: str | None = None, partial_dtbs: dict[str, str] | None = None) -> Analysis:
     """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module.
 
-    The board is also read on its own, so the model can say what merging the
-    input onto it replaced. A ``partial_dtbs`` or ``target.kernel_images`` key
+    The board as read before the merge travels with the tree, so the model can
+    say what merging the input onto it replaced. A ``partial_dtbs`` or ``target.kernel_images`` key
     that names neither a domain nor a module of the loaded tree is a
     ``UsageError``: the file would silently be unused.
     """
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
-    board_tree = dt.load(board, include_dirs=include_dirs) if board is not None else None
     files = [*tree.files, *(f for p in partials.values() for f in p.files)]
-    system = model.build(tree, target, partials, board_tree)
+    system = model.build(tree, target, partials, tree.board)
     _check_names(system, partials, "--partial-dtb")
     _check_names(system, target.kernel_images, "--kernel-image")
     result = boot.simulate(system)

@@ -44,6 +44,7 @@ def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = 
     readable device tree, or an overlay that does not apply.
     """
     tree = _read(path, include_dirs, symbols=bool(overlays), base=True)
+    under = None
     if board is not None:
         under = _read(board, include_dirs, symbols=False, base=True)
         files = [*tree.files, *under.files]
@@ -62,6 +63,7 @@ def load(path: str, overlays: Sequence[str] = (), include_dirs: Sequence[str] = 
         notes, files = [*tree.notes, *overlay.notes], [*tree.files, *overlay.files]
         tree, strings = apply_with_strings(tree, overlay, strings)
         tree.notes, tree.files = notes, files
+    tree.board = under
     return tree
 
 

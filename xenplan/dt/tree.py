@@ -148,6 +148,9 @@ class Tree:
     """What the reader did that the user should know (a fallback taken)."""
     files: list[str] = field(default_factory=list)
     """Every file read to build the tree (the input, its includes, a board, overlays)."""
+    board: Tree | None = None
+    """With ``--board``: the board as read on its own, before the input was merged onto it
+    (the model says what the merge replaced)."""
 
     def find(self, path: str) -> Node | None:
         """The node at an absolute path (each component matched by full name)."""
