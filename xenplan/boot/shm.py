@@ -30,27 +30,30 @@ def construct(build: DomainBuild, construction: Construction) -> None:
         if sh.size is None or sh.guest is None or sh.path in refused:
             continue
         rc_fail = msg.could_not_set_up(rel, dom.name, -22)
+        host, guest, size = sh.host, sh.guest, sh.size
+        if sh.short_form and not rel.shm_host_optional and sh.unchecked_read is not None:
+            host, guest, size = _read_past(build, construction, sh.path, sh.unchecked_read, rc_fail)
         if i >= rel.nr_shm_banks_per_domain:
             build.fail(construction,
                        "SHM-032", f"{dom.name} has {len(dom.shm)} shared-memory nodes; Xen {v} records at most "
                        f"{rel.nr_shm_banks_per_domain} per domain and fails on {sh.path} with -ENOMEM",
                        msg.could_not_set_up(rel, dom.name, -12), prop="xen,shared-mem")
         if not rel.shm_alignment_in_scan:
-            bad = [n for n, x in (("guest address", sh.guest), ("host address", sh.host), ("size", sh.size))
+            bad = [n for n, x in (("guest address", guest), ("host address", host), ("size", size))
                    if x is not None and x % PAGE_SIZE]
             if bad:
                 build.fail(construction,
                            "SHM-006", f"{sh.path}: xen,shared-mem {', '.join(bad)} not page aligned", rc_fail,
                            prop="xen,shared-mem")
         if dom.direct_map and rel.shm_direct_map_checked:
-            if sh.host is None:
+            if host is None:
                 build.fail(construction,
                            "SHM-014", f"{sh.path}: a direct-mapped domain needs the host address", rc_fail,
                            prop="xen,shared-mem")
-            if sh.host != sh.guest:
-                build.fail(construction, "SHM-013", f"{sh.path}: host {sh.host:#x} and guest {sh.guest:#x} differ on a "
+            if host != guest:
+                build.fail(construction, "SHM-013", f"{sh.path}: host {host:#x} and guest {guest:#x} differ on a "
                            "direct-mapped domain", rc_fail, prop="xen,shared-mem")
-        rng = sh.host_range
+        rng = Range(start=host, size=size) if host is not None and size else None
         if rng is not None and sh.role in (None, "owner"):
             owner = dom.path if sh.role == "owner" else DOMID_IO
             s, n = pfn_down(rng.start), pfn_down(rng.size)
@@ -69,4 +72,30 @@ def construct(build: DomainBuild, construction: Construction) -> None:
                                + (f" (owned by {ext.owner})" if ext.owner else "") + ": acquiring it fails",
                                rc_fail, prop="xen,shared-mem", ranges=[rng])
                 ft.set(s, s + n, "inuse", static=True, owner=owner)
-        construction.shm_windows.append((Range(start=sh.guest, size=sh.size), sh.host, sh.path))
+        construction.shm_windows.append((Range(start=guest, size=size), host, sh.path))
+
+
+def _read_past(build: DomainBuild, construction: Construction, path: str, read: tuple[int, int, int],
+               rc_fail: str) -> tuple[int, int, int]:
+    """``process_shm()`` of 4.17 and 4.18 reads host address, guest address and size from
+    ``xen,shared-mem`` without checking its length. A short form (no host address) lost
+    its early-scan entry already; here its guest address is taken for the host address,
+    its size for the guest address, and the size comes from the blob's next tags
+    (``SharedMem.unchecked_read``). Xen then checks alignment and ``mfn_valid()`` of every
+    page, as for a long form, before using those numbers."""
+    host, guest, size = read
+    explain = (f"{path}: xen,shared-mem has no host address and Xen {build.v} reads one anyway: past the "
+               f"property it takes host {host:#x}, guest {guest:#x}, size {size:#x}")
+    if host % PAGE_SIZE or guest % PAGE_SIZE:
+        build.fail(construction, "SHM-006", f"{explain}; physical address {host:#x}, or guest address "
+                   f"{guest:#x} is not suitably aligned", rc_fail, prop="xen,shared-mem")
+    if size % PAGE_SIZE:
+        build.fail(construction, "SHM-006", f"{explain}; size {size:#x} is not suitably aligned", rc_fail,
+                   prop="xen,shared-mem")
+    start = pfn_down(host)
+    for ext in build.state.ft.extents(start, start + pfn_down(size)):
+        if ext.state == "none":
+            bad = max(ext.start, start)
+            build.fail(construction, "SHM-006", f"{explain}; invalid physical address {bad:#x} (page "
+                       f"{bad * PAGE_SIZE:#x} is not RAM Xen knows of)", rc_fail, prop="xen,shared-mem")
+    return host, guest, size

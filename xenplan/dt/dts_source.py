@@ -233,10 +233,38 @@ def _run_bounded(cmd: list[str], path: str, out: str) -> subprocess.CompletedPro
                 # expanding (and growing) after the driver is gone.
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+                _wait_group_gone(proc.pid)
                 raise InputError(path, why)
             time.sleep(0.01)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, b"", err.read(1 << 20))
+
+
+def _wait_group_gone(pgid: int, timeout: float = 2.0) -> None:
+    """Wait (bounded) until no running process is left in group ``pgid``.
+
+    ``SIGKILL`` is delivered asynchronously: on a loaded machine ``cc1`` can
+    still be running an instant after ``killpg`` returns. Linux's ``/proc``
+    shows each process's group and state; a zombie (``Z``) no longer runs."""
+    if not os.path.isdir("/proc/self"):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if len(fields) > 3 and int(fields[3]) == pgid and fields[0] not in (b"Z", b"X"):
+                alive = True
+                break
+        if not alive:
+            return
+        time.sleep(0.01)
 
 
 def _size(path: str) -> int:

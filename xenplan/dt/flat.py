@@ -15,12 +15,15 @@ size depends on the order names are added. ``StringTable`` replays that.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from xenplan.dt.tree import Node, Tree
 
 HEADER_SIZE = 40
 """A version-17 header; ``dtc`` puts the reserve map right after it (8-byte aligned)."""
 RESERVE_ENTRY_SIZE = 16
 TAG_SIZE = 4
+FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_END = 1, 2, 3, 9
 
 
 def _align4(n: int) -> int:
@@ -41,6 +44,11 @@ class StringTable:
         raw = name.encode("latin-1", "replace") + b"\0"
         if self._data.find(raw) < 0:
             self._data += raw
+
+    def offset(self, name: str) -> int:
+        """Where ``name`` sits in the block: the first NUL-terminated match, as both writers return it."""
+        self.add(name)
+        return self._data.find(name.encode("latin-1", "replace") + b"\0")
 
     def copy(self) -> StringTable:
         other = StringTable()
@@ -77,3 +85,59 @@ def packed_size(tree: Tree, strings: StringTable | None = None) -> int:
         strings = dtc_strings(tree)
     reserve = (len(tree.memreserve) + 1) * RESERVE_ENTRY_SIZE
     return HEADER_SIZE + reserve + struct_size(tree.root) + len(strings)
+
+
+def _tag(value: int) -> bytes:
+    return value.to_bytes(TAG_SIZE, "big")
+
+
+def _pad4(data: bytes) -> bytes:
+    return data + b"\0" * (_align4(len(data)) - len(data))
+
+
+def _node_words(node: Node, strings: StringTable) -> Iterator[bytes]:
+    """The structure block of ``node`` and its subtree, piece by piece."""
+    yield _tag(FDT_BEGIN_NODE) + _pad4(node.name.encode("latin-1", "replace") + b"\0")
+    for name, prop in node.properties.items():
+        yield _tag(FDT_PROP) + _tag(len(prop.value)) + _tag(strings.offset(name)) + _pad4(prop.value)
+    for child in node.children:
+        yield from _node_words(child, strings)
+    yield _tag(FDT_END_NODE)
+
+
+def _after(node: Node, prop_name: str, strings: StringTable) -> Iterator[bytes]:
+    """What follows property ``prop_name`` of ``node`` in the structure block, to ``FDT_END``."""
+    names = list(node.properties)
+    value = node.properties[prop_name].value
+    yield b"\0" * (_align4(len(value)) - len(value))
+    for name in names[names.index(prop_name) + 1:]:
+        prop = node.properties[name]
+        yield _tag(FDT_PROP) + _tag(len(prop.value)) + _tag(strings.offset(name)) + _pad4(prop.value)
+    for child in node.children:
+        yield from _node_words(child, strings)
+    yield _tag(FDT_END_NODE)
+    current = node
+    while current.parent is not None:
+        siblings = current.parent.children
+        for sibling in siblings[siblings.index(current) + 1:]:
+            yield from _node_words(sibling, strings)
+        yield _tag(FDT_END_NODE)
+        current = current.parent
+    yield _tag(FDT_END)
+
+
+def bytes_after(tree: Tree, node: Node, prop_name: str, count: int) -> bytes:
+    """The ``count`` bytes a reader finds past the end of ``prop_name``'s value in the blob ``dtc``
+    writes for ``tree`` (zeros past the structure block, where the strings block would follow).
+
+    Xen's ``unflatten_device_tree()`` keeps pointers into the blob, so a read
+    past a property's length (``process_shm()`` of 4.17 and 4.18 on a
+    short-form ``xen,shared-mem``) sees the next tags of the structure block:
+    the following property's ``FDT_PROP`` and length, or ``FDT_END_NODE``."""
+    out = bytearray()
+    strings = dtc_strings(tree)
+    for piece in _after(node, prop_name, strings):
+        out += piece
+        if len(out) >= count:
+            break
+    return bytes(out[:count]).ljust(count, b"\0")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from xenplan.dt.tree import Node, Tree
+from xenplan.dt.flat import bytes_after
+from xenplan.dt.tree import Node, Property, Tree
 from xenplan.model.base import Range, SourceRef
 from xenplan.model.board import board, host_nodes, partial_dtb, unflattened_size
 from xenplan.model.cells import (
@@ -274,6 +275,7 @@ class _Builder:
         mem = node.prop("xen,shared-mem")
         host = guest = size = None
         short = False
+        unchecked: tuple[int, int, int] | None = None
         cells_err = shape_err = None
         if ac < 1 or sc < 1:
             cells_err = f"invalid cells ({ac}/{sc})"
@@ -289,13 +291,16 @@ class _Builder:
                 short = True
                 guest = read_number(cells[:ac], ac)
                 size = read_number(cells[ac:], sc)
+                past = Property(mem.name, mem.value + bytes_after(self.tree, node, mem.name, 4 * ac)).u32s()
+                unchecked = (read_number(past[:ac], ac), read_number(past[ac:2 * ac], ac),
+                             read_number(past[2 * ac:], sc))
             else:
                 shape_err = f"xen,shared-mem has {len(mem.value)} bytes, expected {(2 * ac + sc) * 4}"
         parent = node.parent.path if node.parent is not None else "/"
         shm = SharedMem(path=node.path, source=self.src(node, "xen,shared-mem"), parent=parent, shm_id=shm_id,
                         shm_id_len=id_len, role=role.string() if role is not None else None, host=host,
                         guest=guest, size=size, short_form=short, cells_error=cells_err, shape_error=shape_err,
-                        address_cells=ac, size_cells=sc)
+                        unchecked_read=unchecked, address_cells=ac, size_cells=sc)
         self.shm.append(shm)
         self.shm_by_path[node.path] = shm
         self.scan.append(ScanItem(kind="shm", path=node.path, source=shm.source, prop="xen,shared-mem",

@@ -54,6 +54,9 @@ class SharedMem(Located):
     short_form: bool = False
     cells_error: str | None = None
     shape_error: str | None = None
+    unchecked_read: tuple[int, int, int] | None = Field(
+        default=None, description="a short form's host address, guest address and size as a reader that "
+        "assumes the long form sees them: the value, then the blob's next bytes (process_shm() of 4.17/4.18)")
     address_cells: int = 2
     size_cells: int = 2
 
