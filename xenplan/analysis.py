@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from xenplan import boot, checks, dt, model
 from xenplan.boot.result import BootResult
-from xenplan.checks.finding import Finding
+from xenplan.checks import suppress
+from xenplan.checks.finding import Finding, Suppressed
+from xenplan.checks.suppress import NodeIgnore
 from xenplan.errors import UsageError
 from xenplan.model.system import System
 from xenplan.model.target import Target
@@ -25,16 +27,21 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     """Every file read for this analysis (input, includes, board, overlays, partial DTBs)."""
+    suppressed: list[Suppressed] = field(default_factory=list)
+    """Findings a ``// xenplan: ignore`` comment or an ``ignore-nodes`` entry hid."""
 
 
 def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
-            board: str | None = None, partial_dtbs: dict[str, str] | None = None) -> Analysis:
+            board: str | None = None, partial_dtbs: dict[str, str] | None = None,
+            ignore_nodes: Sequence[NodeIgnore] = ()) -> Analysis:
     """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module.
 
     The board as read before the merge travels with the tree, so the model can
     say what merging the input onto it replaced. A ``partial_dtbs`` or ``target.kernel_images`` key
     that names neither a domain nor a module of the loaded tree is a
-    ``UsageError``: the file would silently be unused.
+    ``UsageError``: the file would silently be unused. Findings a suppression covers
+    (``xenplan.checks.suppress``: comments in the source, ``ignore_nodes`` from a configuration)
+    move to ``Analysis.suppressed``.
     """
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
@@ -43,9 +50,9 @@ def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dir
     _check_names(system, partials, "--partial-dtb")
     _check_names(system, target.kernel_images, "--kernel-image")
     result = boot.simulate(system)
-    findings = checks.run(system, result)
+    findings, suppressed = suppress.apply(system, tree, files, checks.run(system, result), ignore_nodes)
     return Analysis(input=path, system=system, result=result, findings=findings,
-                    notes=[*tree.notes, *result.notes], files=files)
+                    notes=[*tree.notes, *result.notes], files=files, suppressed=suppressed)
 
 
 def _check_names(system: System, given: Iterable[str], option: str) -> None:

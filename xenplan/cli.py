@@ -1,11 +1,14 @@
 """The command line: parse options, call the core, render, pick the exit status.
 
 Exit status: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
-2 bad input or usage (one line, no traceback); 3 internal error.
+2 bad input or usage (one line, no traceback); 3 internal error. ``--exit-zero``
+turns 1 into 0. Each input's settings come from ``xenplan.config``: options
+given here, then its configuration file's per-file and top-level settings.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 from collections.abc import Callable, Sequence
@@ -32,12 +35,12 @@ Examples:
 """
 
 
-def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def target_options(fn: Callable[..., Any], inputs_required: bool = True) -> Callable[..., Any]:
     """Options every simulating command shares (defined once)."""
     from xenplan.targets import kconfig_keys
 
     opts = [
-        click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True)),
+        click.argument("inputs", nargs=-1, required=inputs_required, type=click.Path(allow_dash=True)),
         click.option("--overlay", "overlays", multiple=True, type=click.Path(),
                      help="apply a DT overlay (.dtbo/.dtso) on the input"),
         click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
@@ -59,6 +62,10 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--partial-dtb", "partial_dtbs", multiple=True, metavar="NODE=FILE",
                      help="the passthrough device tree a domain (name) or module (path) loads"),
         click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC (0 to 988)"),
+        click.option("--config", "config_file", type=click.Path(), metavar="FILE",
+                     help="configuration file for every input (default: the nearest xenplan.toml or "
+                     "pyproject.toml with [tool.xenplan] above each input)"),
+        click.option("--no-config", is_flag=True, help="read no configuration file"),
         click.option("--debug", is_flag=True, help="show tracebacks of internal errors"),
     ]
     for o in reversed(opts):
@@ -129,22 +136,45 @@ def main() -> None:
     """Check and plan Xen dom0less device trees before the board boots them."""
 
 
-def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str | None,
-                    include_dirs: Sequence[str], xen_version: str, arch: str, kconfig: Sequence[str],
-                    kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
-                    kernel_images: Sequence[str], partial_dtbs: Sequence[str], gic_spis: int,
-                    output: str | None) -> tuple[list[Any], list[str]]:
-    """The target options into a target, every input analysed against it, and the files the run
-    read so far (``-o`` may name none of them); ``-o`` is checked before any analysis runs."""
+def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]]:
+    """Every input analysed with its own settings (``xenplan.config``: command line, per-file settings,
+    configuration, defaults), the settings, and the files the run read so far (``-o`` may name none of
+    them); ``-o`` is checked before any analysis runs."""
     from xenplan.analysis import analyse
+    from xenplan.config import config_files
     from xenplan.targets import board_path, node_files
 
-    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
-                     kconfig_file)
-    board_file = board_path(board)
-    partials = node_files(partial_dtbs, "--partial-dtb")
-    read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
-    return [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs], read
+    p = click.get_current_context().params
+    settings = _settings()
+    targets: dict[tuple[Any, ...], Any] = {}
+    for s in settings:
+        if s.target_key() not in targets:
+            try:
+                targets[s.target_key()] = _target(s["xen_version"], s["arch"], s["kconfig"], s["xen_image"],
+                                                  s["fdt_address"], s["pa_bits"], s["gic_spis"], s["board"],
+                                                  p["kernel_images"], s["kconfig_file"])
+            except UsageError as exc:
+                raise s.blame(exc) from exc
+    partials = node_files(p["partial_dtbs"], "--partial-dtb")
+    read = _files_read(output, p["inputs"], p["overlays"], [board_path(s["board"]) for s in settings], partials,
+                       p["kernel_images"], [s["kconfig_file"] for s in settings], config_files(settings))
+    analyses = [analyse(s.input, targets[s.target_key()], p["overlays"], s["include_dirs"], board_path(s["board"]),
+                        partials, s.node_ignores()) for s in settings]
+    return analyses, settings, read
+
+
+def _settings() -> list[Any]:
+    """The settings in force for each input; an option is the command line's only when given there
+    (a click default does not override a configuration)."""
+    from click.core import ParameterSource
+
+    from xenplan.config import settings_for
+
+    ctx = click.get_current_context()
+    explicit = {n for n in ctx.params if ctx.get_parameter_source(n) not in (
+        ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)}
+    return [settings_for(i, ctx.params, explicit, ctx.params["config_file"], ctx.params["no_config"])
+            for i in ctx.params["inputs"] or (".",)]
 
 
 @main.command(epilog=EXAMPLES)
@@ -155,26 +185,39 @@ def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str |
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
+@click.option("--exit-zero", is_flag=True, help="exit 0 even with findings (2 and 3 still mean bad input and "
+              "internal error)")
+@click.option("--baseline", type=click.Path(), metavar="FILE", help="report only findings not in this baseline")
+@click.option("--write-baseline", type=click.Path(), metavar="FILE",
+              help="record today's findings in FILE as the baseline (then none of them is new)")
 def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
           xen_version: str,
           arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
           fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
-          partial_dtbs: tuple[str, ...], gic_spis: int,
+          partial_dtbs: tuple[str, ...], gic_spis: int, config_file: str | None, no_config: bool,
           debug: bool, fmt: str,
-          output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
+          output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str,
+          exit_zero: bool, baseline: str | None, write_baseline: str | None) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
     def body() -> int:
+        from xenplan import baseline as baselines
         from xenplan.checks.select import filter_findings
         from xenplan.report import render
 
-        analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
-                                         kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
-                                         gic_spis, output)
-        for a in analyses:
-            a.findings = filter_findings(a.findings, select, ignore)
-        _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
-        worst = max((SEVERITY_RANK[f.severity] for a in analyses for f in a.findings), default=-1)
-        return 1 if worst >= SEVERITY_RANK[fail_on] else 0
+        analyses, settings, read = _analyse_inputs(output)
+        for a, s in zip(analyses, settings, strict=True):
+            a.findings = filter_findings(a.findings, s["select"] or (), s["ignore"] or ())
+        files = [*read, *(f for a in analyses for f in a.files)]
+        if write_baseline is not None:
+            count = baselines.write(write_baseline, analyses, [*files, *([output] if output else [])])
+            click.echo(f"xenplan: recorded {count} finding(s) in {write_baseline}", err=True)
+        for path in filter(None, (write_baseline, baseline)):
+            baselines.apply(path, analyses)
+        _emit(render.check(fmt, analyses, _console(output)), output,
+              [*files, *filter(None, (baseline, write_baseline))])
+        failed = any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[s["fail_on"] or "error"]
+                     for a, s in zip(analyses, settings, strict=True) for f in a.findings)
+        return 1 if failed and not exit_zero else 0
 
     _run(debug, body)
 
@@ -188,16 +231,14 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             xen_version: str,
             arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
             fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
-            partial_dtbs: tuple[str, ...], gic_spis: int,
+            partial_dtbs: tuple[str, ...], gic_spis: int, config_file: str | None, no_config: bool,
             debug: bool, domain: str | None,
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
         from xenplan.report import render
 
-        analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
-                                         kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
-                                         gic_spis, output)
+        analyses, _, read = _analyse_inputs(output)
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:
@@ -205,6 +246,23 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
                                          param_hint="--domain")
         _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
               [*read, *(f for a in analyses for f in a.files)])
+        return 0
+
+    _run(debug, body)
+
+
+@main.command("config")
+@functools.partial(target_options, inputs_required=False)
+@click.option("--select", multiple=True, help="as for check")
+@click.option("--ignore", multiple=True, help="as for check")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
+    """Show the settings in force for each INPUT (default: this folder) and where each came from."""
+    def body() -> int:
+        from xenplan.config import render_settings
+
+        _emit(render_settings(_settings(), fmt), None)
         return 0
 
     _run(debug, body)
@@ -239,14 +297,16 @@ def _console(output: str | None) -> Any:
     return console(output)
 
 
-def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[str], board: str | None,
-                partials: dict[str, str], kernel_images: Sequence[str], kconfig_file: str | None) -> list[str]:
+def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[str], boards: Sequence[str | None],
+                partials: dict[str, str], kernel_images: Sequence[str], kconfig_files: Sequence[str | None],
+                configs: Sequence[str]) -> list[str]:
     """The files a run reads; before any work, ``-o`` naming one of them (or no writable place) is refused."""
     from xenplan.files import check_output
     from xenplan.targets import node_files
 
-    files = [*inputs, *overlays, *([board] if board else []), *partials.values(),
-             *node_files(kernel_images, "--kernel-image").values(), *([kconfig_file] if kconfig_file else [])]
+    files = list(dict.fromkeys([*inputs, *overlays, *filter(None, boards), *partials.values(),
+                                *node_files(kernel_images, "--kernel-image").values(), *filter(None, kconfig_files),
+                                *configs]))
     if output is not None:
         check_output(output, files)
     return files

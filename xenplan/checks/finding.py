@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from xenplan.checks.registry import Severity
 from xenplan.model.base import Range, SourceRef, XBase
 
@@ -24,3 +26,22 @@ class Finding(XBase):
     related: tuple[RelatedRegion, ...] = ()
     since: str | None = None
     xen_message: str | None = None
+
+
+class Suppressed(XBase):
+    """A finding a suppression hid: in the source (a ``// xenplan: ignore`` comment) or in the
+    configuration (``ignore-nodes``), with the reason given and where the suppression is written."""
+
+    finding: Finding
+    kind: Literal["inSource", "external"]
+    justification: str | None = None
+    source: SourceRef | None = None
+
+
+def stable_key(f: Finding) -> tuple[str, str, str]:
+    """What identifies a finding from one run to the next: rule, node path and property.
+
+    No addresses and no line numbers, so moving a bank or editing the lines
+    above a node does not make an old finding look new (baselines, SARIF's
+    ``xenplanFindingStable/v1``)."""
+    return f.rule, f.path or "", f.property or ""

@@ -31,6 +31,8 @@ class LineMap:
 
     def __init__(self) -> None:
         self.nodes: dict[str, Mark] = {}
+        self.blocks: dict[str, list[Mark]] = {}
+        """A node's later blocks, when it is written in several."""
         self.props: dict[tuple[str, str], Mark] = {}
 
 
@@ -54,6 +56,9 @@ def parse_annotated(text: str) -> LineMap:
             stack.append(path)
             if mark is not None:
                 out.nodes[path] = mark
+                later = [Mark(m.group("file"), int(m.group("line"))) for m in _POS.finditer(note)][1:]
+                if later:
+                    out.blocks[path] = later
         elif stack and mark is not None:
             rest = _LABELS.sub("", code)
             name = re.split(r"[\s=;]", rest, maxsplit=1)[0]
@@ -98,5 +103,8 @@ def apply_lines(tree: Tree, lines: LineMap, file: str, renames: dict[str, str]) 
     for node in tree.walk():
         path = node.path
         node.source = source(lines.nodes.get(path)) or Source(file)
+        if path in lines.blocks and node.source.line is not None:
+            node.source = Source(node.source.file, node.source.line, blocks=tuple(
+                (renames.get(m.file, m.file), m.line) for m in lines.blocks[path] if m.file != "<no-file>"))
         for prop in node.properties.values():
             prop.source = source(lines.props.get((path, prop.name))) or node.source

@@ -19,6 +19,9 @@ class Source:
     file: str
     line: int | None = None
     offset: int | None = None
+    blocks: tuple[tuple[str, int], ...] = ()
+    """For a node written in several blocks (``&label { … }`` later on), the (file, line) where each
+    later block opens; ``file``/``line`` is the first. Suppression comments may sit at any of them."""
 
     def __str__(self) -> str:
         if self.line is not None:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from xenplan.analysis import Analysis
-from xenplan.model.base import Range
+from xenplan.checks.finding import Finding
+from xenplan.model.base import Range, SourceRef
 
 SCHEMA = "xenplan/1"
 
@@ -23,7 +24,7 @@ def _ranges(rs: Sequence[Range]) -> list[dict[str, str | None]]:
 def document(a: Analysis) -> dict[str, Any]:
     t = a.system.target
     r = a.result
-    return {
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
         "input": a.input,
         "target": {"xen_version": str(t.version), "arch": t.arch, "kconfig": dict(sorted(t.kconfig.items())),
@@ -48,15 +49,27 @@ def document(a: Analysis) -> dict[str, Any]:
         } for d in r.domains],
         "host_map": [{"kind": h.kind, "start": _h(h.start), "size": _h(h.size), "owner": h.owner}
                      for h in r.host_map],
-        "findings": [{
-            "rule": f.rule, "slug": f.slug, "severity": f.severity, "reached": f.reached, "message": f.message,
-            "path": f.path, "property": f.property,
-            "source": None if f.source is None else {k: v for k, v in (
-                ("file", f.source.file), ("line", f.source.line), ("offset", f.source.offset)) if v is not None},
-            "ranges": _ranges(f.ranges),
-            "related": [{"path": x.path, "ranges": _ranges(x.ranges)} for x in f.related],
-            "since": f.since, "xen_message": f.xen_message,
-        } for f in a.findings],
+        "findings": [_finding(f) for f in a.findings],
+    }
+    if a.suppressed:
+        doc["suppressed"] = [{**_finding(s.finding), "suppression": {
+            "kind": s.kind, "justification": s.justification,
+            "source": None if s.source is None else _source(s.source)}} for s in a.suppressed]
+    return doc
+
+
+def _source(src: SourceRef) -> dict[str, Any]:
+    return {k: v for k, v in (("file", src.file), ("line", src.line), ("offset", src.offset)) if v is not None}
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule, "slug": f.slug, "severity": f.severity, "reached": f.reached, "message": f.message,
+        "path": f.path, "property": f.property,
+        "source": None if f.source is None else _source(f.source),
+        "ranges": _ranges(f.ranges),
+        "related": [{"path": x.path, "ranges": _ranges(x.ranges)} for x in f.related],
+        "since": f.since, "xen_message": f.xen_message,
     }
 
 

@@ -5,8 +5,11 @@ such as an included ``.dtsi``) is an artifact; the rules come from the
 registry, so a result's ``ruleIndex`` is stable for a given xenplan version.
 A finding is placed twice: physically (file, and line for a DTS or byte
 offset for a DTB, when known) and logically (the node path, which is how
-Xen names the place). Xen's verdict for each input goes in the run's
-``properties``, because SARIF has no place for "the system does not boot"
+Xen names the place). Two fingerprints: ``xenplanFinding/v1`` with the
+ranges a finding is about, and ``xenplanFindingStable/v1`` without them
+(rule, node path, property), so code scanning keeps tracking a finding whose
+bank moved. Suppressed findings are results with ``suppressions``. Xen's
+verdict for each input goes in the run's ``properties``, because SARIF has no place for "the system does not boot"
 other than the result that caused it.
 
 Never touches rich: SARIF is a versioned schema, not a picture.
@@ -24,7 +27,7 @@ from xenplan import __version__
 from xenplan.analysis import Analysis
 from xenplan.checks import Rule
 from xenplan.checks import rules as all_rules
-from xenplan.checks.finding import Finding
+from xenplan.checks.finding import Finding, stable_key
 from xenplan.model.base import Range
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -124,7 +127,7 @@ def _location(f: Finding, a: Analysis, arts: _Artifacts) -> dict[str, Any]:
     return loc
 
 
-def _result(f: Finding, a: Analysis, arts: _Artifacts, rule_index: dict[str, int]) -> dict[str, Any]:
+def _result(f: Finding, a: Analysis, arts: _Artifacts, rule_index: dict[str, int], stable: str) -> dict[str, Any]:
     text = f"{f.path}: {f.message}" if f.path else f.message
     if not f.reached:
         text += " (not reached: Xen stops earlier)"
@@ -152,9 +155,19 @@ def _result(f: Finding, a: Analysis, arts: _Artifacts, rule_index: dict[str, int
     if f.related:
         props["related"] = [{"path": rel.path, "ranges": _hex_ranges(rel.ranges)} for rel in f.related]
     res["partialFingerprints"] = {"xenplanFinding/v1": "|".join(
-        (f.rule, f.path or "", f.property or "", ",".join(f"{r.start:#x}+{r.size:#x}" for r in f.ranges)))}
+        (f.rule, f.path or "", f.property or "", ",".join(f"{r.start:#x}+{r.size:#x}" for r in f.ranges))),
+        "xenplanFindingStable/v1": stable}
     res["properties"] = props
     return res
+
+
+def _stable(f: Finding, seen: dict[tuple[str, str, str], int]) -> str:
+    """The address-free fingerprint: rule, node path, property, and which of the findings with that key
+    this is (the same numbering a baseline's counts follow), so it survives a moved bank or line."""
+    key = stable_key(f)
+    n = seen.get(key, 0)
+    seen[key] = n + 1
+    return "|".join((*key, str(n)))
 
 
 def _verdict(a: Analysis) -> dict[str, Any]:
@@ -173,7 +186,15 @@ def document(analyses: Sequence[Analysis]) -> dict[str, Any]:
     arts = _Artifacts()
     for a in analyses:
         arts.index(a.input, target=True)
-    results = [_result(f, a, arts, rule_index) for a in analyses for f in a.findings]
+    results = []
+    for a in analyses:
+        seen: dict[tuple[str, str, str], int] = {}
+        for f in a.findings:
+            results.append(_result(f, a, arts, rule_index, _stable(f, seen)))
+        for s in a.suppressed:
+            res = _result(s.finding, a, arts, rule_index, _stable(s.finding, seen))
+            res["suppressions"] = [{"kind": s.kind, **({"justification": s.justification} if s.justification else {})}]
+            results.append(res)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "xenplan", "version": __version__, "semanticVersion": __version__,
                             "rules": [rule_descriptor(r) for r in rs]}},
