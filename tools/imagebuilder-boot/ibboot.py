@@ -18,6 +18,9 @@ ImageBuilder tree (its ``scripts/uboot-script-gen``).
       the console until Xen frees its init memory, panics, or U-Boot gives
       up. Writes command.txt, boot.source, xen.log, chosen.txt and
       verdict.json into CASE_DIR.
+  ibboot.py tree CASE_DIR [-o tree.dts]
+      the tree U-Boot handed to Xen, as DTS: the config's DEVICE_TREE with
+      the nodes of chosen.txt merged over it.
   ibboot.py verdict CASE_DIR
       rewrite verdict.json from CASE_DIR/xen.log (keeps its notes).
 
@@ -206,6 +209,39 @@ def read_verdict(log: str, source: str, release: str | None) -> dict[str, object
             "domains": [{"name": n, "banks": b} for n, b in banks.items()]}
 
 
+def printed_tree(case: Path) -> str:
+    """A DTS of the tree U-Boot handed to Xen: the config's DEVICE_TREE with chosen.txt's nodes laid over it.
+
+    chosen.txt is U-Boot's own ``fdt print`` output, which is DTS syntax:
+    each printed node goes on top of the board tree at its path (``&{/path}``),
+    dtc merges it there, and U-Boot's order of the /chosen children is kept.
+    ``booti``'s later edits (the memory node from U-Boot's RAM size, which is
+    the tree's own) are not in it.
+    """
+    config = (case / "config").read_text()
+    m = re.search(r'^DEVICE_TREE="?([^"\n]+?)"?$', config, re.M)
+    if m is None:
+        sys.exit(f"{case / 'config'}: no DEVICE_TREE")
+    base = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(case / m.group(1))], capture_output=True,
+                          text=True, check=True).stdout
+    parts = re.split(r"^---- fdt print (\S+)\n", (case / "chosen.txt").read_text(), flags=re.M)
+    out = [base]
+    for path, body in [("/chosen", parts[0]), *zip(parts[1::2], parts[2::2], strict=True)]:
+        lines = [line for line in body.strip().split("\n") if line and not line.startswith("libfdt ")]
+        if lines:
+            inner = "\n".join(lines[1:-1])
+            out.append(f"&{{{path}}} {{\n{inner}\n}};\n")
+    return "\n".join(out)
+
+
+def tree(args: argparse.Namespace) -> None:
+    text = printed_tree(Path(args.case))
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
 def verdict(args: argparse.Namespace) -> None:
     case = Path(args.case)
     path = case / "verdict.json"
@@ -284,6 +320,10 @@ def main() -> None:
     p.add_argument("--note", help="the start of verdict.json's notes")
     p.add_argument("--raw", help="also keep the untrimmed console here")
     p.set_defaults(run=run)
+    p = sub.add_parser("tree")
+    p.add_argument("case")
+    p.add_argument("-o", "--output")
+    p.set_defaults(run=tree)
     p = sub.add_parser("verdict")
     p.add_argument("case")
     p.set_defaults(run=verdict)
