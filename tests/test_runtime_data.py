@@ -41,7 +41,7 @@ def _runs(case: Path) -> list[str]:
 
 def test_there_are_cases() -> None:
     assert {c.name for c in CASES} >= {"dynamic-balloon", "static-balloon", "static-increase",
-                                      "directmap-populate", "static-pages-reuse"}
+                                      "directmap-populate", "static-pages-reuse", "populate-over-mapped"}
     assert (RUNTIME / "README.md").is_file()
 
 

@@ -17,9 +17,11 @@ guest frame and the machine frame.
 
 Where the machine frame comes from, in this order: the allocator trace
 printed inside the hypercall (a page freed to, or taken from, the heap); a
-1:1 domain's own frame (Xen maps gfn == mfn there); for a static domain, the
-frame the static banks put at that gfn at boot (for a populated page: the
-frame of the gfn whose stamp the guest found in it). Otherwise ``null``.
+1:1 domain's own frame (Xen maps gfn == mfn there); for a page ballooned
+out, the frame at that gfn (as an earlier operation of the log mapped it,
+else as the static banks laid it out at boot); for a populated page holding
+a stamp, the frame that was released from the stamped gfn. Otherwise
+``null``.
 Xen 4.16 reads no ``direct-map`` property: there such a domain is an
 ordinary static one.
 
@@ -337,6 +339,17 @@ def extract(log: str, domains: dict[str, Domain], ops: list[Op]) -> dict[str, An
         elif words[0] == "seen" and words[3] == "stamp":
             seen.setdefault((name, k), {})[int(words[2], 16)] = (words[4], int(words[5], 16))
     version = version_of(log)
+    direct = int(version.split(".")[1]) >= 17
+    mapped: dict[str, dict[int, int | None]] = {name: {} for name in domains}
+    released: dict[tuple[str, int], int | None] = {}
+
+    def current(name: str, gfn: int) -> int | None:
+        """The frame at gfn now: as an earlier operation of the log left it, else as boot laid it out."""
+        if gfn in mapped[name]:
+            return mapped[name][gfn]
+        dom = domains[name]
+        return gfn if dom.direct_map and direct else dom.mfn_of(gfn) if dom.static_banks else None
+
     out = []
     for index, op in enumerate(ops):
         if index not in results:
@@ -348,16 +361,18 @@ def extract(log: str, domains: dict[str, Domain], ops: list[Op]) -> dict[str, An
         extents = []
         for i in range(max(rc, 0)):
             gfn = gfns.get((op.domain, k), {}).get(i)
-            mfn = frames[i] if i < len(frames) and len(frames) == rc else None
-            if mfn is None and gfn is not None:
-                if domain.direct_map and int(version.split(".")[1]) >= 17:
+            mfn = frames[i] if len(frames) == rc else None
+            if gfn is not None and op.kind == "balloon-out":
+                if mfn is None:
+                    mfn = current(op.domain, gfn)
+                released[(op.domain, gfn)] = mfn
+                mapped[op.domain][gfn] = None
+            elif gfn is not None:
+                if mfn is None and domain.direct_map and direct:
                     mfn = gfn
-                elif domain.static_banks and op.kind == "balloon-out":
-                    mfn = domain.mfn_of(gfn)
-                elif domain.static_banks and gfn in seen.get((op.domain, k), {}):
-                    owner, stamped = seen[(op.domain, k)][gfn]
-                    if owner in domains and domains[owner].static_banks:
-                        mfn = domains[owner].mfn_of(stamped)
+                elif mfn is None and gfn in seen.get((op.domain, k), {}):
+                    mfn = released.get(seen[(op.domain, k)][gfn])
+                mapped[op.domain][gfn] = mfn
             extents.append({"gfn": None if gfn is None else f"{gfn:#x}",
                             "mfn": None if mfn is None else f"{mfn:#x}", "order": op.order})
         out.append({"op": op.text, "rc": rc, "extents": extents})
