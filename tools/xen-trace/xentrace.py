@@ -23,6 +23,11 @@ and ``device-tree-compiler``, and a git directory of Xen.
   xentrace.py compare board.dts run.log
       replay the boot with xenplan and report the first allocation where it
       and Xen differ.
+  xentrace.py hypercall CASE_DIR --xen DIR/xen/xen   (or --log VERSION: re-extract a kept log)
+      build the hypercall guest (guest/) for every domain of CASE_DIR/tree.dts
+      with its operations from CASE_DIR/ops.txt, boot them, and write
+      CASE_DIR/<version>.log (trimmed console) and CASE_DIR/<version>.json
+      (each operation's return value and frames; see hypercall.py).
   xentrace.py trim run.log -o case@4.17.7.log
       Xen's own console lines of the boot, as in tests/data/measured: from
       its first line (the module table) to the end of the boot (init memory
@@ -130,7 +135,8 @@ def build(args: argparse.Namespace) -> None:
     xen = out / "xen"
     _quiet(["make", "defconfig"], xen, env)
     with open(xen / ".config", "a") as config:
-        config.write(CONFIG + "".join(f"CONFIG_{c}\n" for c in args.config))
+        config.write(CONFIG + "".join(f"CONFIG_{c}\n" for c in args.config)
+                     + ("CONFIG_DEBUG=y\n" if args.debug else ""))
     _quiet(["make", "olddefconfig"], xen, env)
     _instrument(xen)
     subprocess.run(["make", f"-j{os.cpu_count() or 2}", f"debug={'y' if args.debug else 'n'}"], cwd=xen, env=env,
@@ -280,6 +286,30 @@ def trim(args: argparse.Namespace) -> None:
     Path(args.output).write_text("\n".join(kept) + "\n")
 
 
+def hypercall(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import hypercall as hc
+
+    case = Path(args.case)
+    try:
+        if args.xen:
+            raw = hc.boot(args.xen, case, args.timeout, args.shutdown)
+            if args.raw:
+                Path(args.raw).write_text(raw)
+            log = hc.trim(raw)
+            version = hc.version_of(log)
+            (case / f"{version}.log").write_text(log)
+        else:
+            log = (case / f"{args.log}.log").read_text()
+            version = hc.version_of(log)
+        doc = hc.extract(log, hc.read_tree(case / "tree.dts"), hc.parse_ops(case / "ops.txt"))
+    except hc.CaseError as e:
+        sys.exit(str(e))
+    (case / f"{version}.json").write_text(hc.dumps(doc))
+    for op in doc["operations"]:
+        print(f"{version}: {op['op']}: rc {op['rc']}, {len(op['extents'])} extents")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,7 +319,8 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
                    help="one more Kconfig line, e.g. SCHED_NULL=y")
-    p.add_argument("--debug", action="store_true", help="a debug build (ASSERTs on)")
+    p.add_argument("--debug", action="store_true",
+                   help="a debug build (CONFIG_DEBUG: ASSERTs and the guest-error messages of gdprintk on)")
     p.set_defaults(run=build)
     p = sub.add_parser("boot")
     p.add_argument("--xen", required=True)
@@ -314,6 +345,16 @@ def main() -> None:
     p.add_argument("--gic-spis", type=int, default=224, help="SPIs of the host GIC (QEMU: 224 GICv3, 256 GICv2)")
     p.add_argument("--kconfig", action="append", default=[], metavar="NAME=y|n", help="as the build had it")
     p.set_defaults(run=compare)
+    p = sub.add_parser("hypercall")
+    p.add_argument("case", help="a directory with tree.dts and ops.txt")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--xen", help="boot this Xen image")
+    how.add_argument("--log", metavar="VERSION", help="boot nothing: extract CASE/VERSION.log again")
+    p.add_argument("--timeout", type=float, default=90)
+    p.add_argument("--raw", help="also keep the whole console here")
+    p.add_argument("--shutdown", type=int, metavar="REASON",
+                   help="each guest ends with SCHEDOP_shutdown(REASON): 0 poweroff, 1 reboot, 2 suspend, 3 crash")
+    p.set_defaults(run=hypercall)
     p = sub.add_parser("trim")
     p.add_argument("log")
     p.add_argument("-o", "--output", required=True)
