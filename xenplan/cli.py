@@ -37,7 +37,15 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     from xenplan.targets import kconfig_keys
 
     opts = [
-        click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True)),
+        click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True)),
+        click.option("--imagebuilder", metavar="CONFIG", help="an ImageBuilder config (read, never run): check "
+                     "the tree its U-Boot script builds; INPUT, if given, replaces DEVICE_TREE"),
+        click.option("--uboot-script", metavar="SCRIPT", help="replay a U-Boot script (boot.source or boot.scr) "
+                     "onto INPUT, the board's DTB it loads"),
+        click.option("--imagebuilder-dir", metavar="DIR", help="where the config's or script's files are "
+                     "(default: its folder)"),
+        click.option("--assume-size", "assume_sizes", multiple=True, metavar="VAR=SIZE",
+                     help="the size of a missing file (config variable or script file name)"),
         click.option("--overlay", "overlays", multiple=True, type=click.Path(),
                      help="apply a DT overlay (.dtbo/.dtso) on the input"),
         click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
@@ -133,12 +141,26 @@ def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str |
                     include_dirs: Sequence[str], xen_version: str, arch: str, kconfig: Sequence[str],
                     kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
                     kernel_images: Sequence[str], partial_dtbs: Sequence[str], gic_spis: int,
-                    output: str | None) -> tuple[list[Any], list[str]]:
+                    output: str | None, ib: tuple[str | None, str | None, str | None, Sequence[str]] = (
+                        None, None, None, ())) -> tuple[list[Any], list[str]]:
     """The target options into a target, every input analysed against it, and the files the run
-    read so far (``-o`` may name none of them); ``-o`` is checked before any analysis runs."""
+    read so far (``-o`` may name none of them); ``-o`` is checked before any analysis runs.
+    ``ib`` is (``--imagebuilder``, ``--uboot-script``, ``--imagebuilder-dir``, ``--assume-size``)."""
     from xenplan.analysis import analyse
     from xenplan.targets import board_path, node_files
 
+    if ib[0] is not None or ib[1] is not None:
+        from xenplan.ibrun import analyse_ib
+
+        if ib[0] is not None and ib[1] is not None:
+            raise UsageError("--uboot-script", "give --imagebuilder or --uboot-script, not both")
+        read = _files_read(output, [*inputs, *[p for p in ib[:2] if p]], overlays, None, {}, kernel_images,
+                           kconfig_file)
+        return [analyse_ib(ib[0], ib[1], inputs, ib[2], ib[3], lambda xi, fa, ki: _target(
+            xen_version, arch, kconfig, xen_image or xi, fdt_address or fa, pa_bits, gic_spis, board,
+            [*kernel_images, *ki], kconfig_file), node_files(partial_dtbs, "--partial-dtb"))], read
+    if not inputs:
+        raise UsageError("INPUT", "missing: give a device tree, or --imagebuilder CONFIG / --uboot-script SCRIPT")
     target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
                      kconfig_file)
     board_file = board_path(board)
@@ -160,7 +182,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
           arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
           fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
           partial_dtbs: tuple[str, ...], gic_spis: int,
-          debug: bool, fmt: str,
+          imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
+          assume_sizes: tuple[str, ...], debug: bool, fmt: str,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
     def body() -> int:
@@ -169,7 +192,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 
         analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
                                          kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
-                                         gic_spis, output)
+                                         gic_spis, output, (imagebuilder, uboot_script, imagebuilder_dir,
+                                                            assume_sizes))
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
         _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
@@ -189,7 +213,8 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
             fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
             partial_dtbs: tuple[str, ...], gic_spis: int,
-            debug: bool, domain: str | None,
+            imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
+            assume_sizes: tuple[str, ...], debug: bool, domain: str | None,
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
@@ -197,7 +222,8 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
 
         analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
                                          kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
-                                         gic_spis, output)
+                                         gic_spis, output, (imagebuilder, uboot_script, imagebuilder_dir,
+                                                            assume_sizes))
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:
