@@ -158,6 +158,9 @@ def _replay(lines: list[tuple[str, Source]], resolve: object, load_tree: object,
         ub.boot("booti", [f"{_guess_xen(r):x}", "-", f"{r.fdt_addr:x}"], Source(file))
     assert r.boot is not None and r.dtb_size is not None
     xen = r.loaded_at(r.boot.kernel)
+    if xen is None:
+        r.notes.append(f"{r.boot.source}: nothing is loaded at {r.boot.kernel:#x}, where {r.boot.command} starts "
+                       "Xen: its size is unknown")
     return BootInput(tree=r.tree, replay=r, xen_addr=r.boot.kernel, xen_size=xen.size if xen else None,
                      fdt_addr=r.fdt_addr, dtb_size=r.dtb_size, notes=list(r.notes))
 

@@ -29,6 +29,8 @@ OFFSET = 2 << 20
 """ImageBuilder's slot: every load address is a multiple of 2 MiB."""
 MIN_SCRIPT_ADDR = 0xC00000
 LEGACY_HEADER = 64
+MISSING_SIZE = OFFSET
+"""A file that is not there is taken as one slot (and the note says so): the least room it can take."""
 
 
 @dataclass
@@ -124,6 +126,10 @@ class _Gen:
         size: int | None
         if key in self.assume:
             size = self.assume[key]
+        elif os.path.isfile(path) and kind == "dtb" and self.board.dtb_size and not _is_dtb(path):
+            size = self.board.dtb_size
+            self.g.notes.append(f"{key} ({value}) is DTS: placed by the size of the blob dtc makes of it "
+                                f"({size:#x} bytes)")
         elif os.path.isfile(path):
             size = os.stat(path).st_size + header
             if self.upstream:
@@ -131,11 +137,12 @@ class _Gen:
         else:
             size = None
             self.g.notes.append(f"{key} ({value}): no such file under {self.dir}, so its size is unknown; it is "
-                                f"taken as 0 bytes and every file placed after it may sit lower than "
-                                f"ImageBuilder would put it: give --assume-size {key}=SIZE")
+                                f"taken as {MISSING_SIZE >> 20} MiB (one slot, the least room ImageBuilder gives a "
+                                f"file), so every file after it may lie lower than ImageBuilder would put it: "
+                                f"give --assume-size {key}=SIZE")
         self.g.files.append(FileInfo(key, name, path, size, src, kind))
         self.emit(f"{load_cmd} 0x{memaddr:X} {name}", src)
-        end = memaddr + (size or 0) + OFFSET - 1
+        end = memaddr + (MISSING_SIZE if size is None else size) + OFFSET - 1
         return end & ~(OFFSET - 1)
 
     def next_phandle(self) -> str:
@@ -307,7 +314,8 @@ class _Gen:
         files = {f.key: f for f in self.g.files}
 
         def reg(key: str, name: str) -> str:
-            size = files[name].size or 0
+            size = files[name].size
+            size = MISSING_SIZE if size is None else size
             a = addr[key]
             return f"0x{a >> 32:X} 0x{a & 0xFFFFFFFF:X} 0x{size >> 32:X} 0x{size & 0xFFFFFFFF:X} "
 
@@ -456,6 +464,11 @@ class _Gen:
             for j in range(num_domus):
                 if self.v("DOMU_CPUPOOL", j).strip() == str(i):
                     self.dt_set(f"/chosen/domU{j}", "domain-cpupool", "hex", ph, self.src(("DOMU_CPUPOOL", j)))
+
+
+def _is_dtb(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"\xd0\x0d\xfe\xed"
 
 
 def image_size(path: str) -> int:
