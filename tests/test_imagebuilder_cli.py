@@ -64,6 +64,17 @@ def test_check_and_map_read_a_config(tmp_path: Path) -> None:
     assert "domU0" in m.output
 
 
+def test_the_dialect_option_picks_upstreams_script(tmp_path: Path) -> None:
+    cfg = case(tmp_path)
+    xilinx = load_imagebuilder(str(cfg)).tree.find("/chosen/domU0")
+    upstream = load_imagebuilder(str(cfg), dialect="upstream").tree.find("/chosen/domU0")
+    assert xilinx is not None and upstream is not None
+    assert xilinx.prop("vpl011").value == b""  # type: ignore[union-attr]
+    assert upstream.prop("vpl011").value == (1).to_bytes(4, "big")  # type: ignore[union-attr]
+    r = invoke("check", "--imagebuilder", cfg, "--imagebuilder-dialect", "upstream")
+    assert r.exit_code == 0 and "upstream ImageBuilder" in r.output
+
+
 def test_a_positional_input_replaces_device_tree(tmp_path: Path) -> None:
     cfg = case(tmp_path)
     (tmp_path / "virt.dtb").unlink()
@@ -138,7 +149,8 @@ LINTS: list[tuple[str, str, str]] = [
     ("IB-004", 'DOMU_COLORS[0]="0-3"\n', ""),
     ("IB-005", 'DOMU_PASSTHROUGH_PATHS[0]="/axi/ethernet@ff0e0000"\nDOMU_PASSTHROUGH_DTB[0]="eth.dtb"\n',
      'DOMU_PASSTHROUGH_PATHS[0]="/pl031@9010000"\nDOMU_PASSTHROUGH_DTB[0]="eth.dtb"\n'),
-    ("IB-006", 'XEN_STATIC_HEAP="0x48000000 0x8000000"\n', 'XEN_STATIC_HEAP="0x60000000 0x8000000"\n'),
+    ("IB-006", 'DOMU_STATIC_MEM[0]="0x41000000 0x1000000"\n', 'DOMU_STATIC_MEM[0]="0x60000000 0x10000000"\n'),
+    ("IB-010", 'XEN_STATIC_HEAP="0x48000000 0x8000000"\n', 'XEN_STATIC_HEAP="0x60000000 0x8000000"\n'),
     ("IB-007", 'MEMORY_END="0x41000000"\n', ""),
     ("IB-008", 'NUM_DOMUS=2\nDOMU_KERNEL[1]="Image"\nDOMU_MEM[0]=128\n', 'NUM_DOMUS=2\nDOMU_KERNEL[1]="Image"\n'
      'DOMU_MEM[1]=128\n'),

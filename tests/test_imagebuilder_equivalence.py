@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from xenplan.dt import load
 from xenplan.dt.imagebuilder import BootInput, load_imagebuilder, load_uboot_script
 from xenplan.dt.tree import Node
 
@@ -71,21 +72,50 @@ def summary(bi: BootInput) -> dict[str, object]:
             "fdt": (bi.fdt_addr, bi.dtb_size), "tree": shape(bi.tree.root)}
 
 
+def dialect(case: str) -> str:
+    """Which ImageBuilder wrote the script, as ``command.txt`` says."""
+    return "upstream" if "upstream ImageBuilder" in (CASES / case / "command.txt").read_text() else "xilinx"
+
+
+def from_config(d: Path, case: str) -> BootInput:
+    return load_imagebuilder(str(d / "config"), load_cmd="load virtio 0:1", dialect=dialect(case))
+
+
 @pytest.mark.parametrize("case", SCRIPTED)
 def test_config_and_generated_script_give_the_same_boot(case: str, tmp_path: Path) -> None:
     d = stage(case, tmp_path)
-    from_config = load_imagebuilder(str(d / "config"), load_cmd="load virtio 0:1")
-    from_script = load_uboot_script(str(d / "boot.source"))
-    assert summary(from_config) == summary(from_script)
+    assert summary(from_config(d, case)) == summary(load_uboot_script(str(d / "boot.source")))
 
 
 @pytest.mark.parametrize("case", SCRIPTED)
 def test_the_script_xenplan_writes_is_the_real_one(case: str, tmp_path: Path) -> None:
     """Stronger than the tree: the lines themselves, so a difference shows where it starts."""
     d = stage(case, tmp_path)
-    bi = load_imagebuilder(str(d / "config"), load_cmd="load virtio 0:1")
+    bi = from_config(d, case)
     assert bi.generated is not None
     assert [t for t, _ in bi.generated.lines] == (d / "boot.source").read_text().splitlines()
+
+
+DUMPED = [c for c in SCRIPTED if (CASES / c / "chosen.txt").is_file()]
+SEEDS = {"rng-seed", "kaslr-seed"}
+"""QEMU draws new seeds at every boot: the dump's differ from the DTB's."""
+
+
+@pytest.mark.parametrize("case", DUMPED)
+def test_chosen_is_the_one_real_u_boot_handed_xen(case: str, tmp_path: Path) -> None:
+    """``chosen.txt`` is real U-Boot's ``fdt print /chosen`` just before it booted Xen (QEMU, Debian's
+    u-boot-qemu): node order, property order and values must be xenplan's."""
+    d = stage(case, tmp_path)
+    real_dts = tmp_path / "real-chosen.dts"
+    real_dts.write_text("/dts-v1/;\n/ {\n" + (d / "chosen.txt").read_text().split("\n};\n")[0] + "\n};\n};\n")
+    real = load(str(real_dts)).find("/chosen")
+    mine = from_config(d, case).tree.find("/chosen")
+    assert real is not None and mine is not None
+
+    def strip(node: Node) -> list[tuple[str, list[tuple[str, bytes]]]]:
+        return [(p, [(k, v) for k, v in props if k not in SEEDS]) for p, props in shape(node)]
+
+    assert strip(mine) == strip(real)
 
 
 def test_there_are_cases() -> None:

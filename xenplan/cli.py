@@ -46,6 +46,9 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      "(default: its folder)"),
         click.option("--assume-size", "assume_sizes", multiple=True, metavar="VAR=SIZE",
                      help="the size of a missing file (config variable or script file name)"),
+        click.option("--imagebuilder-dialect", type=click.Choice(["xilinx", "upstream"]),
+                     help="whose uboot-script-gen to model (default: Xilinx's release script, upstream's for keys "
+                     "only upstream knows)"),
         click.option("--overlay", "overlays", multiple=True, type=click.Path(),
                      help="apply a DT overlay (.dtbo/.dtso) on the input"),
         click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
@@ -141,11 +144,11 @@ def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str |
                     include_dirs: Sequence[str], xen_version: str, arch: str, kconfig: Sequence[str],
                     kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
                     kernel_images: Sequence[str], partial_dtbs: Sequence[str], gic_spis: int,
-                    output: str | None, ib: tuple[str | None, str | None, str | None, Sequence[str]] = (
-                        None, None, None, ())) -> tuple[list[Any], list[str]]:
+                    output: str | None, ib: tuple[str | None, str | None, str | None, Sequence[str], str | None]
+                    = (None, None, None, (), None)) -> tuple[list[Any], list[str]]:
     """The target options into a target, every input analysed against it, and the files the run
     read so far (``-o`` may name none of them); ``-o`` is checked before any analysis runs.
-    ``ib`` is (``--imagebuilder``, ``--uboot-script``, ``--imagebuilder-dir``, ``--assume-size``)."""
+    ``ib`` is (``--imagebuilder``, ``--uboot-script``, ``--imagebuilder-dir``, ``--assume-size``, the dialect)."""
     from xenplan.analysis import analyse
     from xenplan.targets import board_path, node_files
 
@@ -158,7 +161,7 @@ def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str |
                            kconfig_file)
         return [analyse_ib(ib[0], ib[1], inputs, ib[2], ib[3], lambda xi, fa, ki: _target(
             xen_version, arch, kconfig, xen_image or xi, fdt_address or fa, pa_bits, gic_spis, board,
-            [*kernel_images, *ki], kconfig_file), node_files(partial_dtbs, "--partial-dtb"))], read
+            [*kernel_images, *ki], kconfig_file), node_files(partial_dtbs, "--partial-dtb"), ib[4])], read
     if not inputs:
         raise UsageError("INPUT", "missing: give a device tree, or --imagebuilder CONFIG / --uboot-script SCRIPT")
     target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
@@ -183,7 +186,7 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
           fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
           partial_dtbs: tuple[str, ...], gic_spis: int,
           imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
-          assume_sizes: tuple[str, ...], debug: bool, fmt: str,
+          assume_sizes: tuple[str, ...], imagebuilder_dialect: str | None, debug: bool, fmt: str,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
     def body() -> int:
@@ -193,7 +196,7 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
         analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
                                          kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
                                          gic_spis, output, (imagebuilder, uboot_script, imagebuilder_dir,
-                                                            assume_sizes))
+                                                            assume_sizes, imagebuilder_dialect))
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
         _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
@@ -214,7 +217,7 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
             partial_dtbs: tuple[str, ...], gic_spis: int,
             imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
-            assume_sizes: tuple[str, ...], debug: bool, domain: str | None,
+            assume_sizes: tuple[str, ...], imagebuilder_dialect: str | None, debug: bool, domain: str | None,
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
@@ -223,7 +226,7 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
         analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
                                          kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
                                          gic_spis, output, (imagebuilder, uboot_script, imagebuilder_dir,
-                                                            assume_sizes))
+                                                            assume_sizes, imagebuilder_dialect))
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:

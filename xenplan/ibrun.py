@@ -42,14 +42,14 @@ def assume_sizes(items: Sequence[str]) -> dict[str, int]:
 
 def analyse_ib(imagebuilder: str | None, uboot_script: str | None, inputs: Sequence[str], ib_dir: str | None,
                assume: Sequence[str], make_target: MakeTarget,
-               partial_dtbs: dict[str, str] | None = None) -> Analysis:
+               partial_dtbs: dict[str, str] | None = None, dialect: str | None = None) -> Analysis:
     """Read the config (or replay the script), simulate Xen on the tree U-Boot builds, add the lints."""
     if len(inputs) > 1:
         raise UsageError("INPUT", "with --imagebuilder or --uboot-script give at most one INPUT (the board's DTB)")
     sizes = assume_sizes(assume)
     dtb = inputs[0] if inputs else None
     if imagebuilder is not None:
-        bi = load_imagebuilder(imagebuilder, ib_dir, sizes, dtb)
+        bi = load_imagebuilder(imagebuilder, ib_dir, sizes, dtb, dialect=dialect)
         label = imagebuilder
     else:
         assert uboot_script is not None

@@ -100,19 +100,35 @@ def ib_005() -> None:
     """
 
 
-@rule(id="IB-006", slug="ib-module-window-over-static", behaviour="HAZARD", since="4.16", xen_src=_IB,
+@rule(id="IB-006", slug="ib-files-in-static-region", behaviour="HAZARD", since="4.16", xen_src=_IB,
       isolation=True)
 def ib_006() -> None:
     """What Xen does: gives static banks to their domain, the static heap
     to its allocator and shared regions to their owners, without asking
     whether a boot module still lies there. ImageBuilder places files from
-    MEMORY_START up to MEMORY_END and never looks at those regions.
+    MEMORY_START up and never looks at those regions.
 
     Why it matters: a file loaded into a static region is overwritten by
-    the domain, or the domain's memory holds a kernel image; a window that
-    merely reaches into the region breaks as soon as the files grow.
+    the domain, or the domain's memory holds a kernel image.
 
-    Example: `MEMORY_END="0xC0000000"` with `DOMU_STATIC_MEM[0]="0x50000000 0x20000000"`.
+    Example: `DOMU_STATIC_MEM[0]="0x41000000 0x1000000"` while the kernels load from 0x40400000.
+
+    Fix: end MEMORY_END below every static, heap and shared region, or move the region.
+    """
+
+
+@rule(id="IB-010", slug="ib-module-window-over-static", behaviour="HAZARD", since="4.16", xen_src=_IB)
+def ib_010() -> None:
+    """What Xen does: the same as for IB-006; here no file lies in the
+    region yet, but the module window MEMORY_START..MEMORY_END reaches into
+    it.
+
+    Why it matters: ImageBuilder may place files anywhere in the window, so
+    the layout breaks as soon as the files grow (a larger kernel or ramdisk
+    pushes the later files into the region).
+
+    Example: `MEMORY_END="0xC0000000"` with `DOMU_STATIC_MEM[0]="0x50000000 0x20000000"`
+    (Xen CI's arm32 static-memory job).
 
     Fix: end MEMORY_END below every static, heap and shared region.
     """

@@ -50,11 +50,12 @@ def _read_tree(path: str, *, overlay: bool = False) -> Tree:
 
 
 def load_imagebuilder(config_path: str, ib_dir: str | None = None, assume: dict[str, int] | None = None,
-                      dtb: str | None = None, load_cmd: str | None = None) -> BootInput:
+                      dtb: str | None = None, load_cmd: str | None = None, dialect: str | None = None) -> BootInput:
     """Read the ImageBuilder config at ``config_path`` and build the tree its script gives Xen.
 
     Files resolve against ``ib_dir`` (default: the config's folder), as
-    ``uboot-script-gen -d`` resolves them; ``dtb`` replaces ``DEVICE_TREE``.
+    ``uboot-script-gen -d`` resolves them; ``dtb`` replaces ``DEVICE_TREE``;
+    ``dialect`` picks the ImageBuilder whose script is modelled (see ``generate``).
     """
     from xenplan.dt.imagebuilder.lints import config_lints
 
@@ -73,7 +74,7 @@ def load_imagebuilder(config_path: str, ib_dir: str | None = None, assume: dict[
                          f"--imagebuilder-dir, default the config's folder; or give the board's tree as INPUT)",
                          line=line if dtb is None else None)
     board = _read_tree(dtb_path)
-    g = generate(cfg, base, assume, dtb, board, load_cmd)
+    g = generate(cfg, base, assume, dtb, board, load_cmd, dialect)
     pending = list(g.files)
 
     def resolve(name: str, src: Source) -> Loaded:

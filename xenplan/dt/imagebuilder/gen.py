@@ -63,10 +63,10 @@ class Generated:
 
 class _Gen:
     def __init__(self, cfg: Config, ib_dir: str, assume: dict[str, int], dtb: str | None,
-                 board: Tree, load_cmd: str | None) -> None:
-        self.load_cmd = load_cmd
-        self.upstream = bool(cfg.get("XEN_STATIC_HEAP") or any(cfg.get("DOMU_SHARED_MEM", i)
-                                                                for i in cfg.indices("DOMU_SHARED_MEM")))
+                 board: Tree, load_cmd: str | None, dialect: str | None) -> None:
+        self.load_cmd, self.dialect = load_cmd, dialect
+        self.upstream = dialect == "upstream" or (dialect is None and bool(
+            cfg.get("XEN_STATIC_HEAP") or any(cfg.get("DOMU_SHARED_MEM", i) for i in cfg.indices("DOMU_SHARED_MEM"))))
         self.cfg, self.dir, self.assume, self.board = cfg, ib_dir, assume, board
         self.g = Generated()
         self.dtb_override = dtb
@@ -253,8 +253,9 @@ class _Gen:
                                "the 2 MiB ImageBuilder keeps free: uboot-script-gen stops with \"not enough "
                                "memory to load all binaries\"", self.src("MEMORY_END")))
         if self.upstream:
-            g.notes.append("XEN_STATIC_HEAP/DOMU_SHARED_MEM: read as upstream ImageBuilder's script (the Xilinx "
-                           "release script has neither key)")
+            g.notes.append("read as upstream ImageBuilder's script" + (
+                "" if self.dialect else " (XEN_STATIC_HEAP/DOMU_SHARED_MEM: the Xilinx release script has "
+                "neither key)"))
         return g
 
     def xen_config(self, num_domus: int) -> tuple[str, str]:
@@ -264,18 +265,19 @@ class _Gen:
                 raise self.fail("neither a dom0 kernel nor domUs: DOM0_KERNEL is unset and NUM_DOMUS is 0",
                                 self.src("NUM_DOMUS", "XEN"))
             for k in ("DOM0_MEM", "DOM0_VCPUS", "DOM0_COLORS", "DOM0_CMD", "DOM0_RAMDISK", "DOM0_ROOTFS",
-                      "DOM0_VIOMMU"):
+                      *(() if self.upstream else ("DOM0_VIOMMU",))):
                 if self.v(k):
                     raise self.fail(f"{k} is set without DOM0_KERNEL: ImageBuilder refuses dom0 parameters in a "
                                     "setup without dom0", self.src(k))
         xen_cmd = self.v("XEN_CMD")
         if not xen_cmd:
-            mem, vcpus = self.v("DOM0_MEM") or "1500", self.v("DOM0_VCPUS") or "1"
+            mem = self.v("DOM0_MEM") or ("1024" if self.upstream else "1500")
+            vcpus = self.v("DOM0_VCPUS") or "1"
             dc = f"dom0_colors={self.v('DOM0_COLORS')}" if self.v("DOM0_COLORS") else ""
             xc = f"xen_colors={self.v('XEN_COLORS')}" if self.v("XEN_COLORS") else ""
-            vi = "dom0_viommu=1" if self.v("DOM0_VIOMMU") == "1" else ""
+            vi = "" if self.upstream else " dom0_viommu=1" if self.v("DOM0_VIOMMU") == "1" else " "
             xen_cmd = (f"console=dtuart dtuart=serial0 dom0_mem={mem}M dom0_max_vcpus={vcpus} bootscrub=0 "
-                       f"vwfi=native sched=null {xc} {dc} {vi}")
+                       f"vwfi=native sched=null {xc} {dc}{vi}")
         elif self.v("DOM0_MEM") or self.v("DOM0_VCPUS"):
             raise self.fail("XEN_CMD and DOM0_MEM/DOM0_VCPUS are both set: ImageBuilder takes one or the other",
                             self.src("DOM0_MEM", "DOM0_VCPUS"))
@@ -387,7 +389,7 @@ class _Gen:
         enh = self.v("DOMU_ENHANCED", i)
         if enh == "1" or (self.v("DOM0_KERNEL") and enh != "0"):
             self.dt_set(p, "xen,enhanced", "str", "enabled", self.src(("DOMU_ENHANCED", i), ("DOMU_KERNEL", i)))
-        if self.v("DOMU_VIOMMU", i) == "1":
+        if self.v("DOMU_VIOMMU", i) == "1" and not self.upstream:
             self.dt_set(p, "viommu", "bool", "1", self.src(("DOMU_VIOMMU", i)))
         colors = self.v("DOMU_COLORS", i)
         if colors:
@@ -449,8 +451,12 @@ class _Gen:
                 if path in assigned:
                     raise self.fail(f"CPUPOOL[{i}]: {path} is already in another cpupool", s)
                 prop = node.prop("phandle")
-                ph = f"{prop.u32():x}" if prop is not None and prop.u32() is not None else self.next_phandle()
-                self.dt_set(path, "phandle", "hex", ph, s)
+                old = prop.u32() if prop is not None else None
+                if self.upstream and old is not None:
+                    ph = f"0x{old:x}"
+                else:
+                    ph = f"{old:x}" if old is not None else self.next_phandle()
+                    self.dt_set(path, "phandle", "hex", ph, s)
                 phandles += f" {ph}"
                 assigned.append(path)
             ph = self.next_phandle()
@@ -486,12 +492,14 @@ def image_size(path: str) -> int:
 
 
 def generate(cfg: Config, ib_dir: str, assume: dict[str, int], dtb: str | None, board: Tree,
-             load_cmd: str | None = None) -> Generated:
+             load_cmd: str | None = None, dialect: str | None = None) -> Generated:
     """The script ``uboot-script-gen -c CONFIG -d IB_DIR`` writes, line by line with each line's config source.
 
     ``dtb`` (a positional INPUT) replaces ``DEVICE_TREE``; ``board`` is that
     tree as read (cpupools take CPU phandles from it). ``assume`` gives
     sizes for files that are absent, keyed by config variable; ``load_cmd``
-    stands for ``uboot-script-gen -t`` (it overrides LOAD_CMD).
+    stands for ``uboot-script-gen -t`` (it overrides LOAD_CMD); ``dialect``
+    is ``xilinx`` (the release script), ``upstream``, or None to take upstream
+    only for keys the release script lacks.
     """
-    return _Gen(cfg, ib_dir, assume, dtb, board, load_cmd).run()
+    return _Gen(cfg, ib_dir, assume, dtb, board, load_cmd, dialect).run()

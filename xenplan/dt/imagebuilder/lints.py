@@ -149,7 +149,7 @@ def _window(cfg: Config, g: Generated, replay: Replay, n: int) -> list[Problem]:
                         "those pages to a domain or its heap while the boot modules still lie in them",
                         Source(f, line), path))
         elif g.memory_start < s + z and s < g.memory_end:
-            out.append(("IB-006", f"{key} [{s:#x}, {s + z:#x}) lies inside the module window MEMORY_START.."
+            out.append(("IB-010", f"{key} [{s:#x}, {s + z:#x}) lies inside the module window MEMORY_START.."
                         f"MEMORY_END [{g.memory_start:#x}, {g.memory_end:#x}): ImageBuilder may put boot files there "
                         "as they grow; end the window below the static regions", Source(f, line), path))
     return out
