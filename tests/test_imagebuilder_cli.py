@@ -168,6 +168,11 @@ def test_lint_fires_and_stays_silent(tmp_path: Path, rule: str, fires: str, sile
     assert rule not in rules(case(b, silent))
 
 
+def test_ib_001_counts_cpupools_by_their_own_number(tmp_path: Path) -> None:
+    hit = rules(case(tmp_path, 'NUM_CPUPOOLS=1\nCPUPOOL[0]="cpu@1 null"\nCPUPOOL[1]="cpu@0 credit2"\n'))
+    assert [str(f["message"]).split(" is set")[0] for f in hit["IB-001"]] == ["CPUPOOL[1]"]
+
+
 def test_ib_006_names_a_file_loaded_into_a_static_region(tmp_path: Path) -> None:
     hit = rules(case(tmp_path, 'DOMU_STATIC_MEM[0]="0x41000000 0x1000000"\n'))
     assert "holds files U-Boot loads there" in str(hit["IB-006"][0]["message"])

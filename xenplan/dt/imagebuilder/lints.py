@@ -18,7 +18,9 @@ from xenplan.dt.tree import Source, Tree
 from xenplan.errors import InputError
 
 Problem = tuple[str, str, Source, "str | None"]
-_COUNTS = {"DOMU_": "NUM_DOMUS", "CPUPOOL": "NUM_CPUPOOLS", "DT_OVERLAY": "NUM_DT_OVERLAY"}
+_COUNTS = {"CPUPOOL": "NUM_CPUPOOLS", "DT_OVERLAY": "NUM_DT_OVERLAY"}
+"""Arrays counted by their own variable; every other ``DOMU_`` array (except the scalar
+``DOMU_VUART_PL011``) is counted by ``NUM_DOMUS``."""
 _DEFAULTED = {"DOMU_MEM": "512 MiB", "DOMU_VCPUS": "1 vCPU", "DOMU_CMD": '"console=ttyAMA0"'}
 
 
@@ -45,13 +47,14 @@ def config_lints(cfg: Config, g: Generated, board: Tree, replay: Replay) -> list
     f = cfg.file
     n = _num(cfg, "NUM_DOMUS")
     for name in cfg.names():
-        prefix = next((p for p in _COUNTS if name.startswith(p) and name != p.rstrip("_")), None)
-        if prefix is None or name in _COUNTS.values() or name == "DOMU_VUART_PL011":
+        count = _COUNTS.get(name) or ("NUM_DOMUS" if name.startswith("DOMU_") and name != "DOMU_VUART_PL011"
+                                      else None)
+        if count is None:
             continue
-        limit = _num(cfg, _COUNTS[prefix])
+        limit = _num(cfg, count)
         for i, a in sorted(cfg.values[name].items()):
             if a.index is not None and i >= limit:
-                out.append(("IB-001", f"{a.key} is set but {_COUNTS[prefix]} is {limit}: uboot-script-gen only reads "
+                out.append(("IB-001", f"{a.key} is set but {count} is {limit}: uboot-script-gen only reads "
                             f"indices 0 to {limit - 1} and drops this one without a word", Source(f, a.line), None))
     seen: dict[str, int] = {}
     for a in cfg.history:
