@@ -1,6 +1,6 @@
 """xenplan's reading of an ImageBuilder config against the script the real tool wrote for it.
 
-Each folder of ``tests/data/imagebuilder`` (see its README) holds a config,
+Each folder of ``tests/data/imagebuilder`` (see its README.md and ibread-cases.md) holds a config,
 the ``boot.source`` real ``uboot-script-gen`` produced from it, and
 ``files.json`` with the size and kind of every file the config names. The
 binaries are not committed: stand-ins of those sizes are made here (arm64
@@ -116,6 +116,42 @@ def test_chosen_is_the_one_real_u_boot_handed_xen(case: str, tmp_path: Path) -> 
         return [(p, [(k, v) for k, v in props if k not in SEEDS]) for p, props in shape(node)]
 
     assert strip(mine) == strip(real)
+
+
+BOOTED = [c for c in SCRIPTED if (CASES / c / "verdict.json").is_file()]
+
+
+def merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent ranges as one, as Xen prints a domain's banks."""
+    out: list[tuple[int, int]] = []
+    for start, end in ranges:
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+@pytest.mark.parametrize("case", BOOTED)
+def test_verdict_domain_order_and_banks_match_real_xen(case: str, tmp_path: Path) -> None:
+    """``verdict.json`` is what the real Xen printed when U-Boot booted the real script on QEMU: whether it
+    booted, and each domain's banks in the order Xen built them (a static domain's as host addresses)."""
+    from xenplan.ibrun import analyse_ib
+    from xenplan.targets import build_target
+
+    d = stage(case, tmp_path)
+    real = json.loads((d / "verdict.json").read_text())
+    a = analyse_ib(str(d / "config"), None, [], None, [], lambda xi, fa, ki: build_target(
+        xen_version=real["xen"], xen_image=xi, fdt_address=fa, kernel_images=list(ki)), None, dialect(case))
+    assert a.result.outcome == real["outcome"]
+    mine = [(dm.name, merged([((b.host if dm.static and b.host is not None else b.guest),
+                               (b.host if dm.static and b.host is not None else b.guest) + b.size)
+                              for b in dm.banks])) for dm in a.result.domains if dm.banks]
+    theirs = [(dm["name"], merged([(int(s, 16), int(e, 16)) for s, e in dm["banks"]])) for dm in real["domains"]]
+    if real["outcome"] == "boots":
+        assert mine == theirs
+    else:
+        assert mine == theirs[: len(mine)] and len(theirs) - len(mine) <= 1
 
 
 def test_there_are_cases() -> None:

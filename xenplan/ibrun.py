@@ -55,11 +55,11 @@ def analyse_ib(imagebuilder: str | None, uboot_script: str | None, inputs: Seque
         assert uboot_script is not None
         bi = load_uboot_script(uboot_script, dtb, ib_dir, sizes)
         label = uboot_script
-    kernels = [f"{path}={file}" for path, file in kernel_files(bi).items()]
+    kernels = [f"{path}={file}" for path, file in module_files(bi, "multiboot,kernel", "xen,linux-zimage").items()]
     target = make_target(None, f"{bi.fdt_addr:#x}:{bi.dtb_size:#x}", kernels)
     xen_size = xen_image_size(bi, target)
     target = make_target(f"{bi.xen_addr:#x}:{xen_size:#x}", f"{bi.fdt_addr:#x}:{bi.dtb_size:#x}", kernels)
-    a = analyse_tree(bi.tree, label, target, partial_dtbs)
+    a = analyse_tree(bi.tree, label, target, {**module_files(bi, "multiboot,device-tree"), **(partial_dtbs or {})})
     a.notes[:0] = [*bi.notes, f"U-Boot boots Xen at {bi.xen_addr:#x} ({xen_size:#x} bytes assumed in memory) with "
                    f"the DTB at {bi.fdt_addr:#x} ({bi.dtb_size:#x} bytes once packed)"]
     a.findings.extend(lint_findings(bi))
@@ -67,15 +67,15 @@ def analyse_ib(imagebuilder: str | None, uboot_script: str | None, inputs: Seque
     return a
 
 
-def kernel_files(bi: BootInput) -> dict[str, str]:
-    """Kernel module nodes whose file the script loads and that is on disk, so Xen's header probe reads it."""
+def module_files(bi: BootInput, *compatible: str) -> dict[str, str]:
+    """Module nodes of these kinds whose file the script loads and that is on disk: kernels, so Xen's header
+    probe reads them (as ``--kernel-image``), and partial device trees (as ``--partial-dtb``)."""
     out: dict[str, str] = {}
     chosen = bi.tree.find("/chosen")
     if chosen is None:
         return out
     for node in chosen.walk():
-        compat = node.compatible()
-        if not ("multiboot,kernel" in compat or "xen,linux-zimage" in compat):
+        if not set(compatible) & set(node.compatible()):
             continue
         reg = node.prop("reg")
         cells = node.parent.prop("#address-cells") if node.parent is not None else None
