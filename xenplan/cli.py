@@ -27,6 +27,8 @@ Examples:
   xenplan check my-chosen.dts --board qemu-virt --xen-version 4.20
   xenplan check board.dts --partial-dtb domU1=gem3.dtb --kernel-image domU1=Image
   xenplan map board.dts --domain domU1 --format svg -o map.svg
+  xenplan check --imagebuilder config --assume-size 'DOMU_KERNEL[0]=20M'
+  xenplan check --uboot-script boot.scr board.dtb
   xenplan rules
   xenplan rule SMEM-013
 """

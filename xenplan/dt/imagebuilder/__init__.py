@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from xenplan.dt.imagebuilder.config import Config, read_config
 from xenplan.dt.imagebuilder.gen import Generated, generate
-from xenplan.dt.imagebuilder.uboot import Loaded, Replay, UBoot, read_script_bytes
+from xenplan.dt.imagebuilder.uboot import Loaded, Replay, Resolver, TreeLoader, UBoot, read_script_bytes
 from xenplan.dt.tree import Source, Tree
 from xenplan.errors import InputError
 from xenplan.files import MAX_TREE_BYTES, read_input
@@ -146,8 +146,8 @@ def load_uboot_script(script_path: str, board: str | None = None, ib_dir: str | 
     return result
 
 
-def _replay(lines: list[tuple[str, Source]], resolve: object, load_tree: object, file: str) -> BootInput:
-    ub = UBoot(resolve, load_tree)  # type: ignore[arg-type]
+def _replay(lines: list[tuple[str, Source]], resolve: Resolver, load_tree: TreeLoader, file: str) -> BootInput:
+    ub = UBoot(resolve, load_tree)
     for text, src in lines:
         ub.run_line(text, src)
     r = ub.r

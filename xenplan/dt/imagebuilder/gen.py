@@ -88,9 +88,8 @@ class _Gen:
         val = self.v(name, i)
         if not val.strip():
             return default
-        return shell_int(val, self.cfg.file, self.cfg.line(name, i), name if i == 0 and
-                         self.cfg.entry(name, 0) and self.cfg.entry(name, 0).index is None  # type: ignore[union-attr]
-                         else f"{name}[{i}]")
+        entry = self.cfg.entry(name, i)
+        return shell_int(val, self.cfg.file, self.cfg.line(name, i), entry.key if entry else name)
 
     def emit(self, text: str, src: Source) -> None:
         self.g.lines.append((text, src))
