@@ -13,6 +13,7 @@ from xenplan.boot.result import BootResult
 from xenplan.checks import suppress
 from xenplan.checks.finding import Finding, Suppressed
 from xenplan.checks.suppress import NodeIgnore
+from xenplan.dt.tree import Tree
 from xenplan.errors import UsageError
 from xenplan.model.system import System
 from xenplan.model.target import Target
@@ -44,6 +45,12 @@ def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dir
     move to ``Analysis.suppressed``.
     """
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
+    return analyse_tree(tree, path, target, partial_dtbs, include_dirs, ignore_nodes)
+
+
+def analyse_tree(tree: Tree, path: str, target: Target, partial_dtbs: dict[str, str] | None = None,
+                 include_dirs: Sequence[str] = (), ignore_nodes: Sequence[NodeIgnore] = ()) -> Analysis:
+    """The rest of ``analyse`` for a tree already built (by a U-Boot script replay, say)."""
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
     files = [*tree.files, *(f for p in partials.values() for f in p.files)]
     system = model.build(tree, target, partials, tree.board)

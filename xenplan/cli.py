@@ -29,6 +29,8 @@ Examples:
   xenplan check base.dtb --overlay domains.dtbo --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
   xenplan check my-chosen.dts --board qemu-virt --xen-version 4.20
   xenplan check board.dts --partial-dtb domU1=gem3.dtb --kernel-image domU1=Image
+  xenplan check --imagebuilder config --assume-size 'DOMU_KERNEL[0]=20M'
+  xenplan check virt.dtb --uboot-script boot.source
   xenplan map board.dts --domain domU1 --format svg -o map.svg
   xenplan rules
   xenplan rule SMEM-013
@@ -67,6 +69,26 @@ def target_options(fn: Callable[..., Any], inputs_required: bool = True) -> Call
                      "pyproject.toml with [tool.xenplan] above each input)"),
         click.option("--no-config", is_flag=True, help="read no configuration file"),
         click.option("--debug", is_flag=True, help="show tracebacks of internal errors"),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def ib_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """ImageBuilder configs and U-Boot scripts as the input (``xenplan.ibrun``)."""
+    opts = [
+        click.option("--imagebuilder", metavar="CONFIG", help="an ImageBuilder config (read, never run): check "
+                     "the tree its U-Boot script builds; INPUT, if given, replaces DEVICE_TREE"),
+        click.option("--uboot-script", metavar="SCRIPT", help="replay a U-Boot script (boot.source or boot.scr) "
+                     "onto INPUT, the board's DTB it loads"),
+        click.option("--imagebuilder-dir", metavar="DIR", help="where the config's or script's files are "
+                     "(default: its folder)"),
+        click.option("--assume-size", "assume_sizes", multiple=True, metavar="VAR=SIZE",
+                     help="the size of a missing file (config variable or script file name)"),
+        click.option("--imagebuilder-dialect", type=click.Choice(["xilinx", "upstream"]),
+                     help="whose uboot-script-gen to model (default: Xilinx's release script, upstream's for keys "
+                     "only upstream knows)"),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -145,6 +167,10 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     from xenplan.targets import board_path, node_files
 
     p = click.get_current_context().params
+    if p.get("imagebuilder") is not None or p.get("uboot_script") is not None:
+        return _analyse_ib(output)
+    if not p["inputs"]:
+        raise UsageError("INPUT", "missing: give a device tree, or --imagebuilder CONFIG / --uboot-script SCRIPT")
     settings = _settings()
     targets: dict[tuple[Any, ...], Any] = {}
     for s in settings:
@@ -163,9 +189,40 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     return analyses, settings, read
 
 
-def _settings() -> list[Any]:
-    """The settings in force for each input; an option is the command line's only when given there
-    (a click default does not override a configuration)."""
+def _analyse_ib(output: str | None) -> tuple[list[Any], list[Any], list[str]]:
+    """``_analyse_inputs`` for an ImageBuilder config or a U-Boot script: the configuration found
+    from the config's (or script's) folder applies; the placement the script gives Xen and the DTB
+    applies where ``--xen-image``/``--fdt-address`` do not."""
+    from xenplan.config import config_files
+    from xenplan.ibrun import analyse_ib
+    from xenplan.targets import node_files
+
+    p = click.get_current_context().params
+    if p["imagebuilder"] is not None and p["uboot_script"] is not None:
+        raise UsageError("--uboot-script", "give --imagebuilder or --uboot-script, not both")
+    source = p["imagebuilder"] or p["uboot_script"]
+    settings = _settings([source])
+    s = settings[0]
+    read = _files_read(output, [*p["inputs"], source], p["overlays"], [], {}, p["kernel_images"],
+                       [s["kconfig_file"]], config_files(settings))
+
+    def make_target(xen_image: str | None, fdt_address: str | None, kernels: Sequence[str]) -> Any:
+        try:
+            return _target(s["xen_version"], s["arch"], s["kconfig"], s["xen_image"] or xen_image,
+                           s["fdt_address"] or fdt_address, s["pa_bits"], s["gic_spis"], s["board"],
+                           [*p["kernel_images"], *kernels], s["kconfig_file"])
+        except UsageError as exc:
+            raise s.blame(exc) from exc
+
+    analysis = analyse_ib(p["imagebuilder"], p["uboot_script"], p["inputs"], p["imagebuilder_dir"],
+                          p["assume_sizes"], make_target, node_files(p["partial_dtbs"], "--partial-dtb"),
+                          p["imagebuilder_dialect"])
+    return [analysis], settings, read
+
+
+def _settings(inputs: Sequence[str] | None = None) -> list[Any]:
+    """The settings in force for each input (``inputs``, default the command's INPUTs); an option is the
+    command line's only when given there (a click default does not override a configuration)."""
     from click.core import ParameterSource
 
     from xenplan.config import settings_for
@@ -174,11 +231,12 @@ def _settings() -> list[Any]:
     explicit = {n for n in ctx.params if ctx.get_parameter_source(n) not in (
         ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)}
     return [settings_for(i, ctx.params, explicit, ctx.params["config_file"], ctx.params["no_config"])
-            for i in ctx.params["inputs"] or (".",)]
+            for i in inputs or ctx.params["inputs"] or (".",)]
 
 
 @main.command(epilog=EXAMPLES)
-@target_options
+@functools.partial(target_options, inputs_required=False)
+@ib_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
@@ -195,7 +253,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
           arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
           fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
           partial_dtbs: tuple[str, ...], gic_spis: int, config_file: str | None, no_config: bool,
-          debug: bool, fmt: str,
+          imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
+          assume_sizes: tuple[str, ...], imagebuilder_dialect: str | None, debug: bool, fmt: str,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str,
           exit_zero: bool, baseline: str | None, write_baseline: str | None) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
@@ -223,7 +282,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 
 
 @main.command("map", epilog=EXAMPLES)
-@target_options
+@functools.partial(target_options, inputs_required=False)
+@ib_options
 @click.option("--domain", help="only this domain's guest map")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(), help="write the map to a file (never one of the inputs)")
@@ -232,7 +292,8 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
             fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
             partial_dtbs: tuple[str, ...], gic_spis: int, config_file: str | None, no_config: bool,
-            debug: bool, domain: str | None,
+            imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
+            assume_sizes: tuple[str, ...], imagebuilder_dialect: str | None, debug: bool, domain: str | None,
             fmt: str, output: str | None) -> None:
     """Show the host physical map and every domain's guest physical map."""
     def body() -> int:
