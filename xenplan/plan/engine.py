@@ -1,0 +1,440 @@
+"""Where everything goes: static banks, shared memory, modules and the static heap, on a board's free RAM.
+
+The engine works on host addresses only and in this order, most constrained
+first, so that a later choice never takes room an earlier, narrower one
+needed:
+
+1. what the spec fixes (banks, shared-memory hosts) is kept as given;
+2. 1:1 domains below 4 GiB, then the other 1:1 domains (guest == host, so
+   their RAM also avoids Xen's fixed guest windows: ``xenplan.model.layout``);
+3. static domains below 4 GiB, then the other static domains;
+4. shared-memory regions (inside the 1:1 window when a member is 1:1);
+5. the boot modules, in 2 MiB steps as ImageBuilder loads them;
+6. the static heap.
+
+Each request prefers one bank aligned to 1 GiB (when at least that big),
+then to 2 MiB, then to the request's own alignment, taken from the top of
+its window so the low memory and the largest contiguous run stay with
+Xen's heap; only when no run holds it whole is it split over the largest
+runs, within the release's bank limit. Every step is a bisection over the
+sorted free ranges (``FreeSpace``): linear or n log n in domains and banks.
+
+When a step finds no room, ``infeasibility()`` looks for a proof that no
+placement exists (a window or a union of windows holds less than what must
+go there, or a bank limit), so that "does not fit" is only said with one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from xenplan.model.base import Range
+from xenplan.model.layout import GUEST_GNTTAB, GUEST_MAGIC, GUEST_PL011, GUEST_RAM0, GUEST_RAM1, RESERVED_UNUSED
+from xenplan.model.release import XenRelease
+from xenplan.plan.space import FreeSpace
+from xenplan.plan.spec import DomainSpec, Payload, Spec
+
+MIB = 1 << 20
+GIB = 1 << 30
+PAGE = 4096
+LOW_TOP = 4 * GIB
+MODULE_STEP = 2 * MIB
+"""ImageBuilder loads each file at the next 2 MiB boundary after the previous one."""
+
+
+def _up(value: int, align: int) -> int:
+    return -(-value // align) * align
+
+
+def mib(n: int) -> str:
+    """A size as people read it: ``384 MiB``, ``1.5 GiB``, ``12 KiB``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            v = n / (1 << shift)
+            return f"{v:g} {unit}" if v * 100 == int(v * 100) else f"{v:.2f} {unit}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    owner: str
+    kind: str
+    payload: Payload
+
+    @property
+    def slot(self) -> int:
+        """Bytes from this module's start to the next one's: its footprint rounded up to 2 MiB."""
+        return _up(self.payload.footprint, MODULE_STEP)
+
+
+@dataclass(slots=True)
+class HostBank:
+    host: int
+    size: int
+    why: str
+
+
+@dataclass(slots=True)
+class PlacedModule:
+    kind: str
+    start: int
+    size: int
+    path: str | None = None
+    owner: str = ""
+
+
+@dataclass(slots=True)
+class PlacedDomain:
+    spec: DomainSpec
+    banks: list[HostBank] = field(default_factory=list)
+    modules: list[PlacedModule] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PlacedShm:
+    id: str
+    size: int
+    host: int
+    owner: str
+    borrowers: tuple[str, ...]
+    guest: dict[str, int]
+    why: str
+
+
+@dataclass(slots=True)
+class Layout:
+    """The engine's answer: placed items, or why not (``proof`` when it is proven impossible)."""
+
+    domains: list[PlacedDomain]
+    dom0_modules: list[PlacedModule] = field(default_factory=list)
+    shm: list[PlacedShm] = field(default_factory=list)
+    static_heap: list[tuple[int, int]] = field(default_factory=list)
+    heap_why: str = ""
+    failure: str | None = None
+    proof: str | None = None
+    tried: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFacts:
+    """What the engine needs of the board and the target: RAM, what is already taken, the release."""
+
+    ram: tuple[tuple[int, int], ...]
+    taken: tuple[tuple[int, int, str], ...]
+    release: XenRelease
+    fdt_address: int | None
+
+
+@dataclass(slots=True)
+class _Spaces:
+    """The free host space twice: all of it, and the part a 1:1 domain may use (guest windows cut)."""
+
+    all: FreeSpace
+    direct: FreeSpace
+
+    def remove(self, start: int, end: int) -> None:
+        self.all.remove(start, end)
+        self.direct.remove(start, end)
+
+    def of(self, direct: bool) -> FreeSpace:
+        return self.direct if direct else self.all
+
+
+def direct_map_holes(release: XenRelease) -> list[tuple[int, int, str]]:
+    """Guest windows a 1:1 domain's RAM must not cover (``public/arch-arm.h``): its guest map is its host map."""
+    out = [(GUEST_GNTTAB.start, GUEST_GNTTAB.end, "the grant-table window"),
+           (GUEST_MAGIC.start, GUEST_MAGIC.end, "the magic pages"),
+           (GUEST_PL011.start, GUEST_PL011.end, "the vPL011 window")]
+    out += [(r.start, r.end, f"the {name} window") for name, r in RESERVED_UNUSED
+            if name in release.guest_reserved_windows]
+    return out
+
+
+def initial_space(facts: BoardFacts) -> _Spaces:
+    everything = FreeSpace.of(facts.ram)
+    for start, end, _ in facts.taken:
+        everything.remove(start, end)
+    direct = everything.copy()
+    for start, end, _ in direct_map_holes(facts.release):
+        direct.remove(start, end)
+    return _Spaces(everything, direct)
+
+
+def _aligns(size: int, given: int | None) -> list[int]:
+    if given is not None:
+        return [given]
+    out = [a for a in (GIB, 2 * MIB) if size >= a]
+    return [*out, PAGE]
+
+
+class _NoRoom(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align: int | None, hi: int,
+                limit: int, what: str) -> list[tuple[int, int]]:
+    """One aligned run for ``size`` bytes below ``hi`` (highest first), else the largest runs, at most ``limit``."""
+    for a in _aligns(size, align):
+        start = space.find(size, a, hi=hi, prefer="high")
+        if start is not None:
+            for s in (space, *others):
+                s.remove(start, start + size)
+            return [(start, size)]
+    step = align or PAGE
+    runs: list[tuple[int, int]] = []
+    left = size
+    trial = space.copy()
+    while left > 0 and len(runs) < limit:
+        best = trial.largest(step, hi=hi)
+        if best is None:
+            break
+        start, run = best
+        take = min(run, left)
+        start = start + run - take
+        trial.remove(start, start + take)
+        runs.append((start, take))
+        left -= take
+    if left > 0:
+        raise _NoRoom(what)
+    for start, take in runs:
+        for s in (space, *others):
+            s.remove(start, start + take)
+    return sorted(runs)
+
+
+def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
+          heap_size: int | None) -> Layout:
+    """Place ``spec`` on the board; ``modules`` in load order.
+
+    ``heap_size`` is the static heap to set aside (None: no static heap). A
+    request that finds no room stops the placement and sets ``failure``;
+    ``proof`` is filled by ``infeasibility()`` when a proof exists."""
+    spaces = initial_space(facts)
+    rel = facts.release
+    limit = rel.nr_mem_banks
+    placed = {d.name: PlacedDomain(d) for d in spec.domain}
+    layout = Layout(domains=list(placed.values()))
+    direct_names = {d.name for d in spec.domain if d.direct_map}
+    try:
+        for d in spec.domain:
+            for start, size in d.banks:
+                if not spaces.of(d.direct_map).contains(start, start + size):
+                    raise _NoRoom(f"{d.name}: the fixed bank {start:#x}-{start + size - 1:#x} is not free "
+                                  f"{'1:1 ' if d.direct_map else ''}RAM")
+                spaces.remove(start, start + size)
+                placed[d.name].banks.append(HostBank(start, size, "fixed by the spec"))
+        for s in spec.shared_memory:
+            if s.host is not None:
+                direct = bool(direct_names & {s.owner, *s.borrowers})
+                if not spaces.of(direct).contains(s.host, s.host + s.size):
+                    raise _NoRoom(f"shared memory {s.id}: the fixed host range {s.host:#x}-"
+                                  f"{s.host + s.size - 1:#x} is not free RAM")
+                spaces.remove(s.host, s.host + s.size)
+        order = sorted((d for d in spec.domain if d.is_static and not d.banks),
+                       key=lambda d: (not d.direct_map, d.near != "low"))
+        for d in order:
+            hi = LOW_TOP if d.near == "low" else 1 << 64
+            space = spaces.of(d.direct_map)
+            other = spaces.all if d.direct_map else spaces.direct
+            where = f"{'1:1 ' if d.direct_map else ''}RAM{' below 4 GiB' if d.near == 'low' else ''}"
+            runs = _take_banks(space, [other], d.memory, d.align, hi, limit, d.name)
+            why = (f"{where}, " + ("one bank" if len(runs) == 1 else f"{len(runs)} banks (no run holds "
+                                   f"{mib(d.memory)})") + f", aligned to {mib(_best_align(runs))}")
+            placed[d.name].banks = [HostBank(s, n, why) for s, n in runs]
+        for s in spec.shared_memory:
+            members = (s.owner, *s.borrowers)
+            direct = bool(direct_names & set(members))
+            host = s.host
+            why = "fixed by the spec"
+            if host is None:
+                space = spaces.of(direct)
+                got = _take_banks(space, [spaces.all if direct else spaces.direct], s.size, None, 1 << 64, 1,
+                                  f"shared memory {s.id}")
+                host = got[0][0]
+                why = f"{'1:1 ' if direct else ''}RAM, aligned to {mib(_best_align(got))}"
+            layout.shm.append(PlacedShm(s.id, s.size, host, s.owner, s.borrowers, {}, why))
+        _guest_shm(spec, layout)
+        _modules(spaces, modules, layout, placed)
+        if heap_size is not None:
+            runs = _take_banks(spaces.all, [spaces.direct], heap_size, 2 * MIB, 1 << 64, limit, "the static heap")
+            layout.static_heap = runs
+    except _NoRoom as exc:
+        layout.failure = exc.what
+        layout.tried.append("1:1 domains first (below 4 GiB, then anywhere), then static domains, shared "
+                            "memory, modules and the static heap; each one aligned run from the top of its "
+                            f"window, else split over the largest runs (at most {limit} banks)")
+    return layout
+
+
+def _best_align(runs: Iterable[tuple[int, int]]) -> int:
+    low = min(start & -start if start else 1 << 63 for start, _ in runs)
+    return min(low, GIB) if low >= 2 * MIB else PAGE if low >= PAGE else low
+
+
+def guest_ram(d: DomainSpec, host_banks: Sequence[HostBank]) -> list[tuple[int, int]]:
+    """The guest RAM banks Xen gives the domain: its host banks for 1:1, else RAM0 then RAM1 filled in order."""
+    if d.direct_map:
+        return [(b.host, b.size) for b in host_banks]
+    out = []
+    b0 = min(d.memory, GUEST_RAM0.size)
+    out.append((GUEST_RAM0.start, b0))
+    if d.memory > b0:
+        out.append((GUEST_RAM1.start, d.memory - b0))
+    return out
+
+
+def _guest_shm(spec: Spec, layout: Layout) -> None:
+    """Guest addresses of each region per member: the host address for a 1:1 member; for the others the
+    first 2 MiB boundary after the domain's RAM in guest RAM0 (after RAM1's part when RAM0 is full),
+    regions stacked in spec order."""
+    by_name = {p.spec.name: p for p in layout.domains}
+    cursor: dict[str, int] = {}
+    for r in layout.shm:
+        for who in (r.owner, *r.borrowers):
+            p = by_name.get(who)
+            if p is not None and p.spec.direct_map:
+                r.guest[who] = r.host
+                continue
+            if who not in cursor:
+                memory = p.spec.memory if p is not None else 0
+                ram0 = min(memory, GUEST_RAM0.size)
+                if GUEST_RAM0.start + ram0 + 2 * MIB <= GUEST_RAM0.end - MIB:
+                    cursor[who] = _up(GUEST_RAM0.start + ram0, 2 * MIB)
+                else:
+                    cursor[who] = _up(GUEST_RAM1.start + max(0, memory - GUEST_RAM0.size), 2 * MIB)
+            start = _up(cursor[who], 2 * MIB if r.size >= 2 * MIB else PAGE)
+            if start < GUEST_RAM0.end < start + r.size:
+                start = _up(GUEST_RAM1.start + max(0, (p.spec.memory if p else 0) - GUEST_RAM0.size), 2 * MIB)
+            r.guest[who] = start
+            cursor[who] = start + r.size
+
+
+def _modules(spaces: _Spaces, modules: Sequence[Module], layout: Layout,
+             placed: dict[str, PlacedDomain]) -> None:
+    """One window holding every module at 2 MiB steps, the lowest that fits (ImageBuilder's order)."""
+    if not modules:
+        return
+    total = sum(m.slot for m in modules)
+    start = spaces.all.find(total, MODULE_STEP, prefer="low")
+    if start is None:
+        raise _NoRoom(f"the boot modules ({mib(total)} in 2 MiB steps)")
+    spaces.remove(start, start + total)
+    at = start
+    for mod in modules:
+        m = PlacedModule(mod.kind, at, mod.payload.size, mod.payload.path, mod.owner)
+        if mod.owner == "dom0":
+            layout.dom0_modules.append(m)
+        else:
+            placed[mod.owner].modules.append(m)
+        at += mod.slot
+
+
+def module_list(spec: Spec) -> list[Module]:
+    """Every module in the order ImageBuilder loads them: dom0's, then each domain's kernel, ramdisk, DTB."""
+    out: list[Module] = []
+    if spec.dom0 is not None:
+        out.append(Module("dom0", "kernel", spec.dom0.kernel))
+        if spec.dom0.ramdisk is not None:
+            out.append(Module("dom0", "ramdisk", spec.dom0.ramdisk))
+    for d in spec.domain:
+        out.append(Module(d.name, "kernel", d.kernel))
+        if d.ramdisk is not None:
+            out.append(Module(d.name, "ramdisk", d.ramdisk))
+        if d.dtb is not None:
+            out.append(Module(d.name, "dtb", d.dtb))
+    return out
+
+
+def infeasibility(spec: Spec, facts: BoardFacts, heap_size: int | None = None) -> str | None:
+    """A proof that no placement of the static requests exists, or None.
+
+    The requests are grouped by the window they must come from: 1:1 below
+    4 GiB, 1:1, below 4 GiB, anywhere. For every union of groups, what the
+    groups need must fit in the union of their windows (the condition of
+    Hall's theorem; with banks splittable at page granularity it is also
+    sufficient for the total). Then each domain against its own window, and
+    its bank limit against the largest runs there."""
+    spaces = initial_space(facts)
+    rel = facts.release
+    fixed: list[tuple[int, int]] = [b for d in spec.domain for b in d.banks]
+    fixed += [(s.host, s.size) for s in spec.shared_memory if s.host is not None]
+    for start, size in fixed:
+        spaces.remove(start, start + size)
+    direct_names = {d.name for d in spec.domain if d.direct_map}
+    need = {"11low": 0, "11": 0, "low": 0, "any": 0}
+    for d in spec.domain:
+        if d.is_static and not d.banks:
+            need[("11" if d.direct_map else "") + ("low" if d.near == "low" else "") or "any"] += d.memory
+    for s in spec.shared_memory:
+        if s.host is None:
+            need["11" if direct_names & {s.owner, *s.borrowers} else "any"] += s.size
+    modules = sum(m.slot for m in module_list(spec))
+    need["any"] += modules + (heap_size or 0)
+    free11, freeall = spaces.direct, spaces.all
+    f11low, f11, flow, fall = (free11.total(hi=LOW_TOP), free11.total(), freeall.total(hi=LOW_TOP),
+                               freeall.total())
+    f11_or_low = f11 + freeall.total(hi=LOW_TOP) - free11.total(hi=LOW_TOP)
+    checks = [
+        (need["11low"], f11low, "1:1 memory below 4 GiB", free11, LOW_TOP),
+        (need["11low"] + need["11"], f11, "1:1 memory", free11, 1 << 64),
+        (need["11low"] + need["low"], flow, "memory below 4 GiB", freeall, LOW_TOP),
+        (need["11low"] + need["11"] + need["low"], f11_or_low, "1:1 memory or memory below 4 GiB", None, 0),
+        (sum(need.values()), fall, "host memory in all", freeall, 1 << 64),
+    ]
+    for d in spec.domain:
+        if not d.is_static or d.banks:
+            continue
+        space = free11 if d.direct_map else freeall
+        hi = LOW_TOP if d.near == "low" else 1 << 64
+        where = f"{'1:1 ' if d.direct_map else ''}memory{' below 4 GiB' if d.near == 'low' else ''}"
+        have = space.total(hi=hi)
+        big = space.largest(d.align or PAGE, hi=hi)
+        if d.memory > have:
+            largest = f"; the largest free range there is {mib(big[1])} at {big[0]:#x}" if big else ""
+            return f"{d.name} needs {mib(d.memory)} of {where}; {mib(have)} is free there in all{largest}"
+        runs = sorted((min(e, hi) - max(s, 0) for s, e in space if s < hi), reverse=True)
+        got, count = 0, 0
+        for r in runs:
+            if got >= d.memory:
+                break
+            got += r
+            count += 1
+        if got >= d.memory and count > rel.nr_mem_banks:
+            return (f"{d.name} needs {mib(d.memory)} of {where}; even the largest free runs give it in "
+                    f"{count} banks, above Xen {rel.version}'s limit of {rel.nr_mem_banks} (NR_MEM_BANKS)")
+    for wanted, have, what, window, hi in checks:
+        if wanted > have:
+            detail = ""
+            if window is not None:
+                big = window.largest(hi=hi)
+                detail = f"; the largest free range is {mib(big[1])} at {big[0]:#x}" if big else "; none is free"
+            return (f"the spec needs {mib(wanted)} of {what} (static banks, shared memory"
+                    f"{', modules and the static heap' if what == 'host memory in all' else ''}); "
+                    f"only {mib(have)} is free{detail}")
+    return None
+
+
+def heap_room(spec: Spec, facts: BoardFacts) -> int:
+    """Bytes of free host RAM left once every static request and module is taken (the static heap's ceiling)."""
+    spaces = initial_space(facts)
+    used = sum(d.memory for d in spec.domain if d.is_static)
+    used += sum(s.size for s in spec.shared_memory)
+    used += sum(m.slot for m in module_list(spec))
+    return max(0, spaces.all.total() - used)
+
+
+def ranges(layout: Layout) -> list[tuple[int, int, str]]:
+    """Every host range the layout uses, with its owner (for the tables and the tests)."""
+    out = [(b.host, b.size, p.spec.name) for p in layout.domains for b in p.banks]
+    out += [(r.host, r.size, f"shm {r.id}") for r in layout.shm]
+    out += [(m.start, m.size, f"{m.owner} {m.kind}") for p in layout.domains for m in p.modules]
+    out += [(m.start, m.size, f"dom0 {m.kind}") for m in layout.dom0_modules]
+    out += [(s, n, "static heap") for s, n in layout.static_heap]
+    return sorted(out)
+
+
+def ram_ranges(ram: Iterable[Range]) -> tuple[tuple[int, int], ...]:
+    return tuple((r.start, r.end) for r in ram)

@@ -1,0 +1,286 @@
+"""``xenplan plan``: a spec and a board in, a layout the simulated Xen boots out (or why not).
+
+The board is read with xenplan's own loaders and decoded by the model, so
+the free RAM the engine sees is what Xen's early scan would record. The
+layout the engine proposes becomes a ``/chosen`` fragment that is merged
+onto the board and analysed exactly as ``xenplan check --board`` would: a
+plan is only written when that analysis finds no error on the release.
+``static-heap = "auto"`` is sized by the same analysis: the smallest heap,
+in 2 MiB steps, with which the allocator replay builds every domain.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from xenplan import dt, model
+from xenplan.analysis import Analysis, analyse
+from xenplan.dt.tree import Node, Tree
+from xenplan.errors import UsageError
+from xenplan.model.target import Target
+from xenplan.plan.emit import fragment
+from xenplan.plan.engine import (
+    MIB,
+    MODULE_STEP,
+    BoardFacts,
+    Layout,
+    heap_room,
+    infeasibility,
+    mib,
+    module_list,
+    place,
+)
+from xenplan.plan.spec import Spec
+
+HEAP_STEP = 2 * MIB
+"""The static heap is searched in 2 MiB steps (a superpage of Xen's heap mappings)."""
+
+_HEAP_RULES = ("ALLOC-", "HEAP-")
+"""Rules whose error the size of the heap decides: only these make "auto" try a larger heap."""
+
+
+@dataclass
+class PlanOptions:
+    """What the command line gives on top of the spec (it wins over the spec)."""
+
+    board_input: str | None = None
+    board: str | None = None
+    include_dirs: Sequence[str] = ()
+    xen_version: str | None = None
+    kconfig: Sequence[str] = ()
+    xen_image: str | None = None
+    fdt_address: str | None = None
+    pa_bits: int | None = None
+    gic_spis: int = 224
+
+
+@dataclass
+class PlanResult:
+    spec: Spec
+    target: Target
+    tree: Tree
+    layout: Layout
+    fits: bool
+    proof: str | None
+    message: str | None
+    analysis: Analysis | None
+    fragment: str | None
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    board_bootargs: str | None = None
+    scratch: str = ""
+    """The directory the fragment was simulated in (gone once the plan is made; scrubbed from reports)."""
+    board_text: str | None = None
+    """The whole board with the plan merged in, as DTS (``dts`` format), when the plan is written."""
+
+    @property
+    def written(self) -> bool:
+        return self.fits and self.message is None
+
+
+def make_target(spec: Spec, opts: PlanOptions) -> Target:
+    """The target the spec names, the command line overriding it; modules given as files are read."""
+    from xenplan.targets import build_target
+
+    kconfig = list(opts.kconfig)
+    if spec.xen.llc_coloring:
+        kconfig.insert(0, "LLC_COLORING=y")
+    if spec.xen.scheduler in ("rtds", "null", "arinc653"):
+        kconfig.insert(0, f"SCHED_{spec.xen.scheduler.upper()}=y")
+    kernels = {d.name: d.kernel.path for d in spec.domain if d.kernel.path is not None}
+    return build_target(xen_version=opts.xen_version or spec.xen.version, kconfig=kconfig,
+                        xen_image=opts.xen_image or spec.xen.image, fdt_address=opts.fdt_address or spec.xen.fdt,
+                        pa_bits=opts.pa_bits, gic_spis=opts.gic_spis, board=opts.board, kernel_images=kernels)
+
+
+def board_facts(tree: Tree, target: Target) -> tuple[BoardFacts, str | None]:
+    """RAM and what already holds part of it (``/memreserve/``, ``/reserved-memory``, Xen, the DTB)."""
+    system = model.build(tree, target)
+    b = system.board
+    taken: list[tuple[int, int, str]] = [(r.start, r.end, "/memreserve/") for r in b.memreserve]
+    taken += [(r.start, r.end, f"reserved memory {reg.path}") for reg in b.reserved for r in reg.ranges]
+    if target.xen_image is not None:
+        start = target.xen_image.start // MODULE_STEP * MODULE_STEP
+        taken.append((start, -(-target.xen_image.end // MODULE_STEP) * MODULE_STEP, "Xen's image"))
+    if target.fdt_address is not None:
+        size = max(target.fdt_size or 0, MODULE_STEP)
+        start = target.fdt_address // MODULE_STEP * MODULE_STEP
+        taken.append((start, -(-(target.fdt_address + size) // MODULE_STEP) * MODULE_STEP, "the DTB"))
+    facts = BoardFacts(ram=tuple((r.start, r.end) for r in b.ram), taken=tuple(taken), release=target.release,
+                       fdt_address=target.fdt_address)
+    return facts, system.xen.bootargs
+
+
+def load_board(opts: PlanOptions) -> tuple[Tree, str]:
+    """The board tree and a path ``analyse()`` can merge a fragment onto."""
+    from xenplan.targets import board_path
+
+    if opts.board_input is None and opts.board is None:
+        raise UsageError("--board", "give the board: a BOARD file (DTB or DTS) or --board NAME|FILE")
+    under = board_path(opts.board)
+    if opts.board_input is None:
+        assert under is not None
+        return dt.load(under, include_dirs=opts.include_dirs), under
+    return dt.load(opts.board_input, include_dirs=opts.include_dirs, board=under), opts.board_input
+
+
+def _verify(text: str, board: str, target: Target, include_dirs: Sequence[str], workdir: str) -> Analysis:
+    path = os.path.join(workdir, "plan.dts")
+    with open(path, "w") as f:
+        f.write(text)
+    a = analyse(path, target, (), include_dirs, board)
+    a.input = "plan.dts"
+    return a
+
+
+def _errors(a: Analysis) -> list[str]:
+    return [f"{f.rule} {f.message}" for f in a.findings if f.severity == "error"]
+
+
+def _heap_short(a: Analysis) -> bool:
+    """Whether the analysis finds the heap short: an error, or a heap warning (HEAP-005: less than
+    Xen's run-time needs left after the last domain), of a rule the heap size decides."""
+    return bool(_errors(a)) or any(f.rule.startswith(_HEAP_RULES) and f.severity != "info" for f in a.findings)
+
+
+def make_plan(spec: Spec, opts: PlanOptions) -> PlanResult:
+    """Place, verify, and say what happened; nothing is written here."""
+    target = make_target(spec, opts)
+    tree, board_file = load_board(opts)
+    missing = missing_nodes(tree, [p for d in spec.domain for p in d.passthrough])
+    if missing:
+        raise UsageError("--spec", f"passthrough {missing[0]!r} is not a node of the board")
+    with tempfile.TemporaryDirectory(prefix="xenplan-plan-") as work:
+        if opts.board_input is not None and opts.board is not None:
+            from xenplan.dt.fdtlib import tree_to_dts
+
+            board_file = os.path.join(work, "board.dts")
+            with open(board_file, "w") as f:
+                f.write(tree_to_dts(tree))
+        facts, bootargs = board_facts(tree, target)
+        r = _plan(spec, opts, target, tree, facts, bootargs, board_file, work)
+        r.scratch = work
+        if r.written and r.fragment is not None:
+            r.board_text = _merged(r, board_file, opts.include_dirs, work)
+        return r
+
+
+def _merged(r: PlanResult, board_file: str, include_dirs: Sequence[str], work: str) -> str:
+    """The board with the fragment merged (as ``check --board`` merges it), host devices given to a domain
+    marked ``xen,passthrough``, as DTS."""
+    from xenplan.dt.fdtlib import tree_to_dts
+    from xenplan.dt.tree import Property
+
+    path = os.path.join(work, "plan.dts")
+    with open(path, "w") as f:
+        f.write(r.fragment or "")
+    merged = dt.load(path, include_dirs=include_dirs, board=board_file)
+    for p in sorted({p for d in r.spec.domain for p in d.passthrough}):
+        node = _node(merged, p)
+        if node is not None:
+            node.properties["xen,passthrough"] = Property("xen,passthrough", b"")
+    return tree_to_dts(merged)
+
+
+def max_phandle(tree: Tree) -> int:
+    """The board's largest phandle: the plan's own nodes are numbered above it."""
+    top = 0
+    for node in tree.root.walk():
+        for name in ("phandle", "linux,phandle"):
+            prop = node.prop(name)
+            value = prop.u32() if prop is not None else None
+            if value is not None and value != 0xFFFFFFFF:
+                top = max(top, value)
+    return top
+
+
+def board_dts(r: PlanResult) -> str:
+    """The ``dts`` format: the whole board, ``/chosen`` filled in."""
+    return r.board_text or ""
+
+
+def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: BoardFacts, bootargs: str | None,
+          board_file: str, work: str) -> PlanResult:
+    rel = target.release
+    notes: list[str] = list(target.notes)
+    files = list(tree.files)
+
+    def result(layout: Layout, fits: bool, proof: str | None, message: str | None,
+               analysis: Analysis | None = None, text: str | None = None) -> PlanResult:
+        return PlanResult(spec, target, tree, layout, fits, proof, message, analysis, text, notes, files, bootargs)
+
+    def attempt(heap: int | None) -> tuple[Layout, str | None, Analysis | None]:
+        layout = place(spec, facts, module_list(spec), heap)
+        if layout.failure is not None:
+            return layout, None, None
+        text = fragment(spec, layout, rel, bootargs, phandle_base=max_phandle(tree))
+        return layout, text, _verify(text, board_file, target, opts.include_dirs, work)
+
+    if spec.xen.static_heap is not None and not rel.static_heap:
+        notes.append(f"Xen {rel.version} ignores xen,static-heap (4.17+): the heap is every free page")
+    fixed_heap = spec.xen.static_heap if isinstance(spec.xen.static_heap, int) and rel.static_heap else None
+    auto = spec.xen.static_heap == "auto" and rel.static_heap
+    if auto:
+        room = heap_room(spec, facts) // HEAP_STEP * HEAP_STEP
+        if room < HEAP_STEP:
+            proof = infeasibility(spec, facts, HEAP_STEP)
+            layout = place(spec, facts, module_list(spec), None)
+            return result(layout, False, proof or f"no 2 MiB of RAM is left for the static heap "
+                          f"({mib(room)} free once the static requests and modules are placed)",
+                          "does not fit")
+        layout, text, analysis = attempt(room)
+        layout.heap_why = f"auto: all {mib(room)} left (a smaller heap was not tried: this one does not boot)"
+        if analysis is not None and not _heap_short(analysis):
+            lo, hi = 1, room // HEAP_STEP
+            best: tuple[Layout, str | None, Analysis | None] = (layout, text, analysis)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                cand = attempt(mid * HEAP_STEP)
+                if cand[2] is not None and not _heap_short(cand[2]):
+                    hi, best = mid, cand
+                else:
+                    lo = mid + 1
+            layout, text, analysis = best
+            size = sum(n for _, n in layout.static_heap)
+            layout.heap_why = (f"auto: the smallest heap (2 MiB steps) with which Xen's allocator replay "
+                               f"builds every domain and leaves what HEAP-005 asks for: {mib(size)}")
+    else:
+        layout, text, analysis = attempt(fixed_heap)
+        if fixed_heap is not None:
+            layout.heap_why = "fixed by the spec"
+    if layout.failure is not None:
+        proof = infeasibility(spec, facts, fixed_heap)
+        if proof is not None:
+            return result(layout, False, proof, "does not fit")
+        return result(layout, False, None, f"no placement found: {layout.failure} found no room; tried "
+                      + "; ".join(layout.tried))
+    assert analysis is not None and text is not None
+    errors = _errors(analysis)
+    if errors:
+        heap_errors = [e for e in errors if e.startswith(_HEAP_RULES)]
+        if heap_errors and len(heap_errors) == len(errors):
+            free = heap_room(spec, facts)
+            proof = (f"Xen's allocator replay runs out of heap with every static request placed "
+                     f"({mib(free)} of RAM left for it): {heap_errors[0]}")
+            return result(layout, False, proof, "does not fit", analysis, text)
+        return result(layout, False, None, "no placement found: the layout the engine proposed does not "
+                      f"boot on Xen {rel.version}: " + "; ".join(errors[:3]), analysis, text)
+    return result(layout, True, None, None, analysis, text)
+
+
+def _node(tree: Tree, path: str) -> Node | None:
+    node = tree.root
+    for part in [x for x in path.split("/") if x]:
+        found = node.child(part)
+        if found is None:
+            return None
+        node = found
+    return node
+
+
+def missing_nodes(tree: Tree, paths: Sequence[str]) -> list[str]:
+    """The ``paths`` that name no node of the board tree."""
+    return [p for p in paths if _node(tree, p) is None]
