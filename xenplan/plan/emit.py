@@ -49,11 +49,14 @@ def _module(m: PlacedModule, indent: str, bootargs: str | None) -> list[str]:
 
 
 def chosen_body(spec: Spec, layout: Layout, release: XenRelease, board_bootargs: str | None,
-                phandle_base: int = 0) -> list[str]:
+                phandle_base: int = 0, reverse: bool = False) -> list[str]:
     """The lines inside ``chosen { … }`` (one tab deep), in the order Xen builds the domains.
 
     Event-channel nodes carry explicit phandles above ``phandle_base`` (the board's largest), so the
-    fragment compiled on its own and merged onto the board takes none the board already uses."""
+    fragment compiled on its own and merged onto the board takes none the board already uses.
+    ``reverse`` writes every list of new nodes backwards: ``fdtoverlay`` (libfdt's
+    ``fdt_add_subnode()``) puts each new node first among its siblings, so an overlay lists them
+    backwards for the result to be in the order Xen must build them."""
     t = "\t\t"
     lines = [f"{t}#address-cells = <2>;", f"{t}#size-cells = <2>;"]
     args = xen_bootargs(spec, board_bootargs)
@@ -62,44 +65,55 @@ def chosen_body(spec: Spec, layout: Layout, release: XenRelease, board_bootargs:
     if layout.static_heap:
         heap = ", ".join(f"<{cells64(s, n)}>" for s, n in layout.static_heap)
         lines.append(f"{t}xen,static-heap = {heap};")
+    blocks: list[list[str]] = []
     for m in layout.dom0_modules:
-        lines += _module(m, t, spec.dom0.bootargs if spec.dom0 is not None and m.kind == "kernel" else None)
+        blocks.append(_module(m, t, spec.dom0.bootargs if spec.dom0 is not None and m.kind == "kernel" else None))
     labels = _evtchn_labels(spec)
     numbers = {end: phandle_base + 1 + n for n, end in enumerate(labels)}
     for p in layout.domains:
         d = p.spec
         i = f"{t}\t"
-        lines += ["", f"{t}{d.name} {{", f'{i}compatible = "xen,domain";', f"{i}#address-cells = <2>;",
-                  f"{i}#size-cells = <2>;", f"{i}memory = <{cells64(d.memory >> 10)}>;", f"{i}cpus = <{d.cpus}>;"]
-        if d.vpl011:
-            lines.append(f"{i}vpl011;")
+        node = ["", f"{t}{d.name} {{", f'{i}compatible = "xen,domain";', f"{i}#address-cells = <2>;",
+                f"{i}#size-cells = <2>;", f"{i}memory = <{cells64(d.memory >> 10)}>;", f"{i}cpus = <{d.cpus}>;"]
+        if p.vpl011:
+            node.append(f"{i}vpl011;")
         if d.is_static:
             banks = ", ".join(f"<{cells64(b.host, b.size)}>" for b in p.banks)
-            lines.append(f"{i}xen,static-mem = {banks};")
+            node.append(f"{i}xen,static-mem = {banks};")
         if d.direct_map:
-            lines.append(f"{i}direct-map;")
+            node.append(f"{i}direct-map;")
         if d.enhanced is not False:
-            lines.append(f"{i}xen,enhanced = \"{'enabled' if d.enhanced is True else d.enhanced}\";")
+            node.append(f"{i}xen,enhanced = \"{'enabled' if d.enhanced is True else d.enhanced}\";")
         if d.passthrough and "passthrough" in release.domain_props:
-            lines.append(f'{i}passthrough = "enabled";')
+            node.append(f'{i}passthrough = "enabled";')
         if d.colors is not None:
-            lines.append(f"{i}llc-colors = {_quote(d.colors)};")
+            node.append(f"{i}llc-colors = {_quote(d.colors)};")
+        children: list[list[str]] = []
         for r in layout.shm:
             if d.name not in (r.owner, *r.borrowers):
                 continue
             role = "owner" if d.name == r.owner else "borrower"
-            lines += [f"{i}shm-{r.id} {{", f'{i}\tcompatible = "xen,domain-shared-memory-v1";',
-                      f"{i}\txen,shm-id = {_quote(r.id)};", f'{i}\trole = "{role}";',
-                      f"{i}\txen,shared-mem = <{cells64(r.host, r.guest[d.name], r.size)}>;", f"{i}}};"]
+            children.append([f"{i}shm-{r.id} {{", f'{i}\tcompatible = "xen,domain-shared-memory-v1";',
+                             f"{i}\txen,shm-id = {_quote(r.id)};", f'{i}\trole = "{role}";',
+                             f"{i}\txen,shared-mem = <{cells64(r.host, r.guest[d.name], r.size)}>;", f"{i}}};"])
         for (name, port), (peer, peer_port) in _evtchn_ends(spec):
             if name == d.name:
-                lines += [f"{i}{labels[name, port]}: evtchn-{port} {{", f'{i}\tcompatible = "xen,evtchn-v1";',
-                          f"{i}\tphandle = <{numbers[name, port]:#x}>;",
-                          f"{i}\txen,evtchn = <{port} &{labels[peer, peer_port]}>;", f"{i}}};"]
+                children.append([f"{i}{labels[name, port]}: evtchn-{port} {{",
+                                 f'{i}\tcompatible = "xen,evtchn-v1";', f"{i}\tphandle = <{numbers[name, port]:#x}>;",
+                                 f"{i}\txen,evtchn = <{port} &{labels[peer, peer_port]}>;", f"{i}}};"])
         for m in p.modules:
-            lines += _module(m, i, d.bootargs if m.kind == "kernel" else None)
-        lines.append(f"{t}}};")
+            children.append(_module(m, i, d.bootargs if m.kind == "kernel" else None))
+        for child in order(children, reverse):
+            node += child
+        node.append(f"{t}}};")
+        blocks.append(node)
+    for block in order(blocks, reverse):
+        lines += block
     return lines
+
+
+def order(items: list[list[str]], reverse: bool) -> list[list[str]]:
+    return items[::-1] if reverse else items
 
 
 def _evtchn_ends(spec: Spec) -> list[tuple[tuple[str, int], tuple[str, int]]]:
@@ -128,7 +142,7 @@ def overlay(spec: Spec, layout: Layout, release: XenRelease, board_bootargs: str
             passthrough: list[str], header: str = "") -> str:
     """A ``.dtso`` that ``fdtoverlay`` applies to the board: ``/chosen`` filled in (and host devices given
     away marked ``xen,passthrough``), by target paths so the board needs no ``__symbols__``."""
-    body = [line[1:] for line in chosen_body(spec, layout, release, board_bootargs)]
+    body = [line[1:] for line in chosen_body(spec, layout, release, board_bootargs, reverse=True)]
     out = [f"/dts-v1/;{header}", "/plugin/;", "", "&{/chosen} {", *body, "};"]
     for path in passthrough:
         out += ["", f"&{{{path}}} {{", "\txen,passthrough;", "};"]

@@ -33,7 +33,7 @@ from xenplan.model.base import Range
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_MAGIC, GUEST_PL011, GUEST_RAM0, GUEST_RAM1, RESERVED_UNUSED
 from xenplan.model.release import XenRelease
 from xenplan.plan.space import FreeSpace
-from xenplan.plan.spec import DomainSpec, Payload, Spec
+from xenplan.plan.spec import DomainSpec, Payload, SharedMemorySpec, Spec
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -48,11 +48,10 @@ def _up(value: int, align: int) -> int:
 
 
 def mib(n: int) -> str:
-    """A size as people read it: ``384 MiB``, ``1.5 GiB``, ``12 KiB``."""
+    """A size exactly, in the largest unit that divides it: ``384 MiB``, ``3 GiB``, ``12 KiB``."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            v = n / (1 << shift)
-            return f"{v:g} {unit}" if v * 100 == int(v * 100) else f"{v:.2f} {unit}"
+        if n and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
     return f"{n} bytes"
 
 
@@ -87,6 +86,7 @@ class PlacedModule:
 @dataclass(slots=True)
 class PlacedDomain:
     spec: DomainSpec
+    vpl011: bool = True
     banks: list[HostBank] = field(default_factory=list)
     modules: list[PlacedModule] = field(default_factory=list)
 
@@ -114,6 +114,8 @@ class Layout:
     failure: str | None = None
     proof: str | None = None
     tried: list[str] = field(default_factory=list)
+    heap_room: int = 0
+    """Bytes in 2 MiB-aligned free runs once everything but the static heap is placed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,14 @@ class BoardFacts:
     taken: tuple[tuple[int, int, str], ...]
     release: XenRelease
     fdt_address: int | None
+    uart_size: int | None = None
+    """The host UART's region: a 1:1 domain's vPL011 sits on it and needs a whole page (DMAP-006)."""
+
+    def vpl011(self, d: DomainSpec) -> bool:
+        """Whether the domain gets a vPL011: as the spec says, else on unless 1:1 over a sub-page UART."""
+        if d.vpl011 is not None:
+            return d.vpl011
+        return not (d.direct_map and self.uart_size is not None and self.uart_size < PAGE)
 
 
 @dataclass(slots=True)
@@ -175,10 +185,11 @@ class _NoRoom(Exception):
 
 
 def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align: int | None, hi: int,
-                limit: int, what: str) -> list[tuple[int, int]]:
-    """One aligned run for ``size`` bytes below ``hi`` (highest first), else the largest runs, at most ``limit``."""
+                limit: int, what: str, lo: int = 0) -> list[tuple[int, int]]:
+    """``size`` bytes inside ``[lo, hi)``: one aligned run (highest first), else the largest runs, at most
+    ``limit`` of them; marked used in ``space`` and ``others``."""
     for a in _aligns(size, align):
-        start = space.find(size, a, hi=hi, prefer="high")
+        start = space.find(size, a, lo=lo, hi=hi, prefer="high")
         if start is not None:
             for s in (space, *others):
                 s.remove(start, start + size)
@@ -188,7 +199,7 @@ def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align:
     left = size
     trial = space.copy()
     while left > 0 and len(runs) < limit:
-        best = trial.largest(step, hi=hi)
+        best = trial.largest(step, lo=lo, hi=hi)
         if best is None:
             break
         start, run = best
@@ -205,6 +216,44 @@ def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align:
     return sorted(runs)
 
 
+def _take_high_first(space: FreeSpace, others: Sequence[FreeSpace], size: int, align: int | None, hi: int,
+                     limit: int, what: str) -> list[tuple[int, int]]:
+    """Above 4 GiB when the window reaches there and it holds the request, else anywhere in the window:
+    low memory goes only where it is asked for (or where nothing else is left)."""
+    if hi <= LOW_TOP:
+        return _take_banks(space, others, size, align, hi, limit, what)
+    above = space.total(lo=LOW_TOP)
+    if above >= size:
+        try:
+            return _take_banks(space, others, size, align, hi, limit, what, lo=LOW_TOP)
+        except _NoRoom:
+            pass
+    if 0 < above < size and limit > 1:
+        trial, trial_others = space.copy(), [o.copy() for o in others]
+        try:
+            step = align or PAGE
+            usable = sum(e - s for s, e in _aligned_runs(trial, step, LOW_TOP, hi))
+            high = _take_banks(trial, trial_others, usable, step, hi, limit - 1, what, lo=LOW_TOP) if usable else []
+            low = _take_banks(trial, trial_others, size - usable, align, LOW_TOP, limit - len(high), what)
+        except _NoRoom:
+            pass
+        else:
+            space.starts, space.ends = trial.starts, trial.ends
+            for o, t in zip(others, trial_others, strict=True):
+                o.starts, o.ends = t.starts, t.ends
+            return sorted([*high, *low])
+    return _take_banks(space, others, size, align, hi, limit, what)
+
+
+def _aligned_runs(space: FreeSpace, step: int, lo: int, hi: int) -> list[tuple[int, int]]:
+    out = []
+    for free_start, free_end in space:
+        s, e = _up(max(free_start, lo), step), min(free_end, hi) // step * step
+        if e > s:
+            out.append((s, e))
+    return out
+
+
 def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
           heap_size: int | None) -> Layout:
     """Place ``spec`` on the board; ``modules`` in load order.
@@ -215,7 +264,7 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
     spaces = initial_space(facts)
     rel = facts.release
     limit = rel.nr_mem_banks
-    placed = {d.name: PlacedDomain(d) for d in spec.domain}
+    placed = {d.name: PlacedDomain(d, facts.vpl011(d)) for d in spec.domain}
     layout = Layout(domains=list(placed.values()))
     direct_names = {d.name for d in spec.domain if d.direct_map}
     try:
@@ -233,31 +282,38 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
                     raise _NoRoom(f"shared memory {s.id}: the fixed host range {s.host:#x}-"
                                   f"{s.host + s.size - 1:#x} is not free RAM")
                 spaces.remove(s.host, s.host + s.size)
-        order = sorted((d for d in spec.domain if d.is_static and not d.banks),
-                       key=lambda d: (not d.direct_map, d.near != "low"))
-        for d in order:
-            hi = LOW_TOP if d.near == "low" else 1 << 64
-            space = spaces.of(d.direct_map)
-            other = spaces.all if d.direct_map else spaces.direct
-            where = f"{'1:1 ' if d.direct_map else ''}RAM{' below 4 GiB' if d.near == 'low' else ''}"
-            runs = _take_banks(space, [other], d.memory, d.align, hi, limit, d.name)
-            why = (f"{where}, " + ("one bank" if len(runs) == 1 else f"{len(runs)} banks (no run holds "
-                                   f"{mib(d.memory)})") + f", aligned to {mib(_best_align(runs))}")
-            placed[d.name].banks = [HostBank(s, n, why) for s, n in runs]
-        for s in spec.shared_memory:
-            members = (s.owner, *s.borrowers)
-            direct = bool(direct_names & set(members))
-            host = s.host
-            why = "fixed by the spec"
-            if host is None:
+        shm_direct = {s.id: bool(direct_names & {s.owner, *s.borrowers}) for s in spec.shared_memory}
+        requests: list[tuple[int, int, DomainSpec | None, SharedMemorySpec | None]] = []
+        for i, d in enumerate(spec.domain):
+            if d.is_static and not d.banks:
+                requests.append((_window_class(d.direct_map, d.near == "low"), i, d, None))
+        for i, sm in enumerate(spec.shared_memory):
+            if sm.host is None:
+                requests.append((_window_class(shm_direct[sm.id], False), len(spec.domain) + i, None, sm))
+        shm_host: dict[str, tuple[int, str]] = {sm.id: (sm.host, "fixed by the spec")
+                                                for sm in spec.shared_memory if sm.host is not None}
+        for _, _, rd, rs in sorted(requests, key=lambda r: (r[0], r[1])):
+            if rd is not None:
+                hi = LOW_TOP if rd.near == "low" else 1 << 64
+                space = spaces.of(rd.direct_map)
+                other = spaces.all if rd.direct_map else spaces.direct
+                where = f"{'1:1 ' if rd.direct_map else ''}RAM{' below 4 GiB' if rd.near == 'low' else ''}"
+                runs = _take_high_first(space, [other], rd.memory, rd.align, hi, limit, rd.name)
+                why = (f"{where}, " + ("one bank" if len(runs) == 1 else f"{len(runs)} banks (no run holds "
+                                       f"{mib(rd.memory)})") + f", aligned to {mib(_best_align(runs))}")
+                placed[rd.name].banks = [HostBank(st, n, why) for st, n in runs]
+            elif rs is not None:
+                direct = shm_direct[rs.id]
                 space = spaces.of(direct)
-                got = _take_banks(space, [spaces.all if direct else spaces.direct], s.size, None, 1 << 64, 1,
-                                  f"shared memory {s.id}")
-                host = got[0][0]
-                why = f"{'1:1 ' if direct else ''}RAM, aligned to {mib(_best_align(got))}"
-            layout.shm.append(PlacedShm(s.id, s.size, host, s.owner, s.borrowers, {}, why))
+                got = _take_high_first(space, [spaces.all if direct else spaces.direct], rs.size, None,
+                                       1 << 64, 1, f"shared memory {rs.id}")
+                shm_host[rs.id] = (got[0][0], f"{'1:1 ' if direct else ''}RAM, aligned to {mib(_best_align(got))}")
+        for sm in spec.shared_memory:
+            host, why = shm_host[sm.id]
+            layout.shm.append(PlacedShm(sm.id, sm.size, host, sm.owner, sm.borrowers, {}, why))
         _guest_shm(spec, layout)
         _modules(spaces, modules, layout, placed)
+        layout.heap_room = sum(e - s for s, e in _aligned_runs(spaces.all, 2 * MIB, 0, 1 << 64))
         if heap_size is not None:
             runs = _take_banks(spaces.all, [spaces.direct], heap_size, 2 * MIB, 1 << 64, limit, "the static heap")
             layout.static_heap = runs
@@ -267,6 +323,11 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
                             "memory, modules and the static heap; each one aligned run from the top of its "
                             f"window, else split over the largest runs (at most {limit} banks)")
     return layout
+
+
+def _window_class(direct: bool, low: bool) -> int:
+    """The order requests are placed in, narrowest window first: 1:1 below 4 GiB, 1:1, below 4 GiB, any."""
+    return 0 if direct and low else 1 if direct else 2 if low else 3
 
 
 def _best_align(runs: Iterable[tuple[int, int]]) -> int:

@@ -100,6 +100,9 @@ def imagebuilder_config(spec: Spec, layout: Layout, target: Target, board_bootar
         lines.append("# ImageBuilder takes one DOMU_SHARED_MEM per domain: the first region of each is listed")
     if layout.shm:
         lines.append("# ImageBuilder writes no shared-memory role: Xen then makes DOMID_IO the owner of each region")
+    if any(not p.vpl011 for p in layout.domains):
+        lines.append("# ImageBuilder gives every domU a vpl011: the plan has none for "
+                     + ", ".join(p.spec.name for p in layout.domains if not p.vpl011) + " (remove it by hand)")
     if spec.event_channel:
         lines.append("# event channels are not ImageBuilder variables: use the plan's dts or overlay for them")
     return "\n".join(lines) + "\n"

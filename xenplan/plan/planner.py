@@ -110,7 +110,7 @@ def board_facts(tree: Tree, target: Target) -> tuple[BoardFacts, str | None]:
         start = target.fdt_address // MODULE_STEP * MODULE_STEP
         taken.append((start, -(-(target.fdt_address + size) // MODULE_STEP) * MODULE_STEP, "the DTB"))
     facts = BoardFacts(ram=tuple((r.start, r.end) for r in b.ram), taken=tuple(taken), release=target.release,
-                       fdt_address=target.fdt_address)
+                       fdt_address=target.fdt_address, uart_size=b.uart.size if b.uart is not None else None)
     return facts, system.xen.bootargs
 
 
@@ -125,6 +125,21 @@ def load_board(opts: PlanOptions) -> tuple[Tree, str]:
         assert under is not None
         return dt.load(under, include_dirs=opts.include_dirs), under
     return dt.load(opts.board_input, include_dirs=opts.include_dirs, board=under), opts.board_input
+
+
+def strip_chosen(tree: Tree) -> int:
+    """Drop what a plan replaces from the board's ``/chosen``: its ``xen,domain`` nodes, boot modules and
+    ``xen,static-heap``; the count of what was dropped."""
+    chosen = tree.root.child("chosen")
+    if chosen is None:
+        return 0
+    keep = [c for c in chosen.children
+            if not (c.is_compatible("xen,domain") or c.is_compatible("multiboot,module"))]
+    dropped = len(chosen.children) - len(keep)
+    chosen.children = keep
+    if chosen.properties.pop("xen,static-heap", None) is not None:
+        dropped += 1
+    return dropped
 
 
 def _verify(text: str, board: str, target: Target, include_dirs: Sequence[str], workdir: str) -> Analysis:
@@ -153,8 +168,9 @@ def make_plan(spec: Spec, opts: PlanOptions) -> PlanResult:
     missing = missing_nodes(tree, [p for d in spec.domain for p in d.passthrough])
     if missing:
         raise UsageError("--spec", f"passthrough {missing[0]!r} is not a node of the board")
+    dropped = strip_chosen(tree)
     with tempfile.TemporaryDirectory(prefix="xenplan-plan-") as work:
-        if opts.board_input is not None and opts.board is not None:
+        if dropped or (opts.board_input is not None and opts.board is not None):
             from xenplan.dt.fdtlib import tree_to_dts
 
             board_file = os.path.join(work, "board.dts")
@@ -163,6 +179,9 @@ def make_plan(spec: Spec, opts: PlanOptions) -> PlanResult:
         facts, bootargs = board_facts(tree, target)
         r = _plan(spec, opts, target, tree, facts, bootargs, board_file, work)
         r.scratch = work
+        if dropped:
+            r.notes.append(f"{dropped} node(s) or properties of the board's /chosen (domains, modules, static "
+                           "heap) were replaced by the plan")
         if r.written and r.fragment is not None:
             r.board_text = _merged(r, board_file, opts.include_dirs, work)
         return r
@@ -224,7 +243,7 @@ def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: Boar
     fixed_heap = spec.xen.static_heap if isinstance(spec.xen.static_heap, int) and rel.static_heap else None
     auto = spec.xen.static_heap == "auto" and rel.static_heap
     if auto:
-        room = heap_room(spec, facts) // HEAP_STEP * HEAP_STEP
+        room = place(spec, facts, module_list(spec), None).heap_room
         if room < HEAP_STEP:
             proof = infeasibility(spec, facts, HEAP_STEP)
             layout = place(spec, facts, module_list(spec), None)
@@ -266,8 +285,19 @@ def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: Boar
             proof = (f"Xen's allocator replay runs out of heap with every static request placed "
                      f"({mib(free)} of RAM left for it): {heap_errors[0]}")
             return result(layout, False, proof, "does not fit", analysis, text)
+        shm_first = [f for f in analysis.findings if f.rule == "SHM-015"]
+        before = ("this board's /reserved-memory regions are recorded before /chosen"
+                  if any(why.startswith("reserved memory") for _, _, why in facts.taken)
+                  else "the spec's static heap (a /chosen property) is recorded before any domain"
+                  if layout.static_heap else None)
+        if shm_first and before is not None:
+            proof = (f"Xen {rel.version} records a shared-memory region named by a second domain only when it is "
+                     f"the first entry of its reserved-memory list, and {before} (SHM-015: {shm_first[0].message})")
+            return result(layout, False, proof, "does not fit", analysis, text)
+        stops = [f"{f.rule} {f.message}" for f in analysis.findings
+                 if f.severity == "warning" and f.reached and "stops its early scan" in f.message]
         return result(layout, False, None, "no placement found: the layout the engine proposed does not "
-                      f"boot on Xen {rel.version}: " + "; ".join(errors[:3]), analysis, text)
+                      f"boot on Xen {rel.version}: " + "; ".join([*stops, *errors][:3]), analysis, text)
     return result(layout, True, None, None, analysis, text)
 
 

@@ -160,7 +160,8 @@ class DomainSpec(_Model):
     near: Literal["low"] | None = None
     align: Size | None = None
     passthrough: tuple[str, ...] = ()
-    vpl011: bool = True
+    vpl011: bool | None = Field(default=None, description="None: on, except for a 1:1 domain on a board "
+                                "whose UART region is smaller than a page (DMAP-006)")
     enhanced: bool | Literal["enabled", "no-xenstore", "legacy"] = False
     bootargs: str | None = None
     colors: str | None = None
