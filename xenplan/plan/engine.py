@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from xenplan.boot.early_scan import MAX_MODULES, NR_SHMEM_BANKS
 from xenplan.model.base import Range
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_MAGIC, GUEST_PL011, GUEST_RAM0, GUEST_RAM1, RESERVED_UNUSED
 from xenplan.model.release import XenRelease
@@ -409,7 +410,37 @@ def module_list(spec: Spec) -> list[Module]:
     return out
 
 
-def infeasibility(spec: Spec, facts: BoardFacts, heap_size: int | None = None) -> str | None:
+def table_limits(spec: Spec, facts: BoardFacts, heap: bool) -> str | None:
+    """A proof from the sizes of the tables Xen's early scan fills (``bootinfo``), or None.
+
+    Boot modules: ``MAX_MODULES`` entries, Xen's image and the DTB among them.
+    Reserved memory (``NR_MEM_BANKS``): at least one bank per static domain, the
+    static heap, the board's ``/reserved-memory`` (and from 4.19 ``/memreserve/``)
+    regions, and before 4.19 every shared-memory region; from 4.19 those have their
+    own ``NR_SHMEM_BANKS`` table."""
+    rel = facts.release
+    mods = len(module_list(spec))
+    if mods + 2 > MAX_MODULES:
+        return (f"the spec has {mods} boot modules; Xen {rel.version} records at most {MAX_MODULES} counting its "
+                f"own image and the DTB (MAX_MODULES), so at most {MAX_MODULES - 2}")
+    board = sum(1 for _, _, why in facts.taken if why.startswith("reserved memory")
+                or (why == "/memreserve/" and rel.memreserve_in_bootinfo))
+    banks = sum(max(1, len(d.banks)) for d in spec.domain if d.is_static)
+    shm = len(spec.shared_memory)
+    total = board + banks + (1 if heap else 0) + (0 if rel.shm_banks_tracked else shm)
+    if total > rel.nr_mem_banks:
+        return (f"Xen {rel.version}'s reserved-memory table holds {rel.nr_mem_banks} regions (NR_MEM_BANKS); "
+                f"the plan needs at least {total}: {banks} static bank(s), {board} board region(s)"
+                + (", the static heap" if heap else "")
+                + ("" if rel.shm_banks_tracked else f", {shm} shared-memory region(s)"))
+    if shm > NR_SHMEM_BANKS:
+        return (f"the spec has {shm} shared-memory regions; Xen {rel.version} records at most {NR_SHMEM_BANKS} "
+                "(NR_SHMEM_BANKS)")
+    return None
+
+
+def infeasibility(spec: Spec, facts: BoardFacts, heap_size: int | None = None,
+                  modules: Sequence[Module] | None = None) -> str | None:
     """A proof that no placement of the static requests exists, or None.
 
     The requests are grouped by the window they must come from: 1:1 below
@@ -418,6 +449,10 @@ def infeasibility(spec: Spec, facts: BoardFacts, heap_size: int | None = None) -
     Hall's theorem; with banks splittable at page granularity it is also
     sufficient for the total). Then each domain against its own window, and
     its bank limit against the largest runs there."""
+    if modules is None:
+        limit = table_limits(spec, facts, heap_size is not None)
+        if limit is not None:
+            return limit
     spaces = initial_space(facts)
     rel = facts.release
     fixed: list[tuple[int, int]] = [b for d in spec.domain for b in d.banks]
@@ -432,8 +467,8 @@ def infeasibility(spec: Spec, facts: BoardFacts, heap_size: int | None = None) -
     for s in spec.shared_memory:
         if s.host is None:
             need["11" if direct_names & {s.owner, *s.borrowers} else "any"] += s.size
-    modules = sum(m.slot for m in module_list(spec))
-    need["any"] += modules + (heap_size or 0)
+    slots = sum(m.slot for m in (module_list(spec) if modules is None else modules))
+    need["any"] += slots + (heap_size or 0)
     free11, freeall = spaces.direct, spaces.all
     f11low, f11, flow, fall = (free11.total(hi=LOW_TOP), free11.total(), freeall.total(hi=LOW_TOP),
                                freeall.total())

@@ -32,6 +32,7 @@ from xenplan.plan.engine import (
     mib,
     module_list,
     place,
+    table_limits,
 )
 from xenplan.plan.spec import Spec
 
@@ -238,6 +239,9 @@ def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: Boar
         text = fragment(spec, layout, rel, bootargs, phandle_base=max_phandle(tree))
         return layout, text, _verify(text, board_file, target, opts.include_dirs, work)
 
+    limit = table_limits(spec, facts, spec.xen.static_heap is not None and rel.static_heap)
+    if limit is not None:
+        return result(Layout(domains=[]), False, limit, "does not fit")
     if spec.xen.static_heap is not None and not rel.static_heap:
         notes.append(f"Xen {rel.version} ignores xen,static-heap (4.17+): the heap is every free page")
     fixed_heap = spec.xen.static_heap if isinstance(spec.xen.static_heap, int) and rel.static_heap else None
