@@ -266,7 +266,7 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
     rel = facts.release
     limit = rel.nr_mem_banks
     placed = {d.name: PlacedDomain(d, facts.vpl011(d)) for d in spec.domain}
-    layout = Layout(domains=list(placed.values()))
+    layout = Layout(domains=_build_order(spec, rel, list(placed.values())))
     direct_names = {d.name for d in spec.domain if d.direct_map}
     try:
         for d in spec.domain:
@@ -324,6 +324,20 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
                             "memory, modules and the static heap; each one aligned run from the top of its "
                             f"window, else split over the largest runs (at most {limit} banks)")
     return layout
+
+
+def _build_order(spec: Spec, rel: XenRelease, domains: list[PlacedDomain]) -> list[PlacedDomain]:
+    """The domains in spec order, except on a release whose shared-memory scan (4.18) records a region
+    named twice only as the first entry of its reserved-memory list: there a member without static
+    memory that names the first region moves to the front, so the region is recorded before any bank."""
+    if rel.shm_scan != "4.18" or not spec.shared_memory:
+        return domains
+    region = spec.shared_memory[0]
+    members = {region.owner, *region.borrowers}
+    first = next((p for p in domains if p.spec.name in members and not p.spec.is_static), None)
+    if first is None:
+        return domains
+    return [first, *(p for p in domains if p is not first)]
 
 
 def _window_class(direct: bool, low: bool) -> int:
