@@ -307,3 +307,24 @@ def test_output_may_not_be_an_input(tmp_path: Path) -> None:
     spec = write(tmp_path, MIXED.format(version="4.22", xen=""))
     code, _, err = run(["plan", "--board", "qemu-virt", "--spec", spec, "-o", spec])
     assert code == 2 and "xenplan: error" in err
+
+
+def test_cpupools(tmp_path: Path) -> None:
+    spec = write(tmp_path, '[[cpupool]]\nname = "rt"\ncpus = ["/cpus/cpu@1"]\nscheduler = "null"\n'
+                 '[[domain]]\nname = "a"\nmemory = "128M"\nkernel = "1M"\ncpupool = "rt"\n'
+                 '[[domain]]\nname = "b"\nmemory = "128M"\nkernel = "1M"\n')
+    out = tmp_path / "plan.dts"
+    code, _, err = run(["plan", "--board", "qemu-virt", "--spec", spec, "--format", "dts", "-o", str(out)])
+    assert code == 0, err
+    a = analyse(str(out), build_target(board="qemu-virt", kconfig=["BOOT_TIME_CPUPOOLS=y", "SCHED_NULL=y"]))
+    assert a.result.outcome == "boots" and not [f for f in a.findings if f.severity == "error"]
+    assert a.system.cpupools == ("/chosen/cpupool-rt",)
+    pool = next(d for d in a.system.domains if d.name == "a").cpupool
+    assert pool is not None and a.system.phandles[pool] == "/chosen/cpupool-rt"
+    code, _, err = run(["plan", "--board", "qemu-virt", "--spec", spec, "--format", "overlay"])
+    assert code == 2 and "cpupool" in err
+    code, out_text, _ = run(["plan", "--board", "qemu-virt", "--spec", spec, "--format", "imagebuilder"])
+    assert 'CPUPOOL[0]="cpu@1 null"' in out_text and "DOMU_CPUPOOL[0]=0" in out_text
+    bad = write(tmp_path, '[[domain]]\nname = "a"\nmemory = "128M"\nkernel = "1M"\ncpupool = "rt"\n', "bad.toml")
+    code, _, err = run(["plan", "--board", "qemu-virt", "--spec", bad])
+    assert code == 2 and "line 5: domain[0].cpupool: 'rt' is not a [[cpupool]]" in err

@@ -49,7 +49,8 @@ def _module(m: PlacedModule, indent: str, bootargs: str | None) -> list[str]:
 
 
 def chosen_body(spec: Spec, layout: Layout, release: XenRelease, board_bootargs: str | None,
-                phandle_base: int = 0, reverse: bool = False) -> list[str]:
+                phandle_base: int = 0, reverse: bool = False, cpu_phandles: dict[str, int] | None = None
+                ) -> list[str]:
     """The lines inside ``chosen { … }`` (one tab deep), in the order Xen builds the domains.
 
     Event-channel nodes carry explicit phandles above ``phandle_base`` (the board's largest), so the
@@ -70,6 +71,14 @@ def chosen_body(spec: Spec, layout: Layout, release: XenRelease, board_bootargs:
         blocks.append(_module(m, t, spec.dom0.bootargs if spec.dom0 is not None and m.kind == "kernel" else None))
     labels = _evtchn_labels(spec)
     numbers = {end: phandle_base + 1 + n for n, end in enumerate(labels)}
+    pools = pool_phandles(spec, phandle_base)
+    for pool in spec.cpupool:
+        cpus = " ".join(f"{(cpu_phandles or {})[c]:#x}" for c in pool.cpus)
+        block = [f"{t}cpupool-{pool.name} {{", f'{t}\tcompatible = "xen,cpupool";',
+                 f"{t}\tphandle = <{pools[pool.name]:#x}>;", f"{t}\tcpupool-cpus = <{cpus}>;"]
+        if pool.scheduler is not None:
+            block.append(f'{t}\tcpupool-sched = "{pool.scheduler}";')
+        blocks.append([*block, f"{t}}};"])
     for p in layout.domains:
         d = p.spec
         i = f"{t}\t"
@@ -88,6 +97,8 @@ def chosen_body(spec: Spec, layout: Layout, release: XenRelease, board_bootargs:
             node.append(f'{i}passthrough = "enabled";')
         if d.colors is not None:
             node.append(f"{i}llc-colors = {_quote(d.colors)};")
+        if d.cpupool is not None:
+            node.append(f"{i}domain-cpupool = <{pools[d.cpupool]:#x}>;")
         children: list[list[str]] = []
         for r in layout.shm:
             if d.name not in (r.owner, *r.borrowers):
@@ -112,6 +123,17 @@ def chosen_body(spec: Spec, layout: Layout, release: XenRelease, board_bootargs:
     return lines
 
 
+def pool_phandles(spec: Spec, phandle_base: int) -> dict[str, int]:
+    """Phandles of the plan's cpupool nodes: after the event channels', above the board's largest."""
+    first = phandle_base + 1 + 2 * len(spec.event_channel)
+    return {p.name: first + n for n, p in enumerate(spec.cpupool)}
+
+
+def cpu_phandle_base(spec: Spec, phandle_base: int) -> int:
+    """Where phandles the plan gives the board's CPU nodes start (after its own nodes')."""
+    return phandle_base + 2 * len(spec.event_channel) + len(spec.cpupool)
+
+
 def order(items: list[list[str]], reverse: bool) -> list[list[str]]:
     return items[::-1] if reverse else items
 
@@ -132,17 +154,26 @@ def _evtchn_labels(spec: Spec) -> dict[tuple[str, int], str]:
 
 
 def fragment(spec: Spec, layout: Layout, release: XenRelease, board_bootargs: str | None,
-             header: str = "", phandle_base: int = 0) -> str:
-    """The ``/chosen`` node alone, as a DTS ``check --board`` merges onto the board."""
-    body = chosen_body(spec, layout, release, board_bootargs, phandle_base)
-    return "\n".join([f"/dts-v1/;{header}", "", "/ {", "\tchosen {", *body, "\t};", "};", ""])
+             header: str = "", phandle_base: int = 0, cpu_phandles: dict[str, int] | None = None,
+             new_cpu_phandles: dict[str, int] | None = None) -> str:
+    """The ``/chosen`` node, as a DTS ``check --board`` merges onto the board; a cpupool's CPU nodes
+    that have no phandle on the board get one here (``new_cpu_phandles``)."""
+    body = chosen_body(spec, layout, release, board_bootargs, phandle_base, cpu_phandles=cpu_phandles)
+    out = [f"/dts-v1/;{header}", "", "/ {", "\tchosen {", *body, "\t};", "};"]
+    for path, number in sorted((new_cpu_phandles or {}).items()):
+        parts = [x for x in path.split("/") if x]
+        out += ["", "/ {", *(f"{chr(9) * (k + 1)}{p} {{" for k, p in enumerate(parts)),
+                f"{chr(9) * (len(parts) + 1)}phandle = <{number:#x}>;",
+                *(f"{chr(9) * (k + 1)}}};" for k in reversed(range(len(parts)))), "};"]
+    return "\n".join([*out, ""])
 
 
 def overlay(spec: Spec, layout: Layout, release: XenRelease, board_bootargs: str | None,
-            passthrough: list[str], header: str = "") -> str:
+            passthrough: list[str], header: str = "", cpu_phandles: dict[str, int] | None = None) -> str:
     """A ``.dtso`` that ``fdtoverlay`` applies to the board: ``/chosen`` filled in (and host devices given
     away marked ``xen,passthrough``), by target paths so the board needs no ``__symbols__``."""
-    body = [line[1:] for line in chosen_body(spec, layout, release, board_bootargs, reverse=True)]
+    body = [line[1:] for line in chosen_body(spec, layout, release, board_bootargs, reverse=True,
+                                             cpu_phandles=cpu_phandles)]
     out = [f"/dts-v1/;{header}", "/plugin/;", "", "&{/chosen} {", *body, "};"]
     for path in passthrough:
         out += ["", f"&{{{path}}} {{", "\txen,passthrough;", "};"]

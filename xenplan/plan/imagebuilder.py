@@ -73,6 +73,12 @@ def imagebuilder_config(spec: Spec, layout: Layout, target: Target, board_bootar
         lines.append(f"DOM0_MEM={spec.dom0.memory >> 20}")
         if spec.dom0.bootargs is not None:
             lines.append(f'DOM0_CMD="{spec.dom0.bootargs}"')
+    if spec.cpupool:
+        lines.append(f"NUM_CPUPOOLS={len(spec.cpupool)}")
+        for k, pool in enumerate(spec.cpupool):
+            cpus = ",".join(c.rstrip("/").rpartition("/")[2] for c in pool.cpus)
+            lines.append(f'CPUPOOL[{k}]="{cpus} {pool.scheduler or "credit2"}"')
+    pool_index = {pool.name: k for k, pool in enumerate(spec.cpupool)}
     lines.append(f"NUM_DOMUS={len(layout.domains)}")
     for i, p in enumerate(layout.domains):
         d = p.spec
@@ -96,6 +102,8 @@ def imagebuilder_config(spec: Spec, layout: Layout, target: Target, board_bootar
             lines.append(f'DOMU_PASSTHROUGH_PATHS[{i}]="{" ".join(d.passthrough)}"')
         if d.colors is not None:
             lines.append(f'DOMU_COLORS[{i}]="{d.colors}"')
+        if d.cpupool is not None:
+            lines.append(f"DOMU_CPUPOOL[{i}]={pool_index[d.cpupool]}")
     if any(len([r for r in layout.shm if p.spec.name in (r.owner, *r.borrowers)]) > 1 for p in layout.domains):
         lines.append("# ImageBuilder takes one DOMU_SHARED_MEM per domain: the first region of each is listed")
     if layout.shm:

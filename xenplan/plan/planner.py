@@ -21,7 +21,7 @@ from xenplan.analysis import Analysis, analyse
 from xenplan.dt.tree import Node, Tree
 from xenplan.errors import UsageError
 from xenplan.model.target import Target
-from xenplan.plan.emit import fragment
+from xenplan.plan.emit import cpu_phandle_base, fragment
 from xenplan.plan.engine import (
     MIB,
     MODULE_STEP,
@@ -76,6 +76,10 @@ class PlanResult:
     """The directory the fragment was simulated in (gone once the plan is made; scrubbed from reports)."""
     board_text: str | None = None
     """The whole board with the plan merged in, as DTS (``dts`` format), when the plan is written."""
+    cpu_phandles: dict[str, int] = field(default_factory=dict)
+    """Phandles of the CPU nodes the cpupools take, by path (the board's, or given by the plan)."""
+    new_cpu_phandles: dict[str, int] = field(default_factory=dict)
+    """The CPU nodes among them the board gave no phandle, and the one the plan gives them."""
 
     @property
     def written(self) -> bool:
@@ -89,8 +93,11 @@ def make_target(spec: Spec, opts: PlanOptions) -> Target:
     kconfig = list(opts.kconfig)
     if spec.xen.llc_coloring:
         kconfig.insert(0, "LLC_COLORING=y")
-    if spec.xen.scheduler in ("rtds", "null", "arinc653"):
-        kconfig.insert(0, f"SCHED_{spec.xen.scheduler.upper()}=y")
+    if spec.cpupool:
+        kconfig.insert(0, "BOOT_TIME_CPUPOOLS=y")
+    for sched in sorted({p.scheduler or "" for p in spec.cpupool} | {spec.xen.scheduler or ""}):
+        if sched in ("rtds", "null", "arinc653"):
+            kconfig.insert(0, f"SCHED_{sched.upper()}=y")
     kernels = {d.name: d.kernel.path for d in spec.domain if d.kernel.path is not None}
     return build_target(xen_version=opts.xen_version or spec.xen.version, kconfig=kconfig,
                         xen_image=opts.xen_image or spec.xen.image, fdt_address=opts.fdt_address or spec.xen.fdt,
@@ -169,6 +176,9 @@ def make_plan(spec: Spec, opts: PlanOptions) -> PlanResult:
     missing = missing_nodes(tree, [p for d in spec.domain for p in d.passthrough])
     if missing:
         raise UsageError("--spec", f"passthrough {missing[0]!r} is not a node of the board")
+    missing = missing_nodes(tree, [c for p in spec.cpupool for c in p.cpus])
+    if missing:
+        raise UsageError("--spec", f"cpupool CPU {missing[0]!r} is not a node of the board")
     dropped = strip_chosen(tree)
     with tempfile.TemporaryDirectory(prefix="xenplan-plan-") as work:
         if dropped or (opts.board_input is not None and opts.board is not None):
@@ -222,21 +232,40 @@ def board_dts(r: PlanResult) -> str:
     return r.board_text or ""
 
 
+def cpu_phandles(spec: Spec, tree: Tree) -> tuple[dict[str, int], dict[str, int]]:
+    """Every cpupool CPU's phandle: the board's, else one numbered after the plan's own nodes."""
+    have: dict[str, int] = {}
+    new: dict[str, int] = {}
+    nxt = cpu_phandle_base(spec, max_phandle(tree))
+    for path in dict.fromkeys(c for p in spec.cpupool for c in p.cpus):
+        node = _node(tree, path)
+        prop = node.prop("phandle") if node is not None else None
+        value = prop.u32() if prop is not None else None
+        if value is None:
+            nxt += 1
+            new[path] = value = nxt
+        have[path] = value
+    return have, new
+
+
 def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: BoardFacts, bootargs: str | None,
           board_file: str, work: str) -> PlanResult:
     rel = target.release
     notes: list[str] = list(target.notes)
     files = list(tree.files)
+    cpus, new_cpus = cpu_phandles(spec, tree)
 
     def result(layout: Layout, fits: bool, proof: str | None, message: str | None,
                analysis: Analysis | None = None, text: str | None = None) -> PlanResult:
-        return PlanResult(spec, target, tree, layout, fits, proof, message, analysis, text, notes, files, bootargs)
+        return PlanResult(spec, target, tree, layout, fits, proof, message, analysis, text, notes, files, bootargs,
+                          cpu_phandles=cpus, new_cpu_phandles=new_cpus)
 
     def attempt(heap: int | None) -> tuple[Layout, str | None, Analysis | None]:
         layout = place(spec, facts, module_list(spec), heap)
         if layout.failure is not None:
             return layout, None, None
-        text = fragment(spec, layout, rel, bootargs, phandle_base=max_phandle(tree))
+        text = fragment(spec, layout, rel, bootargs, phandle_base=max_phandle(tree), cpu_phandles=cpus,
+                        new_cpu_phandles=new_cpus)
         return layout, text, _verify(text, board_file, target, opts.include_dirs, work)
 
     limit = table_limits(spec, facts, spec.xen.static_heap is not None and rel.static_heap)

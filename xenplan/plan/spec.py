@@ -165,7 +165,7 @@ class DomainSpec(_Model):
     enhanced: bool | Literal["enabled", "no-xenstore", "legacy"] = False
     bootargs: str | None = None
     colors: str | None = None
-    cpupool: int | None = Field(default=None, ge=0)
+    cpupool: str | None = Field(default=None, description="the name of a [[cpupool]]")
 
     @field_validator("name")
     @classmethod
@@ -210,6 +210,21 @@ class DomainSpec(_Model):
     @property
     def is_static(self) -> bool:
         return self.static or self.direct_map or bool(self.banks)
+
+
+class CpupoolSpec(_Model):
+    """A boot-time cpupool (``xen,cpupool`` under ``/chosen``): the board's CPU nodes it takes."""
+
+    name: str
+    cpus: tuple[str, ...] = Field(min_length=1, description="paths of the board's CPU nodes")
+    scheduler: Literal["credit", "credit2", "rtds", "arinc653", "null"] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r}: a node name of 1 to 31 letters, digits and , . _ + -")
+        return value
 
 
 class SharedMemorySpec(_Model):
@@ -257,6 +272,7 @@ class Spec(_Model):
     domain: tuple[DomainSpec, ...] = ()
     shared_memory: tuple[SharedMemorySpec, ...] = Field(default=(), alias="shared-memory")
     event_channel: tuple[EventChannelSpec, ...] = Field(default=(), alias="event-channel")
+    cpupool: tuple[CpupoolSpec, ...] = ()
 
 
 def load_spec(path: str) -> Spec:
@@ -281,6 +297,13 @@ def _cross_check(doc: TomlDocument, spec: Spec) -> None:
     known = set(names) | ({"dom0"} if spec.dom0 is not None else set())
     if not spec.domain and spec.dom0 is None:
         raise InputError(doc.file, "the spec has neither a [dom0] nor a [[domain]]")
+    pools = {p.name for p in spec.cpupool}
+    if len(pools) != len(spec.cpupool):
+        doc.fail(("cpupool",), "two cpupools have the same name")
+    for i, d in enumerate(spec.domain):
+        if d.cpupool is not None and d.cpupool not in pools:
+            doc.fail(("domain", i, "cpupool"), f"{d.cpupool!r} is not a [[cpupool]] of the spec "
+                     f"(have: {', '.join(sorted(pools)) or 'none'})")
     ids: set[str] = set()
     for i, s in enumerate(spec.shared_memory):
         if s.id in ids:

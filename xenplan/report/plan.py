@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from xenplan.errors import UsageError
 from xenplan.plan.emit import fragment, overlay
 from xenplan.plan.engine import guest_ram, mib
 from xenplan.plan.imagebuilder import imagebuilder_config
@@ -98,10 +99,15 @@ def render(fmt: str, r: PlanResult, screen: Screen) -> str:
     rel = r.target.release
     header = f"\n/* xenplan plan for Xen {r.target.version}: simulated, no error */"
     if fmt == "fragment":
-        return fragment(r.spec, r.layout, rel, r.board_bootargs, header, max_phandle(r.tree))
+        return fragment(r.spec, r.layout, rel, r.board_bootargs, header, max_phandle(r.tree), r.cpu_phandles,
+                        r.new_cpu_phandles)
     if fmt == "overlay":
+        if r.new_cpu_phandles:
+            raise UsageError("--format", "an overlay cannot give the board's CPU nodes the phandles a cpupool "
+                             f"needs ({', '.join(sorted(r.new_cpu_phandles))} have none): use dts or fragment")
         return overlay(r.spec, r.layout, rel, r.board_bootargs, sorted({p for d in r.spec.domain
-                                                                         for p in d.passthrough}), header)
+                                                                         for p in d.passthrough}), header,
+                       r.cpu_phandles)
     if fmt == "dts":
         return board_dts(r)
     if fmt == "imagebuilder":
