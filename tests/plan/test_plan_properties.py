@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,8 @@ MEMORY_NODE = """	memory@40000000 {
 	};"""
 MIB = 1 << 20
 UNIT = 2 * MIB
+SCALE = int(os.environ.get("XENPLAN_PLAN_EXAMPLES_SCALE", "1"))
+"""Multiplies the examples of both tests (the README's figures were measured with larger runs)."""
 
 
 def board_text(banks: list[tuple[int, int]], reserves: list[tuple[int, int]]) -> str:
@@ -88,7 +91,7 @@ def specs(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(board=boards(), spec_text=specs())
 def test_every_written_plan_passes_check(tmp_path: Path, board: tuple[list[tuple[int, int]], list[tuple[int, int]]],
                                          spec_text: str) -> None:
@@ -165,7 +168,7 @@ def _domain(i: int, units: int, direct: bool, low: bool) -> DomainSpec:
                                       "near": "low" if low else None, "kernel": Payload(size=MIB)})
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400 * SCALE, deadline=None)
 @given(capacity=st.fixed_dictionaries({c: st.integers(0, 5) for c in CLASSES}),
        domains=st.lists(st.tuples(st.integers(1, 6), st.booleans(), st.booleans()), min_size=1, max_size=4))
 def test_exhaustive_small_boards(capacity: dict[str, int], domains: list[tuple[int, bool, bool]]) -> None:

@@ -8,7 +8,8 @@ up to 2 MiB (an arm64 kernel's header size when larger). The engine lays
 the plan's modules out in that same order and step, so ``MEMORY_START`` is
 chosen to put ImageBuilder's first file on the plan's first module, and
 ``MEMORY_END`` just past the host DTB's slot; where Xen and the DTB then land
-is said in the header, with whether the plan leaves that room free.
+is said in the header, with a warning when the plan has static memory or the
+static heap there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 
 from xenplan.model.target import Target
 from xenplan.plan.emit import xen_bootargs
-from xenplan.plan.engine import MODULE_STEP, Layout, PlacedModule, mib
+from xenplan.plan.engine import MODULE_STEP, Layout, PlacedModule, mib, ranges
 from xenplan.plan.spec import Spec
 
 SCRIPT_FLOOR = 0xC00000
@@ -57,8 +58,13 @@ def imagebuilder_config(spec: Spec, layout: Layout, target: Target, board_bootar
     xen_at = cursor
     dtb_at = _up(xen_at + xen_size, MODULE_STEP)
     end = dtb_at + MODULE_STEP
-    lines += [f"# ImageBuilder puts its script at {start + MODULE_STEP:#x}, Xen at {xen_at:#x} ({mib(xen_size)}) "
-              f"and the host DTB at {dtb_at:#x}: keep {start + MODULE_STEP:#x}-{end - 1:#x} clear of static memory.",
+    lines.append(f"# ImageBuilder puts its script at {start + MODULE_STEP:#x}, Xen at {xen_at:#x} ({mib(xen_size)}) "
+                 f"and the host DTB at {dtb_at:#x}.")
+    for s, n, owner in ranges(layout):
+        if s < end and start + MODULE_STEP < s + n and not owner.endswith(("kernel", "ramdisk", "dtb")):
+            lines.append(f"# WARNING: {start + MODULE_STEP:#x}-{end - 1:#x}, where ImageBuilder loads them, overlaps "
+                         f"{owner} ({s:#x}-{s + n - 1:#x}): move Xen and the DTB by hand")
+    lines += [
               f'MEMORY_START="{start:#x}"', f'MEMORY_END="{end:#x}"', f'DEVICE_TREE="{dtb_file}"',
               f'XEN="{xen_file}"']
     args = xen_bootargs(spec, board_bootargs)
