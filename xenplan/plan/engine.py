@@ -5,19 +5,22 @@ first, so that a later choice never takes room an earlier, narrower one
 needed:
 
 1. what the spec fixes (banks, shared-memory hosts) is kept as given;
-2. 1:1 domains below 4 GiB, then the other 1:1 domains (guest == host, so
-   their RAM also avoids Xen's fixed guest windows: ``xenplan.model.layout``);
-3. static domains below 4 GiB, then the other static domains;
-4. shared-memory regions (inside the 1:1 window when a member is 1:1);
-5. the boot modules, in 2 MiB steps as ImageBuilder loads them;
-6. the static heap.
+2. 1:1 domains below 4 GiB, then the other 1:1 domains and the shared
+   memory a 1:1 domain takes part in (guest == host, so this RAM also
+   avoids Xen's fixed guest windows: ``xenplan.model.layout``);
+3. static domains below 4 GiB, then the other static domains and the other
+   shared-memory regions;
+4. the boot modules, in 2 MiB steps as ImageBuilder loads them;
+5. the static heap.
 
 Each request prefers one bank aligned to 1 GiB (when at least that big),
-then to 2 MiB, then to the request's own alignment, taken from the top of
-its window so the low memory and the largest contiguous run stay with
-Xen's heap; only when no run holds it whole is it split over the largest
-runs, within the release's bank limit. Every step is a bisection over the
-sorted free ranges (``FreeSpace``): linear or n log n in domains and banks.
+then to 2 MiB, then to 4 KiB (or the alignment the spec asks), taken from
+the top of its window and above 4 GiB where the window reaches there, so
+the low memory and the largest contiguous run stay with Xen's heap; only
+when no run holds it whole is it split over the largest runs, within the
+release's bank limit, spilling below 4 GiB only what does not fit above.
+Every step is a bisection over the sorted free ranges (``FreeSpace``) and a
+walk of the runs it needs: linear or n log n in domains and banks.
 
 When a step finds no room, ``infeasibility()`` looks for a proof that no
 placement exists (a window or a union of windows holds less than what must
@@ -30,7 +33,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from xenplan.boot.early_scan import MAX_MODULES, NR_SHMEM_BANKS
-from xenplan.model.base import Range
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_MAGIC, GUEST_PL011, GUEST_RAM0, GUEST_RAM1, RESERVED_UNUSED
 from xenplan.model.release import XenRelease
 from xenplan.plan.space import FreeSpace
@@ -544,7 +546,3 @@ def ranges(layout: Layout) -> list[tuple[int, int, str]]:
     out += [(m.start, m.size, f"dom0 {m.kind}") for m in layout.dom0_modules]
     out += [(s, n, "static heap") for s, n in layout.static_heap]
     return sorted(out)
-
-
-def ram_ranges(ram: Iterable[Range]) -> tuple[tuple[int, int], ...]:
-    return tuple((r.start, r.end) for r in ram)

@@ -57,6 +57,7 @@ def document(r: PlanResult) -> dict[str, Any]:
         "proof": r.proof,
         "message": r.message,
         "xen_version": str(r.target.version),
+        "notes": list(r.notes),
         "dom0": None if r.spec.dom0 is None else {
             "memory": _h(r.spec.dom0.memory),
             "modules": [{"kind": m.kind, "start": _h(m.start), "size": _h(m.size)} for m in r.layout.dom0_modules]},
@@ -121,10 +122,12 @@ def _text(r: PlanResult, screen: Screen) -> str:
 
     from xenplan.report import text
 
+    if not r.written:
+        head = f"{r.message}" + (f": {r.proof}" if r.proof else "")
+        return "\n".join([head, *(f"note: {note}" for note in r.notes)]) + "\n"
     console = screen.rich()
-    if not r.fits or r.message is not None:
-        console.print(Text(f"{r.message}" + (f": {r.proof}" if r.proof else "")))
-        return console.export_text(styles=console.is_terminal)
+    for note in r.notes:
+        console.print(Text(f"note: {note}"))
     t = Table(title=f"Plan for Xen {r.target.version}: what went where, and why", title_justify="left")
     for col in ("what", "host", "size", "why"):
         t.add_column(col)
