@@ -217,7 +217,9 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
 @click.option("--board", help="qemu-virt, zcu102 or a board tree's path (BOARD is merged onto it when both given)")
 @click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS")
 @click.option("--xen-version", help="overrides [xen] version")
+@click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True)
 @click.option("--kconfig", multiple=True, metavar="K=y,K=n")
+@click.option("--kconfig-file", type=click.Path(), metavar="PATH", help="Xen's .config; --kconfig overrides it")
 @click.option("--xen-image", help="START:SIZE of Xen's image (overrides [xen] image)")
 @click.option("--fdt-address", help="START[:SIZE] of the DTB (overrides [xen] fdt)")
 @click.option("--pa-bits", type=int, help="physical address bits of the CPU (32 to 52)")
@@ -227,8 +229,9 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
 @click.option("-o", "--output", type=click.Path(), help="write the plan to a file (never one of the inputs)")
 @click.option("--debug", is_flag=True, help="show tracebacks of internal errors")
 def plan_cmd(board_input: str | None, spec_path: str, board: str | None, include_dirs: tuple[str, ...],
-             xen_version: str | None, kconfig: tuple[str, ...], xen_image: str | None, fdt_address: str | None,
-             pa_bits: int | None, gic_spis: int, fmt: str, output: str | None, debug: bool) -> None:
+             xen_version: str | None, arch: str, kconfig: tuple[str, ...], kconfig_file: str | None,
+             xen_image: str | None, fdt_address: str | None, pa_bits: int | None, gic_spis: int, fmt: str,
+             output: str | None, debug: bool) -> None:
     """Place domains, shared memory and modules from a spec; write the layout only if it boots."""
     def body() -> int:
         from xenplan.plan.planner import PlanOptions, make_plan
@@ -236,14 +239,15 @@ def plan_cmd(board_input: str | None, spec_path: str, board: str | None, include
         from xenplan.report import plan as plan_report
         from xenplan.targets import board_path
 
-        inputs = [spec_path, *([board_input] if board_input else []), *([p] if (p := board_path(board)) else [])]
+        inputs = [spec_path, *([board_input] if board_input else []), *([p] if (p := board_path(board)) else []),
+                  *([kconfig_file] if kconfig_file else [])]
         if output is not None:
             from xenplan.files import check_output
 
             check_output(output, inputs)
         spec = load_spec(spec_path)
         result = make_plan(spec, PlanOptions(board_input, board, include_dirs, xen_version, kconfig, xen_image,
-                                             fdt_address, pa_bits, gic_spis))
+                                             fdt_address, pa_bits, gic_spis, arch, kconfig_file))
         if not result.written:
             text = plan_report.render("json" if fmt == "json" else "text", result, _console(None))
             click.echo(text, nl=False, err=fmt != "json")

@@ -56,6 +56,8 @@ class PlanOptions:
     fdt_address: str | None = None
     pa_bits: int | None = None
     gic_spis: int = 224
+    arch: str = "arm64"
+    kconfig_file: str | None = None
 
 
 @dataclass
@@ -101,7 +103,8 @@ def make_target(spec: Spec, opts: PlanOptions) -> Target:
     kernels = {d.name: d.kernel.path for d in spec.domain if d.kernel.path is not None}
     return build_target(xen_version=opts.xen_version or spec.xen.version, kconfig=kconfig,
                         xen_image=opts.xen_image or spec.xen.image, fdt_address=opts.fdt_address or spec.xen.fdt,
-                        pa_bits=opts.pa_bits, gic_spis=opts.gic_spis, board=opts.board, kernel_images=kernels)
+                        pa_bits=opts.pa_bits, gic_spis=opts.gic_spis, board=opts.board, arch=opts.arch,
+                        kconfig_file=opts.kconfig_file, kernel_images=kernels)
 
 
 def board_facts(tree: Tree, target: Target) -> tuple[BoardFacts, str | None]:
