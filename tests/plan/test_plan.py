@@ -328,3 +328,17 @@ def test_cpupools(tmp_path: Path) -> None:
     bad = write(tmp_path, '[[domain]]\nname = "a"\nmemory = "128M"\nkernel = "1M"\ncpupool = "rt"\n', "bad.toml")
     code, _, err = run(["plan", "--board", "qemu-virt", "--spec", bad])
     assert code == 2 and "line 5: domain[0].cpupool: 'rt' is not a [[cpupool]]" in err
+
+
+def test_second_strategy_places_from_the_bottom(tmp_path: Path) -> None:
+    from xenplan.plan.engine import module_list, place
+    from xenplan.plan.planner import board_facts, load_board, make_target
+
+    spec = load_spec(write(tmp_path, '[[domain]]\nname = "a"\nmemory = "256M"\nstatic = true\nkernel = "1M"\n'))
+    opts = PlanOptions(board="qemu-virt")
+    target = make_target(spec, opts)
+    facts, _ = board_facts(load_board(opts)[0], target)
+    high = place(spec, facts, module_list(spec), None).domains[0].banks
+    low = place(spec, facts, module_list(spec), None, "low").domains[0].banks
+    assert high[0].host >= 1 << 32 and high[0].host + high[0].size == 0x140000000
+    assert low[0].host < 0x50000000

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from xenplan.boot.early_scan import MAX_MODULES, NR_SHMEM_BANKS
 from xenplan.model.layout import GUEST_GNTTAB, GUEST_MAGIC, GUEST_PL011, GUEST_RAM0, GUEST_RAM1, RESERVED_UNUSED
@@ -188,11 +189,11 @@ class _NoRoom(Exception):
 
 
 def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align: int | None, hi: int,
-                limit: int, what: str, lo: int = 0) -> list[tuple[int, int]]:
+                limit: int, what: str, lo: int = 0, prefer: Literal["high", "low"] = "high") -> list[tuple[int, int]]:
     """``size`` bytes inside ``[lo, hi)``: one aligned run (highest first), else the largest runs, at most
     ``limit`` of them; marked used in ``space`` and ``others``."""
     for a in _aligns(size, align):
-        start = space.find(size, a, lo=lo, hi=hi, prefer="high")
+        start = space.find(size, a, lo=lo, hi=hi, prefer=prefer)
         if start is not None:
             for s in (space, *others):
                 s.remove(start, start + size)
@@ -207,7 +208,7 @@ def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align:
             break
         start, run = best
         take = min(run, left)
-        start = start + run - take
+        start = start + run - take if prefer == "high" else start
         trial.remove(start, start + take)
         runs.append((start, take))
         left -= take
@@ -220,9 +221,12 @@ def _take_banks(space: FreeSpace, others: Sequence[FreeSpace], size: int, align:
 
 
 def _take_high_first(space: FreeSpace, others: Sequence[FreeSpace], size: int, align: int | None, hi: int,
-                     limit: int, what: str) -> list[tuple[int, int]]:
+                     limit: int, what: str, prefer: Literal["high", "low"] = "high") -> list[tuple[int, int]]:
     """Above 4 GiB when the window reaches there and it holds the request, else anywhere in the window:
-    low memory goes only where it is asked for (or where nothing else is left)."""
+    low memory goes only where it is asked for (or where nothing else is left). ``prefer="low"`` is the
+    second strategy: every request from the bottom of its window, leaving the top of RAM to Xen."""
+    if prefer == "low":
+        return _take_banks(space, others, size, align, hi, limit, what, prefer="low")
     if hi <= LOW_TOP:
         return _take_banks(space, others, size, align, hi, limit, what)
     above = space.total(lo=LOW_TOP)
@@ -258,7 +262,7 @@ def _aligned_runs(space: FreeSpace, step: int, lo: int, hi: int) -> list[tuple[i
 
 
 def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
-          heap_size: int | None) -> Layout:
+          heap_size: int | None, prefer: Literal["high", "low"] = "high") -> Layout:
     """Place ``spec`` on the board; ``modules`` in load order.
 
     ``heap_size`` is the static heap to set aside (None: no static heap). A
@@ -301,7 +305,7 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
                 space = spaces.of(rd.direct_map)
                 other = spaces.all if rd.direct_map else spaces.direct
                 where = f"{'1:1 ' if rd.direct_map else ''}RAM{' below 4 GiB' if rd.near == 'low' else ''}"
-                runs = _take_high_first(space, [other], rd.memory, rd.align, hi, limit, rd.name)
+                runs = _take_high_first(space, [other], rd.memory, rd.align, hi, limit, rd.name, prefer)
                 why = (f"{where}, " + ("one bank" if len(runs) == 1 else f"{len(runs)} banks (no run holds "
                                        f"{mib(rd.memory)})") + f", aligned to {mib(_best_align(runs))}")
                 placed[rd.name].banks = [HostBank(st, n, why) for st, n in runs]
@@ -309,7 +313,7 @@ def place(spec: Spec, facts: BoardFacts, modules: Sequence[Module],
                 direct = shm_direct[rs.id]
                 space = spaces.of(direct)
                 got = _take_high_first(space, [spaces.all if direct else spaces.direct], rs.size, None,
-                                       1 << 64, 1, f"shared memory {rs.id}")
+                                       1 << 64, 1, f"shared memory {rs.id}", prefer)
                 shm_host[rs.id] = (got[0][0], f"{'1:1 ' if direct else ''}RAM, aligned to {mib(_best_align(got))}")
         for sm in spec.shared_memory:
             host, why = shm_host[sm.id]

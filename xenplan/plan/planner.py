@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from xenplan import dt, model
 from xenplan.analysis import Analysis, analyse
@@ -253,6 +254,21 @@ def cpu_phandles(spec: Spec, tree: Tree) -> tuple[dict[str, int], dict[str, int]
 
 def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: BoardFacts, bootargs: str | None,
           board_file: str, work: str) -> PlanResult:
+    """The plan from the top of RAM; when that layout does not boot for no reason that proves anything,
+    the plan from the bottom of RAM (the top left to Xen's boot allocations), and what both tried."""
+    first = _plan_from(spec, opts, target, tree, facts, bootargs, board_file, work, "high")
+    if first.written or first.proof is not None or first.message is None:
+        return first
+    second = _plan_from(spec, opts, target, tree, facts, bootargs, board_file, work, "low")
+    if second.written:
+        second.notes.append("placed from the bottom of RAM: from the top, " + first.message)
+        return second
+    first.message += "; then from the bottom of RAM: " + (second.proof or second.message or "")
+    return first
+
+
+def _plan_from(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: BoardFacts,
+               bootargs: str | None, board_file: str, work: str, prefer: Literal["high", "low"]) -> PlanResult:
     rel = target.release
     notes: list[str] = list(target.notes)
     files = list(tree.files)
@@ -264,7 +280,7 @@ def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: Boar
                           cpu_phandles=cpus, new_cpu_phandles=new_cpus)
 
     def attempt(heap: int | None) -> tuple[Layout, str | None, Analysis | None]:
-        layout = place(spec, facts, module_list(spec), heap)
+        layout = place(spec, facts, module_list(spec), heap, prefer)
         if layout.failure is not None:
             return layout, None, None
         text = fragment(spec, layout, rel, bootargs, phandle_base=max_phandle(tree), cpu_phandles=cpus,
@@ -279,10 +295,10 @@ def _plan(spec: Spec, opts: PlanOptions, target: Target, tree: Tree, facts: Boar
     fixed_heap = spec.xen.static_heap if isinstance(spec.xen.static_heap, int) and rel.static_heap else None
     auto = spec.xen.static_heap == "auto" and rel.static_heap
     if auto:
-        room = place(spec, facts, module_list(spec), None).heap_room
+        room = place(spec, facts, module_list(spec), None, prefer).heap_room
         if room < HEAP_STEP:
             proof = infeasibility(spec, facts, HEAP_STEP)
-            layout = place(spec, facts, module_list(spec), None)
+            layout = place(spec, facts, module_list(spec), None, prefer)
             return result(layout, False, proof or f"no 2 MiB of RAM is left for the static heap "
                           f"({mib(room)} free once the static requests and modules are placed)",
                           "does not fit")
