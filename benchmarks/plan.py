@@ -20,8 +20,8 @@ from pathlib import Path
 GIB = 1 << 30
 BANKS = [(0x40000000 + i * 10 * GIB, 8 * GIB) for i in range(8)]
 CASES = [28, 64, 1024]
-"""28 domains is the most a plan can boot with a kernel each: Xen's 32 boot modules include its own image and
-the DTB; 64 and 1,024 are the scaling cases (the plan proves they do not fit, after timing the simulation)."""
+"""28 domains boot (Xen's 32 boot modules, its image and the DTB among them, allow 30 with a kernel each);
+64 and 1,024 are the scaling cases: the plan proves they do not fit, and the simulation is timed all the same."""
 
 
 def board_text() -> str:
