@@ -5,7 +5,7 @@ EXAMPLE ?= examples/qemu-virt.dts
 # Where QEMU's virt board puts Xen and the DTB (examples/qemu-virt.dts header).
 BOARD ?= --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
 
-.PHONY: run test venv bench bench-big fuzz clean
+.PHONY: run test venv bench bench-big bench-plan fuzz clean
 
 # An editable install leaves xenplan uncompiled; where PYTHONDONTWRITEBYTECODE is set,
 # every run would compile it again (a third of a check's start-up), hence compileall.
@@ -33,6 +33,10 @@ bench: venv
 # Adds 4,096 domains x 64 banks (peak memory); about a minute more.
 bench-big: venv
 	$(BIN)/python benchmarks/scale.py --big
+
+# xenplan plan: placement and its simulated check, 28 to 1,024 domains on a 64 GiB board with holes.
+bench-plan: venv
+	$(BIN)/python benchmarks/plan.py
 
 # Mutation fuzzing of the DTB and DTS readers through `xenplan check` (benchmarks/fuzz.py).
 MUTATIONS ?= 100000

@@ -329,6 +329,54 @@ def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
     _run(debug, body)
 
 
+@main.command("plan")
+@click.argument("board_input", metavar="[BOARD]", required=False, type=click.Path(allow_dash=True))
+@click.option("--spec", "spec_path", required=True, type=click.Path(allow_dash=True),
+              help="what to place (TOML: [xen], [dom0], [[domain]], [[shared-memory]], [[event-channel]])")
+@click.option("--board", help="qemu-virt, zcu102 or a board tree's path (BOARD is merged onto it when both given)")
+@click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS")
+@click.option("--xen-version", help="overrides [xen] version")
+@click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True)
+@click.option("--kconfig", multiple=True, metavar="K=y,K=n")
+@click.option("--kconfig-file", type=click.Path(), metavar="PATH", help="Xen's .config; --kconfig overrides it")
+@click.option("--xen-image", help="START:SIZE of Xen's image (overrides [xen] image)")
+@click.option("--fdt-address", help="START[:SIZE] of the DTB (overrides [xen] fdt)")
+@click.option("--pa-bits", type=int, help="physical address bits of the CPU (32 to 52)")
+@click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC (0 to 988)")
+@click.option("--format", "fmt", type=click.Choice(["text", "dts", "overlay", "fragment", "imagebuilder", "json"]),
+              default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="write the plan to a file (never one of the inputs)")
+@click.option("--debug", is_flag=True, help="show tracebacks of internal errors")
+def plan_cmd(board_input: str | None, spec_path: str, board: str | None, include_dirs: tuple[str, ...],
+             xen_version: str | None, arch: str, kconfig: tuple[str, ...], kconfig_file: str | None,
+             xen_image: str | None, fdt_address: str | None, pa_bits: int | None, gic_spis: int, fmt: str,
+             output: str | None, debug: bool) -> None:
+    """Place domains, shared memory and modules from a spec; write the layout only if it boots."""
+    def body() -> int:
+        from xenplan.plan.planner import PlanOptions, make_plan
+        from xenplan.plan.spec import load_spec
+        from xenplan.report import plan as plan_report
+        from xenplan.targets import board_path
+
+        inputs = [spec_path, *([board_input] if board_input else []), *([p] if (p := board_path(board)) else []),
+                  *([kconfig_file] if kconfig_file else [])]
+        if output is not None:
+            from xenplan.files import check_output
+
+            check_output(output, inputs)
+        spec = load_spec(spec_path)
+        result = make_plan(spec, PlanOptions(board_input, board, include_dirs, xen_version, kconfig, xen_image,
+                                             fdt_address, pa_bits, gic_spis, arch, kconfig_file))
+        if not result.written:
+            text = plan_report.render("json" if fmt == "json" else "text", result, _console(None))
+            click.echo(text, nl=False, err=fmt != "json")
+            return 1
+        _emit(plan_report.render(fmt, result, _console(output)), output, inputs)
+        return 0
+
+    _run(debug, body)
+
+
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_cmd(fmt: str) -> None:
