@@ -210,6 +210,43 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
     _run(debug, body)
 
 
+@main.command("plan", epilog=EXAMPLES)
+@target_options
+@click.option("--repair", is_flag=True, help="move or resize what a placement or size mistake needs")
+@click.option("-o", "--output", type=click.Path(), help="write the repaired board here (never an input)")
+@click.option("--in-place", is_flag=True, help="rewrite the board (and the included files it changes)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def plan_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
+             xen_version: str, arch: str, kconfig: tuple[str, ...], kconfig_file: str | None,
+             xen_image: str | None, fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
+             partial_dtbs: tuple[str, ...], gic_spis: int, debug: bool, repair: bool, output: str | None,
+             in_place: bool, fmt: str) -> None:
+    """Repair BOARD's placement and size mistakes (--repair) and print the change as a diff."""
+    def body() -> int:
+        from xenplan.plan import repair as rp
+        from xenplan.report.repair_out import render
+        from xenplan.targets import board_path, node_files
+
+        if not repair:
+            raise click.UsageError("give --repair")
+        if len(inputs) != 1 or overlays or (output is not None and in_place) or (in_place and inputs[0] == "-"):
+            raise click.UsageError("--repair takes one BOARD, no --overlay, and -o FILE or --in-place (not both; "
+                                   "not for standard input)")
+        target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board,
+                         kernel_images, kconfig_file)
+        partials = node_files(partial_dtbs, "--partial-dtb")
+        read = _files_read(output, inputs, overlays, board_path(board), partials, kernel_images, kconfig_file)
+        try:
+            rep = rp.repair(inputs[0], target, include_dirs, board_path(board), partials)
+        except rp.RepairError as exc:
+            raise InputError(inputs[0], f"cannot write the repair: {exc}") from exc
+        written = rp.write(rep, output, in_place, [*read, *rep.before.files])
+        _emit(render(fmt, rep, written), None)
+        return 0 if rep.ok else 1
+
+    _run(debug, body)
+
+
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_cmd(fmt: str) -> None:

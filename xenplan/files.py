@@ -105,23 +105,34 @@ def check_output(path: str, inputs: Iterable[str], option: str = "--output") -> 
     return directory
 
 
-def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--output") -> None:
-    """Write ``text`` to ``path`` atomically, refusing to overwrite any of ``inputs``.
+def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: str = "--output", *,
+                 replace_input: bool = False) -> None:
+    """Write ``text`` (or bytes) to ``path`` atomically, refusing to overwrite any of ``inputs``.
 
     The text goes to a temporary file beside ``path`` and replaces it with
     ``os.replace``; an unwritable or missing directory, or a directory given
-    as ``path``, is a ``UsageError`` naming ``option``.
+    as ``path``, is a ``UsageError`` naming ``option``. ``replace_input`` is
+    for ``plan --repair --in-place`` alone: ``path`` is the input it rewrites,
+    and the new file keeps the old one's permission bits.
     """
-    directory = check_output(path, inputs, option)
+    directory = check_output(path, () if replace_input else inputs, option)
+    mode = None
+    if replace_input:
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise UsageError(option, f"{path!r}: cannot write in {directory}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as bh:
+                bh.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
         with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
