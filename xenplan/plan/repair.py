@@ -51,12 +51,12 @@ MAX_ROUNDS = 8
 RULE_TOPIC = {
     "RSV-010": "overlap", "RSV-011": "outside-ram", "RSV-012": "overlap", "RSV-013": "overlap",
     "MOD-004": "overlap", "MOD-008": "outside-ram", "DOM-020": "kernel", "DOM-002": "kernel",
-    "SHM-009": "overlap", "PAGE-002": "overlap", "DMAP-007": "window",
+    "SHM-009": "overlap", "PAGE-002": "overlap", "PAGE-005": "overlap", "DMAP-007": "window",
     "SMEM-013": "memory", "PAGE-003": "memory", "DMAP-004": "memory", "ALLOC-007": "page-multiple",
 }
 """The rules whose findings are placement or size mistakes, and what kind of mistake."""
-WARNING_RULES = ("DMAP-007", "MOD-004")
-"""Warnings that are placement mistakes too: a grant window over 1:1 RAM, a module Xen drops."""
+SCAN_STOPS = ("SHM-015", "DT-009")
+"""Warnings that stop Xen's early scan for a reason no move removes; listed as left, with the reason."""
 CELL_RULES = ("DT-002", "DT-004", "DT-005")
 """Findings that say a value is decoded with other cells than it was written for: a typo, never moved."""
 
@@ -65,6 +65,10 @@ Kind = Literal["bank", "module", "shm", "memory"]
 
 class RepairError(Exception):
     """The repaired tree could not be written back as the user's source (an edit xenplan cannot make)."""
+
+
+class VerifyError(Exception):
+    """The edited source does not compile to the repaired tree: xenplan's bug, never the user's."""
 
 
 @dataclass(frozen=True)
@@ -322,47 +326,47 @@ def _size(n: int) -> str:
 
 def _plan_round(a: Analysis, tree: Tree, blocked: dict[str, str],
                 moved: set[tuple[str, str, int]]) -> list[_Edit]:
-    s = a.system
+    """The edits of one round: every placement or size finding's culprit, moved or resized once.
+
+    A domain whose banks are a cells typo is never changed, and its banks
+    count where the user meant them (decoded with the domain's own cells),
+    so nothing else is moved into or out of them on the typo's account.
+    """
     for f in a.findings:
         if f.rule in CELL_RULES and f.path is not None:
             blocked.setdefault(f.path, f"{f.rule}: {f.message} (the cells are a typo, not a placement)")
+    intended: dict[str, tuple[Range, ...]] = {}
+    for d in a.system.domains:
+        typo = _cells_typo(a.system, tree, d.path)
+        if typo is not None:
+            blocked.setdefault(d.path, typo[0])
+            intended[d.path] = typo[1]
+    if intended:
+        doms = tuple(d.model_copy(update={"static_mem": intended[d.path]}) if d.path in intended else d
+                     for d in a.system.domains)
+        a = Analysis(a.input, a.system.model_copy(update={"domains": doms}), a.result, a.findings, a.notes, a.files)
     edits: list[_Edit] = []
     done: set[tuple[str, str]] = set()
-    items = _items(s)
     for f in sorted(a.findings, key=lambda f: RULE_TOPIC.get(f.rule) == "kernel"):
         topic = RULE_TOPIC.get(f.rule)
-        if topic is None or (f.severity != "error" and f.rule not in WARNING_RULES):
-            continue
-        if f.path in blocked:
-            continue
-        if topic in ("memory", "page-multiple") and f.path is not None and _cells_typo(s, tree, f.path):
+        if topic is None or f.severity == "info" or f.path in blocked:
             continue
         if topic in ("memory", "page-multiple"):
-            e = _memory_edit(s, tree, f, topic)
+            e = _memory_edit(a.system, tree, f, topic)
             if e is not None and (e.node, e.prop) not in done:
                 done.add((e.node, e.prop))
                 edits.append(e)
             continue
-        for item in _culprits(a, f, items, topic):
+        for item in _culprits(a, f, _items(a.system), topic):
             key = (item.kind, item.path, item.index)
-            if key in moved or (item.path, item.prop) in done:
-                continue
-            if item.kind == "bank" and item.path in blocked:
-                continue
-            if item.kind == "bank":
-                typo = _cells_typo(s, tree, item.path)
-                if typo is not None:
-                    blocked[item.path] = typo
-                    continue
-            if not _conflicts(a, item):
+            if key in moved or (item.path, item.prop) in done or item.path in blocked or not _conflicts(a, item):
                 continue
             placed = _place(a, item)
             if placed is None:
                 continue
             moved.add(key)
-            new_edits = _move_edits(s, tree, item, placed[0], _why(f, item, placed), f.rule)
-            for e in new_edits:
-                done.add((e.node, e.prop))
+            new_edits = _move_edits(a.system, tree, item, placed[0], _why(f, item, placed), f.rule)
+            done.update((e.node, e.prop) for e in new_edits)
             edits.extend(new_edits)
             a = _with_items_moved(a, item, placed[0])
     return edits
@@ -429,7 +433,7 @@ def _why(f: Finding, item: _Item, placed: tuple[int, str]) -> str:
     return f"{f.message.rstrip('.')}; {what} moved to {placed[0]:#x}, {placed[1]}"
 
 
-def _cells_typo(s: System, tree: Tree, path: str) -> str | None:
+def _cells_typo(s: System, tree: Tree, path: str) -> tuple[str, tuple[Range, ...]] | None:
     """Why a domain's banks are a cells typo, not a placement: decoded with the domain's own cells
     they add up to its ``memory``, decoded as Xen does they do not (DT-002)."""
     dom = s.domain(path)
@@ -447,7 +451,7 @@ def _cells_typo(s: System, tree: Tree, path: str) -> str | None:
         return None
     return (f"xen,static-mem is decoded with {scan.cells[0]}/{scan.cells[1]} cells; written for the domain "
             f"node's {own[0]}/{own[1]} it gives {', '.join(str(p) for p in pairs)}, which matches memory: the cells "
-            "are a typo, not a placement (DT-002)")
+            "are a typo, not a placement (DT-002)", tuple(pairs))
 
 
 def _memory_edit(s: System, tree: Tree, f: Finding, topic: str) -> _Edit | None:
@@ -538,18 +542,26 @@ def _encode(cells: Iterable[int]) -> bytes:
 
 
 def _remaining(a: Analysis, blocked: dict[str, str]) -> list[str]:
-    """One line per error left (and per grant-window hazard), with why repair left it."""
+    """One line per error left (and per placement warning), with why the repair left it."""
+    dropped = [d.path for d in a.result.dropped_modules]
     out: list[str] = []
     for f in a.findings:
-        if f.severity != "error" and f.rule != "DMAP-007":
+        if f.severity != "error" and not (f.severity == "warning" and (f.rule in RULE_TOPIC or
+                                                                       f.rule in SCAN_STOPS)):
             continue
         where = f.path or "-"
+        lost = [p for p in dropped if f.path in (None, "/chosen") or p.startswith(f"{f.path}/")]
         if f.path in blocked:
             reason = blocked[f.path]
-        elif f.rule not in RULE_TOPIC:
-            reason = "not a placement or size mistake (a typo, a missing or unknown property): left for the user"
+        elif f.rule in ("DOM-020", "DOM-002") and lost:
+            reason = (f"{', '.join(lost)} was dropped for what lies before it (a stopped scan, a full module table), "
+                      "not for where it is: see the other findings")
         elif f.rule in ("DOM-020", "DOM-002"):
             reason = "no kernel module was dropped or misplaced: the node is not recognised (a typo?)"
+        elif f.rule in SCAN_STOPS:
+            reason = "the order of the nodes Xen scans, not an address: left for the user"
+        elif f.rule not in RULE_TOPIC:
+            reason = "not a placement or size mistake (a typo, a missing or unknown property): left for the user"
         else:
             reason = "no free host range keeps the domain's intent"
         out.append(f"{f.rule} {where}: {f.message} -- {reason}")
@@ -654,7 +666,7 @@ def _verify(path: str, tree: Tree, files: dict[str, bytes], is_dtb: bool, includ
     if want != got:
         diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
         node, prop = diff[0]
-        raise RepairError(f"the edited source does not compile to the repaired tree ({node}: {prop} differs)")
+        raise VerifyError(f"the edited source does not compile to the repaired tree ({node}: {prop} differs)")
 
 
 
