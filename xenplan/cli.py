@@ -229,9 +229,9 @@ def plan_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | No
 
         if not repair:
             raise click.UsageError("give --repair")
-        if len(inputs) != 1 or overlays or (output is not None and in_place) or (in_place and inputs[0] == "-"):
-            raise click.UsageError("--repair takes one BOARD, no --overlay, and -o FILE or --in-place (not both; "
-                                   "not for standard input)")
+        if len(inputs) != 1 or inputs[0] == "-" or overlays or (output is not None and in_place):
+            raise click.UsageError("--repair takes one BOARD file (not standard input), no --overlay, and "
+                                   "-o FILE or --in-place, not both")
         target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board,
                          kernel_images, kconfig_file)
         partials = node_files(partial_dtbs, "--partial-dtb")

@@ -274,3 +274,64 @@ def test_readme_shows_what_the_command_prints(tmp_path: Path, monkeypatch: pytes
                        str(tmp_path / "fixed.dts"))
     assert code == 0
     assert out.splitlines()[:-1] == shown
+
+
+def _qemu_virt_with(examples: Path, *swaps: tuple[str, str]) -> Path:
+    text = (examples / "qemu-virt.dts").read_text()
+    for old, new in swaps:
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    board = examples / "mistakes.dts"
+    board.write_text(text)
+    return board
+
+
+def test_several_mistakes_are_repaired_together(examples: Path) -> None:
+    board = _qemu_virt_with(examples, ("<0x0 0x60000000  0x0 0x10000000>,", "<0x2 0x60000000  0x0 0x10000000>,"),
+                            ("reg = <0x0 0x46000000 0x0 0x0006c000>", "reg = <0x0 0x50100000 0x0 0x0006c000>"),
+                            ("memory = <0x0 0x20000>;", "memory = <0x0 0x10000>;"))
+    code, out, _ = run("plan", str(board), "--repair", *QEMU, "--format", "json", "--in-place")
+    doc = json.loads(out)
+    assert code == 0 and doc["repaired"] and doc["written"] == [str(board)]
+    assert [(c["node"], c["property"], c["rule"]) for c in doc["changes"]] == [
+        ("/chosen/static-vm", "xen,static-mem", "RSV-011"),
+        ("/chosen/rtos-1to1", "memory", "PAGE-003"),
+        ("/chosen/rtos-1to1/module@46000000", "reg", "MOD-004")]
+    assert check_errors(board, QEMU) == []
+
+
+def test_no_room_is_said_with_the_largest_free_range(examples: Path) -> None:
+    board = _qemu_virt_with(examples, ("<0x0 0x60000000  0x0 0x10000000>,", "<0x2 0x60000000  0x0 0xb0000000>,"),
+                            ("memory = <0x0 0x60000>;", "memory = <0x0 0x2e0000>;"))
+    before = board.read_bytes()
+    code, out, _ = run("plan", str(board), "--repair", *QEMU, "--in-place")
+    assert code == 1 and board.read_bytes() == before
+    assert "RSV-011 /chosen/static-vm:" in out
+    assert "no free host range of 2816 MiB for it: the largest is" in out
+
+
+def test_a_chosen_fragment_on_a_bundled_board(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "broken" / "static-banks-overlap.dts").read_text()
+    frag = tmp_path / "chosen.dts"
+    frag.write_text("/dts-v1/;\n" + text[text.index("/ {"):])
+    code, out, _ = run("plan", str(frag), "--repair", "--board", "qemu-virt", "--in-place")
+    assert code == 0 and f"wrote {frag}" in out
+    assert "xen,static-mem = <0x0 0x70000000  0x0 0x10000000>;" in frag.read_text()
+
+
+def test_a_dtb_in_place(examples: Path, tmp_path: Path) -> None:
+    blob = tmp_path / "board.dtb"
+    subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(blob),
+                    str(examples / "broken" / "static-bank-outside-ram.dts")], check=True)
+    code, out, _ = run("plan", str(blob), "--repair", *QEMU, "--in-place", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["written"] == [str(blob)]
+    assert [(c["line"], c["new"]) for c in doc["changes"]] == [(None, "<0x1 0x20000000 0x0 0x10000000>")]
+    assert check_errors(blob, QEMU) == []
+
+
+def test_a_one_to_one_move_says_the_guest_moves_too(examples: Path) -> None:
+    code, out, _ = run("plan", str(examples / "broken" / "directmap-grant-window.dts"), "--repair", *ZCU,
+                       "--format", "json")
+    (change,) = json.loads(out)["changes"]
+    assert code == 0 and "its guest RAM moves too" in change["why"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from xenplan import boot, checks, dt, model
-from xenplan.analysis import Analysis
+from xenplan.analysis import Analysis, analyse
 from xenplan.checks.finding import Finding
 from xenplan.dt.tree import Node, Tree
 from xenplan.files import read_input
@@ -135,6 +135,7 @@ class _Session:
     partials: dict[str, Tree]
 
     def analyse(self) -> Analysis:
+        """``xenplan.analysis.analyse`` on the tree as edited so far (no second load or compile)."""
         system = model.build(self.tree, self.target, self.partials, self.tree.board)
         result = boot.simulate(system)
         return Analysis(input=self.path, system=system, result=result, findings=checks.run(system, result),
@@ -146,13 +147,16 @@ def repair(path: str, target: Target, include_dirs: Sequence[str] = (), board: s
            partial_dtbs: dict[str, str] | None = None) -> Repair:
     """Repair the placement and size mistakes of ``path``; nothing is written here.
 
-    Raises ``RepairError`` when a needed change cannot be made in the text
-    as written (the caller reports it; no file is touched).
+    The first analysis is ``check``'s own (``xenplan.analysis.analyse``, which
+    also refuses a ``--partial-dtb`` or ``--kernel-image`` naming no node);
+    the rounds after it edit the loaded tree and run model, boot and checks
+    again on it. Raises ``RepairError`` when a needed change cannot be made
+    in the text as written (the caller reports it; no file is touched).
     """
+    before = after = analyse(path, target, (), include_dirs, board, partial_dtbs)
     tree = dt.load(path, include_dirs=include_dirs, board=board)
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
     session = _Session(path, tree, target, partials)
-    before = after = session.analyse()
     original = {(n.path, name): p.value for n in tree.walk() for name, p in n.properties.items()}
     edits: list[_Edit] = []
     blocked: dict[str, str] = {}
@@ -428,9 +432,14 @@ def _kernel_culprits(a: Analysis, f: Finding, items: list[_Item]) -> list[_Item]
 
 
 def _why(f: Finding, item: _Item, placed: tuple[int, str]) -> str:
+    """The finding, where the thing went and how the place was chosen; for a 1:1 bank, that the guest sees
+    its RAM at the new address too (a guest linked for the old one must follow)."""
     what = {"bank": "the bank", "module": "the module", "shm": f"shared region {item.shm_id!r}",
             "memory": "memory"}[item.kind]
-    return f"{f.message.rstrip('.')}; {what} moved to {placed[0]:#x}, {placed[1]}"
+    why = f"{f.message.rstrip('.')}; {what} moved to {placed[0]:#x}, {placed[1]}"
+    if item.kind == "bank" and item.direct:
+        why += "; the domain is 1:1, so its guest RAM moves too: a guest built for the old address must follow"
+    return why
 
 
 def _cells_typo(s: System, tree: Tree, path: str) -> tuple[str, tuple[Range, ...]] | None:
@@ -563,9 +572,24 @@ def _remaining(a: Analysis, blocked: dict[str, str]) -> list[str]:
         elif f.rule not in RULE_TOPIC:
             reason = "not a placement or size mistake (a typo, a missing or unknown property): left for the user"
         else:
-            reason = "no free host range keeps the domain's intent"
+            reason = _why_not(a, f, RULE_TOPIC[f.rule])
         out.append(f"{f.rule} {where}: {f.message} -- {reason}")
     return out
+
+
+def _why_not(a: Analysis, f: Finding, topic: str) -> str:
+    """Why a placement or size finding is still there: no room (with the largest free run), or it follows
+    from another finding."""
+    if topic in ("memory", "page-multiple"):
+        return "memory cannot follow the banks (not a whole number of KiB, or no static banks)"
+    for item in _culprits(a, f, _items(a.system), topic):
+        if _conflicts(a, item):
+            space = _free(a, item)
+            space.remove(item.limit, 1 << 64)
+            big = space.largest(PAGE_SIZE)
+            free = f"the largest is {_size(big[1])} at {big[0]:#x}" if big else "there is none"
+            return f"no free host range of {_size(item.range.size)} for it: {free}"
+    return "follows from the findings above: nothing it names lies in the wrong place"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -623,6 +647,7 @@ def _write_back(path: str, tree: Tree, original: dict[tuple[str, str], bytes], e
             except EditError as exc:
                 raise RepairError(f"{file}:{src.line}: {exc}") from exc
             files[file] = text.encode("latin-1")
+    changes.sort(key=lambda c: (c.file, c.line or 0, c.node))
     if files:
         _verify(path, tree, files, is_dtb, include_dirs, board)
     return changes, files, originals, is_dtb

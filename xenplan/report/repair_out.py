@@ -34,7 +34,7 @@ def render(fmt: str, rep: Repair, written: Sequence[str]) -> str:
     before = sum(f.severity == "error" for f in rep.before.findings)
     head = f"{rep.input} (Xen {t.version}, {t.arch}): "
     if not rep.changes:
-        head += "nothing to repair" if rep.ok else "no placement or size mistake to repair"
+        head += "nothing to repair" if rep.ok else "nothing repaired"
     else:
         n = len(rep.changes)
         head += f"{n} change{'s' if n > 1 else ''}; " + (
