@@ -402,6 +402,8 @@ def _culprits(a: Analysis, f: Finding, items: list[_Item], topic: str) -> list[_
     if topic == "kernel":
         return _kernel_culprits(a, f, items)
     mine = [it for it in items if it.path == f.path]
+    if not mine and f.path is not None and f.ranges:
+        mine = [it for it in items if it.path.startswith(f"{f.path}/")]
     if f.ranges:
         exact = [it for it in mine if any(it.range.overlaps(r) for r in f.ranges)]
         mine = exact or mine
@@ -582,13 +584,17 @@ def _why_not(a: Analysis, f: Finding, topic: str) -> str:
     from another finding."""
     if topic in ("memory", "page-multiple"):
         return "memory cannot follow the banks (not a whole number of KiB, or no static banks)"
-    for item in _culprits(a, f, _items(a.system), topic):
+    culprits = _culprits(a, f, _items(a.system), topic)
+    for item in culprits:
         if _conflicts(a, item):
             space = _free(a, item)
             space.remove(item.limit, 1 << 64)
             big = space.largest(PAGE_SIZE)
             free = f"the largest is {_size(big[1])} at {big[0]:#x}" if big else "there is none"
             return f"no free host range of {_size(item.range.size)} for it: {free}"
+    if not culprits:
+        return ("it names nothing the repair moves (Xen's image and the DTB are where the boot loader puts them, "
+                "and the static heap, RAM and reservations are the board's): left for the user")
     return "follows from the findings above: nothing it names lies in the wrong place"
 
 
