@@ -105,21 +105,47 @@ def check_output(path: str, inputs: Iterable[str], option: str = "--output") -> 
     return directory
 
 
-def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: str = "--output", *,
-                 replace_input: bool = False) -> None:
+def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: str = "--output") -> None:
     """Write ``text`` (or bytes) to ``path`` atomically, refusing to overwrite any of ``inputs``.
 
     The text goes to a temporary file beside ``path`` and replaces it with
     ``os.replace``; an unwritable or missing directory, or a directory given
-    as ``path``, is a ``UsageError`` naming ``option``. ``replace_input`` is
-    for ``plan --repair --in-place`` alone: ``path`` is the input it rewrites,
-    and the new file keeps the old one's permission bits.
+    as ``path``, is a ``UsageError`` naming ``option``.
     """
-    directory = check_output(path, () if replace_input else inputs, option)
-    mode = None
-    if replace_input:
-        with contextlib.suppress(OSError):
-            mode = stat.S_IMODE(os.stat(path).st_mode)
+    directory = check_output(path, inputs, option)
+    tmp = _temporary(path, text, directory, option, None)
+    _rename(tmp, path, option)
+
+
+def replace_inputs(files: dict[str, str | bytes], option: str = "--in-place") -> None:
+    """Rewrite input files (``plan --repair --in-place``, the one command that may): each new content
+    goes to a temporary file beside its target, keeping the target's permission bits, and only when
+    every one is complete are they renamed over their targets, so a failed write changes no file."""
+    temps: list[tuple[str, str]] = []
+    try:
+        for path, text in files.items():
+            directory = check_output(path, (), option)
+            mode = None
+            with contextlib.suppress(OSError):
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            temps.append((_temporary(path, text, directory, option, mode), path))
+    except BaseException:
+        for tmp, _path in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for i, (tmp, path) in enumerate(temps):
+        try:
+            _rename(tmp, path, option)
+        except BaseException:
+            for rest, _path in temps[i + 1:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(rest)
+            raise
+
+
+def _temporary(path: str, text: str | bytes, directory: str, option: str, mode: int | None) -> str:
+    """A complete temporary file beside ``path`` holding ``text``; removed again if writing fails."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -133,7 +159,6 @@ def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: st
                 fh.write(text)
         with contextlib.suppress(OSError):
             os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
-        os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -142,6 +167,16 @@ def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: st
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def _rename(tmp: str, path: str, option: str) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(option, f"{path!r}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _umask() -> int:

@@ -709,7 +709,7 @@ def write(rep: Repair, output: str | None, in_place: bool, inputs: Sequence[str]
     the change). Nothing is written when errors remain.
     """
     from xenplan.errors import UsageError
-    from xenplan.files import same_file, write_output
+    from xenplan.files import replace_inputs, same_file, write_output
 
     if not rep.ok:
         return []
@@ -722,7 +722,6 @@ def write(rep: Repair, output: str | None, in_place: bool, inputs: Sequence[str]
         write_output(output, data if data is not None else b"", inputs)
         return [output]
     if in_place:
-        for name, data in rep.files.items():
-            write_output(name, data, inputs, "--in-place", replace_input=True)
+        replace_inputs(dict(rep.files))
         return list(rep.files)
     return []
