@@ -331,8 +331,11 @@ def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
 
 @main.command("plan")
 @click.argument("board_input", metavar="[BOARD]", required=False, type=click.Path(allow_dash=True))
-@click.option("--spec", "spec_path", required=True, type=click.Path(allow_dash=True),
+@click.option("--spec", "spec_path", type=click.Path(allow_dash=True),
               help="what to place (TOML: [xen], [dom0], [[domain]], [[shared-memory]], [[event-channel]])")
+@click.option("--repair", is_flag=True, help="instead of a spec: move or resize what BOARD's placement and size "
+              "mistakes need, and print the change as a diff")
+@click.option("--in-place", is_flag=True, help="with --repair: rewrite BOARD (and the included files it changes)")
 @click.option("--board", help="qemu-virt, zcu102 or a board tree's path (BOARD is merged onto it when both given)")
 @click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS")
 @click.option("--xen-version", help="overrides [xen] version")
@@ -343,16 +346,34 @@ def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
 @click.option("--fdt-address", help="START[:SIZE] of the DTB (overrides [xen] fdt)")
 @click.option("--pa-bits", type=int, help="physical address bits of the CPU (32 to 52)")
 @click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC (0 to 988)")
+@click.option("--kernel-image", "kernel_images", multiple=True, metavar="NODE=FILE",
+              help="with --repair: the kernel a domain (name) or module (path) loads, to read its header")
+@click.option("--partial-dtb", "partial_dtbs", multiple=True, metavar="NODE=FILE",
+              help="with --repair: the passthrough device tree a domain (name) or module (path) loads")
 @click.option("--format", "fmt", type=click.Choice(["text", "dts", "overlay", "fragment", "imagebuilder", "json"]),
               default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the plan to a file (never one of the inputs)")
+@click.option("-o", "--output", type=click.Path(), help="write the plan (or the repaired board) to a file (never "
+              "one of the inputs)")
 @click.option("--debug", is_flag=True, help="show tracebacks of internal errors")
-def plan_cmd(board_input: str | None, spec_path: str, board: str | None, include_dirs: tuple[str, ...],
-             xen_version: str | None, arch: str, kconfig: tuple[str, ...], kconfig_file: str | None,
-             xen_image: str | None, fdt_address: str | None, pa_bits: int | None, gic_spis: int, fmt: str,
+def plan_cmd(board_input: str | None, spec_path: str | None, repair: bool, in_place: bool, board: str | None,
+             include_dirs: tuple[str, ...], xen_version: str | None, arch: str, kconfig: tuple[str, ...],
+             kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
+             gic_spis: int, kernel_images: tuple[str, ...], partial_dtbs: tuple[str, ...], fmt: str,
              output: str | None, debug: bool) -> None:
-    """Place domains, shared memory and modules from a spec; write the layout only if it boots."""
+    """Place domains, shared memory and modules from a spec and write the layout only if it boots;
+    or, with --repair, fix BOARD's placement and size mistakes and show the change."""
     def body() -> int:
+        if repair:
+            if spec_path is not None:
+                raise click.UsageError("give --spec (plan a layout) or --repair (repair BOARD), not both")
+            return _repair(board_input, board, include_dirs, xen_version or "4.22", arch, kconfig, kconfig_file,
+                           xen_image, fdt_address, pa_bits, gic_spis, kernel_images, partial_dtbs, fmt, output,
+                           in_place)
+        if spec_path is None:
+            raise click.UsageError("give --spec SPEC.toml (plan a layout) or --repair (repair BOARD)")
+        if in_place or kernel_images or partial_dtbs:
+            raise click.UsageError("--in-place, --kernel-image and --partial-dtb go with --repair (a spec names its "
+                                   "kernels and device trees itself)")
         from xenplan.plan.planner import PlanOptions, make_plan
         from xenplan.plan.spec import load_spec
         from xenplan.report import plan as plan_report
@@ -375,6 +396,33 @@ def plan_cmd(board_input: str | None, spec_path: str, board: str | None, include
         return 0
 
     _run(debug, body)
+
+
+def _repair(board_input: str | None, board: str | None, include_dirs: Sequence[str], xen_version: str, arch: str,
+            kconfig: Sequence[str], kconfig_file: str | None, xen_image: str | None, fdt_address: str | None,
+            pa_bits: int | None, gic_spis: int, kernel_images: Sequence[str], partial_dtbs: Sequence[str],
+            fmt: str, output: str | None, in_place: bool) -> int:
+    """``plan --repair`` (``xenplan.plan.repair``): exit 0 when the repaired board boots cleanly."""
+    from xenplan.plan import repair as rp
+    from xenplan.report.repair_out import render
+    from xenplan.targets import board_path, node_files
+
+    if fmt not in ("text", "json"):
+        raise click.UsageError(f"--repair reports as text or json, not {fmt}")
+    if board_input is None or board_input == "-" or (output is not None and in_place):
+        raise click.UsageError("--repair takes one BOARD file (not standard input), and -o FILE or --in-place, "
+                               "not both")
+    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
+                     kconfig_file)
+    partials = node_files(partial_dtbs, "--partial-dtb")
+    read = _files_read(output, [board_input], (), [board_path(board)], partials, kernel_images, [kconfig_file], [])
+    try:
+        rep = rp.repair(board_input, target, include_dirs, board_path(board), partials)
+    except rp.RepairError as exc:
+        raise InputError(board_input, f"cannot write the repair: {exc}") from exc
+    written = rp.write(rep, output, in_place, [*read, *rep.before.files])
+    _emit(render(fmt, rep, written), None)
+    return 0 if rep.ok else 1
 
 
 @main.command("rules")

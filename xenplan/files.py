@@ -105,24 +105,60 @@ def check_output(path: str, inputs: Iterable[str], option: str = "--output") -> 
     return directory
 
 
-def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--output") -> None:
-    """Write ``text`` to ``path`` atomically, refusing to overwrite any of ``inputs``.
+def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: str = "--output") -> None:
+    """Write ``text`` (or bytes) to ``path`` atomically, refusing to overwrite any of ``inputs``.
 
     The text goes to a temporary file beside ``path`` and replaces it with
     ``os.replace``; an unwritable or missing directory, or a directory given
     as ``path``, is a ``UsageError`` naming ``option``.
     """
     directory = check_output(path, inputs, option)
+    tmp = _temporary(path, text, directory, option, None)
+    _rename(tmp, path, option)
+
+
+def replace_inputs(files: dict[str, str | bytes], option: str = "--in-place") -> None:
+    """Rewrite input files (``plan --repair --in-place``, the one command that may): each new content
+    goes to a temporary file beside its target, keeping the target's permission bits, and only when
+    every one is complete are they renamed over their targets, so a failed write changes no file."""
+    temps: list[tuple[str, str]] = []
+    try:
+        for path, text in files.items():
+            directory = check_output(path, (), option)
+            mode = None
+            with contextlib.suppress(OSError):
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            temps.append((_temporary(path, text, directory, option, mode), path))
+    except BaseException:
+        for tmp, _path in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for i, (tmp, path) in enumerate(temps):
+        try:
+            _rename(tmp, path, option)
+        except BaseException:
+            for rest, _path in temps[i + 1:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(rest)
+            raise
+
+
+def _temporary(path: str, text: str | bytes, directory: str, option: str, mode: int | None) -> str:
+    """A complete temporary file beside ``path`` holding ``text``; removed again if writing fails."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise UsageError(option, f"{path!r}: cannot write in {directory}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as bh:
+                bh.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
         with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+            os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -131,6 +167,16 @@ def write_output(path: str, text: str, inputs: Iterable[str], option: str = "--o
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def _rename(tmp: str, path: str, option: str) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(option, f"{path!r}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _umask() -> int:
