@@ -27,6 +27,7 @@ Examples:
   xenplan check my-chosen.dts --board qemu-virt --xen-version 4.20
   xenplan check board.dts --partial-dtb domU1=gem3.dtb --kernel-image domU1=Image
   xenplan map board.dts --domain domU1 --format svg -o map.svg
+  xenplan simulate board.dts --op "domU1 balloon-out 16M" --op "domU1 destroy" --xen-version 4.16
   xenplan rules
   xenplan rule SMEM-013
 """
@@ -206,6 +207,50 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
         _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
               [*read, *(f for a in analyses for f in a.files)])
         return 0
+
+    _run(debug, body)
+
+
+@main.command(epilog=EXAMPLES)
+@target_options
+@click.option("--op", "ops", multiple=True, metavar="OP",
+              help='a run-time operation, repeatable: "domU1 balloon-out 16M", "domU1 populate 4K@0x40000000", '
+              '"domU1 increase-reservation 4K", "domU1 set-target 256M", "domU1 destroy", "create NAME 64M"')
+@click.option("--scenario", type=click.Path(), help="TOML file: ops = [...] plus target settings (run before --op)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
+def simulate(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
+             xen_version: str, arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
+             fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
+             partial_dtbs: tuple[str, ...], gic_spis: int, debug: bool, ops: tuple[str, ...], scenario: str | None,
+             fmt: str, output: str | None, fail_on: str) -> None:
+    """Boot INPUT as check does, then replay run-time operations (ballooning, populate, destroy) on it."""
+    def body() -> int:
+        from click.core import ParameterSource
+
+        from xenplan.report import render
+        from xenplan.simulate import load_scenario
+        from xenplan.simulate import simulate as run
+        from xenplan.targets import board_path, node_files
+
+        ctx = click.get_current_context()
+        p = dict(ctx.params)
+        sc, doc = load_scenario(scenario) if scenario else (None, None)
+        for key, value in (sc.settings() if sc else {}).items():
+            if ctx.get_parameter_source(key) == ParameterSource.DEFAULT:
+                p[key] = value
+        target = _target(p["xen_version"], p["arch"], p["kconfig"], p["xen_image"], p["fdt_address"], p["pa_bits"],
+                         p["gic_spis"], p["board"], kernel_images, kconfig_file)
+        board_file, partials = board_path(p["board"]), node_files(partial_dtbs, "--partial-dtb")
+        read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
+        texts = [*(sc.ops if sc else ()), *ops]
+        sims = [run(i, target, texts, overlays, include_dirs, board_file, partials, doc, len(sc.ops) if sc else 0)
+                for i in inputs]
+        _emit(render.simulation(fmt, sims, _console(output)), output,
+              [*read, *([scenario] if scenario else []), *(f for a in sims for f in a.files)])
+        worst = max((SEVERITY_RANK[f.severity] for a in sims for f in a.findings), default=-1)
+        return 1 if worst >= SEVERITY_RANK[fail_on] else 0
 
     _run(debug, body)
 
