@@ -146,14 +146,15 @@ class Runtime:
                                   "host map, so their host frames are approximate")
         model = {d.path: d for d in self.system.domains}
         for d in result.domains:
-            if d.status != "constructed" or d.domid is None:
+            if d.status != "constructed":
                 continue
             m = model.get(d.path)
             banks = list(d.banks or ())
             ram = [(b.guest >> PAGE_SHIFT, (b.guest + b.size) >> PAGE_SHIFT) for b in banks]
             p2m = P2M()
             hardware = d.name == "dom0"
-            dom = Dom(d.name, d.path, d.domid, d.static, d.direct_map, HWDOM_MAX_ORDER if hardware else DOMU_MAX_ORDER,
+            domid = d.domid if d.domid is not None else len(self.doms) + 1
+            dom = Dom(d.name, d.path, domid, d.static, d.direct_map, HWDOM_MAX_ORDER if hardware else DOMU_MAX_ORDER,
                       0, 0, p2m, ram)
             placed = by_name.get(d.name)
             if not d.static and not d.direct_map:
@@ -477,6 +478,10 @@ class Runtime:
             head = self._assign_refusal(dom, size) if done == want and want < nr else None
             fail = f"Could not allocate order={order} extent: id={dom.domid} memflags=0 ({done} of {nr})"
             msg = f"{head}\n{fail}" if head else fail
+        if got and mapped and dom.static and not self.rel.static_populate_from_resv:
+            frames = [(lo, hi) for p in pages for lo, hi in [(p.mfn_start, p.mfn_end)]]
+            self._event("RT-020", "HAZARD", dom, f"{dom.name} is static, but this release populates it from Xen's "
+                        f"heap: it receives frames {_fmt(frames)}, not its own static pages", frames)
         if isolation:
             owners = sorted({n for _a, _b, n in isolation})
             self._event("RT-020", "HAZARD", dom, f"{dom.name} receives heap frames "
@@ -498,11 +503,12 @@ class Runtime:
 
     def _set_target(self, dom: Dom, op: Op) -> OpResult:
         """``xl mem-set``: ``XEN_DOMCTL_max_mem`` (``max_pages``, never refused), then the guest's
-        balloon driver releases the top frames or re-populates the holes of its RAM banks first,
-        then above its last bank. ``rc``: the pages the driver moved."""
+        balloon driver moves ``tot_pages`` to the target: it releases its top frames, or
+        re-populates the holes of its RAM banks first, then above its last bank. ``rc``: the
+        pages the driver moved."""
         target = op.size >> PAGE_SHIFT
         dom.max_pages = min(target, UINT_MAX)
-        cur = dom.p2m.pages()
+        cur = dom.tot_pages
         if target < cur:
             done, msg, pages = self._decrease(dom, self._top_ranges(dom, cur - target))
             return OpResult(op.text, "ok" if done == cur - target else "error", done, msg, tuple(pages))
