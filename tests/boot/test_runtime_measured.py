@@ -56,8 +56,8 @@ def _module(text: str, index: int, kind: str, inclusive: bool) -> str:
     return f"{start:#x}:{end - start + (1 if inclusive else 0):#x}"
 
 
-def run_case(recording: Path) -> tuple[Simulation, dict[str, object]]:
-    """Simulate one recording's tree and operations on its release, placed as the console shows."""
+def run_case(recording: Path, ops: list[str] | None = None) -> tuple[Simulation, dict[str, object]]:
+    """Simulate one recording's tree and operations (or ``ops``) on its release, placed as the console shows."""
     case = recording.parent
     measured = json.loads(recording.read_text())
     version = str(measured["xen"])
@@ -70,7 +70,8 @@ def run_case(recording: Path) -> tuple[Simulation, dict[str, object]]:
         fdt = _module(text, 1, "Device Tree", (major, minor) >= (4, 20))
     target = build_target(xen_version=version, arch="arm64", kconfig=(), xen_image=xen_image, fdt_address=fdt,
                           pa_bits=None, gic_spis=224, board=None, kernel_images=(), kconfig_file=None)
-    ops = [line.strip() for line in (case / "ops.txt").read_text().splitlines() if line.strip()]
+    if ops is None:
+        ops = [line.strip() for line in (case / "ops.txt").read_text().splitlines() if line.strip()]
     return simulate(str(case / "tree.dts"), target, ops), measured
 
 
