@@ -3,7 +3,9 @@ operations replayed on it (``xenplan.boot.runtime``, ``docs/runtime.md``).
 
 The answer is an ``Analysis`` whose result is the state after the last
 operation, with every operation's answer beside it; the findings are
-``check``'s plus what the operations raised, each once. Nothing here prints.
+``check``'s plus what the operations raised, each once: for a domain the
+operations touch, what they raised replaces the findings of ``check``'s
+canned run-time scenario (``xenplan.checks.rt.REPLAYED``). Nothing here prints.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MR
 from xenplan.boot.runtime import OpResult, OpSyntaxError, Runtime, parse_op, replay_ops
 from xenplan.boot.runtime.ops import PAGE_SHIFT, Op
 from xenplan.checks import event_findings
+from xenplan.checks.rt import REPLAYED
 from xenplan.errors import InputError
 from xenplan.model.base import XBase
 from xenplan.model.target import Target
@@ -96,11 +99,13 @@ def simulate(path: str, target: Target, op_texts: Sequence[str], overlays: Seque
     a = analyse(path, target, overlays, include_dirs, board, partial_dtbs)
     ops = parse_all(op_texts, a.result, [d.name for d in a.system.domains], doc, from_doc)
     run = replay_ops(a.system, a.result, ops)
-    seen = {(f.rule, f.path, f.message) for f in a.findings}
-    extra = [f for f in event_findings(a.system, run.events) if (f.rule, f.path, f.message) not in seen]
     changed = tuple(dict.fromkeys(op.domain for op in ops))
+    touched = {d.path for d in a.result.domains if d.name in changed}
+    kept = [f for f in a.findings if not (f.rule in REPLAYED and f.path in touched)]
+    seen = {(f.rule, f.path, f.message) for f in kept}
+    extra = [f for f in event_findings(a.system, run.events) if (f.rule, f.path, f.message) not in seen]
     return Simulation(input=a.input, system=a.system, result=after_result(a.result, run.runtime, changed),
-                      findings=[*a.findings, *extra], notes=[*a.notes, *run.runtime.notes], files=a.files,
+                      findings=[*kept, *extra], notes=[*a.notes, *run.runtime.notes], files=a.files,
                       operations=run.results, booted=a.result, changed=changed)
 
 

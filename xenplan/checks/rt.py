@@ -73,6 +73,10 @@ CANNED = ("balloon-out 4K", "populate 4K@TOP", "set-target MEMORY+4K", "increase
 domain after the other on one replay (``xenplan simulate`` shows each step): release the top
 page, take it back, grow by one page, ask for one page with increase_reservation, destroy."""
 
+REPLAYED = ("RT-001", "RT-002", "RT-003", "RT-004", "RT-005", "RT-020")
+"""The rules whose findings come from the canned scenario (``xenplan simulate`` replaces them,
+for the domains it operates on, by what its own operations raised)."""
+
 _CANNED: list[tuple[BootResult, dict[tuple[str, str | None], list[Event]], frozenset[str]]] = []
 
 

@@ -104,7 +104,7 @@ def simulation(console: Console, a: Analysis) -> None:
             gfn = "unmapped" if p.gfn_start is None else f"gfn {p.gfn_start:#x}"
             flags = f" [{', '.join(p.flags)}]" if p.flags else ""
             console.print(f"   mfn [{p.mfn_start:#x}, {p.mfn_end:#x}) {gfn} -> {p.state} {p.owner or ''}{flags}",
-                          highlight=False)
+                          highlight=False, markup=False)
     console.print(host_map_table(a))
     for d in a.result.domains:
         if d.name in a.changed:

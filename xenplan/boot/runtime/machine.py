@@ -182,14 +182,16 @@ class Runtime:
                     self.static_banks.append((r.start >> PAGE_SHIFT, r.end >> PAGE_SHIFT, d.name))
             self.doms[d.name] = dom
         self.static_banks.sort()
-        owned: dict[str | None, int] = {}
+        runs: dict[str | None, list[tuple[int, int]]] = {}
         for s, e, p in self.pm.runs():
             if p.state == "inuse":
-                owned[p.owner] = owned.get(p.owner, 0) + e - s
+                runs.setdefault(p.owner, []).append((s, e))
         for dom in self.doms.values():
-            extra = owned.get(dom.name, 0) - dom.tot_pages
+            mine = runs.get(dom.name, [])
+            extra = sum(e - s for s, e in mine) - dom.tot_pages
             dom.tot_pages += extra
             dom.max_pages += extra
+            dom.unmapped = _minus_ranges(mine, sorted(r.mfn_range for r in dom.p2m.all()))
         self._bank_starts = [a for a, _b, _n in self.static_banks]
 
     def _place_dynamic(self, dom: Dom, banks: Sequence[Bank]) -> list[tuple[int, int, int]]:
@@ -653,6 +655,26 @@ def _merge(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _fmt(ranges: Sequence[tuple[int, int]]) -> str:
     return ", ".join(f"[{s << PAGE_SHIFT:#x}, {e << PAGE_SHIFT:#x})" for s, e in _merge(ranges))
+
+
+def _minus_ranges(ranges: Sequence[tuple[int, int]], cut: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted disjoint ``ranges`` less sorted disjoint ``cut``, in one sweep."""
+    out: list[tuple[int, int]] = []
+    j = 0
+    for start, e in ranges:
+        while j < len(cut) and cut[j][1] <= start:
+            j += 1
+        k, s = j, start
+        while s < e:
+            if k < len(cut) and cut[k][0] < e:
+                if cut[k][0] > s:
+                    out.append((s, cut[k][0]))
+                s = max(s, cut[k][1])
+                k += 1
+            else:
+                out.append((s, e))
+                break
+    return out
 
 
 def _subtract_all(ranges: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
