@@ -170,7 +170,7 @@ class Runtime:
                 for b in banks:
                     if b.host is not None:
                         p2m.add(Run(b.guest >> PAGE_SHIFT, b.host >> PAGE_SHIFT, b.size >> PAGE_SHIFT))
-                if hardware:
+                if not d.static:
                     for b in banks:
                         if b.host is not None:
                             self.pm.set(b.host >> PAGE_SHIFT, (b.host + b.size) >> PAGE_SHIFT, Page("inuse", d.name))
