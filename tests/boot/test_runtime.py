@@ -27,9 +27,10 @@ STATIC = RUNTIME / "static-balloon"
 DIRECT = RUNTIME / "directmap-populate"
 
 
-def sim(case: Path, version: str, ops: list[str]) -> Simulation:
-    """``ops`` on a recorded case's tree, booted on ``version`` as its console shows."""
-    return run_case(case / f"{version}.json", ops)[0]
+def sim(case: Path, version: str, ops: list[str], debug: bool = False) -> Simulation:
+    """``ops`` on a recorded case's tree, booted on ``version`` as its console shows (a release
+    build unless ``debug``: only a debug build prints Xen's ``gdprintk`` lines)."""
+    return run_case(case / f"{version}.json", ops, ("DEBUG=y",) if debug else ())[0]
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -96,7 +97,7 @@ def _ops(s: Simulation) -> list[tuple[str, int, str | None]]:
 
 def test_static_balloon_out_goes_to_the_reserved_list_from_4_17() -> None:
     s = sim(STATIC, "4.22.0", ["domU1 balloon-out 16K@0x40200000", "domU1 populate 8K@0x50000000",
-                               "domU1 populate 12K@0x50002000", "domU1 destroy"])
+                               "domU1 populate 12K@0x50002000", "domU1 destroy"], debug=True)
     out = s.operations
     assert [(p.mfn_start, p.mfn_end, p.state, p.flags) for p in out[0].pages] == [
         (0x60200, 0x60204, "static-free", ("PGC_static", "reserved-list"))]
@@ -119,7 +120,7 @@ def test_static_pages_go_to_the_heap_on_4_16() -> None:
 
 def test_a_static_domain_cannot_grow_from_4_17_and_grows_from_the_heap_on_4_16() -> None:
     grow = ["domU1 set-target 0x4001000"]
-    new = sim(STATIC, "4.22.0", grow)
+    new = sim(STATIC, "4.22.0", grow, debug=True)
     assert _ops(new) == [("error", 0, "d1: failed to retrieve a reserved page")]
     old = sim(STATIC, "4.16.7", grow)
     assert _ops(old) == [("ok", 1, None)]
@@ -129,13 +130,23 @@ def test_a_static_domain_cannot_grow_from_4_17_and_grows_from_the_heap_on_4_16()
 
 def test_over_max_pages_is_refused_by_assign_pages() -> None:
     s = sim(STATIC, "4.16.7", ["domU1 populate 4K@0x50000000"])
+    assert _ops(s) == [("error", 0, "Over-allocation for d1: 16385 > 16384")]
+    s = sim(STATIC, "4.16.7", ["domU1 populate 4K@0x50000000"], debug=True)
     assert _ops(s) == [("error", 0, "Over-allocation for d1: 16385 > 16384\n"
                         "Could not allocate order=0 extent: id=1 memflags=0 (0 of 1)")]
 
 
+def test_a_release_build_prints_no_gdprintk_line() -> None:
+    s = sim(STATIC, "4.22.0", ["domU1 populate 4K@0x50000000", "domU1 populate 8K@0x50000000 order 1"])
+    assert _ops(s) == [("error", 0, None), ("error", 0, None)]
+    s = sim(STATIC, "4.22.0", ["domU1 populate 4K@0x50000000", "domU1 populate 8K@0x50000000 order 1"], debug=True)
+    assert [m for _r, _c, m in _ops(s)] == ["d1: failed to retrieve a reserved page",
+                                            "Cannot allocate static order-1 pages for d1"]
+
+
 def test_direct_mapped_domain_keeps_what_it_balloons_out() -> None:
     s = sim(DIRECT, "4.22.0", ["domU1 balloon-out 8K@0x60200000", "domU1 populate 4K@0x70000000",
-                               "domU1 populate 8K@0x60200000", "domU1 increase-reservation 4K"])
+                               "domU1 populate 8K@0x60200000", "domU1 increase-reservation 4K"], debug=True)
     assert [(p.state, p.owner, p.gfn_start) for p in s.operations[0].pages] == [("inuse", "domU1", 0x60200)]
     assert _ops(s)[1] == ("error", 0, "mfn 0x70000 doesn't belong to d1")
     assert _ops(s)[2] == ("ok", 2, None)
@@ -145,7 +156,7 @@ def test_direct_mapped_domain_keeps_what_it_balloons_out() -> None:
 
 
 def test_balloon_out_of_an_unmapped_frame_stops_there() -> None:
-    s = sim(STATIC, "4.22.0", ["domU1 balloon-out 8K@0x43fff000"])
+    s = sim(STATIC, "4.22.0", ["domU1 balloon-out 8K@0x43fff000"], debug=True)
     assert _ops(s) == [("error", 1, "Domain 1 page number 44000 invalid")]
 
 
@@ -181,7 +192,7 @@ def test_json_is_the_check_document_plus_operations() -> None:
 
 
 def test_text_shows_each_step_and_the_maps() -> None:
-    code, out, _ = _cli("--op", "domU1 populate 4K@0x50000000")
+    code, out, _ = _cli("--op", "domU1 populate 4K@0x50000000", "--kconfig", "DEBUG=y")
     assert code == 0
     assert "1. domU1 populate 4K@0x50000000: error (rc 0)" in out
     assert "(XEN) d1: failed to retrieve a reserved page" in out

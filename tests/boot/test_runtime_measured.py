@@ -56,7 +56,8 @@ def _module(text: str, index: int, kind: str, inclusive: bool) -> str:
     return f"{start:#x}:{end - start + (1 if inclusive else 0):#x}"
 
 
-def run_case(recording: Path, ops: list[str] | None = None) -> tuple[Simulation, dict[str, object]]:
+def run_case(recording: Path, ops: list[str] | None = None,
+             kconfig: tuple[str, ...] = ()) -> tuple[Simulation, dict[str, object]]:
     """Simulate one recording's tree and operations (or ``ops``) on its release, placed as the console shows."""
     case = recording.parent
     measured = json.loads(recording.read_text())
@@ -68,7 +69,7 @@ def run_case(recording: Path, ops: list[str] | None = None) -> tuple[Simulation,
         text = log.read_text()
         xen_image = _module(text, 0, "Xen", (major, minor) >= (4, 20))
         fdt = _module(text, 1, "Device Tree", (major, minor) >= (4, 20))
-    target = build_target(xen_version=version, arch="arm64", kconfig=(), xen_image=xen_image, fdt_address=fdt,
+    target = build_target(xen_version=version, arch="arm64", kconfig=kconfig, xen_image=xen_image, fdt_address=fdt,
                           pa_bits=None, gic_spis=224, board=None, kernel_images=(), kconfig_file=None)
     if ops is None:
         ops = [line.strip() for line in (case / "ops.txt").read_text().splitlines() if line.strip()]

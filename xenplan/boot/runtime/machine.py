@@ -215,6 +215,10 @@ class Runtime:
 
     # ------------------------------------------------------------------ reporting
 
+    def _gd(self, text: str) -> str | None:
+        """A ``gdprintk()`` line: Xen prints it on debug builds only (``CONFIG_DEBUG``)."""
+        return text if self.system.target.debug else None
+
     def _flags(self, p: Page) -> tuple[str, ...]:
         return ((self.pgc,) if p.static else ()) + (("reserved-list",) if p.resv else ())
 
@@ -296,7 +300,7 @@ class Runtime:
                 done += r.count
                 g = r.gfn + r.count
             if g < hi:
-                msg = f"Domain {dom.domid} page number {g:x} invalid"
+                msg = self._gd(f"Domain {dom.domid} page number {g:x} invalid")
                 break
         self._release_events(dom, "balloons out", freed_resv, to_heap, kept)
         return done, msg, pages
@@ -383,10 +387,11 @@ class Runtime:
                 self._map(dom, Run(gfn, gfn, done * size), pages)
             msg = None
             if bad is not None:
-                msg = (f"Invalid mfn {bad:#x}" if why == "invalid" else
-                       f"mfn {bad:#x} doesn't belong to d{dom.domid}")
+                text = (f"Invalid mfn {bad:#x}" if why == "invalid" else
+                        f"mfn {bad:#x} doesn't belong to d{dom.domid}")
+                msg = self._gd(text)
                 self._event("RT-004", "HAZARD", dom, f"{dom.name} is direct-mapped: populating guest frame "
-                            f"{bad:#x} needs host frame {bad:#x} to be its own, and it is not ({msg}); it can only "
+                            f"{bad:#x} needs host frame {bad:#x} to be its own, and it is not ({text}); it can only "
                             "re-populate the frames it released", [(bad, bad + 1)], "direct-map")
             return done, msg, pages
         if dom.static and self.rel.static_populate_from_resv:
@@ -419,7 +424,7 @@ class Runtime:
             refused = f"Cannot allocate static order-{order} pages for d{dom.domid}"
             self._event("RT-002", "HAZARD", dom, f"{dom.name} asks for order-{order} extents: a static domain "
                         f"re-populates one 4 KiB page at a time ({refused})", [])
-            return 0, refused, pages
+            return 0, self._gd(refused), pages
         want = min(nr, sum(n for _s, n in dom.resv), max(dom.max_pages - dom.tot_pages, 0))
         done = 0
         while done < want:
@@ -439,13 +444,13 @@ class Runtime:
                 if n > 1:
                     dom.resv.appendleft((s + 1, n - 1))
                 dom.resv.append((s, 1))
-                msg = f"{refusal}\nd{dom.domid}: failed to retrieve a reserved page"
+                msg = _lines(refusal, self._gd(f"d{dom.domid}: failed to retrieve a reserved page"))
             else:
-                msg = f"d{dom.domid}: failed to retrieve a reserved page"
+                msg = self._gd(f"d{dom.domid}: failed to retrieve a reserved page")
             g = (gfn + done) << PAGE_SHIFT
             self._event("RT-002", "HAZARD", dom, f"{dom.name} cannot populate guest {g:#x}: a static domain only "
-                        f"takes back pages it released ({msg.splitlines()[-1]}); it never grows beyond its static "
-                        "banks", [])
+                        f"takes back pages it released (d{dom.domid}: failed to retrieve a reserved page); it "
+                        "never grows beyond its static banks", [])
         return done, msg, pages
 
     def _heap_extents(self, dom: Dom, gfn: int, nr: int, order: int, pages: list[PageReport],
@@ -478,8 +483,8 @@ class Runtime:
         msg = None
         if done < nr:
             head = self._assign_refusal(dom, size) if done == want and want < nr else None
-            fail = f"Could not allocate order={order} extent: id={dom.domid} memflags=0 ({done} of {nr})"
-            msg = f"{head}\n{fail}" if head else fail
+            fail = self._gd(f"Could not allocate order={order} extent: id={dom.domid} memflags=0 ({done} of {nr})")
+            msg = _lines(head, fail)
         if got and mapped and dom.static and not self.rel.static_populate_from_resv:
             frames = [(lo, hi) for p in pages for lo, hi in [(p.mfn_start, p.mfn_end)]]
             self._event("RT-020", "HAZARD", dom, f"{dom.name} is static, but this release populates it from Xen's "
@@ -627,6 +632,12 @@ class Runtime:
             for s, e in heap_runs:
                 if self._in_static(s, e):
                     raise AssertionError(f"frames from {s:#x} of a static bank are in the heap")
+
+
+def _lines(*parts: str | None) -> str | None:
+    """Console lines in order, the ones a build does not print left out; None when none is left."""
+    kept = [p for p in parts if p]
+    return "\n".join(kept) if kept else None
 
 
 def compact(pages: Sequence[PageReport]) -> tuple[PageReport, ...]:
