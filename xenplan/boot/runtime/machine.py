@@ -273,7 +273,8 @@ class Runtime:
             pages -= n
         if pages > 0:
             top = out[-1][0] if out else (dom.ram[0][0] if dom.ram else 0)
-            out.append((top - pages, top))
+            if top > 0:
+                out.append((max(top - pages, 0), top))
         return sorted(out)
 
     def _balloon_out(self, dom: Dom, op: Op) -> OpResult:
