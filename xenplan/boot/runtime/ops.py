@@ -95,10 +95,13 @@ def parse_op(text: str, domains: Iterable[str]) -> Op:
     if len(args) != 1 or verb not in ("balloon-out", "populate", "increase-reservation", "set-target"):
         raise OpSyntaxError(f"{text!r}: {USAGE}")
     size_text, _, addr_text = args[0].partition("@")
-    gaddr = _address(addr_text) if addr_text else None
+    try:
+        gaddr = _address(addr_text) if addr_text else None
+        size = parse_size(size_text)
+    except OpSyntaxError as exc:
+        raise OpSyntaxError(f"{text!r}: {exc}") from None
     if gaddr is not None and gaddr % PAGE_SIZE:
         raise OpSyntaxError(f"{text!r}: guest address {gaddr:#x} is not page aligned")
-    size = parse_size(size_text)
     if verb == "populate" and gaddr is None:
         raise OpSyntaxError(f"{text!r}: populate needs SIZE@GADDR")
     if gaddr is not None and verb not in ("balloon-out", "populate"):
