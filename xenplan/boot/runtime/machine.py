@@ -109,6 +109,10 @@ class Runtime:
     # ------------------------------------------------------------------ state after boot
 
     def _build(self, result: BootResult) -> None:
+        """The state right after boot: the host map's regions as page runs, the heap's free chunks
+        over them, every built domain's P2M from its banks (a dynamic domain's from the allocator
+        replay's placement), ``tot_pages`` counting every frame it owns (shared pages included,
+        as ``acquire_shared_memory_bank()`` raises ``max_pages`` with them)."""
         names = {d.path: d.name for d in result.domains}
         for h in result.host_map:
             s, e = h.start >> PAGE_SHIFT, (h.start + h.size) >> PAGE_SHIFT
