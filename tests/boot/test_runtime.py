@@ -233,3 +233,15 @@ def test_scenario_errors_name_the_line(tmp_path: Path, text: str, message: str) 
     code, _out, err = _cli("--scenario", str(sc))
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize(("version", "fires", "silent"), [
+    ("4.16.7", {"RT-020"}, {"RT-001", "RT-005"}),
+    ("4.22.0", {"RT-001", "RT-005"}, {"RT-020"}),
+])
+def test_release_decides_which_rule_a_balloon_and_destroy_raise(version: str, fires: set[str],
+                                                                silent: set[str]) -> None:
+    s = sim(STATIC, version, ["domU1 balloon-out 16K", "domU1 destroy"])
+    raised = {f.rule for f in s.findings if f.message.startswith("domU1 balloons out")
+              or f.message.startswith("domU1 is destroyed")}
+    assert fires <= raised and not silent & raised
