@@ -172,3 +172,20 @@ def test_open_sets_stay_open() -> None:
     constructed = next(d for d in doc["domains"] if d["status"] == "constructed")
     constructed["p2m"][0]["note"] = "a note a later release adds"
     assert errors(doc) == []
+
+
+def test_simulate_document_satisfies_schema_and_a_broken_operation_does_not() -> None:
+    tree = ROOT / "tests" / "data" / "runtime" / "static-pages-reuse" / "tree.dts"
+    res = CliRunner().invoke(main, ["simulate", "--format", "json", str(tree), *QEMU, "--op",
+                                    "domU1 balloon-out 64K@0x40200000", "--op", "domU2 destroy",
+                                    "--op", "create late 16M"], standalone_mode=False, catch_exceptions=False)
+    doc = json.loads(res.output)
+    assert [o["result"] for o in doc["operations"]] == ["ok", "ok", "ok"]
+    assert {d["status"] for d in doc["domains"]} == {"constructed", "destroyed"}
+    assert errors(doc) == []
+    bad = copy.deepcopy(doc)
+    del bad["operations"][0]["rc"]
+    assert errors(bad) != []
+    bad = copy.deepcopy(doc)
+    bad["operations"][0]["pages"][0]["mfn_start"] = 4096
+    assert errors(bad) != []

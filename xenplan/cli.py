@@ -32,6 +32,7 @@ Examples:
   xenplan check --imagebuilder config --assume-size 'DOMU_KERNEL[0]=20M'
   xenplan check virt.dtb --uboot-script boot.source
   xenplan map board.dts --domain domU1 --format svg -o map.svg
+  xenplan simulate board.dts --op "domU1 balloon-out 16M" --op "domU1 destroy" --xen-version 4.16
   xenplan rules
   xenplan rule SMEM-013
 """
@@ -172,15 +173,7 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     if not p["inputs"]:
         raise UsageError("INPUT", "missing: give a device tree, or --imagebuilder CONFIG / --uboot-script SCRIPT")
     settings = _settings()
-    targets: dict[tuple[Any, ...], Any] = {}
-    for s in settings:
-        if s.target_key() not in targets:
-            try:
-                targets[s.target_key()] = _target(s["xen_version"], s["arch"], s["kconfig"], s["xen_image"],
-                                                  s["fdt_address"], s["pa_bits"], s["gic_spis"], s["board"],
-                                                  p["kernel_images"], s["kconfig_file"])
-            except UsageError as exc:
-                raise s.blame(exc) from exc
+    targets = _targets(settings)
     partials = node_files(p["partial_dtbs"], "--partial-dtb")
     read = _files_read(output, p["inputs"], p["overlays"], [board_path(s["board"]) for s in settings], partials,
                        p["kernel_images"], [s["kconfig_file"] for s in settings], config_files(settings))
@@ -220,18 +213,39 @@ def _analyse_ib(output: str | None) -> tuple[list[Any], list[Any], list[str]]:
     return [analysis], settings, read
 
 
-def _settings(inputs: Sequence[str] | None = None) -> list[Any]:
+def _settings(inputs: Sequence[str] | None = None, above_config: dict[str, Any] | None = None) -> list[Any]:
     """The settings in force for each input (``inputs``, default the command's INPUTs); an option is the
-    command line's only when given there (a click default does not override a configuration)."""
+    command line's only when given there (a click default does not override a configuration).
+    ``above_config`` (a simulation scenario's settings) fills what the command line left at its default."""
     from click.core import ParameterSource
 
     from xenplan.config import settings_for
 
     ctx = click.get_current_context()
+    params = dict(ctx.params)
     explicit = {n for n in ctx.params if ctx.get_parameter_source(n) not in (
         ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)}
-    return [settings_for(i, ctx.params, explicit, ctx.params["config_file"], ctx.params["no_config"])
-            for i in inputs or ctx.params["inputs"] or (".",)]
+    for name, value in (above_config or {}).items():
+        if name not in explicit:
+            params[name] = value
+            explicit.add(name)
+    return [settings_for(i, params, explicit, params["config_file"], params["no_config"])
+            for i in inputs or params["inputs"] or (".",)]
+
+
+def _targets(settings: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
+    """One target per distinct set of target settings; a refused value is blamed on where it came from."""
+    p = click.get_current_context().params
+    targets: dict[tuple[Any, ...], Any] = {}
+    for s in settings:
+        if s.target_key() not in targets:
+            try:
+                targets[s.target_key()] = _target(s["xen_version"], s["arch"], s["kconfig"], s["xen_image"],
+                                                  s["fdt_address"], s["pa_bits"], s["gic_spis"], s["board"],
+                                                  p["kernel_images"], s["kconfig_file"])
+            except UsageError as exc:
+                raise s.blame(exc) from exc
+    return targets
 
 
 @main.command(epilog=EXAMPLES)
@@ -308,6 +322,46 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
         _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
               [*read, *(f for a in analyses for f in a.files)])
         return 0
+
+    _run(debug, body)
+
+
+@main.command(epilog=EXAMPLES)
+@target_options
+@click.option("--op", "ops", multiple=True, metavar="OP",
+              help='a run-time operation, repeatable: "domU1 balloon-out 16M", "domU1 populate 4K@0x40000000", '
+              '"domU1 increase-reservation 4K", "domU1 set-target 256M", "domU1 destroy", "create NAME 64M"')
+@click.option("--scenario", type=click.Path(), help="TOML file: ops = [...] plus target settings (run before --op)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
+def simulate(debug: bool, ops: tuple[str, ...], scenario: str | None, fmt: str, output: str | None, fail_on: str,
+             **_: Any) -> None:
+    """Boot INPUT as check does, then replay run-time operations (ballooning, populate, destroy) on it.
+
+    Settings: the command line, then the scenario's, then the configuration's."""
+    def body() -> int:
+        from xenplan.config import config_files
+        from xenplan.report import render
+        from xenplan.simulate import load_scenario
+        from xenplan.simulate import simulate as run
+        from xenplan.targets import board_path, node_files
+
+        p = click.get_current_context().params
+        sc, doc = load_scenario(scenario) if scenario else (None, None)
+        settings = _settings(above_config=sc.settings() if sc else None)
+        targets = _targets(settings)
+        partials = node_files(p["partial_dtbs"], "--partial-dtb")
+        read = _files_read(output, p["inputs"], p["overlays"], [board_path(s["board"]) for s in settings], partials,
+                           p["kernel_images"], [s["kconfig_file"] for s in settings], config_files(settings))
+        texts = [*(sc.ops if sc else ()), *ops]
+        sims = [run(s.input, targets[s.target_key()], texts, p["overlays"], s["include_dirs"], board_path(s["board"]),
+                    partials, doc, len(sc.ops) if sc else 0) for s in settings]
+        _emit(render.simulation(fmt, sims, _console(output)), output,
+              [*read, *([scenario] if scenario else []), *(f for a in sims for f in a.files)])
+        failed = any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[s["fail_on"] or fail_on]
+                     for a, s in zip(sims, settings, strict=True) for f in a.findings)
+        return 1 if failed else 0
 
     _run(debug, body)
 

@@ -106,6 +106,8 @@ TABLE: dict[str, tuple[object, ...]] = {
         0x1300c8, 0x1300c8, 0x1300c8, 0x1300c8, 0x1360c8, 0x145000,
         0x14c000, 0x14c000, 0x14c000, 0x154000, 0x154000, 0x154000),
     "xen_image_max": (2 << 20,) * 5 + (8 << 20,) * 7,
+    "static_free_to_resv_list": (F, F, F, F, T, T, T, T, T, T, T, T),
+    "static_populate_from_resv": (F, F, F, F, T, T, T, T, T, T, T, T),
     "p2m_pool": (F, F, T, T, T, T, T, T, T, T, T, T),
     "sizes.timer_irqs": (4, 4, 4, 4, 4, 3, 3, 3, 3, 3, 0, 0),
     "sizes.csched2_private": (80, 80, 80, 80, 80, 80, 72, 72, 72, 72, 72, 72),

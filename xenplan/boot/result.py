@@ -7,15 +7,16 @@ slug and severity from the registry, and adds the hazards Xen never checks.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from xenplan.model.base import Range, SourceRef, XBase
 
 Outcome = Literal["boots", "panic", "crash", "hang"]
 Behaviour = Literal["PANIC", "PANIC-DBG", "CRASH", "HANG", "UB", "DROP", "WARN", "TRUNC", "HAZARD", "INFO"]
-Status = Literal["constructed", "failed", "not-reached"]
+Status = Literal["constructed", "failed", "not-reached", "destroyed"]
+"""``destroyed``: only after a run-time replay (``xenplan simulate``) destroyed it."""
 P2MKind = Literal["ram", "gicd", "gicr", "gicc", "vpl011", "gnttab", "magic", "shm", "mmio", "ext"]
 
 
@@ -105,3 +106,11 @@ class BootResult(XBase):
     events: tuple[Event, ...] = ()
     notes: tuple[str, ...] = ()
     heap_free: int | None = Field(default=None, description="bytes left in Xen's heap after the last domain")
+    _placement: Any = PrivateAttr(default=None)
+    """The allocator replay's answer (``PlacementResult``, with the heap's free lists), never
+    serialised: the run-time replay (``xenplan/boot/runtime``) continues from it."""
+
+    @property
+    def placement(self) -> Any:
+        """The allocator replay's ``PlacementResult``, or None where the heap was not replayed."""
+        return self._placement

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 
-from xenplan.boot.result import BootResult
+from xenplan.boot.result import BootResult, Event
 from xenplan.checks.finding import Finding, RelatedRegion
 from xenplan.checks.registry import REGISTRY, Rule, lookup, rules
 from xenplan.model.base import Range
@@ -32,19 +33,26 @@ def applies(rule: Rule, system: System) -> bool:
     return all(system.target.has(k) for k in rule.kconfig)
 
 
-def run(system: System, result: BootResult) -> list[Finding]:
+def event_findings(system: System, events: Iterable[Event]) -> list[Finding]:
+    """Events of the boot (or of the run-time replay) as findings: slug, severity and release from the registry."""
     debug = system.target.debug
     out: list[Finding] = []
-    for ev in result.events:
+    for ev in events:
         r = REGISTRY.get(ev.rule)
         out.append(Finding(
             rule=ev.rule, slug=r.slug if r else ev.rule.lower(),
-            severity=r.severity(ev.behaviour, debug=debug) if r else ("error" if ev.behaviour in (
-                "PANIC", "CRASH", "HANG") else "warning"),
+            severity=r.severity(ev.behaviour, debug=debug) if r else (
+                "error" if ev.behaviour in ("PANIC", "CRASH", "HANG") else "warning"),
             reached=ev.reached, message=ev.message, path=ev.path, property=ev.property,
             source=ev.source or system.sources.get(ev.path or ""),
             ranges=ev.ranges, related=tuple(RelatedRegion(path=x.path, ranges=x.ranges) for x in ev.related),
             since=r.since if r else None, xen_message=ev.xen_message))
+    return out
+
+
+def run(system: System, result: BootResult) -> list[Finding]:
+    debug = system.target.debug
+    out = event_findings(system, result.events)
     reached_all = result.outcome == "boots"
     by_path = {d.path: d for d in system.domains}
     ranges: dict[tuple[int, int], Range] = {}

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from xenplan.boot.result import BootResult, DomainResult
+from xenplan.boot.result import BootResult, DomainResult, Event
+from xenplan.boot.runtime import Runtime, parse_ops
 from xenplan.checks.dmap import pv_enabled
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import Domain, System, default_p2m_pool_mb
@@ -67,6 +68,58 @@ def _direct(system: System, result: BootResult) -> Iterator[Domain]:
             yield dom
 
 
+CANNED = ("balloon-out 4K", "populate 4K@TOP", "set-target MEMORY+4K", "increase-reservation 4K", "destroy")
+"""The run-time scenario ``check`` replays for every constructed static and 1:1 domain, one
+domain after the other on one replay (``xenplan simulate`` shows each step): release the top
+page, take it back, grow by one page, ask for one page with increase_reservation, destroy."""
+
+REPLAYED = ("RT-001", "RT-002", "RT-003", "RT-004", "RT-005", "RT-020")
+"""The rules whose findings come from the canned scenario (``xenplan simulate`` replaces them,
+for the domains it operates on, by what its own operations raised)."""
+
+_CANNED: list[tuple[BootResult, dict[tuple[str, str | None], list[Event]], frozenset[str]]] = []
+
+
+def canned_events(system: System, result: BootResult) -> tuple[dict[tuple[str, str | None], list[Event]],
+                                                                frozenset[str]]:
+    """The canned scenario's events by (rule, domain path), and the paths of the domains it
+    replayed; run once per result. "Grow by one page" sets the target one page above the
+    domain's ``max_pages`` (its RAM and any shared pages it owns)."""
+    if not _CANNED or _CANNED[0][0] is not result:
+        rt = Runtime(system, result, check_invariants=False)
+        replayed = [d for d in result.domains if d.status == "constructed" and (d.static or d.direct_map)
+                    and d.banks and d.name in rt.doms]
+        for d in replayed:
+            top = max(b.guest + b.size for b in d.banks or ())
+            grow = (rt.doms[d.name].max_pages + 1) << 12
+            ops = [f"{d.name} balloon-out 4K", f"{d.name} populate 4K@{top - 0x1000:#x}",
+                   f"{d.name} set-target {grow:#x}", f"{d.name} increase-reservation 4K", f"{d.name} destroy"]
+            for op in parse_ops(ops, rt.doms):
+                rt.apply(op)
+        events: dict[tuple[str, str | None], list[Event]] = {}
+        for ev in rt.events:
+            events.setdefault((ev.rule, ev.path), []).append(ev)
+        _CANNED[:] = [(result, events, frozenset(d.path for d in replayed))]
+    return _CANNED[0][1], _CANNED[0][2]
+
+
+def _replayed(system: System, result: BootResult, rule_id: str, prop: str,
+              model: Iterator[Hit]) -> Iterator[Hit]:
+    """One hit per domain the canned scenario raised ``rule_id`` for, saying what Xen did at
+    each step; a domain the boot never built cannot be replayed and keeps the hit read from
+    the model (``model``)."""
+    models = {d.path: d for d in system.domains}
+    events, replayed = canned_events(system, result)
+    for (rid, path), evs in events.items():
+        dom = models.get(path or "")
+        if rid != rule_id or dom is None:
+            continue
+        ranges = tuple(sorted({(r.start, r.size) for ev in evs for r in ev.ranges}))
+        yield Hit(message="; ".join(ev.message for ev in evs) + "; " + balloon_hint(system, dom),
+                  path=dom.path, property=prop, ranges=ranges or static_ranges(dom))
+    yield from (h for h in model if h.path not in replayed)
+
+
 @rule(id="RT-001", slug="static-page-freed-to-reserved-list", behaviour="INFO", since="4.17",
       xen_src="xen/arch/arm/mm.c: put_page_nr() -> xen/common/page_alloc.c: free_domstatic_page()",
       kconfig=("STATIC_MEMORY",))
@@ -77,6 +130,14 @@ def static_page_freed_to_reserved_list(system: System, result: BootResult) -> It
     domain's page count and queues it on that domain's private list of
     reserved pages. It never reaches the heap. (4.16 gives it to the heap:
     RT-020.)
+
+    Replayed: ``xenplan check`` runs the canned scenario on the booted
+    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
+    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
+    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
+    the message says what Xen did at each step; ``xenplan simulate``
+    replays any other sequence. A domain the boot never built is reported
+    from the model.
 
     Why it matters: memory a static guest gives back helps nobody else; only
     the same domain can take it again (RT-002). Sizing other domains on the
@@ -92,6 +153,11 @@ def static_page_freed_to_reserved_list(system: System, result: BootResult) -> It
     Fix: nothing to fix in the tree; plan static domains at their final size,
     or use a dynamic domain where memory must move between guests.
     """
+    yield from _replayed(system, result, "RT-001", "xen,static-mem", _model_001(system, result))
+
+
+def _model_001(system: System, result: BootResult) -> Iterator[Hit]:
+    """RT-001 read from the model, for a domain the boot never built."""
     for dom in _static_non_direct(system, result):
         yield Hit(message=f"{dom.name}: static pages it releases ({fmt_ranges(static_ranges(dom))}) go to its "
                           "own reserved list, never to Xen's heap; " + balloon_hint(system, dom),
@@ -107,6 +173,14 @@ def static_domain_cannot_grow(system: System, result: BootResult) -> Iterator[Hi
     earlier), one 4 KiB page at a time. A larger extent fails ("Cannot
     allocate static order-N pages"); an empty list fails ("failed to retrieve
     a reserved page"). The page may come back at any guest address.
+
+    Replayed: ``xenplan check`` runs the canned scenario on the booted
+    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
+    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
+    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
+    the message says what Xen did at each step; ``xenplan simulate``
+    replays any other sequence. A domain the boot never built is reported
+    from the model.
 
     Why it matters: the domain can never grow beyond what it released:
     ``xl mem-set`` / ``mem-max`` upwards has no effect, and a balloon driver
@@ -124,6 +198,11 @@ def static_domain_cannot_grow(system: System, result: BootResult) -> Iterator[Hi
     Fix: size the static banks for the largest memory the guest will need, and
     configure its balloon driver (if any) not to request more than it released.
     """
+    yield from _replayed(system, result, "RT-002", "xen,static-mem", _model_002(system, result))
+
+
+def _model_002(system: System, result: BootResult) -> Iterator[Hit]:
+    """RT-002 read from the model, for a domain the boot never built."""
     for dom in _static_non_direct(system, result):
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name} can never grow beyond its static banks ({fmt_ranges(rng)}): populating "
@@ -139,6 +218,14 @@ def increase_reservation_gives_heap_pages(system: System, result: BootResult) ->
     ordinary heap pages, up to its ``max_pages``. On an auto-translated guest
     they are not mapped anywhere; they only use up the headroom.
 
+    Replayed: ``xenplan check`` runs the canned scenario on the booted
+    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
+    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
+    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
+    the message says what Xen did at each step; ``xenplan simulate``
+    replays any other sequence. A domain the boot never built is reported
+    from the model.
+
     Why it matters: the domain ends up owning heap memory it cannot use, the
     heap shrinks for everyone else, and re-populating its own static pages
     (RT-002) afterwards fails with an over-allocation. Linux does not use this
@@ -153,6 +240,11 @@ def increase_reservation_gives_heap_pages(system: System, result: BootResult) ->
     Fix: run a guest whose memory driver uses populate_physmap only (Linux
     does), or use a dynamic domain.
     """
+    yield from _replayed(system, result, "RT-003", "xen,static-mem", _model_003(system, result))
+
+
+def _model_003(system: System, result: BootResult) -> Iterator[Hit]:
+    """RT-003 read from the model, for a domain the boot never built."""
     for dom in system.domains:
         direct = is_direct_mapped(system, result, dom)
         if not (dom.static_mem_present or direct):
@@ -173,6 +265,14 @@ def direct_map_balloon_frees_nothing(system: System, result: BootResult) -> Iter
     frame the domain still owns, and maps it 1:1 again; anything else fails
     ("mfn ... doesn't belong to dN").
 
+    Replayed: ``xenplan check`` runs the canned scenario on the booted
+    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
+    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
+    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
+    the message says what Xen did at each step; ``xenplan simulate``
+    replays any other sequence. A domain the boot never built is reported
+    from the model.
+
     Why it matters: ballooning such a domain frees nothing for anyone, and a
     balloon driver can only re-populate the very addresses it released. A
     driver that populates elsewhere (or a toolstack that expects memory back)
@@ -187,6 +287,11 @@ def direct_map_balloon_frees_nothing(system: System, result: BootResult) -> Iter
 
     Fix: do not rely on ballooning a direct-mapped domain; size it once.
     """
+    yield from _replayed(system, result, "RT-004", "direct-map", _model_004(system, result))
+
+
+def _model_004(system: System, result: BootResult) -> Iterator[Hit]:
+    """RT-004 read from the model, for a domain the boot never built."""
     for dom in _direct(system, result):
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name} is direct-mapped ({fmt_ranges(rng)}): pages it balloons out stay "
@@ -201,6 +306,14 @@ def static_memory_stranded_on_destroy(system: System, result: BootResult) -> Ite
     its pages end free and static on the dead domain's reserved list. Nothing
     at run time can take them: no toolstack path creates a static domain.
 
+    Replayed: ``xenplan check`` runs the canned scenario on the booted
+    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
+    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
+    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
+    the message says what Xen did at each step; ``xenplan simulate``
+    replays any other sequence. A domain the boot never built is reported
+    from the model.
+
     Why it matters: destroying or rebooting a static dom0less guest (``xl
     destroy``, a guest-initiated reboot handled as destroy) loses its memory
     until the whole system reboots; the guest cannot be restarted in place.
@@ -212,6 +325,11 @@ def static_memory_stranded_on_destroy(system: System, result: BootResult) -> Ite
     Fix: treat static domains as living as long as the host; restart the
     host, not the guest, or use a dynamic domain where restarts are needed.
     """
+    yield from _replayed(system, result, "RT-005", "xen,static-mem", _model_005(system, result))
+
+
+def _model_005(system: System, result: BootResult) -> Iterator[Hit]:
+    """RT-005 read from the model, for a domain the boot never built."""
     for dom in system.domains:
         if not dom.static_mem_present:
             continue
@@ -324,6 +442,14 @@ def static_pages_released_to_heap(system: System, result: BootResult) -> Iterato
     domain leaves behind, is freed into the general heap; a later populate
     by that domain takes whatever the heap gives.
 
+    Replayed: ``xenplan check`` runs the canned scenario on the booted
+    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
+    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
+    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
+    the message says what Xen did at each step; ``xenplan simulate``
+    replays any other sequence. A domain the boot never built is reported
+    from the model.
+
     Why it matters: after the first balloon-out, the static domain's memory
     is given to other domains and it receives heap memory in exchange: the
     isolation static allocation was chosen for is gone. (4.16 can also crash
@@ -336,6 +462,11 @@ def static_pages_released_to_heap(system: System, result: BootResult) -> Iterato
     Fix: use Xen 4.17 or later, where released static pages stay with their
     domain (RT-001), or make sure the guest never balloons.
     """
+    yield from _replayed(system, result, "RT-020", "xen,static-mem", _model_020(system, result))
+
+
+def _model_020(system: System, result: BootResult) -> Iterator[Hit]:
+    """RT-020 read from the model, for a domain the boot never built."""
     for dom in system.domains:
         if not dom.static_mem_present:
             continue

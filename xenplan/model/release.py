@@ -340,6 +340,17 @@ class XenRelease:
     virtual layout up to 4.17 (``config.h``); from 4.18 ``xen.lds.S`` asserts ``_end - _start <=
     XEN_VIRT_SIZE`` (8 MiB), "Xen is too big"."""
 
+    # -- run time (``xenplan/boot/runtime``) --
+    static_free_to_resv_list: bool
+    """A static page whose last reference goes (balloon-out, destruction) keeps ``PGC_static``
+    and is queued on its domain's ``resv_page_list`` (``put_page_nr()`` ->
+    ``free_domstatic_page()``, 4.17+). 4.16's ``put_page()`` calls ``free_domheap_page()``:
+    ``mark_page_free()`` drops ``PGC_reserved`` and the page joins the heap."""
+    static_populate_from_resv: bool
+    """``populate_physmap()`` of a static, not direct-mapped domain takes order-0 pages from
+    the domain's reserved list (``acquire_reserved_page()``, 4.17+); 4.16 has no such branch
+    and allocates from the heap (``alloc_domheap_pages()``)."""
+
     # -- heap replay --
     p2m_pool: bool
     """Domains have a P2M pool (``p2m_set_allocation()``, XSA-409): 4.16.3+, every 4.17+
@@ -483,6 +494,8 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         bug_alloc_boot_pages_line=_BUG_ALLOC_BOOT_PAGES[minor],
         xen_image_size=_XEN_IMAGE_SIZE[minor],
         xen_image_max=(8 if v.at_least(4, 18) else 2) << 20,
+        static_free_to_resv_list=at(4, 17),
+        static_populate_from_resv=at(4, 17),
         p2m_pool=_has_p2m_pool(v),
         sizes=_sizes(v),
     )

@@ -73,6 +73,16 @@ def _finding(f: Finding) -> dict[str, Any]:
     }
 
 
+def simulation_document(a: Analysis) -> dict[str, Any]:
+    """``document()`` plus the ``operations`` of a ``xenplan simulate`` run."""
+    from xenplan.simulate import Simulation, operation_json
+
+    doc = document(a)
+    if isinstance(a, Simulation):
+        doc["operations"] = [operation_json(r) for r in a.operations]
+    return doc
+
+
 def render(analyses: Sequence[Analysis], *, many: bool = False) -> str:
-    docs = [document(a) for a in analyses]
+    docs = [simulation_document(a) for a in analyses]
     return json.dumps(docs if many else docs[0], indent=1) + "\n"

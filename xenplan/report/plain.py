@@ -28,7 +28,7 @@ Row = tuple[str, str, tuple[str, str], str, str]
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 OUTCOME_STYLE = {"boots": "bold green", "panic": "bold red", "crash": "bold red", "hang": "bold red"}
-STATUS_STYLE = {"constructed": "green", "failed": "red", "not-reached": "dim"}
+STATUS_STYLE = {"constructed": "green", "failed": "red", "not-reached": "dim", "destroyed": "dim"}
 DOMAIN_COLUMNS = ("domain", "kind", "status", "memory", "guest RAM (guest → host, size)")
 
 # One cell wide in every terminal rich knows, besides printable ASCII.

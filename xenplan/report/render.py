@@ -126,6 +126,18 @@ def memory_map(fmt: str, analyses: Sequence[Analysis], screen: Screen, domain: s
     return console.export_text(styles=console.is_terminal)
 
 
+def simulation(fmt: str, analyses: Sequence[Analysis], screen: Screen) -> str:
+    """``xenplan simulate``: JSON (the check document plus ``operations``) or text."""
+    if fmt == "json":
+        return json_out.render(analyses, many=len(analyses) > 1)
+    from xenplan.report import text
+
+    console = screen.rich()
+    for a in analyses:
+        text.simulation(console, a)
+    return console.export_text(styles=console.is_terminal)
+
+
 def rules(fmt: str, screen: Screen) -> str:
     rs = list(all_rules())
     if fmt == "json":

@@ -85,3 +85,27 @@ def memory_map(console: Console, a: Analysis, domain: str | None = None) -> None
             console.print(p2m_table(d))
         else:
             console.print(Text(f"{d.name}: {d.status}, no guest map", style="dim"))
+
+
+def simulation(console: Console, a: Analysis) -> None:
+    """``xenplan simulate``: the check report on the final state, each operation with the
+    frames it touched, then the host map and the guest maps of the domains operated on."""
+    from xenplan.simulate import Simulation
+
+    check(console, a, a.findings)
+    if not isinstance(a, Simulation):
+        return
+    for i, r in enumerate(a.operations, 1):
+        style = "green" if r.result == "ok" else "red"
+        console.print(Text.assemble((f"{i}. {r.op}: ", "bold"), (r.result, style), f" (rc {r.rc})"))
+        for line in (r.xen_message or "").splitlines():
+            console.print(Text(f"   (XEN) {line}", style="yellow"))
+        for p in r.pages:
+            gfn = "unmapped" if p.gfn_start is None else f"gfn {p.gfn_start:#x}"
+            flags = f" [{', '.join(p.flags)}]" if p.flags else ""
+            console.print(f"   mfn [{p.mfn_start:#x}, {p.mfn_end:#x}) {gfn} -> {p.state} {p.owner or ''}{flags}",
+                          highlight=False, markup=False)
+    console.print(host_map_table(a))
+    for d in a.result.domains:
+        if d.name in a.changed:
+            console.print(p2m_table(d) if d.p2m else Text(f"{d.name}: {d.status}, no guest map", style="dim"))

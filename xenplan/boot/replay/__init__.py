@@ -112,4 +112,4 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
                                                                        or dom0_placed.outcome == "ok"):
         discard_modules(heap, board)
         after = heap.free_pages << PAGE_SHIFT
-    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), dom0_placed)
+    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), dom0_placed, heap=heap)

@@ -8,10 +8,10 @@ The failure messages are the ones Xen prints where a heap request of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from xenplan.boot.replay.buddy import PAGE_SHIFT
+from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain
 from xenplan.model.release import XenRelease
 
@@ -79,6 +79,9 @@ class PlacementResult:
     """dom0's RAM when the boot builds a classic dom0 (before any domU)."""
     budgeted: bool = False
     """Only the page budget was kept (``budget_domains``): no host address is known."""
+    heap: BuddyHeap | None = field(default=None, compare=False, repr=False)
+    """The heap's free lists once the boot is over, for the run-time replay to continue from
+    (``xenplan/boot/runtime``); it must copy them before changing anything."""
 
 
 def _merge(extents: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
