@@ -151,28 +151,40 @@ def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str |
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
+@click.option("-o", "--output", type=click.Path(), help="a file for the report (never one of the inputs); - is stdout")
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
+@click.option("--show-explanations", "explain", is_flag=True,
+              help="under each finding: the rest of its message, Xen's message and why it matters")
+@click.option("--statistics", is_flag=True, help="after the findings, their counts by rule (text and github)")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="auto: colour on a terminal, unless NO_COLOR is set")
 def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
           xen_version: str,
           arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
           fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
           partial_dtbs: tuple[str, ...], gic_spis: int,
           debug: bool, fmt: str,
-          output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str) -> None:
+          output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str, explain: bool,
+          statistics: bool, color: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
+    output = None if output == "-" else output
+
     def body() -> int:
         from xenplan.checks.select import filter_findings
         from xenplan.report import render
 
+        if statistics and fmt not in ("text", "github"):
+            raise click.BadParameter(f"counts by rule go with text or github output, not {fmt}",
+                                     param_hint="--statistics")
         analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
                                          kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
                                          gic_spis, output)
         for a in analyses:
             a.findings = filter_findings(a.findings, select, ignore)
-        _emit(render.check(fmt, analyses, _console(output)), output, [*read, *(f for a in analyses for f in a.files)])
+        _emit(render.check(fmt, analyses, _console(output, color), explain=explain, statistics=statistics), output,
+              [*read, *(f for a in analyses for f in a.files)])
         worst = max((SEVERITY_RANK[f.severity] for a in analyses for f in a.findings), default=-1)
         return 1 if worst >= SEVERITY_RANK[fail_on] else 0
 
@@ -183,15 +195,19 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 @target_options
 @click.option("--domain", help="only this domain's guest map")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the map to a file (never one of the inputs)")
+@click.option("-o", "--output", type=click.Path(), help="a file for the map (never one of the inputs); - is stdout")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="auto: colour on a terminal, unless NO_COLOR is set")
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
             xen_version: str,
             arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
             fdt_address: str | None, pa_bits: int | None, kernel_images: tuple[str, ...],
             partial_dtbs: tuple[str, ...], gic_spis: int,
             debug: bool, domain: str | None,
-            fmt: str, output: str | None) -> None:
+            fmt: str, output: str | None, color: str) -> None:
     """Show the host physical map and every domain's guest physical map."""
+    output = None if output == "-" else output
+
     def body() -> int:
         from xenplan.report import render
 
@@ -203,7 +219,7 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             if domain not in names:
                 raise click.BadParameter(f"no domain named {domain!r} (have: {', '.join(sorted(names))})",
                                          param_hint="--domain")
-        _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
+        _emit(render.memory_map(fmt, analyses, _console(output, color), domain), output,
               [*read, *(f for a in analyses for f in a.files)])
         return 0
 
@@ -233,10 +249,10 @@ def rule_cmd(rule_id: str) -> None:
     _emit(render.rule(r, _console(None)), None)
 
 
-def _console(output: str | None) -> Any:
+def _console(output: str | None, color: str = "auto") -> Any:
     from xenplan.report.render import console
 
-    return console(output)
+    return console(output, color)
 
 
 def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[str], board: str | None,
@@ -261,4 +277,4 @@ def _emit(text: str | None, output: str | None, inputs: Sequence[str] = ()) -> N
 
         write_output(output, text, inputs)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=True)  # the renderers decided about colour (--color)
