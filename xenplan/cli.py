@@ -194,7 +194,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 @main.command("map", epilog=EXAMPLES)
 @target_options
 @click.option("--domain", help="only this domain's guest map")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg", "html"]), default="text",
+              show_default=True, help="svg: a to-scale picture; html: the picture in a self-contained page")
 @click.option("-o", "--output", type=click.Path(), help="a file for the map (never one of the inputs); - is stdout")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="auto: colour on a terminal, unless NO_COLOR is set")

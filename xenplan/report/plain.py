@@ -219,8 +219,10 @@ def summary(a: Analysis, findings: Sequence[Finding]) -> str:
 
     r = a.result
     head = OUTCOME_WORDS[r.outcome]
-    if r.failed_at is not None:
-        head += f" at {r.failed_at.stage}" + (f" {r.failed_at.domain}" if r.failed_at.domain else "")
+    if r.failed_at is not None and r.failed_at.stage == "domain":
+        head += f" at domain {r.failed_at.domain}" if r.failed_at.domain else " building a domain"
+    elif r.failed_at is not None and r.failed_at.stage == "early-fdt":
+        head += " in the early device-tree scan"
     if not findings:
         return f"{head}; no findings"
     counts: list[str] = []

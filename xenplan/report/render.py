@@ -132,10 +132,10 @@ def check(fmt: str, analyses: Sequence[Analysis], screen: Screen, *, explain: bo
 def memory_map(fmt: str, analyses: Sequence[Analysis], screen: Screen, domain: str | None) -> str:
     if fmt == "json":
         return json_out.render(analyses, many=len(analyses) > 1)
-    if fmt == "svg":
+    if fmt in ("svg", "html"):
         from xenplan.report import svg
 
-        return svg.render(analyses, domain)
+        return svg.render(analyses, domain) if fmt == "svg" else svg.render_html(analyses, domain)
     from xenplan.report import text
 
     console = screen.rich()
