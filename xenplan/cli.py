@@ -45,7 +45,7 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(),
                      help="include directory for DTS"),
         click.option("--xen-version", default="4.22", show_default=True,
-                     help="4.16 … 4.22, a released X.Y.Z or 4.23-dev"),
+                     help="4.16 … 4.22, a released X.Y.Z or 4.23-dev; check: several (4.18,4.22) or all"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
         click.option("--kconfig", multiple=True, metavar="K=y,K=n",
                      help=f"Kconfig options xenplan models: {', '.join(kconfig_keys())}"),
@@ -134,17 +134,18 @@ def _analyse_inputs(inputs: Sequence[str], overlays: Sequence[str], board: str |
                     kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
                     kernel_images: Sequence[str], partial_dtbs: Sequence[str], gic_spis: int,
                     output: str | None) -> tuple[list[Any], list[str]]:
-    """The target options into a target, every input analysed against it, and the files the run
-    read so far (``-o`` may name none of them); ``-o`` is checked before any analysis runs."""
+    """The target options into a target per release, every input analysed against each (input by
+    input, oldest release first), and the files the run read so far (``-o`` may name none of them);
+    ``-o`` is checked before any analysis runs."""
     from xenplan.analysis import analyse
-    from xenplan.targets import board_path, node_files
+    from xenplan.targets import board_path, node_files, parse_versions
 
-    target = _target(xen_version, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
-                     kconfig_file)
+    targets = [_target(v, arch, kconfig, xen_image, fdt_address, pa_bits, gic_spis, board, kernel_images,
+                       kconfig_file) for v in parse_versions(xen_version)]
     board_file = board_path(board)
     partials = node_files(partial_dtbs, "--partial-dtb")
     read = _files_read(output, inputs, overlays, board_file, partials, kernel_images, kconfig_file)
-    return [analyse(p, target, overlays, include_dirs, board_file, partials) for p in inputs], read
+    return [analyse(p, t, overlays, include_dirs, board_file, partials) for p in inputs for t in targets], read
 
 
 @main.command(epilog=EXAMPLES)
@@ -211,7 +212,10 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
 
     def body() -> int:
         from xenplan.report import render
+        from xenplan.targets import parse_versions
 
+        if len(parse_versions(xen_version)) > 1:
+            raise click.BadParameter("a map shows one release", param_hint="--xen-version")
         analyses, read = _analyse_inputs(inputs, overlays, board, include_dirs, xen_version, arch, kconfig,
                                          kconfig_file, xen_image, fdt_address, pa_bits, kernel_images, partial_dtbs,
                                          gic_spis, output)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from xenplan.analysis import Analysis
     from xenplan.boot.result import DomainResult
+    from xenplan.checks import Rule
     from xenplan.checks.finding import Finding
 
 Segments = list[tuple[str, str | None]]
@@ -199,6 +200,19 @@ _KIND_WORDS = {"PANIC": "boot failures", "PANIC-DBG": "boot failures", "CRASH": 
                "INFO": "information"}
 
 
+def _kind_word(f: Finding, rule: Rule | None) -> str:
+    """What kind of problem a finding is, from its rule's behaviour and the severity this release gives it.
+
+    A rule that stops the newest releases may only warn on an older one
+    (``Xen 4.17 lets this through``): a warning of a stopping rule is a
+    problem the release lets through, never a boot failure.
+    """
+    b = rule.behaviour if rule is not None else ""
+    if b in ("PANIC", "CRASH", "HANG", "PANIC-DBG") and f.severity != "error":
+        return "debug-build assertions" if b == "PANIC-DBG" else "problems this release lets through"
+    return _KIND_WORDS.get(b, "other problems")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 or word == "info" else f"{n} {word}s"
 
@@ -234,8 +248,7 @@ def summary(a: Analysis, findings: Sequence[Finding]) -> str:
         if sev != "info":
             kinds: list[str] = []
             for f in of:
-                rule = lookup(f.rule)
-                word = _KIND_WORDS.get(rule.behaviour if rule is not None else "", "other problems")
+                word = _kind_word(f, lookup(f.rule))
                 if word not in kinds:
                     kinds.append(word)
             text += f" ({_and(kinds)})"

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from xenplan.analysis import Analysis
 from xenplan.checks import Rule
 from xenplan.checks import rules as all_rules
-from xenplan.report import json_out, plain
+from xenplan.errors import UsageError
+from xenplan.report import json_out, plain, releases
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -99,31 +100,52 @@ def console(output: str | None, color: str = "auto") -> Screen:
 
 def check(fmt: str, analyses: Sequence[Analysis], screen: Screen, *, explain: bool = False,
           statistics: bool = False) -> str:
-    """The report in ``fmt``; ``statistics`` (text and GitHub only) appends the counts by rule."""
+    """The report in ``fmt``; ``statistics`` (text and GitHub only) appends the counts by rule.
+
+    With several releases (``releases.several``): JSON becomes one
+    ``xenplan-releases/1`` document per input, GitHub annotations and JUnit
+    suites name their release, text closes each input with the verdict of
+    every release and what changes between them, and SARIF is refused
+    (code scanning keys a finding by its fingerprint, which the same
+    finding shares on every release: one upload per release).
+    """
+    multi = releases.several(analyses)
     if fmt == "json":
-        return json_out.render(analyses, many=len(analyses) > 1)
+        return releases.render_json(analyses) if multi else json_out.render(analyses, many=len(analyses) > 1)
     if fmt == "sarif":
+        if multi:
+            raise UsageError("--format", "SARIF takes one release per run (code scanning would merge the same "
+                             "finding of every release); run once per --xen-version, with a category each")
         from xenplan.report import sarif
 
         return sarif.render(analyses)
     if fmt == "junit":
         from xenplan.report import junit
 
-        return junit.render(analyses)
+        return junit.render(analyses, by_release=multi)
+    fallback = _RichFallback(screen)
     if fmt == "github":
         from xenplan.report import github
 
-        out = github.render(analyses)
+        out = github.render(analyses, by_release=multi)
     elif not screen.styled:
-        fallback = _RichFallback(screen)
-        out = "".join(plain.check(a, a.findings, screen.width, fallback, explain) for a in analyses)
+        parts: list[str] = []
+        for group in releases.grouped(analyses):
+            parts += [plain.check(a, a.findings, screen.width, fallback, explain) for a in group]
+            if multi:
+                parts.append(releases.digest(group, screen.width, fallback))
+        out = "".join(parts)
     else:
         from xenplan.report import text
 
-        console = screen.rich()
-        for a in analyses:
-            text.check(console, a, a.findings, explain)
-        out = console.export_text(styles=True)
+        out = ""
+        for group in releases.grouped(analyses):
+            console = screen.rich()
+            for a in group:
+                text.check(console, a, a.findings, explain)
+            out += console.export_text(styles=True)
+            if multi:
+                out += releases.digest(group, screen.width, fallback)
     if statistics:
         out += plain.statistics([f for a in analyses for f in a.findings])
     return out
