@@ -36,7 +36,6 @@ DOMAIN_COLUMNS = ("domain", "kind", "status", "memory", "guest RAM (guest → ho
 # One cell wide in every terminal rich knows, besides printable ASCII.
 _NARROW = frozenset("→—")
 _TRAILING_SPACE = re.compile(r"\s+$")
-_SENTENCE_MARKS = re.compile(r"[()\[\]]|[;.](?= )")
 
 
 class Fallback(Protocol):
@@ -104,6 +103,29 @@ def _one_line(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
 
 
+def _sentence_end(line: str) -> int:
+    """Where the first sentence of ``line`` ends: its first ``"; "`` or ``". "`` outside brackets, or -1."""
+    at = 0
+    while True:
+        ends = [i for i in (line.find("; ", at), line.find(". ", at)) if i >= 0]
+        if not ends:
+            return -1
+        i = min(ends)
+        head = line[:i]
+        if head.count("(") + head.count("[") <= head.count(")") + head.count("]"):
+            return i
+        at = i + 1
+
+
+def first_sentence(message: str) -> str:
+    """The message's first sentence on one line (what a concise finding line shows)."""
+    first = message.partition("\n")[0]
+    i = _sentence_end(first)
+    if i < 0:
+        return _one_line(first.strip())
+    return _one_line((first[:i] if first[i] == ";" else first[:i + 1]).strip())
+
+
 def split_message(message: str) -> tuple[str, str]:
     """The message's first sentence, and the rest, each on one line.
 
@@ -112,18 +134,10 @@ def split_message(message: str) -> tuple[str, str]:
     semicolons of their own), or at the end of the first line.
     """
     first, _, later = message.partition("\n")
-    depth = 0
-    for m in _SENTENCE_MARKS.finditer(first):
-        c = m.group()
-        if c in "([":
-            depth += 1
-        elif c in ")]":
-            depth = max(0, depth - 1)
-        elif depth == 0:
-            i = m.start()
-            head = first[:i] if c == ";" else first[:i + 1]
-            return _one_line(head.strip()), _joined([first[i + 2:], *later.splitlines()])
-    return _one_line(first.strip()), _joined(later.splitlines())
+    i = _sentence_end(first)
+    if i < 0:
+        return _one_line(first.strip()), _joined(later.splitlines())
+    return first_sentence(message), _joined([first[i + 2:], *later.splitlines()])
 
 
 def _joined(parts: Sequence[str]) -> str:
@@ -145,7 +159,7 @@ def finding_segments(f: Finding, input_path: str) -> Segments:
                      (f.severity, SEVERITY_STYLE[f.severity]), (" ", None)]
     if f.path and (f.source is None or f.source.line is None):
         out.append((f"{_one_line(f.path)}: ", None))
-    out.append((split_message(f.message)[0], None))
+    out.append((first_sentence(f.message), None))
     if not f.reached:
         out.append((" [not reached]", "dim"))
     return out
