@@ -40,9 +40,9 @@ fuzz: venv
 	$(BIN)/python benchmarks/fuzz.py --mutations $(MUTATIONS)
 
 # The map pictures of qemu-virt and zcu102 (SVG, HTML, and PNGs drawn by headless Chromium) in
-# build/map-picture/; docs/map-zcu102.png is refreshed from them.
+# out/map-picture/; docs/map-zcu102.png is refreshed from them.
 map-picture: venv
 	$(BIN)/python tools/map_picture.py --docs
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info out/map-picture

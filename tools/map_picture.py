@@ -1,7 +1,7 @@
 """Render the map pictures of the example boards and screenshot them: ``make map-picture``.
 
 For qemu-virt and zcu102: ``xenplan map --format svg`` and ``--format html``
-into ``build/map-picture/``, then headless Chromium draws each SVG to a PNG
+into ``out/map-picture/``, then headless Chromium draws each SVG to a PNG
 of the SVG's own size, so a person can look at what a browser shows.
 ``--docs`` also copies the zcu102 PNG to ``docs/map-zcu102.png``, the one
 the README shows.
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "build" / "map-picture"
+OUT = ROOT / "out" / "map-picture"
 BOARDS = {
     "qemu-virt": ["--xen-image", "0x40200000:0x154000", "--fdt-address", "0x48000000"],
     "zcu102": ["--xen-image", "0x5a00000:0x160000", "--fdt-address", "0x5c00000"],
