@@ -120,3 +120,17 @@ def test_docs_link_the_shipped_releases_schema() -> None:
     assert "../xenplan/data/schema/xenplan-releases-1.schema.json" in text
     assert schema("xenplan-releases-1.schema.json")["$defs"]["document"]["properties"]["schema"]["const"] == \
         "xenplan-releases/1"
+
+
+def test_inputs_on_different_releases_are_not_a_release_comparison() -> None:
+    """Each input may run on its own release (per-file settings): only one input on several releases compares."""
+    from xenplan.analysis import analyse
+    from xenplan.report import releases
+    from xenplan.targets import build_target
+
+    def on(path: Path, version: str) -> Any:
+        return analyse(str(path), build_target(xen_version=version, xen_image=QEMU[1], fdt_address=QEMU[3]))
+
+    a18, b22 = on(KERNEL, "4.18"), on(QEMU_VIRT, "4.22")
+    assert not releases.several([a18, b22])
+    assert releases.several([a18, on(KERNEL, "4.22"), b22])

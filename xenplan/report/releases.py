@@ -38,7 +38,9 @@ def grouped(analyses: Sequence[Analysis]) -> list[list[Analysis]]:
 
 
 def several(analyses: Sequence[Analysis]) -> bool:
-    return len({str(a.system.target.version) for a in analyses}) > 1
+    """Some input was analysed on more than one release (inputs that merely differ in release, each
+    by its own settings, are single-release runs)."""
+    return any(len({release(a) for a in g}) > 1 for g in grouped(analyses))
 
 
 def release(a: Analysis) -> str:
