@@ -5,7 +5,7 @@ EXAMPLE ?= examples/qemu-virt.dts
 # Where QEMU's virt board puts Xen and the DTB (examples/qemu-virt.dts header).
 BOARD ?= --xen-image 0x40200000:0x154000 --fdt-address 0x48000000
 
-.PHONY: run test venv bench bench-big bench-plan fuzz clean
+.PHONY: run test venv bench bench-big bench-plan fuzz map-picture clean
 
 # An editable install leaves xenplan uncompiled; where PYTHONDONTWRITEBYTECODE is set,
 # every run would compile it again (a third of a check's start-up), hence compileall.
@@ -43,5 +43,10 @@ MUTATIONS ?= 100000
 fuzz: venv
 	$(BIN)/python benchmarks/fuzz.py --mutations $(MUTATIONS)
 
+# The map pictures of qemu-virt and zcu102 (SVG, HTML, and PNGs drawn by headless Chromium) in
+# out/map-picture/; docs/map-zcu102.png is refreshed from them.
+map-picture: venv
+	$(BIN)/python tools/map_picture.py --docs
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info out/map-picture

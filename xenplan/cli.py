@@ -51,7 +51,7 @@ def target_options(fn: Callable[..., Any], inputs_required: bool = True) -> Call
         click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(),
                      help="include directory for DTS"),
         click.option("--xen-version", default="4.22", show_default=True,
-                     help="4.16 … 4.22, a released X.Y.Z or 4.23-dev"),
+                     help="4.16 … 4.22, a released X.Y.Z or 4.23-dev; check: several (4.18,4.22) or all"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
         click.option("--kconfig", multiple=True, metavar="K=y,K=n",
                      help=f"Kconfig options xenplan models: {', '.join(kconfig_keys())}"),
@@ -165,7 +165,7 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     them); ``-o`` is checked before any analysis runs."""
     from xenplan.analysis import analyse
     from xenplan.config import config_files
-    from xenplan.targets import board_path, node_files
+    from xenplan.targets import board_path, node_files, parse_versions
 
     p = click.get_current_context().params
     if p.get("imagebuilder") is not None or p.get("uboot_script") is not None:
@@ -173,13 +173,25 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     if not p["inputs"]:
         raise UsageError("INPUT", "missing: give a device tree, or --imagebuilder CONFIG / --uboot-script SCRIPT")
     settings = _settings()
-    targets = _targets(settings)
+    targets: dict[tuple[Any, ...], Any] = {}
+    runs: list[tuple[Any, tuple[Any, ...]]] = []
+    for s in settings:
+        try:
+            for v in parse_versions(s["xen_version"] or "4.22"):
+                key = (*s.target_key(), v)
+                if key not in targets:
+                    targets[key] = _target(v, s["arch"], s["kconfig"], s["xen_image"], s["fdt_address"],
+                                           s["pa_bits"], s["gic_spis"], s["board"], p["kernel_images"],
+                                           s["kconfig_file"])
+                runs.append((s, key))
+        except UsageError as exc:
+            raise s.blame(exc) from exc
     partials = node_files(p["partial_dtbs"], "--partial-dtb")
     read = _files_read(output, p["inputs"], p["overlays"], [board_path(s["board"]) for s in settings], partials,
                        p["kernel_images"], [s["kconfig_file"] for s in settings], config_files(settings))
-    analyses = [analyse(s.input, targets[s.target_key()], p["overlays"], s["include_dirs"], board_path(s["board"]),
-                        partials, s.node_ignores()) for s in settings]
-    return analyses, settings, read
+    analyses = [analyse(s.input, targets[key], p["overlays"], s["include_dirs"], board_path(s["board"]),
+                        partials, s.node_ignores()) for s, key in runs]
+    return analyses, [s for s, _ in runs], read
 
 
 def _analyse_ib(output: str | None) -> tuple[list[Any], list[Any], list[str]]:
@@ -253,7 +265,7 @@ def _targets(settings: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
 @ib_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
+@click.option("-o", "--output", type=click.Path(), help="a file for the report (never one of the inputs); - is stdout")
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
@@ -262,6 +274,11 @@ def _targets(settings: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
 @click.option("--baseline", type=click.Path(), metavar="FILE", help="report only findings not in this baseline")
 @click.option("--write-baseline", type=click.Path(), metavar="FILE",
               help="record today's findings in FILE as the baseline (then none of them is new)")
+@click.option("--show-explanations", "explain", is_flag=True,
+              help="under each finding: the rest of its message, Xen's message and why it matters")
+@click.option("--statistics", is_flag=True, help="after the findings, their counts by rule (text and github)")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="auto: colour on a terminal, unless NO_COLOR is set")
 def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
           xen_version: str,
           arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
@@ -270,13 +287,19 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
           imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
           assume_sizes: tuple[str, ...], imagebuilder_dialect: str | None, debug: bool, fmt: str,
           output: str | None, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str,
-          exit_zero: bool, baseline: str | None, write_baseline: str | None) -> None:
+          exit_zero: bool, baseline: str | None, write_baseline: str | None, explain: bool,
+          statistics: bool, color: str) -> None:
     """Simulate Xen booting INPUT (DTB or DTS) and report what would fail."""
+    output = None if output == "-" else output
+
     def body() -> int:
         from xenplan import baseline as baselines
         from xenplan.checks.select import filter_findings
         from xenplan.report import render
 
+        if statistics and fmt not in ("text", "github"):
+            raise click.BadParameter(f"counts by rule go with text or github output, not {fmt}",
+                                     param_hint="--statistics")
         analyses, settings, read = _analyse_inputs(output)
         for a, s in zip(analyses, settings, strict=True):
             a.findings = filter_findings(a.findings, s["select"] or (), s["ignore"] or ())
@@ -286,7 +309,7 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
             click.echo(f"xenplan: recorded {count} finding(s) in {write_baseline}", err=True)
         for path in filter(None, (write_baseline, baseline)):
             baselines.apply(path, analyses)
-        _emit(render.check(fmt, analyses, _console(output)), output,
+        _emit(render.check(fmt, analyses, _console(output, color), explain=explain, statistics=statistics), output,
               [*files, *filter(None, (baseline, write_baseline))])
         failed = any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[s["fail_on"] or "error"]
                      for a, s in zip(analyses, settings, strict=True) for f in a.findings)
@@ -299,8 +322,11 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 @functools.partial(target_options, inputs_required=False)
 @ib_options
 @click.option("--domain", help="only this domain's guest map")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the map to a file (never one of the inputs)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "svg", "html"]), default="text",
+              show_default=True, help="svg: a to-scale picture; html: the picture in a self-contained page")
+@click.option("-o", "--output", type=click.Path(), help="a file for the map (never one of the inputs); - is stdout")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="auto: colour on a terminal, unless NO_COLOR is set")
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
             xen_version: str,
             arch: str, kconfig: tuple[str, ...], kconfig_file: str | None, xen_image: str | None,
@@ -308,18 +334,23 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
             partial_dtbs: tuple[str, ...], gic_spis: int, config_file: str | None, no_config: bool,
             imagebuilder: str | None, uboot_script: str | None, imagebuilder_dir: str | None,
             assume_sizes: tuple[str, ...], imagebuilder_dialect: str | None, debug: bool, domain: str | None,
-            fmt: str, output: str | None) -> None:
+            fmt: str, output: str | None, color: str) -> None:
     """Show the host physical map and every domain's guest physical map."""
+    output = None if output == "-" else output
+
     def body() -> int:
         from xenplan.report import render
+        from xenplan.targets import parse_versions
 
-        analyses, _, read = _analyse_inputs(output)
+        analyses, settings, read = _analyse_inputs(output)
+        if any(len(parse_versions(s["xen_version"] or "4.22")) > 1 for s in settings):
+            raise click.BadParameter("a map shows one release", param_hint="--xen-version")
         if domain is not None:
             names = {d.name for a in analyses for d in a.result.domains}
             if domain not in names:
                 raise click.BadParameter(f"no domain named {domain!r} (have: {', '.join(sorted(names))})",
                                          param_hint="--domain")
-        _emit(render.memory_map(fmt, analyses, _console(output), domain), output,
+        _emit(render.memory_map(fmt, analyses, _console(output, color), domain), output,
               [*read, *(f for a in analyses for f in a.files)])
         return 0
 
@@ -502,10 +533,10 @@ def rule_cmd(rule_id: str) -> None:
     _emit(render.rule(r, _console(None)), None)
 
 
-def _console(output: str | None) -> Any:
+def _console(output: str | None, color: str = "auto") -> Any:
     from xenplan.report.render import console
 
-    return console(output)
+    return console(output, color)
 
 
 def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[str], boards: Sequence[str | None],
@@ -532,4 +563,4 @@ def _emit(text: str | None, output: str | None, inputs: Sequence[str] = ()) -> N
 
         write_output(output, text, inputs)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=True)  # the renderers decided about colour (--color)

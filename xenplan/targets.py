@@ -159,6 +159,26 @@ def parse_version(text: str) -> XenVersion:
     return version
 
 
+def parse_versions(text: str) -> list[str]:
+    """``--xen-version`` naming several releases: ``4.18,4.22``, or ``all``, oldest first, each once.
+
+    ``all`` is every released line xenplan models (4.16 … 4.22, each at its
+    newest point release); a development tree (4.23-dev) moves under its
+    users, so it is only compared when named (``all,4.23-dev``).
+    """
+    from xenplan.model.target import POINT_RELEASES
+
+    names: list[str] = []
+    for item in text.split(","):
+        names += [f"{a}.{b}" for a, b in sorted(POINT_RELEASES)] if item == "all" else [item]
+    versions: dict[str, tuple[XenVersion, str]] = {}
+    for n in names:
+        v = parse_version(n)
+        versions.setdefault(str(v), (v, n))
+    ordered = sorted(versions.values(), key=lambda vn: (vn[0].major, vn[0].minor, vn[0].dev, vn[0].patch))
+    return [n for _, n in ordered]
+
+
 def node_files(items: Iterable[str] | Mapping[str, str], option: str) -> dict[str, str]:
     """``NODE=FILE`` items (or a mapping already) as ``{node: file}``."""
     if isinstance(items, Mapping):

@@ -40,16 +40,17 @@ class Counting(render._RichFallback):
         return super().table(title, columns, rows)
 
 
-def through_rich(a: Analysis, width: int) -> str:
+def through_rich(a: Analysis, width: int, explain: bool = False) -> str:
     c = rich_console(width)
-    text.check(c, a, a.findings)
+    text.check(c, a, a.findings, explain)
     return c.export_text(styles=False)
 
 
+@pytest.mark.parametrize("explain", [False, True])
 @pytest.mark.parametrize("width", [120, 80, 47])
-def test_examples_print_the_same(examples: list[Analysis], board: Analysis, width: int) -> None:
+def test_examples_print_the_same(examples: list[Analysis], board: Analysis, width: int, explain: bool) -> None:
     for a in [board, *examples]:
-        assert plain.check(a, a.findings, width, Counting(width)) == through_rich(a, width), a.input
+        assert plain.check(a, a.findings, width, Counting(width), explain) == through_rich(a, width, explain), a.input
 
 
 def test_ascii_examples_never_need_rich(examples: list[Analysis]) -> None:
@@ -59,9 +60,22 @@ def test_ascii_examples_never_need_rich(examples: list[Analysis]) -> None:
         assert fallback.calls == 0, a.input
 
 
-def test_the_tricky_finding_goes_to_rich(board: Analysis) -> None:
+def test_the_tricky_finding_stays_one_line(board: Analysis) -> None:
+    """A message with a line break and quotes prints as one line, its second line in the explanation."""
+    out = plain.check(board, board.findings, 100, Counting(100), explain=True).splitlines()
+    line = next(x for x in out if " MOD-004 " in x)
+    assert line.endswith('/chosen/domU2/module@4b000000: 100% of "a,b": 0x1 < 0x2 & done')
+    assert "    second line" in out
+    assert not any("\r" in x for x in out)
+
+
+def test_the_tricky_verdict_goes_to_rich(board: Analysis) -> None:
     fallback = Counting(100)
-    plain.check(board, board.findings, 100, fallback)
+    tricky = board.result.model_copy(update={"failed_at": board.result.failed_at.model_copy(  # type: ignore[union-attr]
+        update={"message": "caf\u00e9\u4e2d"})})
+    import dataclasses
+
+    plain.check(dataclasses.replace(board, result=tricky), board.findings, 100, fallback)
     assert fallback.calls > 0
 
 

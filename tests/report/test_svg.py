@@ -1,104 +1,138 @@
-"""The memory-map picture: one SVG document, recorded from rich, that shows
-the host map and each guest map in proportion, with the domain colours."""
+"""The memory-map picture: a hand-written SVG (and an HTML page around it) that draws the host
+address space to scale, each domain's guest RAM beside it, and hover titles with addresses."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import shutil
+import struct
+import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from xenplan.analysis import Analysis
 from xenplan.report import svg
-from xenplan.report.svg import Run
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-def svg_text(doc: str) -> str:
-    """The characters the picture shows, in document order (rich writes
-    ``&#160;`` for spaces)."""
+def parse(doc: str) -> ET.Element:
     root = ET.fromstring(doc)
     assert root.tag == SVG_NS + "svg"
-    return "".join(t.text or "" for t in root.iter(SVG_NS + "text")).replace("\xa0", " ")
+    return root
 
 
-def recorded(board: Analysis, domain: str | None = None) -> str:
-    c = svg.console()
-    c.print(svg.picture(board, domain))
-    return c.export_text()
+def titles(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(SVG_NS + "title")]
 
 
-def test_is_one_svg_document(board: Analysis) -> None:
+def shown(root: ET.Element) -> str:
+    return "\n".join(t.text or "" for t in root.iter(SVG_NS + "text"))
+
+
+def test_is_well_formed_svg(board: Analysis, examples: list[Analysis]) -> None:
+    for analyses in ([board], examples):
+        root = parse(svg.render(analyses, None))
+        assert float(root.get("width", "0")) > 0 and float(root.get("height", "0")) > 0
+
+
+def test_every_region_and_bank_has_its_addresses_in_a_title(board: Analysis, examples: list[Analysis]) -> None:
+    for a in [board, *examples]:
+        hover = "\n".join(titles(parse(svg.render([a], None))))
+        for h in a.result.host_map:
+            if h.kind != "none":
+                assert f"[{h.start:#x}, {h.start + h.size:#x})" in hover, (a.input, h)
+        for d in a.result.domains:
+            assert d.path in hover, (a.input, d.name)
+            for b in d.banks or ():
+                assert f"guest [{b.guest:#x}, {b.guest + b.size:#x})" in hover, (a.input, d.name, b)
+                if b.host is not None:
+                    assert f"host [{b.host:#x}, {b.host + b.size:#x})" in hover, (a.input, d.name, b)
+
+
+def test_domains_and_the_verdict_are_drawn(board: Analysis) -> None:
+    text = shown(parse(svg.render([board], None)))
+    assert "tests/report/data/board.dts" in text and "verdict: panic at domain domU2 [PAGE-003]" in text
+    assert "domU1" in text and "domU2" in text
+    assert "no guest RAM: failed" in text
+    assert "0x40000000 128 MiB → host 0x70000000" in text
+
+
+def test_a_domain_keeps_its_colour_from_host_to_guest(board: Analysis) -> None:
     doc = svg.render([board], None)
-    assert doc.lstrip().startswith("<svg")
-    shown = svg_text(doc)
-    for want in ("host physical map", "domU1: guest physical map (dynamic, constructed)",
-                 "domU2: guest physical map (static, failed): no guest map", "0x70000000", "(Xen image)"):
-        assert want in shown
+    domu1 = svg.DOMAIN_COLOURS[0]
+    host = re.search(r"<title>inuse /chosen/domU1: [^<]*</title>\s*<rect [^>]*fill=\"([^\"]+)\"", doc)
+    assert host is not None and host.group(1) == domu1
+    assert f'class="band" d="M{svg.HOST_X + svg.HOST_W},' in doc and f'fill="{domu1}" fill-opacity="0.28"' in doc
 
 
-def test_domain_colours_follow_the_domain(board: Analysis) -> None:
-    doc = svg.render([board], None)
-    domu1, domu2 = svg.DOMAIN_COLOURS[:2]
-    # domU1's host RAM and its guest RAM share a colour; domU2's static pages have the next one
-    assert doc.count(domu1) >= 1 and doc.count(domu2) >= 1
-    assert svg.KIND_COLOUR["xen"] in doc
-    assert svg.KIND_COLOUR["gnttab"] in doc
+def test_holes_without_ram_are_shortened_and_marked(examples: list[Analysis]) -> None:
+    zcu = next(a for a in examples if a.input.endswith("examples/zcu102.dts"))
+    root = parse(svg.render([zcu], None))
+    assert any(t.startswith("no RAM: [0x7ff00000, 0x800000000)") for t in titles(root))
+    assert "30.00 GiB without RAM" in shown(root)
+    boxes = svg.host_boxes(zcu, 0)
+    hole = next(b for b in boxes if b.hole)
+    assert hole.h == svg.GAP_H < max(b.h for b in boxes)
 
 
-def test_same_input_same_picture(board: Analysis) -> None:
-    assert svg.render([board], None) == svg.render([board], None)
+def test_heights_follow_sizes_with_a_floor() -> None:
+    hs, cut = svg.heights([1 << 12, 1 << 30, 1 << 31], total=600)
+    assert sum(hs) == pytest.approx(max(600, 3 * svg.MIN_H + svg.COLUMN_H / 2))
+    assert hs[0] == svg.MIN_H and hs[2] == pytest.approx(2 * hs[1]) and cut == set()
+    big, cut = svg.heights([1 << 20, 1 << 36, 1 << 30, 1 << 30], total=800, cappable=[False, True, False, False])
+    assert cut == {1} and big[1] == pytest.approx(800 / 5) and big[2] == pytest.approx(big[3])
 
 
 def test_one_domain(board: Analysis) -> None:
-    out = recorded(board, "domU1")
-    assert "domU1: guest physical map" in out
-    assert "domU2" in out  # the host map still names its owner
-    assert "domU2: guest physical map" not in out
-
-
-def test_bar_fills_its_width_and_marks_holes() -> None:
-    runs = [Run(0x40000000, 0x1000, "#000000", "dtb"), Run(0x40001000, 1 << 30, "#111111", "heap"),
-            Run(0x100000000, 1 << 20, "#222222", "far")]
-    bar = svg.bar(runs, 50)
-    assert bar.cell_len == 50
-    assert bar.plain.count("┆") == 1
-    assert "heap" in bar.plain
-    widths = svg._widths(runs, 49)
-    assert sum(widths) == 49
-    assert widths[0] >= 1 and widths[1] > widths[2] > widths[0]
-
-
-def test_many_regions_still_one_cell_each() -> None:
-    runs = [Run(i * 0x1000, 0x1000, "#000000", "x") for i in range(200)]
-    assert svg._widths(runs, 100) == [1] * 200
-
-
-def test_axis_shows_the_ends() -> None:
-    runs = [Run(0x40000000, 0x1000, "#000000", "a"), Run(0x140000000 - 0x1000, 0x1000, "#000000", "b")]
-    axis = svg.axis(runs, 40).plain
-    assert axis.startswith("0x40000000 ") and axis.endswith(" 0x140000000") and len(axis) == 40
+    text = shown(parse(svg.render([board], "domU1")))
+    assert "0x40000000 128 MiB → host 0x70000000" in text
+    assert "no guest RAM: failed" not in text
 
 
 def test_empty_maps(board: Analysis) -> None:
     empty = dataclasses.replace(board, result=board.result.model_copy(update={"host_map": (), "domains": ()}))
-    assert "host physical map: nothing mapped" in recorded(empty)
-    assert svg_text(svg.render([empty], None))
+    assert "nothing mapped" in shown(parse(svg.render([empty], None)))
 
 
-def test_examples(examples: list[Analysis]) -> None:
-    doc = svg.render(examples, None)
-    shown = svg_text(doc)
-    for a in examples:
-        assert a.input in shown
-        for d in a.result.domains:
-            assert f"{d.name}: guest physical map" in shown
-
-
-def test_ignores_the_terminal_environment(board: Analysis, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = svg.render([board], None)
+def test_deterministic_and_blind_to_the_terminal(board: Analysis, examples: list[Analysis],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    before = svg.render([board, *examples], None), svg.render_html(examples, None)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "40")
     monkeypatch.setenv("TERM", "dumb")
-    assert svg.render([board], None) == before
+    assert (svg.render([board, *examples], None), svg.render_html(examples, None)) == before
+
+
+def test_html_is_self_contained(examples: list[Analysis]) -> None:
+    page = svg.render_html(examples, None)
+    assert page.startswith("<!DOCTYPE html>")
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", page)) == {"http://www.w3.org/2000/svg"}, "only the namespace"
+    assert not re.search(r"\b(?:src|href)\s*=|@import|url\(", page)
+    svg_part = page[page.index("<svg"):page.index("</svg>") + len("</svg>")]
+    parse(svg_part)
+    for a in examples:
+        assert f"<h2>{a.input}: host physical map</h2>" in page
+
+
+def test_chromium_draws_it(tmp_path: Path, examples: list[Analysis]) -> None:
+    """What a person sees: headless Chromium renders the SVG to a PNG of the SVG's size."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    qemu = next(a for a in examples if a.input.endswith("examples/qemu-virt.dts"))
+    doc = svg.render([qemu], None)
+    src, png = tmp_path / "map.svg", tmp_path / "map.png"
+    src.write_text(doc, encoding="utf-8")
+    root = parse(doc)
+    w, h = int(root.get("width", "0")), int(root.get("height", "0"))
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--force-device-scale-factor=1", f"--screenshot={png}", f"--window-size={w},{h}",
+                    src.as_uri()], check=True, capture_output=True, timeout=120)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (w, h)
+    assert len(data) > 10_000, "more than a blank page"

@@ -33,14 +33,12 @@ domains
 │ domU1  │ dynamic │ constructed │ 128 MiB │ 0x40000000 → 0x70000000, 128 MiB │
 │ domU2  │ static  │ failed      │ 256 MiB │ —                                │
 └────────┴─────────┴─────────────┴─────────┴──────────────────────────────────┘
-error   PAGE-003 (static-over-allocation) tests/report/data/board.dts:29: /chosen/domU2: domU2 asks
-for 256 MiB but its banks hold 512 MiB
-warning MOD-004 (module-dropped) board,v2:final.dtb: offset 0x2c8: /chosen/domU2/module@4b000000:
-100% of "a,b": 0x1 < 0x2 & done
-second line
-info    RT-001 (static-page-freed-to-reserved-list) pages go to the reserved list  [not reached: Xen
-stops earlier]
+tests/report/data/board.dts:29: PAGE-003 error domU2 asks for 256 MiB but its banks hold 512 MiB
+board,v2:final.dtb: offset 0x2c8: MOD-004 warning /chosen/domU2/module@4b000000: 100% of "a,b": 0x1 < 0x2 & done
+tests/report/data/board.dts: RT-001 info pages go to the reserved list [not reached]
 note: no --kernel-image: kernels assumed
+Xen panics at domain domU2; 1 error (boot failures), 1 warning (settings Xen ignores), 1 info; 1 not
+reached
 """
 
 
@@ -62,17 +60,48 @@ def test_check_without_findings(board: Analysis) -> None:
     text.check(c, ok, [])
     out = lines(printed(c))
     assert out[:2] == ["tests/report/data/board.dts  (Xen 4.22.0, arm64)", "verdict: boots"]
-    assert out[-1] == "no findings"
+    assert out[-1] == "Xen boots; no findings"
 
 
-def test_hang_has_no_message(board: Analysis) -> None:
-    from xenplan.boot.result import FailedAt
+EXPLAINED = """\
+tests/report/data/board.dts:29: PAGE-003 error domU2 asks for 256 MiB but its banks hold 512 MiB
+    node /chosen/domU2, property memory
+    Xen prints: Failed to allocate requested static memory for domain d2.
+    why it matters: the domain is never built and Xen stops booting.
+board,v2:final.dtb: offset 0x2c8: MOD-004 warning /chosen/domU2/module@4b000000: 100% of "a,b": 0x1 < 0x2 & done
+    node /chosen/domU2/module@4b000000, property reg
+    second line
+    why it matters: the failure shows up later, as a missing kernel.
+tests/report/data/board.dts: RT-001 info pages go to the reserved list [not reached]
+    why it matters: memory a static guest gives back helps nobody else; only the same domain can
+    take it again (RT-002). Sizing other domains on the assumption that ballooning frees memory does
+    not work.
+    not reached: Xen stops before it gets here
+"""
 
-    hung = board.result.model_copy(update={"outcome": "hang", "dropped_modules": (),
-                                           "failed_at": FailedAt(stage="domain", domain="domU2", rule="ALLOC-007")})
+
+def test_show_explanations(board: Analysis) -> None:
+    """--show-explanations: the node, the rest of the message, Xen's message, why the rule matters."""
     c = console()
-    c.print(text.verdict(dataclasses.replace(board, result=hung)))
-    assert lines(printed(c))[1] == "verdict: hang at domain domU2 [ALLOC-007] (Xen never finishes)"
+    text.check(c, board, board.findings, explain=True)
+    out = lines(printed(c))
+    first = out.index(lines(EXPLAINED)[0])
+    assert out[first:first + len(lines(EXPLAINED))] == lines(EXPLAINED)
+
+
+def test_boots_with_errors_reads_as_one_statement(board: Analysis, examples: list[Analysis]) -> None:
+    """A board that boots and still has errors: the summary says both, naming what the errors are."""
+    from xenplan.report.plain import summary
+
+    ok = dataclasses.replace(board, result=board.result.model_copy(
+        update={"outcome": "boots", "failed_at": None, "dropped_modules": ()}))
+    errors = [f.model_copy(update={"severity": "error"}) for f in board.findings[1:2]]
+    errors.append(errors[0].model_copy(update={"rule": "RT-003", "slug": "increase-reservation-gives-heap-pages"}))
+    assert summary(ok, errors) == "Xen boots; 2 errors (settings Xen ignores and run-time hazards)"
+    for a in examples:
+        s = summary(a, a.findings)
+        assert s.startswith({"boots": "Xen boots", "panic": "Xen panics", "crash": "Xen crashes",
+                             "hang": "Xen hangs"}[a.result.outcome]), s
 
 
 MAP = """\
@@ -121,4 +150,5 @@ def test_narrow_console_wraps_but_keeps_every_word(board: Analysis) -> None:
     text.check(c, board, board.findings)
     flat = " ".join(printed(c).split())
     assert "domU2 asks for 256 MiB but its banks hold 512 MiB" in flat
-    assert "[not reached: Xen stops earlier]" in flat
+    assert "[not reached]" in flat
+    assert "1 error (boot failures), 1 warning (settings Xen ignores), 1 info; 1 not reached" in flat

@@ -25,11 +25,11 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def line(f: Finding, a: Analysis) -> str:
+def line(f: Finding, a: Analysis, by_release: bool = False) -> str:
     props = [("file", f.source.file if f.source is not None else a.input)]
     if f.source is not None and f.source.line is not None:
         props.append(("line", str(f.source.line)))
-    props.append(("title", f"{f.rule} {f.slug}"))
+    props.append(("title", f"{f.rule} {f.slug}" + (f" (Xen {a.system.target.version})" if by_release else "")))
     message = f"{f.path}: {f.message}" if f.path else f.message
     if not f.reached:
         message += " (not reached: Xen stops earlier)"
@@ -37,5 +37,6 @@ def line(f: Finding, a: Analysis) -> str:
     return f"::{COMMAND[f.severity]} {head}::{escape_data(message)}"
 
 
-def render(analyses: Sequence[Analysis]) -> str:
-    return "".join(line(f, a) + "\n" for a in analyses for f in a.findings)
+def render(analyses: Sequence[Analysis], by_release: bool = False) -> str:
+    """``by_release``: several releases in one run; each title names the release its finding is from."""
+    return "".join(line(f, a, by_release) + "\n" for a in analyses for f in a.findings)

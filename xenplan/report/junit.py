@@ -39,10 +39,10 @@ def _finding_line(f: Finding) -> str:
     return text
 
 
-def _verdict_case(suite: ET.Element, a: Analysis) -> bool:
+def _verdict_case(suite: ET.Element, a: Analysis, name: str) -> bool:
     r = a.result
     t = a.system.target
-    case = ET.SubElement(suite, "testcase", name=f"boot (Xen {t.version}, {t.arch})", classname=_x(a.input),
+    case = ET.SubElement(suite, "testcase", name=f"boot (Xen {t.version}, {t.arch})", classname=name,
                          file=_x(a.input))
     if r.outcome == "boots":
         return False
@@ -61,9 +61,9 @@ def _verdict_case(suite: ET.Element, a: Analysis) -> bool:
     return True
 
 
-def _rule_case(suite: ET.Element, a: Analysis, rule: str, fs: list[Finding]) -> bool:
+def _rule_case(suite: ET.Element, a: Analysis, rule: str, fs: list[Finding], name: str) -> bool:
     first = fs[0]
-    case = ET.SubElement(suite, "testcase", name=f"{rule} {first.slug}", classname=_x(a.input),
+    case = ET.SubElement(suite, "testcase", name=f"{rule} {first.slug}", classname=name,
                          file=_x(first.source.file if first.source is not None else a.input))
     if first.source is not None and first.source.line is not None:
         case.set("line", str(first.source.line))
@@ -78,17 +78,19 @@ def _rule_case(suite: ET.Element, a: Analysis, rule: str, fs: list[Finding]) -> 
     return False
 
 
-def document(analyses: Sequence[Analysis]) -> ET.Element:
+def document(analyses: Sequence[Analysis], by_release: bool = False) -> ET.Element:
+    """``by_release``: several releases in one run; each suite (and its cases' class) names its release."""
     root = ET.Element("testsuites", name="xenplan")
     total_tests = total_failures = 0
     for a in analyses:
-        suite = ET.SubElement(root, "testsuite", name=_x(a.input))
+        name = _x(a.input + (f" (Xen {a.system.target.version})" if by_release else ""))
+        suite = ET.SubElement(root, "testsuite", name=name)
         by_rule: dict[str, list[Finding]] = {}
         for f in a.findings:
             by_rule.setdefault(f.rule, []).append(f)
-        failures = int(_verdict_case(suite, a))
+        failures = int(_verdict_case(suite, a, name))
         for rule, fs in by_rule.items():
-            failures += _rule_case(suite, a, rule, fs)
+            failures += _rule_case(suite, a, rule, fs, name)
         tests = 1 + len(by_rule)
         suite.set("tests", str(tests))
         suite.set("failures", str(failures))
@@ -107,7 +109,7 @@ def document(analyses: Sequence[Analysis]) -> ET.Element:
     return root
 
 
-def render(analyses: Sequence[Analysis]) -> str:
-    root = document(analyses)
+def render(analyses: Sequence[Analysis], by_release: bool = False) -> str:
+    root = document(analyses, by_release)
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

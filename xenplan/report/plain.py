@@ -14,6 +14,7 @@ the same words.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from xenplan.analysis import Analysis
     from xenplan.boot.result import DomainResult
+    from xenplan.checks import Rule
     from xenplan.checks.finding import Finding
 
 Segments = list[tuple[str, str | None]]
@@ -96,18 +98,198 @@ def domain_rows(a: Analysis) -> list[Row]:
     return rows
 
 
-def finding_segments(f: Finding) -> Segments:
-    out: Segments = [(f"{f.severity:<7} ", SEVERITY_STYLE[f.severity]), (f"{f.rule} ", "bold"), (f"({f.slug}) ", None)]
+def _one_line(text: str) -> str:
+    """Control characters (a message may quote raw property bytes) as spaces, so a finding stays one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+
+
+def _sentence_end(line: str) -> int:
+    """Where the first sentence of ``line`` ends: its first ``"; "`` or ``". "`` outside brackets, or -1."""
+    at = 0
+    while True:
+        ends = [i for i in (line.find("; ", at), line.find(". ", at)) if i >= 0]
+        if not ends:
+            return -1
+        i = min(ends)
+        head = line[:i]
+        if head.count("(") + head.count("[") <= head.count(")") + head.count("]"):
+            return i
+        at = i + 1
+
+
+def first_sentence(message: str) -> str:
+    """The message's first sentence on one line (what a concise finding line shows)."""
+    first = message.partition("\n")[0]
+    i = _sentence_end(first)
+    if i < 0:
+        return _one_line(first.strip())
+    return _one_line((first[:i] if first[i] == ";" else first[:i + 1]).strip())
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """The message's first sentence, and the rest, each on one line.
+
+    A sentence ends at the first ``"; "`` or ``". "`` outside brackets and
+    parentheses (the address ranges inside them carry commas and
+    semicolons of their own), or at the end of the first line.
+    """
+    first, _, later = message.partition("\n")
+    i = _sentence_end(first)
+    if i < 0:
+        return _one_line(first.strip()), _joined(later.splitlines())
+    return first_sentence(message), _joined([first[i + 2:], *later.splitlines()])
+
+
+def _joined(parts: Sequence[str]) -> str:
+    return _one_line(" ".join(x.strip() for x in parts if x.strip()))
+
+
+def location(f: Finding, input_path: str) -> str:
+    """``file:line:`` (a DTB: ``file: offset 0x2c8:``), or the input when the finding has no source."""
     if f.source is not None and f.source.line is not None:
-        out.append((f"{f.source.file}:{f.source.line}: ", "dim"))
-    elif f.source is not None and f.source.offset is not None:
-        out.append((f"{f.source.file}: offset {f.source.offset:#x}: ", "dim"))
-    if f.path:
-        out.append((f"{f.path}: ", None))
-    out.append((f.message, None))
+        return f"{f.source.file}:{f.source.line}:"
+    if f.source is not None and f.source.offset is not None:
+        return f"{f.source.file}: offset {f.source.offset:#x}:"
+    return f"{f.source.file if f.source is not None else input_path}:"
+
+
+def finding_segments(f: Finding, input_path: str) -> Segments:
+    """One line: ``path:line: ID severity first sentence``; the node path when there is no line to point at."""
+    out: Segments = [(_one_line(location(f, input_path)) + " ", "dim"), (f.rule, "bold"), (" ", None),
+                     (f.severity, SEVERITY_STYLE[f.severity]), (" ", None)]
+    if f.path and (f.source is None or f.source.line is None):
+        out.append((f"{_one_line(f.path)}: ", None))
+    out.append((first_sentence(f.message), None))
     if not f.reached:
-        out.append(("  [not reached: Xen stops earlier]", "dim"))
+        out.append((" [not reached]", "dim"))
     return out
+
+
+EXPLAIN_INDENT = "    "
+
+
+@functools.cache
+def _why(rule_id: str) -> str | None:
+    """The rule's "Why it matters" on one line (read once per rule: the docstring split is a regex)."""
+    from xenplan.checks import lookup
+
+    r = lookup(rule_id)
+    why = r.doc_sections().get("Why it matters") if r is not None else None
+    return "why it matters: " + " ".join(why.split()) if why else None
+
+
+def explanation(f: Finding, width: int) -> list[str]:
+    """What ``--show-explanations`` adds under a finding, wrapped to ``width`` and indented.
+
+    The node and property, the rest of the message, Xen's console message,
+    and the rule's "Why it matters". Lines of narrow characters are wrapped
+    here (the same words whichever renderer prints them); others stay whole.
+    """
+    parts: list[str] = []
+    if f.path:
+        parts.append(f"node {f.path}" + (f", property {f.property}" if f.property else ""))
+    rest = split_message(f.message)[1]
+    if rest:
+        parts.append(rest)
+    if f.xen_message:
+        parts.append(f"Xen prints: {f.xen_message}")
+    why = _why(f.rule)
+    if why:
+        parts.append(why)
+    if not f.reached:
+        parts.append("not reached: Xen stops before it gets here")
+    out: list[str] = []
+    inner = max(20, width - len(EXPLAIN_INDENT))
+    for raw in parts:
+        part = _one_line(raw)
+        pieces = wrap(part, inner) if _narrow(part) else [part]
+        out.extend(EXPLAIN_INDENT + p.rstrip() for p in pieces)
+    return out
+
+
+OUTCOME_WORDS = {"boots": "Xen boots", "panic": "Xen panics", "crash": "Xen crashes", "hang": "Xen hangs"}
+_KIND_WORDS = {"PANIC": "boot failures", "PANIC-DBG": "boot failures", "CRASH": "boot failures",
+               "HANG": "boot failures", "UB": "undefined behaviour", "HAZARD": "run-time hazards",
+               "DROP": "settings Xen ignores", "TRUNC": "settings Xen ignores", "WARN": "settings Xen warns about",
+               "INFO": "information"}
+
+
+def _kind_word(f: Finding, rule: Rule | None) -> str:
+    """What kind of problem a finding is, from its rule's behaviour and the severity this release gives it.
+
+    A rule that stops the newest releases may only warn on an older one
+    (``Xen 4.17 lets this through``): a warning of a stopping rule is a
+    problem the release lets through, never a boot failure.
+    """
+    b = rule.behaviour if rule is not None else ""
+    if b in ("PANIC", "CRASH", "HANG", "PANIC-DBG") and f.severity != "error":
+        return "debug-build assertions" if b == "PANIC-DBG" else "problems this release lets through"
+    return _KIND_WORDS.get(b, "other problems")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 or word == "info" else f"{n} {word}s"
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def summary(a: Analysis, findings: Sequence[Finding]) -> str:
+    """The closing line: the outcome and the findings in one sentence that never contradicts the verdict.
+
+    Errors and warnings say what kind of problem they are (from the rule's
+    behaviour: boot failures, run-time hazards, settings Xen ignores…), so
+    "Xen boots" next to "2 errors" reads as what it is: a board that
+    boots and still has problems.
+    """
+    from xenplan.checks import lookup
+
+    r = a.result
+    head = OUTCOME_WORDS[r.outcome]
+    if r.failed_at is not None and r.failed_at.stage == "domain":
+        head += f" at domain {r.failed_at.domain}" if r.failed_at.domain else " building a domain"
+    elif r.failed_at is not None and r.failed_at.stage == "early-fdt":
+        head += " in the early device-tree scan"
+    if not findings:
+        return f"{head}; no findings"
+    counts: list[str] = []
+    for sev in ("error", "warning", "info"):
+        of = [f for f in findings if f.severity == sev]
+        if not of:
+            continue
+        text = _plural(len(of), sev)
+        if sev != "info":
+            kinds: list[str] = []
+            for f in of:
+                word = _kind_word(f, lookup(f.rule))
+                if word not in kinds:
+                    kinds.append(word)
+            text += f" ({_and(kinds)})"
+        counts.append(text)
+    unreached = sum(1 for f in findings if not f.reached)
+    tail = f"; {unreached} not reached" if unreached else ""
+    return f"{head}; {', '.join(counts)}{tail}"
+
+
+def statistics_rows(findings: Sequence[Finding]) -> list[tuple[str, str, str, str]]:
+    """``--statistics``: (count, ID, severity, slug), most frequent first, like ruff's."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for f in findings:
+        key = (f.rule, f.severity, f.slug)
+        counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))
+    return [(str(n), rule, sev, slug) for (rule, sev, slug), n in ordered]
+
+
+def statistics(findings: Sequence[Finding]) -> str:
+    rows = statistics_rows(findings)
+    if not rows:
+        return "statistics: no findings\n"
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    out = [f"statistics: {_plural(len(findings), 'finding')} by rule\n"]
+    out.extend(f"{n:>{w[0]}}  {rule:<{w[1]}}  {sev:<{w[2]}}  {slug}\n" for n, rule, sev, slug in rows)
+    return "".join(out)
 
 
 def _narrow(s: str) -> bool:
@@ -228,16 +410,20 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], wid
     return "".join(out)
 
 
-def check(a: Analysis, findings: Sequence[Finding], width: int, fallback: Fallback) -> str:
-    """What ``text.check`` prints on an unstyled console ``width`` columns wide."""
+def check(a: Analysis, findings: Sequence[Finding], width: int, fallback: Fallback, explain: bool = False) -> str:
+    """What ``text.check`` prints on an unstyled console ``width`` columns wide.
+
+    Finding lines are never wrapped: one finding, one line, as linters print them.
+    """
     out = [lines("".join(s for s, _ in verdict_segments(a)), width, fallback)]
     if a.result.domains:
         rows = [(name, k, status, mem, banks) for name, k, (status, _), mem, banks in domain_rows(a)]
         out.append(table("domains", DOMAIN_COLUMNS, rows, width, fallback))
     for f in findings:
-        out.append(lines("".join(s for s, _ in finding_segments(f)), width, fallback))
-    if not findings:
-        out.append(lines("no findings", width, fallback))
+        out.append("".join(s for s, _ in finding_segments(f, a.input)) + "\n")
+        if explain:
+            out.extend(line + "\n" for line in explanation(f, width))
     for n in a.notes:
         out.append(lines(f"note: {n}", width, fallback))
+    out.append(lines(summary(a, findings), width, fallback))
     return "".join(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING
 from xenplan.analysis import Analysis
 from xenplan.checks import Rule
 from xenplan.checks import rules as all_rules
-from xenplan.report import json_out, plain
+from xenplan.errors import UsageError
+from xenplan.report import json_out, plain, releases
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,22 +25,31 @@ if TYPE_CHECKING:
 class Screen:
     """Where the report goes; the rich ``Console`` is made only when something is drawn with rich.
 
-    To a file or a pipe: 120 columns, no colour. To a terminal: its width and
-    colours. Height is given too, or ``TERM=dumb`` would make rich fall back to
-    80 columns. Rich costs a tenth of a second to import, which JSON, SARIF and
+    To a terminal: its width. To a file or a pipe: 120 columns. Colour
+    (``--color``): ``auto`` colours a terminal unless ``NO_COLOR`` is set
+    (https://no-color.org), ``always`` and ``never`` decide alone. Height is
+    given too, or ``TERM=dumb`` would make rich fall back to 80 columns.
+    Rich costs a tenth of a second to import, which JSON, SARIF and
     unstyled text do without.
     """
 
     output: str | None
+    color: str = "auto"
     _console: Console | None = field(default=None, repr=False)
 
     @property
-    def styled(self) -> bool:
+    def terminal(self) -> bool:
         return self.output is None and sys.stdout.isatty()
 
     @property
+    def styled(self) -> bool:
+        if self.color != "auto":
+            return self.color == "always"
+        return self.terminal and not os.environ.get("NO_COLOR")
+
+    @property
     def width(self) -> int:
-        return shutil.get_terminal_size().columns if self.styled else 120
+        return shutil.get_terminal_size().columns if self.terminal else 120
 
     def rich(self) -> Console:
         """The recording console the text renderers print into; it writes nowhere."""
@@ -46,10 +57,12 @@ class Screen:
             from rich.console import Console
 
             if self.styled:
+                height = shutil.get_terminal_size().lines if self.terminal else 50
                 self._console = Console(file=io.StringIO(), record=True, force_terminal=True, width=self.width,
-                                        height=shutil.get_terminal_size().lines, color_system="auto")
+                                        height=height, no_color=False,
+                                        color_system="auto" if self.terminal else "standard")
             else:
-                self._console = Console(file=io.StringIO(), record=True, width=120, height=50,
+                self._console = Console(file=io.StringIO(), record=True, width=self.width, height=50,
                                         force_terminal=False, color_system=None)
         return self._console
 
@@ -80,44 +93,71 @@ class _RichFallback:
         return console.export_text(styles=False)
 
 
-def console(output: str | None) -> Screen:
+def console(output: str | None, color: str = "auto") -> Screen:
     """The screen the CLI hands back to every renderer below (``-o FILE`` or standard output)."""
-    return Screen(output)
+    return Screen(output, color)
 
 
-def check(fmt: str, analyses: Sequence[Analysis], screen: Screen) -> str:
+def check(fmt: str, analyses: Sequence[Analysis], screen: Screen, *, explain: bool = False,
+          statistics: bool = False) -> str:
+    """The report in ``fmt``; ``statistics`` (text and GitHub only) appends the counts by rule.
+
+    With several releases (``releases.several``): JSON becomes one
+    ``xenplan-releases/1`` document per input, GitHub annotations and JUnit
+    suites name their release, text closes each input with the verdict of
+    every release and what changes between them, and SARIF is refused
+    (code scanning keys a finding by its fingerprint, which the same
+    finding shares on every release: one upload per release).
+    """
+    multi = releases.several(analyses)
     if fmt == "json":
-        return json_out.render(analyses, many=len(analyses) > 1)
+        return releases.render_json(analyses) if multi else json_out.render(analyses, many=len(analyses) > 1)
     if fmt == "sarif":
+        if multi:
+            raise UsageError("--format", "SARIF takes one release per run (code scanning would merge the same "
+                             "finding of every release); run once per --xen-version, with a category each")
         from xenplan.report import sarif
 
         return sarif.render(analyses)
-    if fmt == "github":
-        from xenplan.report import github
-
-        return github.render(analyses)
     if fmt == "junit":
         from xenplan.report import junit
 
-        return junit.render(analyses)
-    if not screen.styled:
-        fallback = _RichFallback(screen)
-        return "".join(plain.check(a, a.findings, screen.width, fallback) for a in analyses)
-    from xenplan.report import text
+        return junit.render(analyses, by_release=multi)
+    fallback = _RichFallback(screen)
+    if fmt == "github":
+        from xenplan.report import github
 
-    console = screen.rich()
-    for a in analyses:
-        text.check(console, a, a.findings)
-    return console.export_text(styles=console.is_terminal)
+        out = github.render(analyses, by_release=multi)
+    elif not screen.styled:
+        parts: list[str] = []
+        for group in releases.grouped(analyses):
+            parts += [plain.check(a, a.findings, screen.width, fallback, explain) for a in group]
+            if multi:
+                parts.append(releases.digest(group, screen.width, fallback))
+        out = "".join(parts)
+    else:
+        from xenplan.report import text
+
+        out = ""
+        for group in releases.grouped(analyses):
+            console = screen.rich()
+            for a in group:
+                text.check(console, a, a.findings, explain)
+            out += console.export_text(styles=True)
+            if multi:
+                out += releases.digest(group, screen.width, fallback)
+    if statistics:
+        out += plain.statistics([f for a in analyses for f in a.findings])
+    return out
 
 
 def memory_map(fmt: str, analyses: Sequence[Analysis], screen: Screen, domain: str | None) -> str:
     if fmt == "json":
         return json_out.render(analyses, many=len(analyses) > 1)
-    if fmt == "svg":
+    if fmt in ("svg", "html"):
         from xenplan.report import svg
 
-        return svg.render(analyses, domain)
+        return svg.render(analyses, domain) if fmt == "svg" else svg.render_html(analyses, domain)
     from xenplan.report import text
 
     console = screen.rich()

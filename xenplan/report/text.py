@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from xenplan.analysis import Analysis
 from xenplan.boot.result import DomainResult
 from xenplan.checks.finding import Finding
-from xenplan.report.plain import DOMAIN_COLUMNS, domain_rows, finding_segments, kind, size, verdict_segments
+from xenplan.report.plain import (
+    DOMAIN_COLUMNS,
+    SEVERITY_STYLE,
+    domain_rows,
+    explanation,
+    finding_segments,
+    kind,
+    size,
+    summary,
+    verdict_segments,
+)
 
 
 def _text(segments: list[tuple[str, str | None]]) -> Text:
@@ -38,20 +48,24 @@ def domains_table(a: Analysis) -> Table:
     return t
 
 
-def findings_block(findings: Sequence[Finding]) -> Group:
-    lines = [_text(finding_segments(f)) for f in findings]
-    if not lines:
-        lines.append(Text("no findings", style="green"))
-    return Group(*lines)
-
-
-def check(console: Console, a: Analysis, findings: Sequence[Finding]) -> None:
+def check(console: Console, a: Analysis, findings: Sequence[Finding], explain: bool = False) -> None:
+    """The verdict, the domains, one unwrapped line per finding (and its explanation), notes, the summary."""
     console.print(verdict(a))
     if a.result.domains:
         console.print(domains_table(a))
-    console.print(findings_block(findings))
+    for f in findings:
+        console.print(_text(finding_segments(f, a.input)), soft_wrap=True)
+        if explain:
+            for line in explanation(f, console.width):
+                console.print(Text(line, style="dim"), soft_wrap=True)
     for n in a.notes:
         console.print(Text(f"note: {n}", style="dim"))
+    style = "green" if not findings else SEVERITY_STYLE[worst(findings)]
+    console.print(Text(summary(a, findings), style=style))
+
+
+def worst(findings: Sequence[Finding]) -> str:
+    return max((f.severity for f in findings), key=("info", "warning", "error").index)
 
 
 def host_map_table(a: Analysis) -> Table:
