@@ -7,7 +7,9 @@ and passthrough DTB, then Xen and the host DTB), each slot its file rounded
 up to 2 MiB (an arm64 kernel's header size when larger). The engine lays
 the plan's modules out in that same order and step, so ``MEMORY_START`` is
 chosen to put ImageBuilder's first file on the plan's first module, and
-``MEMORY_END`` just past the host DTB's slot; where Xen and the DTB then land
+``MEMORY_END`` one 2 MiB step past the host DTB's slot (``uboot-script-gen``
+refuses a window that does not keep that step free: "not enough memory to
+load all binaries"); where Xen and the DTB then land
 is said in the header, with a warning when the plan has static memory or the
 static heap there.
 """
@@ -21,6 +23,8 @@ from xenplan.plan.emit import xen_bootargs
 from xenplan.plan.engine import MODULE_STEP, Layout, PlacedModule, mib, ranges
 from xenplan.plan.spec import Spec
 
+IMAGEBUILDER_DOMU_CMD = "console=ttyAMA0"
+"""What ``uboot-script-gen`` gives a domU whose ``DOMU_CMD`` is empty."""
 SCRIPT_FLOOR = 0xC00000
 """ImageBuilder never puts its script below 12 MiB."""
 
@@ -57,12 +61,14 @@ def imagebuilder_config(spec: Spec, layout: Layout, target: Target, board_bootar
     xen_size = target.xen_image.size if target.xen_image else target.release.xen_image_size
     xen_at = cursor
     dtb_at = _up(xen_at + xen_size, MODULE_STEP)
-    end = dtb_at + MODULE_STEP
+    files_end = dtb_at + MODULE_STEP
+    end = files_end + MODULE_STEP
     lines.append(f"# ImageBuilder puts its script at {start + MODULE_STEP:#x}, Xen at {xen_at:#x} ({mib(xen_size)}) "
                  f"and the host DTB at {dtb_at:#x}.")
     for s, n, owner in ranges(layout):
-        if s < end and start + MODULE_STEP < s + n and not owner.endswith(("kernel", "ramdisk", "dtb")):
-            lines.append(f"# WARNING: {start + MODULE_STEP:#x}-{end - 1:#x}, where ImageBuilder loads them, overlaps "
+        if s < files_end and start + MODULE_STEP < s + n and not owner.endswith(("kernel", "ramdisk", "dtb")):
+            lines.append(f"# WARNING: {start + MODULE_STEP:#x}-{files_end - 1:#x}, where ImageBuilder loads them, "
+                         "overlaps "
                          f"{owner} ({s:#x}-{s + n - 1:#x}): move Xen and the DTB by hand")
     lines += [
               f'MEMORY_START="{start:#x}"', f'MEMORY_END="{end:#x}"', f'DEVICE_TREE="{dtb_file}"',
@@ -94,6 +100,8 @@ def imagebuilder_config(spec: Spec, layout: Layout, target: Target, board_bootar
             lines.append(f'{key}[{i}]="{_file(m, f"{d.name}-{m.kind}")}"')
         if d.bootargs is not None:
             lines.append(f'DOMU_CMD[{i}]="{d.bootargs}"')
+        elif any(other.spec.bootargs is not None for other in layout.domains):
+            lines.append(f'DOMU_CMD[{i}]="{IMAGEBUILDER_DOMU_CMD}"  # ImageBuilder\'s own default, said outright')
         lines.append(f"DOMU_MEM[{i}]={d.memory >> 20}")
         lines.append(f"DOMU_VCPUS[{i}]={d.cpus}")
         if d.is_static:
