@@ -439,12 +439,15 @@ def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
               default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(), help="write the plan (or the repaired board) to a file (never "
               "one of the inputs)")
+@click.option("--config", "config_file", type=click.Path(), metavar="FILE",
+              help="configuration file (default: found from SPEC's folder); below the spec and the command line")
+@click.option("--no-config", is_flag=True, help="read no configuration file")
 @click.option("--debug", is_flag=True, help="show tracebacks of internal errors")
 def plan_cmd(board_input: str | None, spec_path: str | None, repair: bool, in_place: bool, board: str | None,
              include_dirs: tuple[str, ...], xen_version: str | None, arch: str, kconfig: tuple[str, ...],
              kconfig_file: str | None, xen_image: str | None, fdt_address: str | None, pa_bits: int | None,
              gic_spis: int, kernel_images: tuple[str, ...], partial_dtbs: tuple[str, ...], fmt: str,
-             output: str | None, debug: bool) -> None:
+             output: str | None, config_file: str | None, no_config: bool, debug: bool) -> None:
     """Place domains, shared memory and modules from a spec and write the layout only if it boots;
     or, with --repair, fix BOARD's placement and size mistakes and show the change."""
     def body() -> int:
@@ -464,15 +467,20 @@ def plan_cmd(board_input: str | None, spec_path: str | None, repair: bool, in_pl
         from xenplan.report import plan as plan_report
         from xenplan.targets import board_path
 
-        inputs = [spec_path, *([board_input] if board_input else []), *([p] if (p := board_path(board)) else []),
-                  *([kconfig_file] if kconfig_file else [])]
+        configured = _plan_configuration(spec_path, config_file, no_config)
+        board_name = board or configured.pop("board", None)
+        inputs = [spec_path, *([board_input] if board_input else []),
+                  *([p] if (p := board_path(board_name)) else []), *([kconfig_file] if kconfig_file else []),
+                  *([config_file] if config_file else [])]
         if output is not None:
             from xenplan.files import check_output
 
             check_output(output, inputs)
         spec = load_spec(spec_path)
-        result = make_plan(spec, PlanOptions(board_input, board, include_dirs, xen_version, kconfig, xen_image,
-                                             fdt_address, pa_bits, gic_spis, arch, kconfig_file))
+        result = make_plan(spec, PlanOptions(board_input, board_name,
+                                             include_dirs or tuple(configured.pop("include_dirs", ())), xen_version,
+                                             kconfig, xen_image, fdt_address, pa_bits, gic_spis, arch, kconfig_file,
+                                             configured))
         if not result.written:
             text = plan_report.render("json" if fmt == "json" else "text", result, _console(None))
             click.echo(text, nl=False, err=fmt != "json")
@@ -481,6 +489,25 @@ def plan_cmd(board_input: str | None, spec_path: str | None, repair: bool, in_pl
         return 0
 
     _run(debug, body)
+
+
+def _plan_configuration(spec_path: str, config_file: str | None, no_config: bool) -> dict[str, Any]:
+    """The target settings a configuration gives for a planner run (found from the spec's folder, or
+    ``--config``), less those the command line gave: the spec's ``[xen]`` and the command line win."""
+    from click.core import ParameterSource
+
+    from xenplan.config import settings_for
+
+    if no_config:
+        return {}
+    ctx = click.get_current_context()
+    given = {n for n in ctx.params if ctx.get_parameter_source(n) not in (
+        ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)}
+    found = settings_for(spec_path, {}, set(), config_file)
+    keys = ("xen_version", "arch", "kconfig", "kconfig_file", "xen_image", "fdt_address", "pa_bits", "board",
+            "gic_spis", "include_dirs")
+    return {k: found.settings[k].value for k in keys
+            if k in found.settings and found.settings[k].origin in ("config", "per-file") and k not in given}
 
 
 def _repair(board_input: str | None, board: str | None, include_dirs: Sequence[str], xen_version: str, arch: str,

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from xenplan import dt, model
 from xenplan.analysis import Analysis, analyse
@@ -59,6 +59,8 @@ class PlanOptions:
     gic_spis: int = 224
     arch: str = "arm64"
     kconfig_file: str | None = None
+    configured: Mapping[str, Any] = field(default_factory=dict)
+    """Target settings a configuration file gives (``xenplan.config`` parameter names): below the spec."""
 
 
 @dataclass
@@ -93,7 +95,8 @@ def make_target(spec: Spec, opts: PlanOptions) -> Target:
     """The target the spec names, the command line overriding it; modules given as files are read."""
     from xenplan.targets import build_target
 
-    kconfig = list(opts.kconfig)
+    conf = opts.configured
+    kconfig = list(opts.kconfig or conf.get("kconfig") or ())
     if spec.xen.llc_coloring:
         kconfig.insert(0, "LLC_COLORING=y")
     if spec.cpupool:
@@ -102,10 +105,13 @@ def make_target(spec: Spec, opts: PlanOptions) -> Target:
         if sched in ("rtds", "null", "arinc653"):
             kconfig.insert(0, f"SCHED_{sched.upper()}=y")
     kernels = {d.name: d.kernel.path for d in spec.domain if d.kernel.path is not None}
-    return build_target(xen_version=opts.xen_version or spec.xen.version, kconfig=kconfig,
-                        xen_image=opts.xen_image or spec.xen.image, fdt_address=opts.fdt_address or spec.xen.fdt,
-                        pa_bits=opts.pa_bits, gic_spis=opts.gic_spis, board=opts.board, arch=opts.arch,
-                        kconfig_file=opts.kconfig_file, kernel_images=kernels)
+    return build_target(xen_version=opts.xen_version or spec.xen.version or conf.get("xen_version") or "4.22",
+                        kconfig=kconfig, xen_image=opts.xen_image or spec.xen.image or conf.get("xen_image"),
+                        fdt_address=opts.fdt_address or spec.xen.fdt or conf.get("fdt_address"),
+                        pa_bits=opts.pa_bits if opts.pa_bits is not None else conf.get("pa_bits"),
+                        gic_spis=conf.get("gic_spis", opts.gic_spis), board=opts.board or conf.get("board"),
+                        arch=conf.get("arch", opts.arch), kconfig_file=opts.kconfig_file or conf.get("kconfig_file"),
+                        kernel_images=kernels)
 
 
 def board_facts(tree: Tree, target: Target) -> tuple[BoardFacts, str | None]:

@@ -100,7 +100,7 @@ PayloadValue = Annotated[Payload, BeforeValidator(Payload.of)]
 
 
 class XenSpec(_Model):
-    version: str = "4.22"
+    version: str | None = Field(default=None, description="the release; else the configuration's, else 4.22")
     bootargs: str | None = None
     static_heap: Literal["auto"] | Size | None = Field(default=None, alias="static-heap")
     image: str | None = Field(default=None, description="START:SIZE where the bootloader puts Xen's image")
