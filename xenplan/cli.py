@@ -58,7 +58,8 @@ def target_options(fn: Callable[..., Any], inputs_required: bool = True) -> Call
         click.option("--kconfig-file", type=click.Path(), metavar="PATH",
                      help="Xen's .config; --kconfig entries override it"),
         click.option("--xen-image", help="START:SIZE of Xen's image in RAM (below 2^48, arm32 2^40)"),
-        click.option("--fdt-address", help="START[:SIZE] of the DTB Xen receives"),
+        click.option("--fdt-address", help="START[:SIZE] of the DTB Xen receives; SIZE is the blob as the loader "
+                     "hands it over (QEMU and U-Boot re-pack or pad it), not the file dtc wrote"),
         click.option("--pa-bits", type=int, help="physical address bits of the CPU (32 to 52)"),
         click.option("--kernel-image", "kernel_images", multiple=True, metavar="NODE=FILE",
                      help="the kernel a domain (name) or module (path) loads, to read its header"),

@@ -141,7 +141,10 @@ def build(args: argparse.Namespace) -> None:
     _instrument(xen)
     subprocess.run(["make", f"-j{os.cpu_count() or 2}", f"debug={'y' if args.debug else 'n'}"], cwd=xen, env=env,
                    check=True)
-    print(xen / "xen")
+    image = xen / "xen"
+    size = int.from_bytes(image.read_bytes()[16:24], "little")
+    print(f"{image}: {size:#x} bytes in memory (the arm64 header's image_size, BSS included: "
+          f"--xen-image 0x40200000:{size:#x} on QEMU virt)")
 
 
 def _fake_kernel(path: Path) -> None:
@@ -171,7 +174,8 @@ def boot(args: argparse.Namespace) -> None:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert proc.stdout is not None
         deadline, buf, lines = time.time() + args.timeout, b"", []
-        end = re.compile(rb"Freed \d+kB init memory|Panic on CPU|Reboot in")
+        # 4.22 with a static heap never prints "Freed ... init memory"; "Serial input to" ends its boot.
+        end = re.compile(rb"Freed \d+kB init memory|Panic on CPU|Reboot in|\*\*\* Serial input to")
         finished = False
         while time.time() < deadline:
             ready, _, _ = select.select([proc.stdout], [], [], 0.5)
@@ -279,7 +283,8 @@ def compare(args: argparse.Namespace) -> None:
 def trim(args: argparse.Namespace) -> None:
     lines = Path(args.log).read_text(errors="replace").replace("\r", "").split("\n")
     first = next((i for i, line in enumerate(lines) if line.startswith("(XEN) ")), None)
-    last = next((i for i, line in enumerate(lines) if re.search(r"Freed \d+kB init memory|Reboot in", line)), None)
+    last = next((i for i, line in enumerate(lines) if re.search(r"Freed \d+kB init memory|Reboot in", line)),
+                next((i for i, line in enumerate(lines) if "*** Serial input to" in line), None))
     if first is None or last is None:
         sys.exit(f"{args.log}: no complete Xen boot (no console line, or no end of boot)")
     kept = [line for line in lines[first:last + 1] if not line.startswith("(XEN) XTR ")]
