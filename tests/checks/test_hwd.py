@@ -42,3 +42,17 @@ def test_hwd005_stops_dom0_from_4_19() -> None:
     assert (r.outcome, r.failed_at.rule, r.failed_at.message) == ("panic", "HWD-005",
                                                                  "Could not set up d0 guest OS (rc = -22)")
     assert next((d.name, d.status) for d in r.domains) == ("dom0", "failed")
+
+
+def test_hwd001_names_the_property_xen_read(tmp_path: Path) -> None:
+    """Without xen,xen-bootargs, with xen,dom0-bootargs, Xen takes its command line from /chosen/bootargs
+    (boot_fdt_cmdline()): dom0_mem missing there is the finding, on that property."""
+    src = (FIX.parent / "dt" / "DT-010-fires.dts").read_text()
+    src = src.replace('bootargs = "console=dtuart dom0_mem=3G";',
+                      'bootargs = "console=dtuart";\n\t\txen,dom0-bootargs = "console=hvc0";')
+    assert "xen,dom0-bootargs" in src
+    tree = tmp_path / "t.dts"
+    tree.write_text(src)
+    hits = [f for f in analyse_fixture(tree).findings if f.rule == "HWD-001"]
+    assert [(f.path, f.property) for f in hits] == [("/chosen", "bootargs")]
+    assert "(read from /chosen/bootargs)" in hits[0].message

@@ -40,13 +40,17 @@ def dom0_mem_unset(system: System, result: BootResult) -> Iterator[Hit]:
     Example: ``xen,xen-bootargs = "console=dtuart";`` with a dom0 kernel
     warns; ``"console=dtuart dom0_mem=1G"`` does not.
 
-    Fix: add ``dom0_mem=<size>`` to ``xen,xen-bootargs``.
+    Fix: add ``dom0_mem=<size>`` to the property Xen reads its command line
+    from: ``xen,xen-bootargs``, or ``bootargs`` where Xen falls back to it
+    (see DT-010).
     """
     if not classic_dom0(system) or "dom0_mem" in system.xen.cmdline:
         return
     kernel = next(m for m in system.xen.dom0_modules if m.kind == "kernel")
-    yield Hit(message=f"dom0 ({kernel.path}) is built without dom0_mem on Xen's command line: unless Xen was "
-                      "built with CONFIG_DOM0_MEM it gets 512 MiB", path="/chosen", property="xen,xen-bootargs")
+    prop = system.xen.bootargs_prop or "xen,xen-bootargs"
+    where = "" if prop == "xen,xen-bootargs" else f" (read from /chosen/{prop})"
+    yield Hit(message=f"dom0 ({kernel.path}) is built without dom0_mem on Xen's command line{where}: unless "
+                      "Xen was built with CONFIG_DOM0_MEM it gets 512 MiB", path="/chosen", property=prop)
 
 
 @rule(id="HWD-002", slug="dom0-ram-unallocatable", behaviour="PANIC", since="4.16",
