@@ -12,9 +12,11 @@ the same load addresses, and Xen and the DTB at the same places.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -26,23 +28,19 @@ CASES = Path(__file__).resolve().parent / "data" / "imagebuilder"
 SCRIPTED = sorted(p.name for p in CASES.iterdir() if (p / "boot.source").is_file()) if CASES.is_dir() else []
 
 
-def kernel(size: int) -> bytes:
-    head = bytearray(64)
-    head[0:4] = (0x14000010).to_bytes(4, "little")
-    head[16:24] = size.to_bytes(8, "little")
-    head[56:60] = b"ARM\x64"
-    return (bytes(head) + bytes(max(0, size - 64)))[:size]
+def _standins() -> ModuleType:
+    """The recordings' own stand-in generator (tools/imagebuilder-boot/make_standins.py)."""
+    path = Path(__file__).resolve().parent.parent / "tools" / "imagebuilder-boot" / "make_standins.py"
+    spec = importlib.util.spec_from_file_location("make_standins", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _cpio_entry(name: str, mode: int, ino: int) -> bytes:
-    fields = [ino, mode, 0, 0, 1, 0, 0, 0, 0, 0, 0, len(name) + 1, 0]
-    head = b"070701" + b"".join(f"{v:08X}".encode() for v in fields) + name.encode() + b"\0"
-    return head + b"\0" * (-len(head) % 4)
-
-
-def ramdisk(size: int) -> bytes:
-    body = _cpio_entry("init", 0o100755, 1) + _cpio_entry("TRAILER!!!", 0, 0)
-    return (body + bytes(max(0, size - len(body))))[:size]
+STANDINS = _standins()
+kernel = STANDINS.kernel
+ramdisk = STANDINS.ramdisk
 
 
 def stage(case: str, tmp: Path) -> Path:
