@@ -29,9 +29,6 @@ RUNTIME = Path(__file__).resolve().parent.parent / "data" / "runtime"
 RECORDINGS = sorted(RUNTIME.glob("*/*.json"))
 
 NOT_MODELLED: dict[str, str] = {
-    "directmap-populate@4.16.7": "the guest's 'balloon-out 16K' releases the top of its 1:1 bank (gfn 0x63ffc), "
-    "but 4.16 has no direct-map and maps the bank at 0x40000000; xenplan reads the op as the top of the "
-    "guest's RAM (gfn 0x43ffc), which Xen would release",
     "static-pages-reuse@4.16.7": "the last populate: Xen's order-0 request takes a free chunk ending at 0x13bb90 "
     "before the order-4 chunk domU2 freed clean at 0x104200; in the replayed 4.16 heap after a static and a "
     "dynamic domain both are order-4 chunks of zone 21 and the freed one heads the list, so the boot's small "

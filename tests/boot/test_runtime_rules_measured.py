@@ -98,3 +98,13 @@ def test_rt020_own_pages_back_are_no_leak() -> None:
 def test_rt020_is_silent_from_4_17() -> None:
     s = sim(REUSE, "4.22.0", REUSE_OPS)
     assert not [f for f in s.findings if f.rule == "RT-020"]
+
+
+def test_balloon_out_without_an_address_is_the_top_xen_built() -> None:
+    """4.16 ignores ``direct-map``: the recorded 1:1 tree's domain is a static one at 0x40000000, so
+    "balloon-out 16K" releases gfns 0x43ffc.. (the recording named 0x63ffc000, not its RAM: rc 0)."""
+    s = sim(RUNTIME / "directmap-populate", "4.16.7", ["domU1 balloon-out 16K", "domU1 balloon-out 16K@0x63ffc000"])
+    assert s.operations[0].rc == 4 and s.operations[0].pages[0].gfn_start == 0x43ffc
+    assert s.operations[1].rc == 0
+    new = sim(RUNTIME / "directmap-populate", "4.22.0", ["domU1 balloon-out 16K"])
+    assert new.operations[0].rc == 4 and new.operations[0].pages[0].gfn_start == 0x63ffc
