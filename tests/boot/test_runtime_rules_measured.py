@@ -108,3 +108,31 @@ def test_balloon_out_without_an_address_is_the_top_xen_built() -> None:
     assert s.operations[1].rc == 0
     new = sim(RUNTIME / "directmap-populate", "4.22.0", ["domU1 balloon-out 16K"])
     assert new.operations[0].rc == 4 and new.operations[0].pages[0].gfn_start == 0x63ffc
+
+
+def test_idle_scrubbing_explains_the_4_16_reuse_xfail() -> None:
+    """The reason ``static-pages-reuse@4.16.7`` stays an expected failure: the boot leaves the
+    order-4 chunk at 0x13bb80 dirty at the tail of its list; once Xen's idle loop scrubs it, it
+    heads the list and the last populate gets exactly Xen's frames (0x13bb8f downwards)."""
+    from tests.boot.test_runtime_measured import run_case
+    from xenplan.boot.runtime import Runtime, parse_ops
+
+    rec = REUSE / "4.16.7.json"
+    booted, measured = run_case(rec, [])
+    rt = Runtime(booted.system, booted.result)
+    ops = parse_ops([line for line in (REUSE / "ops.txt").read_text().splitlines() if line.strip()], rt.doms)
+    for op in ops[:3]:
+        rt.apply(op)
+    lst = rt.heap._list(21, 4)
+    dirty = lst.tail
+    assert dirty is not None and dirty.pfn == 0x13bb80 and dirty.first_dirty == 15 and lst.head is not dirty
+    lst.unlink(dirty)
+    dirty.first_dirty = None
+    lst.push(dirty, at_head=True)
+    last = rt.apply(ops[3])
+    operations = measured["operations"]
+    assert isinstance(operations, list)
+    want = {int(e["gfn"], 16): int(e["mfn"], 16) for e in operations[3]["extents"]}
+    got = {p.gfn_start - k: p.mfn_start + k for p in last.pages if p.gfn_start is not None
+           for k in range(p.mfn_end - p.mfn_start)}
+    assert got == want
