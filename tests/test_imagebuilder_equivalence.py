@@ -163,3 +163,19 @@ def test_domains_reach_xen_in_reverse_creation_order(tmp_path: Path) -> None:
     assert chosen is not None
     assert [c.name for c in chosen.children if c.name.startswith(("dom", "cpupool"))] == [
         "domU2", "domU1", "domU0", "dom0-ramdisk", "dom0"]
+
+
+def test_a_forced_rtc_without_dma_is_a_warning_not_an_isolation_error(tmp_path: Path) -> None:
+    """``own-passthrough-rtc``: real Xen boots a dynamic domU given virt's PL031 with
+    ``xen,force-assign-without-iommu``; the RTC masters no bus, so DMAP-008 only warns."""
+    from xenplan.ibrun import analyse_ib
+    from xenplan.targets import build_target
+
+    d = stage("own-passthrough-rtc", tmp_path)
+    real = json.loads((d / "verdict.json").read_text())
+    a = analyse_ib(str(d / "config"), None, [], None, [], lambda xi, fa, ki: build_target(
+        xen_version=real["xen"], xen_image=xi, fdt_address=fa, kernel_images=list(ki)), None,
+        dialect("own-passthrough-rtc"))
+    assert a.result.outcome == real["outcome"] == "boots"
+    assert [(f.rule, f.severity) for f in a.findings if f.severity == "error"] == []
+    assert [f.severity for f in a.findings if f.rule == "DMAP-008"] == ["warning"]

@@ -71,3 +71,14 @@ def test_json_is_what_the_log_shows(case: Path) -> None:
             assert len(done["extents"]) == max(done["rc"], 0)
             assert all(e["order"] == op.order for e in done["extents"])
         assert (case / f"{version}.json").read_text() == tool.dumps(recorded)
+
+
+def test_a_direct_map_domain_s_balloon_out_names_its_address() -> None:
+    """The guest tool computes "the top of RAM" from the tree, and a ``direct-map`` domain's top
+    depends on the release (4.16 ignores the property): its operations must carry ``@GADDR``."""
+    tool = _tool()
+    domains = tool.read_tree(RUNTIME / "directmap-populate" / "tree.dts")
+    with pytest.raises(tool.CaseError, match="@GADDR"):
+        domains["domU1"].ram_top()
+    ops = (RUNTIME / "directmap-populate" / "ops.txt").read_text().splitlines()
+    assert all("@" in line for line in ops if " balloon-out " in line)

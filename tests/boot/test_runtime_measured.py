@@ -29,13 +29,13 @@ RUNTIME = Path(__file__).resolve().parent.parent / "data" / "runtime"
 RECORDINGS = sorted(RUNTIME.glob("*/*.json"))
 
 NOT_MODELLED: dict[str, str] = {
-    "directmap-populate@4.16.7": "the guest's 'balloon-out 16K' releases the top of its 1:1 bank (gfn 0x63ffc), "
-    "but 4.16 has no direct-map and maps the bank at 0x40000000; xenplan reads the op as the top of the "
-    "guest's RAM (gfn 0x43ffc), which Xen would release",
-    "static-pages-reuse@4.16.7": "the last populate: Xen's order-0 request takes a free chunk ending at 0x13bb90 "
-    "before the order-4 chunk domU2 freed clean at 0x104200; in the replayed 4.16 heap after a static and a "
-    "dynamic domain both are order-4 chunks of zone 21 and the freed one heads the list, so the boot's small "
-    "allocations left a smaller chunk there that the replay does not",
+    "static-pages-reuse@4.16.7": "the last populate: at the end of boot the order-4 chunk at 0x13bb80 is "
+    "dirty (its top page, domU2's xmalloc'ed construct_domU buffer, was freed with need_scrub) and sits at the "
+    "tail of zone 21's order-4 list, behind the clean chunk domU2 balloons out (0x104200). The recorded guests "
+    "busy-wait between operations, so no pCPU idles until domU2 has run its list; then idle_loop()'s "
+    "scrub_free_pages() cleans the chunk and moves it to the head of its list, and Xen's order-0 requests take "
+    "0x13bb8f downwards. Moving that chunk to the head before the op reproduces every frame; the replay has no "
+    "notion of when pCPUs idle, so it does not scrub",
 }
 
 

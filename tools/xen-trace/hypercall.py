@@ -107,6 +107,9 @@ class Domain:
         return out
 
     def ram_top(self) -> int:
+        if self.direct_map:
+            raise CaseError(f"domain {self.name}: give balloon-out an @GADDR (a direct-map domain's top of RAM "
+                            "depends on the release: 4.16 ignores direct-map and maps the banks from 0x40000000)")
         if self.static_banks:
             gbase, size, _ = self.guest_banks()[-1]
             return gbase + size

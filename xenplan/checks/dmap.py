@@ -132,14 +132,28 @@ def grant_window_over_direct_map_ram(system: System, result: BootResult) -> Iter
       xen_src="xen/common/device-tree/dom0less-build.c: handle_passthrough_prop()", isolation=True)
 def dma_without_iommu_not_direct_mapped(system: System, result: BootResult) -> Iterator[Hit]:
     """What Xen does: without an IOMMU, a device can only be assigned with
-    ``xen,force-assign-without-iommu``; Xen then maps its registers but
-    nothing translates the device's DMA. Xen does not check that the domain
-    is direct-mapped.
+    ``xen,force-assign-without-iommu``; ``handle_passthrough_prop()`` then
+    maps its registers and interrupts and, as ``dt_device_is_protected()``
+    is false, skips ``iommu_assign_dt_device()``: nothing translates the
+    device's DMA. Xen checks neither that the domain is direct-mapped nor
+    whether the device can do DMA at all (its own passthrough documentation
+    calls the platform unsafe "if the device is DMA-capable").
 
-    Why it matters: the guest programs the device with guest-physical
-    addresses; the device uses them as host addresses and reads or writes
-    memory of Xen or of other domains. Direct map exists for exactly this
-    case.
+    Why it matters: a device that masters the bus is programmed by the guest
+    with guest-physical addresses; it uses them as host addresses and reads
+    or writes memory of Xen or of other domains. Direct map exists for
+    exactly this case. A device that never masters the bus (an RTC, a
+    timer, a UART without a DMA engine) only has its registers mapped, and
+    Xen boots it as it boots any other.
+
+    What the finding says depends on what the trees tell. With the partial
+    device tree (``--partial-dtb``, or ImageBuilder's
+    ``DOMU_PASSTHROUGH_DTB``) each force-assigned device is looked up: one
+    whose host node or partial node carries ``iommus``, ``dma-coherent`` or
+    ``#dma-cells`` masters the bus (an error); one with none of them may
+    still be a bus master the tree does not describe (a warning naming it).
+    A domain whose partial device tree is not given is an error: its devices
+    are unknown.
 
     Example: a domain with a ``multiboot,device-tree`` (passthrough) module on
     a board with no IOMMU node, dynamic RAM:
@@ -156,12 +170,31 @@ def dma_without_iommu_not_direct_mapped(system: System, result: BootResult) -> I
     if system.board.iommus:
         return
     direct = {d.path for d in result.domains if d.direct_map}
+    masters = set(system.dma_masters)
     for dom in system.domains:
         pdt = dom.child_module("multiboot,device-tree")
         if pdt is None or dom.path in direct:
             continue
-        yield Hit(message=f"{dom.name} has a passthrough device tree ({pdt.path}) but the board has no IOMMU and "
-                          f"{dom.name} is not direct-mapped: a device assigned without an IOMMU DMAs to its "
-                          "guest-physical addresses as if they were host addresses",
-                  path=dom.path, property="direct-map",
-                  ranges=((pdt.range.start, pdt.range.size),) if pdt.range is not None else ())
+        rng = ((pdt.range.start, pdt.range.size),) if pdt.range is not None else ()
+        if dom.partial_dtb is None:
+            yield Hit(message=f"{dom.name} has a passthrough device tree ({pdt.path}) but the board has no IOMMU "
+                              f"and {dom.name} is not direct-mapped: a device assigned without an IOMMU DMAs to "
+                              "its guest-physical addresses as if they were host addresses",
+                      path=dom.path, property="direct-map", ranges=rng)
+            continue
+        forced = [d for d in dom.partial_dtb.devices if d.force]
+        dma = [d for d in forced if d.dma or (d.xen_path is not None and d.xen_path in masters)]
+        if dma:
+            names = ", ".join(d.xen_path or d.path for d in dma)
+            yield Hit(message=f"{dom.name} is given {names} without an IOMMU (xen,force-assign-without-iommu) and "
+                              f"is not direct-mapped: the tree marks {'it' if len(dma) == 1 else 'them'} as DMA "
+                              "master (iommus, dma-coherent or #dma-cells), and a device assigned without an IOMMU "
+                              "DMAs to its guest-physical addresses as if they were host addresses",
+                      path=dom.path, property="direct-map", ranges=rng)
+        elif forced:
+            names = ", ".join(d.xen_path or d.path for d in forced)
+            yield Hit(message=f"{dom.name} is given {names} without an IOMMU (xen,force-assign-without-iommu) and "
+                              "is not direct-mapped; the tree marks no DMA master (no iommus, dma-coherent or "
+                              "#dma-cells), so only if such a device masters the bus anyway does it DMA to "
+                              "guest-physical addresses as if they were host addresses",
+                      path=dom.path, property="direct-map", ranges=rng, isolation=False)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult, DomainResult, Event
 from xenplan.boot.runtime import Runtime, parse_ops
+from xenplan.boot.runtime.machine import DESTROY_NEEDS_TOOLSTACK
 from xenplan.checks.dmap import pv_enabled
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.system import Domain, System, default_p2m_pool_mb
@@ -210,13 +211,14 @@ def _model_002(system: System, result: BootResult) -> Iterator[Hit]:
                           + balloon_hint(system, dom), path=dom.path, property="xen,static-mem", ranges=rng)
 
 
-@rule(id="RT-003", slug="increase-reservation-gives-heap-pages", behaviour="HAZARD", since="4.17",
+@rule(id="RT-003", slug="increase-reservation-gives-heap-pages", behaviour="HAZARD", since="4.16",
       xen_src="xen/common/memory.c: increase_reservation()")
 def increase_reservation_gives_heap_pages(system: System, result: BootResult) -> Iterator[Hit]:
-    """What Xen does: XENMEM_increase_reservation has no static or 1:1 path. A
-    static or direct-mapped domain that released pages and then calls it gets
-    ordinary heap pages, up to its ``max_pages``. On an auto-translated guest
-    they are not mapped anywhere; they only use up the headroom.
+    """What Xen does: XENMEM_increase_reservation has no static or 1:1 path on
+    any release, 4.16 included. A static or direct-mapped domain that released
+    pages and then calls it gets ordinary heap pages, up to its
+    ``max_pages``. On an auto-translated guest they are not mapped anywhere;
+    they only use up the headroom.
 
     Replayed: ``xenplan check`` runs the canned scenario on the booted
     system for every built static and 1:1 domain (``DOM balloon-out 4K``,
@@ -224,7 +226,11 @@ def increase_reservation_gives_heap_pages(system: System, result: BootResult) ->
     ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
     the message says what Xen did at each step; ``xenplan simulate``
     replays any other sequence. A domain the boot never built is reported
-    from the model.
+    from the model. On 4.16 the canned ``set-target`` step already grows a
+    static domain from the heap (RT-020), so the headroom is gone when it
+    calls increase_reservation and the canned run raises no RT-003; a
+    balloon-out followed by ``increase-reservation`` in ``xenplan simulate``
+    shows it.
 
     Why it matters: the domain ends up owning heap memory it cannot use, the
     heap shrinks for everyone else, and re-populating its own static pages
@@ -306,6 +312,15 @@ def static_memory_stranded_on_destroy(system: System, result: BootResult) -> Ite
     its pages end free and static on the dead domain's reserved list. Nothing
     at run time can take them: no toolstack path creates a static domain.
 
+    Destruction needs a toolstack: only XEN_DOMCTL_destroydomain
+    (``domain_kill()``, ``xl destroy`` in dom0 or in another control domain)
+    relinquishes a domain's memory. A guest's own SCHEDOP_shutdown, poweroff
+    or reboot alike, goes to ``domain_shutdown()``: Xen pauses its vCPUs,
+    marks it shut down and raises ``VIRQ_DOM_EXC`` for a toolstack to act on;
+    it frees nothing, and Xen never restarts a domU by itself. Recorded on
+    4.16.7 and 4.22.0: after a dom0less guest's poweroff or reboot, with no
+    toolstack, no page is freed and the domain keeps all its memory.
+
     Replayed: ``xenplan check`` runs the canned scenario on the booted
     system for every built static and 1:1 domain (``DOM balloon-out 4K``,
     ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
@@ -314,9 +329,12 @@ def static_memory_stranded_on_destroy(system: System, result: BootResult) -> Ite
     replays any other sequence. A domain the boot never built is reported
     from the model.
 
-    Why it matters: destroying or rebooting a static dom0less guest (``xl
-    destroy``, a guest-initiated reboot handled as destroy) loses its memory
-    until the whole system reboots; the guest cannot be restarted in place.
+    Why it matters: destroying a static dom0less guest (``xl destroy``, or a
+    toolstack that destroys a guest which shut down or asked to reboot)
+    loses its memory until the whole system reboots; the guest cannot be
+    restarted in place. Without a toolstack a guest that powers off or
+    reboots is not destroyed: it stays shut down, holding its pages, and
+    cannot run again either.
 
     Example: any static domain::
 
@@ -335,7 +353,7 @@ def _model_005(system: System, result: BootResult) -> Iterator[Hit]:
             continue
         rng = static_ranges(dom)
         yield Hit(message=f"if {dom.name} is destroyed, its static memory ({fmt_ranges(rng)}) stays reserved "
-                          "for a domain that no longer exists until the host reboots",
+                          f"for a domain that no longer exists until the host reboots ({DESTROY_NEEDS_TOOLSTACK})",
                   path=dom.path, property="xen,static-mem", ranges=rng)
 
 
@@ -440,7 +458,13 @@ def static_pages_released_to_heap(system: System, result: BootResult) -> Iterato
     """What Xen does: Xen 4.16 has no private reserved list. A static page
     (PGC_reserved in 4.16) that the guest balloons out, or that a destroyed
     domain leaves behind, is freed into the general heap; a later populate
-    by that domain takes whatever the heap gives.
+    by that domain takes whatever the heap gives. ``free_domheap_pages()``
+    scrubs only a dying domain's pages (or every page with
+    ``scrub_domheap``): a page a live guest balloons out joins the heap with
+    its contents, and the next allocation of that order can hand it, as it
+    is, to another domain. Recorded on 4.16.7
+    (``tests/data/runtime/static-pages-reuse``): the page another domain
+    populated held the static guest's stamp.
 
     Replayed: ``xenplan check`` runs the canned scenario on the booted
     system for every built static and 1:1 domain (``DOM balloon-out 4K``,
@@ -452,8 +476,10 @@ def static_pages_released_to_heap(system: System, result: BootResult) -> Iterato
 
     Why it matters: after the first balloon-out, the static domain's memory
     is given to other domains and it receives heap memory in exchange: the
-    isolation static allocation was chosen for is gone. (4.16 can also crash
-    at boot when heap pages merge with free static pages: PAGE-006.)
+    isolation static allocation was chosen for is gone, and the data it
+    left in the released pages leaks to whichever domain gets them. (4.16
+    can also crash at boot when heap pages merge with free static pages:
+    PAGE-006.)
 
     Example: ``--xen-version 4.16`` with any static domain::
 
@@ -472,6 +498,7 @@ def _model_020(system: System, result: BootResult) -> Iterator[Hit]:
             continue
         rng = static_ranges(dom)
         yield Hit(message=f"{dom.name}: on Xen 4.16 static pages it releases ({fmt_ranges(rng)}) are freed into "
-                          "the general heap, where other domains can get them, and it re-populates from the "
-                          "heap: static isolation is lost after the first balloon-out; " + balloon_hint(system, dom),
+                          "the general heap unscrubbed, where other domains get them with its data in them, and it "
+                          "re-populates from the heap: isolation is lost and data leaked after the first "
+                          "balloon-out; " + balloon_hint(system, dom),
                   path=dom.path, property="xen,static-mem", ranges=rng, isolation=True)

@@ -139,13 +139,28 @@ def partial_dtb(tree: Tree) -> PartialDtb:
             devices.append(PassthroughDevice(
                 path=node.path, source=source_ref((reg or path).source), regs=tuple(regs),  # type: ignore[union-attr]
                 xen_path=path.string() if path is not None else None, force=node.has("xen,force-assign-without-iommu"),
-                has_reg=reg is not None, cells=(ac, sc)))
+                dma=is_dma_master(node), has_reg=reg is not None, cells=(ac, sc)))
         own = (node.prop("#address-cells"), node.prop("#size-cells"))
         inner = (own[0].u32() if own[0] is not None and own[0].u32() is not None else ROOT_CELLS[0],
                  own[1].u32() if own[1] is not None and own[1].u32() is not None else ROOT_CELLS[1])
         stack.extend((c, inner) for c in reversed(node.children))  # type: ignore[misc]
     return PartialDtb(file=tree.file, size=tree.dtb_size or 0, max_phandle=max(tree.phandles(), default=0),
                       devices=tuple(devices))
+
+
+DMA_MARKERS = ("iommus", "dma-coherent", "#dma-cells")
+"""Properties by which a device tree says a node masters the bus: its DMA goes through an IOMMU
+stream (``iommus``, what ``iommu_add_dt_device()`` reads), it does coherent DMA
+(``dma-coherent``), or it is a DMA controller (``#dma-cells``)."""
+
+
+def is_dma_master(node: Node) -> bool:
+    return any(node.has(p) for p in DMA_MARKERS)
+
+
+def dma_masters(tree: Tree) -> tuple[str, ...]:
+    """Paths of the host nodes marked as DMA masters (``DMA_MARKERS``)."""
+    return tuple(n.path for n in tree.walk() if is_dma_master(n))
 
 
 def host_nodes(tree: Tree) -> dict[str, tuple[bool, bool, tuple[int, ...]]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from xenplan.dt.flat import bytes_after
 from xenplan.dt.tree import Node, Property, Tree
 from xenplan.model.base import Range, SourceRef
-from xenplan.model.board import board, host_nodes, partial_dtb, unflattened_size
+from xenplan.model.board import board, dma_masters, host_nodes, partial_dtb, unflattened_size
 from xenplan.model.cells import (
     ROOT_CELLS,
     available,
@@ -475,6 +475,7 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
         unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
         host_nodes=host_nodes(tree) if partial_dtbs else {},
+        dma_masters=dma_masters(tree) if partial_dtbs else (),
         sources={n.path: r for n in tree.walk() if (r := source_ref(n.source)) is not None},
         notes=(*board_notes(tree, board_tree), *cmdline_notes(xen)),
     )

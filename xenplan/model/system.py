@@ -90,6 +90,8 @@ class PassthroughDevice(Located):
     regs: tuple[tuple[int, int, int], ...] = Field(default=(), description="(host, guest, size) of xen,reg")
     xen_path: str | None = None
     force: bool = False
+    dma: bool = False
+    """The partial node itself marks a DMA master (``iommus``, ``dma-coherent``, ``#dma-cells``)."""
     has_reg: bool = False
     cells: tuple[int, int] = (2, 1)
 
@@ -266,6 +268,8 @@ class System(XBase):
     cpupools: tuple[str, ...] = Field(default=(), description="paths of xen,cpupool nodes")
     host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = Field(
         default_factory=dict, description="path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough")
+    dma_masters: tuple[str, ...] = Field(default=(), description="host nodes the tree marks as DMA masters "
+                                         "(iommus, dma-coherent, #dma-cells), for passthrough (DMAP-008)")
     sources: dict[str, SourceRef] = Field(default_factory=dict, description="every node's source, by path")
     notes: tuple[str, ...] = Field(default=(), description="what the decoding found worth saying: where Xen's "
                                    "command line comes from, what --board replaced")

@@ -28,7 +28,7 @@ from xenplan.boot.replay.buddy import BuddyHeap
 from xenplan.boot.replay.requests import Replay
 from xenplan.boot.result import Bank, BootResult, Event
 from xenplan.boot.runtime.ops import PAGE_SHIFT, Op
-from xenplan.boot.runtime.pages import P2M, Page, PageMap, Run
+from xenplan.boot.runtime.pages import NONE, P2M, Page, PageMap, Run
 from xenplan.model.base import Range
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import System
@@ -40,6 +40,11 @@ HWDOM_MAX_ORDER = 10
 SUPERPAGE_ORDER = 9
 """The 2 MiB extents libxc populates a new guest's RAM with (``populate_guest_memory()``)."""
 UINT_MAX = (1 << 32) - 1
+DESTROY_NEEDS_TOOLSTACK = ("only a toolstack's XEN_DOMCTL_destroydomain (xl destroy in dom0 or a control domain) "
+                           "destroys it: its own SCHEDOP_shutdown, poweroff or reboot, only stops its vCPUs and "
+                           "it keeps every page")
+"""What frees a domain at all (``domain_shutdown()`` pauses and raises ``VIRQ_DOM_EXC`` for a
+toolstack; only ``domain_kill()`` relinquishes memory), as recorded on 4.16.7 and 4.22.0."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,9 @@ class Runtime:
         self.doms: dict[str, Dom] = {}
         self.static_banks: list[tuple[int, int, str]] = []
         """(first frame, end, domain) of every static bank at boot, sorted."""
+        self.stale = PageMap()
+        """Heap frames still holding what a domain wrote (state ``stale``, ``owner`` the writer): static
+        frames a live domain freed, which ``free_domheap_pages()`` does not scrub."""
         self._heap_src: BuddyHeap | None = None
         self._heap: BuddyHeap | None = None
         self._build(result)
@@ -340,6 +348,8 @@ class Runtime:
             self.heap.free_range(s, e - s, dirty=dying)
             if p.static or self._in_static(s, e):
                 to_heap.append((s, e))
+                if not dying:
+                    self.stale.set(s, e, Page("stale", dom.name))
 
     def _release_events(self, dom: Dom, verb: str, freed_resv: list[tuple[int, int]],
                         to_heap: list[tuple[int, int]], kept: list[tuple[int, int]]) -> None:
@@ -347,8 +357,11 @@ class Runtime:
             self._event("RT-001", "INFO", dom, f"{dom.name} {verb}: static frames {_fmt(freed_resv)} go to its own "
                         "reserved list (free, PGC_static), not to Xen's heap; only it can take them back", freed_resv)
         if to_heap:
+            how = ("(PGC_reserved dropped), to be scrubbed before reuse, where any domain's next allocation can get "
+                   "them" if verb == "is destroyed" else "unscrubbed (PGC_reserved dropped; a live domain's pages are "
+                   "not scrubbed), where any domain's next allocation gets them with its data in them")
             self._event("RT-020", "HAZARD", dom, f"{dom.name} {verb}: static frames {_fmt(to_heap)} are freed into "
-                        "Xen's heap (PGC_reserved dropped), where any domain's next allocation can get them", to_heap)
+                        f"Xen's heap {how}", to_heap)
         if kept:
             self._event("RT-004", "HAZARD", dom, f"{dom.name} {verb}: it is direct-mapped, so frames {_fmt(kept)} are "
                         "unmapped but stay allocated to it; nothing is freed for anyone", kept, "direct-map")
@@ -474,11 +487,15 @@ class Runtime:
         done = sum(n for _p, n, _s in got) >> order
         g = gfn
         isolation: list[tuple[int, int, str]] = []
+        leaked: list[tuple[int, int, str]] = []
         for first, n, step in got:
             lo, hi = (first - n + 1, first + 1) if step < 0 else (first, first + n)
             self.pm.set(lo, hi, Page("inuse", dom.name))
             dom.tot_pages += n
             isolation += self._static_owners(lo, hi)
+            leaked += [(s, e, p.owner or "") for s, e, p in self.stale.runs(lo, hi)
+                       if p.state == "stale" and p.owner != dom.name]
+            self.stale.set(lo, hi, NONE)
             if mapped:
                 self._map(dom, Run(g, first, n, step), pages)
             else:
@@ -496,9 +513,14 @@ class Runtime:
                         f"heap: it receives frames {_fmt(frames)}, not its own static pages", frames)
         if isolation:
             owners = sorted({n for _a, _b, n in isolation})
+            data = ""
+            if leaked:
+                writers = sorted({n for _a, _b, n in leaked})
+                data = (f" and data leaked: frames {_fmt([(a, b) for a, b, _n in leaked])} still hold what "
+                        f"{', '.join(writers)} wrote (a live domain's released pages are not scrubbed)")
             self._event("RT-020", "HAZARD", dom, f"{dom.name} receives heap frames "
                         f"{_fmt([(a, b) for a, b, _n in isolation])} from the static banks of {', '.join(owners)}: "
-                        "static isolation is lost", [(a, b) for a, b, _n in isolation])
+                        f"static isolation is lost{data}", [(a, b) for a, b, _n in isolation])
         return done, msg
 
     def _increase(self, dom: Dom, op: Op) -> OpResult:
@@ -572,8 +594,8 @@ class Runtime:
         stranded = [(s, s + n) for s, n in dom.resv]
         if stranded:
             self._event("RT-005", "HAZARD", dom, f"{dom.name} is destroyed: its static frames {_fmt(stranded)} stay "
-                        "free on the dead domain's reserved list; nothing can take them until the host reboots",
-                        stranded)
+                        "free on the dead domain's reserved list; nothing can take them until the host reboots "
+                        f"({DESTROY_NEEDS_TOOLSTACK})", stranded)
         return OpResult(op.text, "ok", 0, None, tuple(pages))
 
     def _create(self, op: Op) -> OpResult:
