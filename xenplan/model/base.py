@@ -14,9 +14,14 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 
 
 class XBase(BaseModel):
-    """Frozen, no extra fields: models are values, changed with ``model_copy``."""
+    """Frozen, no extra fields: models are values, changed with ``model_copy``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``defer_build``: a model's validator is built when it first validates, not
+    when its class is defined, so a run pays only for the models it makes
+    (a check on a DTB never builds the simulation scenario's or a partial
+    device tree's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class SourceRef(XBase):
