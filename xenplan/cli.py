@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import gc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import click
@@ -310,8 +310,8 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
             click.echo(f"xenplan: recorded {count} finding(s) in {write_baseline}", err=True)
         for path in filter(None, (write_baseline, baseline)):
             baselines.apply(path, analyses)
-        _emit(render.check(fmt, analyses, _console(output, color), explain=explain, statistics=statistics), output,
-              [*files, *filter(None, (baseline, write_baseline))])
+        _emit(render.check_parts(fmt, analyses, _console(output, color), explain=explain, statistics=statistics),
+              output, [*files, *filter(None, (baseline, write_baseline))])
         failed = any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[s["fail_on"] or "error"]
                      for a, s in zip(analyses, settings, strict=True) for f in a.findings)
         return 1 if failed and not exit_zero else 0
@@ -582,13 +582,23 @@ def _files_read(output: str | None, inputs: Sequence[str], overlays: Sequence[st
     return files
 
 
-def _emit(text: str | None, output: str | None, inputs: Sequence[str] = ()) -> None:
-    """Print ``text``, or write it to ``output`` through ``xenplan.files.write_output`` (atomic, never an input)."""
+def _emit(text: str | Iterable[str] | None, output: str | None, inputs: Sequence[str] = ()) -> None:
+    """Print ``text`` (or its pieces, as they are made, in writes of about 1 MiB), or write it to ``output``
+    through ``xenplan.files.write_output`` (atomic, never an input)."""
     if text is None:
         return
     if output is not None:
         from xenplan.files import write_output
 
         write_output(output, text, inputs)
-    else:
-        click.echo(text, nl=False, color=True)  # the renderers decided about colour (--color)
+        return
+    batch: list[str] = []
+    size = 0
+    for piece in [text] if isinstance(text, str) else text:
+        batch.append(piece)
+        size += len(piece)
+        if size >= 1 << 20:
+            click.echo("".join(batch), nl=False, color=True)  # the renderers decided about colour (--color)
+            batch, size = [], 0
+    if batch:
+        click.echo("".join(batch), nl=False, color=True)

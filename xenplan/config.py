@@ -46,9 +46,11 @@ PATH_KEYS = ("kconfig-file", "include", "board")
 
 
 class Options(BaseModel):
-    """The settings a configuration's top level and each per-file entry may give."""
+    """The settings a configuration's top level and each per-file entry may give.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
+    Built on first validation (``defer_build``): a run without a configuration file never builds it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True, defer_build=True)
 
     xen_version: str | None = Field(None, alias="xen-version")
     arch: Literal["arm64", "arm32"] | None = None

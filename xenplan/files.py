@@ -105,8 +105,9 @@ def check_output(path: str, inputs: Iterable[str], option: str = "--output") -> 
     return directory
 
 
-def write_output(path: str, text: str | bytes, inputs: Iterable[str], option: str = "--output") -> None:
-    """Write ``text`` (or bytes) to ``path`` atomically, refusing to overwrite any of ``inputs``.
+def write_output(path: str, text: str | bytes | Iterable[str], inputs: Iterable[str], option: str = "--output") -> None:
+    """Write ``text`` (bytes, or pieces of text written as they come) to ``path`` atomically, refusing to
+    overwrite any of ``inputs``.
 
     The text goes to a temporary file beside ``path`` and replaces it with
     ``os.replace``; an unwritable or missing directory, or a directory given
@@ -144,7 +145,7 @@ def replace_inputs(files: dict[str, str | bytes], option: str = "--in-place") ->
             raise
 
 
-def _temporary(path: str, text: str | bytes, directory: str, option: str, mode: int | None) -> str:
+def _temporary(path: str, text: str | bytes | Iterable[str], directory: str, option: str, mode: int | None) -> str:
     """A complete temporary file beside ``path`` holding ``text``; removed again if writing fails."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
@@ -156,7 +157,7 @@ def _temporary(path: str, text: str | bytes, directory: str, option: str, mode: 
                 bh.write(text)
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+                fh.writelines([text] if isinstance(text, str) else text)
         with contextlib.suppress(OSError):
             os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
     except OSError as exc:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from xenplan.boot.result import BootResult
 from xenplan.checks.registry import Hit, rule
-from xenplan.model.system import Domain, System
+from xenplan.model.system import Domain, ScanItem, System
 
 
 @rule(id="VER-001", slug="stop-point-per-release", behaviour="INFO", since="4.16",
@@ -146,8 +146,12 @@ def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[H
             yield Hit(message=f"{dom.name}: xen,vcpu children are read only from Xen 4.21; Xen {v} ignores them: "
                       "no vCPU affinity is set", path=dom.vcpus[0].path)
     if not rel.static_mem_cells_props:
+        static_mem: dict[str, ScanItem] = {}
+        for i in system.scan:
+            if i.kind == "static-mem":
+                static_mem.setdefault(i.path, i)
         for dom in system.domains:
-            hit = _static_mem_cells_ignored(system, dom)
+            hit = _static_mem_cells_ignored(system, dom, static_mem.get(dom.path))
             if hit is not None:
                 yield hit
     for prop, since, effect in CHOSEN_BINDINGS:
@@ -159,11 +163,11 @@ def binding_unknown_to_release(system: System, result: BootResult) -> Iterator[H
 STATIC_MEM_CELLS = ("#xen,static-mem-address-cells", "#xen,static-mem-size-cells")
 
 
-def _static_mem_cells_ignored(system: System, dom: Domain) -> Hit | None:
+def _static_mem_cells_ignored(system: System, dom: Domain, item: ScanItem | None) -> Hit | None:
     """4.16's static-memory cells on a release that reads ``xen,static-mem`` with ``/chosen``'s
-    cells (``process_domain_node()``, ``parse_static_mem_prop()``), when the two disagree."""
+    cells (``process_domain_node()``, ``parse_static_mem_prop()``), when the two disagree; ``item``
+    is the domain's first static-mem scan item (looked up by path once for every domain)."""
     given = [p for p in STATIC_MEM_CELLS if p in dom.prop_sources]
-    item = next((i for i in system.scan if i.kind == "static-mem" and i.path == dom.path), None)
     if not given or item is None or dom.static_mem_cells == item.cells:
         return None
     ac, sc = item.cells

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -415,15 +415,21 @@ def check(a: Analysis, findings: Sequence[Finding], width: int, fallback: Fallba
 
     Finding lines are never wrapped: one finding, one line, as linters print them.
     """
-    out = [lines("".join(s for s, _ in verdict_segments(a)), width, fallback)]
+    return "".join(check_parts(a, findings, width, fallback, explain))
+
+
+def check_parts(a: Analysis, findings: Sequence[Finding], width: int, fallback: Fallback,
+                explain: bool = False) -> Iterator[str]:
+    """``check`` piece by piece, made as they are written: tens of thousands of findings never sit
+    in memory as one string (the domains table's box characters would make it two bytes a character)."""
+    yield lines("".join(s for s, _ in verdict_segments(a)), width, fallback)
     if a.result.domains:
         rows = [(name, k, status, mem, banks) for name, k, (status, _), mem, banks in domain_rows(a)]
-        out.append(table("domains", DOMAIN_COLUMNS, rows, width, fallback))
+        yield table("domains", DOMAIN_COLUMNS, rows, width, fallback)
     for f in findings:
-        out.append("".join(s for s, _ in finding_segments(f, a.input)) + "\n")
+        yield "".join(s for s, _ in finding_segments(f, a.input)) + "\n"
         if explain:
-            out.extend(line + "\n" for line in explanation(f, width))
+            yield from (line + "\n" for line in explanation(f, width))
     for n in a.notes:
-        out.append(lines(f"note: {n}", width, fallback))
-    out.append(lines(summary(a, findings), width, fallback))
-    return "".join(out)
+        yield lines(f"note: {n}", width, fallback)
+    yield lines(summary(a, findings), width, fallback)

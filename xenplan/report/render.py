@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -129,12 +129,7 @@ def check(fmt: str, analyses: Sequence[Analysis], screen: Screen, *, explain: bo
 
         out = github.render(analyses, by_release=multi)
     elif not screen.styled:
-        parts: list[str] = []
-        for group in releases.grouped(analyses):
-            parts += [plain.check(a, a.findings, screen.width, fallback, explain) for a in group]
-            if multi:
-                parts.append(releases.digest(group, screen.width, fallback))
-        out = "".join(parts)
+        out = "".join(_plain_check(analyses, screen, fallback, explain, multi))
     else:
         from xenplan.report import text
 
@@ -149,6 +144,29 @@ def check(fmt: str, analyses: Sequence[Analysis], screen: Screen, *, explain: bo
     if statistics:
         out += plain.statistics([f for a in analyses for f in a.findings])
     return out
+
+
+def check_parts(fmt: str, analyses: Sequence[Analysis], screen: Screen, *, explain: bool = False,
+                statistics: bool = False) -> Iterator[str]:
+    """``check`` in pieces to write one after another: unstyled text is made finding by finding as
+    it is written, so a report of tens of thousands of findings is never held whole; every other
+    output is one piece."""
+    if fmt != "text" or screen.styled:
+        yield check(fmt, analyses, screen, explain=explain, statistics=statistics)
+        return
+    yield from _plain_check(analyses, screen, _RichFallback(screen), explain, releases.several(analyses))
+    if statistics:
+        yield plain.statistics([f for a in analyses for f in a.findings])
+
+
+def _plain_check(analyses: Sequence[Analysis], screen: Screen, fallback: _RichFallback, explain: bool,
+                 multi: bool) -> Iterator[str]:
+    """Unstyled text (``plain``): each input's report, each release group closed by its digest."""
+    for group in releases.grouped(analyses):
+        for a in group:
+            yield from plain.check_parts(a, a.findings, screen.width, fallback, explain)
+        if multi:
+            yield releases.digest(group, screen.width, fallback)
 
 
 def memory_map(fmt: str, analyses: Sequence[Analysis], screen: Screen, domain: str | None) -> str:
