@@ -89,6 +89,7 @@ TABLE: dict[str, tuple[object, ...]] = {
     "extended_regions": (F, F, F, F, T, T, T, T, T, T, T, T),
     "ext_region_rounding_bug": (F, F, F, F, F, T, T, T, T, F, F, F),
     "ext_region_rangesets": (F, F, F, F, F, F, F, F, F, T, T, T),
+    "dom0_construct": (F, F, F, F, F, F, F, F, F, F, T, T),
     "ext_bank_header": (8, 8, 8, 8, 8, 8, 8, 8, 16, 16, 16, 16),
     "xen_reg_assigned_set": (F, F, F, F, F, F, F, F, F, T, T, T),
     "vpl011_backend_late": (T, T, T, T, F, F, F, F, F, F, F, F),

@@ -301,6 +301,9 @@ class XenRelease:
     """``add_ext_regions()`` of 4.18-4.20 rounds the region ends the wrong way (GMAP-008)."""
     ext_region_rangesets: bool
     """``find_domU_holes()``/``find_host_extended_regions()`` build range sets (4.21+)."""
+    dom0_construct: bool
+    """The heap replay follows ``construct_dom0()`` past dom0's RAM (the host walk, the
+    ``/hypervisor`` node, the secondary vCPUs): measured allocation by allocation on 4.22."""
     ext_bank_header: int
     """Header bytes of ``make_hypervisor_node()``'s extended-region bank array: 8 up to
     4.19, 16 from 4.20."""
@@ -480,6 +483,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         extended_regions=at(4, 17),
         ext_region_rounding_bug=at(4, 18) and not at(4, 21),
         ext_region_rangesets=at(4, 21),
+        dom0_construct=at(4, 22),
         ext_bank_header=16 if at(4, 20) else 8,
         xen_reg_assigned_set=at(4, 21),
         vpl011_backend_late=not at(4, 17),

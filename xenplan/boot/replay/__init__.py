@@ -33,7 +33,7 @@ from dataclasses import replace
 from xenplan.boot.replay.boot_alloc import populate_boot_allocator, pre_heap_allocations
 from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
 from xenplan.boot.replay.budget import budget_domains
-from xenplan.boot.replay.direct import build_dom0
+from xenplan.boot.replay.dom0 import build_dom0
 from xenplan.boot.replay.domain import build_domain
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.requests import Exhausted, Replay
