@@ -8,7 +8,7 @@ its heap allocations: the outcome and panic message, dom0's 1:1 banks
 "extended region" lines; 4.16 has none) and the host chunks each domU got
 from ``allocate_bank_memory()``. The Xen image size in each verdict is
 the instrumented build's own. Where the release's ``construct_dom0()`` is
-replayed (4.22), every chunk's host address must match, the small ones too;
+replayed (4.18 and later), every chunk's host address must match, the small ones too;
 elsewhere only chunks of 16 MiB and more are claimed.
 """
 

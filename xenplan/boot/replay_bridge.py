@@ -168,15 +168,19 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     xen = sysm.target.xen_image
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis,
                        devices=sysm.dom0_devices, fdt_extra=dom0_fdt_extra(sysm),
+                       ext_bank_size=40 if sysm.target.release.membank_shm_id and sysm.target.has("STATIC_SHM") else 24,
                        gnttab_start=xen.start if xen is not None else 0)
 
 
 def dom0_fdt_extra(sysm: System) -> int:
-    """``DOM0_FDT_EXTRA_SIZE``: room for the ``/hypervisor`` node, the reserve-map
-    terminator, a ``/memory`` node of ``NR_MEM_BANKS`` banks and, built with
-    ``CONFIG_STATIC_SHM``, 176 bytes for each of the 32 shared-memory banks."""
+    """``DOM0_FDT_EXTRA_SIZE``: room for the ``/hypervisor`` node and the reserve-map
+    terminator; from 4.22 also a ``/memory`` node of ``NR_MEM_BANKS`` banks and, built
+    with ``CONFIG_STATIC_SHM``, 176 bytes for each of the 32 shared-memory banks."""
+    rel = sysm.target.release
+    if not rel.dom0_fdt_bank_room:
+        return 128 + 16
     shm = 32 * 176 if sysm.target.has("STATIC_SHM") else 0
-    return 128 + 16 + sysm.target.release.nr_mem_banks * 16 + shm
+    return 128 + 16 + rel.nr_mem_banks * 16 + shm
 
 
 def hypervisor_node(state: BootState, enhanced: str | None) -> bool:

@@ -110,6 +110,8 @@ class Dom0Request:
     """The host nodes ``handle_node()`` gives dom0, in its order (``model.hostwalk``)."""
     fdt_extra: int = 0
     """``DOM0_FDT_EXTRA_SIZE``: what ``hwdom_get_fdt_alloc_size()`` adds to the host DTB's size."""
+    ext_bank_size: int = 24
+    """``sizeof(struct membank)``: the entry size of ``make_hypervisor_node()``'s bank array."""
     gnttab_start: int = 0
     """``find_gnttab_region()``: dom0's grant-table window starts at Xen's own image."""
 
