@@ -64,9 +64,8 @@ def construct(replay: Replay, board: HeapBoard, req: Dom0Request, banks: list[tu
         _device(replay, dev, irq_caps, iomem_caps, routed, tables)
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, direct_map=True,
                      host_ram=tuple(banks))
-    if board.release.extended_regions:
-        hypervisor_node(replay, board, dom, (), (req.gnttab_start, req.max_grant_frames << 12),
-                        dom0=True, bank_size=req.ext_bank_size)
+    hypervisor_node(replay, board, dom, (), (req.gnttab_start, req.max_grant_frames << 12),
+                    dom0=True, bank_size=req.ext_bank_size)
     replay.xfree(fdt)
     for _ in range(1, req.cpus):
         vcpu_create(replay, board, step)

@@ -117,7 +117,7 @@ def hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
     regions = 0
     if dom.direct_map:
         if rel.ext_region_rangesets or dom0:
-            gnttab = replay.xmalloc(16 + 24, step)
+            gnttab = replay.xmalloc(16 + 24, step) if not dom0 or rel.dom0_gnttab_bank else None
             rs = RangeSet(pool_alloc(replay, step), replay.xfree)
             for start, size in board.ram:
                 rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
