@@ -6,8 +6,9 @@ to the buddy heap (``buddy``), then issues every heap and ``xmalloc`` pool
 request (``requests``, ``xmalloc``) Xen makes, in order:
 
 * the boot sequence up to "Xen dom0less mode detected" (``sequence``);
-* a classic dom0 (``create_dom0()``, ``allocate_memory_11()``) when present
-  (``direct``);
+* a classic dom0 (``create_dom0()``, ``allocate_memory_11()``, then
+  ``construct_dom0()``'s walk of the host tree) when present (``dom0``,
+  ``direct``);
 * per ``xen,domain`` node (``create_domUs()``, ``domain_create()``,
   ``construct_domU()``): ``create`` then ``domain``;
 * after the last domU, ``discard_initial_modules()`` for the final heap.
