@@ -6,9 +6,10 @@ initialisation on) that a release build of Xen with allocation tracing made
 while booting a device tree of the oracle (or of ``tests/data/dom0``) on
 QEMU. The replay must make the same requests in the same order and get the
 same pages: the boot sequence, every xmalloc pool page, every domain's
-structures, P2M pool and RAM. With a dom0, ``replayed`` says how far the
-replay goes (through dom0's RAM and its P2M tables; its device-tree walk is
-not replayed). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``;
+structures, P2M pool and RAM. With a dom0, ``replayed`` (when present) says
+how far the replay goes: through dom0's RAM on releases where
+``construct_dom0()``'s host walk is not replayed, the whole boot where it is
+(4.18 and later). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``;
 ``gic_spis`` is the host GIC's SPI count when it is not QEMU's GICv3 (``--gic-spis``);
 ``kconfig`` what the build had beyond the defaults (schedulers).
 """

@@ -28,7 +28,7 @@ from xenplan.boot.replay import (
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
-from xenplan.model.system import Domain
+from xenplan.model.system import Domain, System
 from xenplan.model.target import Target
 
 
@@ -165,7 +165,22 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     cpus = sysm.board.nr_cpus or 2
     if cmdline.get("dom0_max_vcpus", "").isdigit():
         cpus = min(cpus, int(cmdline["dom0_max_vcpus"])) or cpus
-    return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis)
+    xen = sysm.target.xen_image
+    return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis,
+                       devices=sysm.dom0_devices, fdt_extra=dom0_fdt_extra(sysm),
+                       ext_bank_size=40 if sysm.target.release.membank_shm_id and sysm.target.has("STATIC_SHM") else 24,
+                       gnttab_start=xen.start if xen is not None else 0)
+
+
+def dom0_fdt_extra(sysm: System) -> int:
+    """``DOM0_FDT_EXTRA_SIZE``: room for the ``/hypervisor`` node and the reserve-map
+    terminator; from 4.22 also a ``/memory`` node of ``NR_MEM_BANKS`` banks and, built
+    with ``CONFIG_STATIC_SHM``, 176 bytes for each of the 32 shared-memory banks."""
+    rel = sysm.target.release
+    if not rel.dom0_fdt_bank_room:
+        return 128 + 16
+    shm = 32 * 176 if sysm.target.has("STATIC_SHM") else 0
+    return 128 + 16 + rel.nr_mem_banks * 16 + shm
 
 
 def hypervisor_node(state: BootState, enhanced: str | None) -> bool:

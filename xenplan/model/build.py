@@ -11,13 +11,13 @@ a property is read with its *parent's* cells; ``xen,static-mem`` with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from xenplan.dt.flat import bytes_after
 from xenplan.dt.tree import Node, Property, Tree
 from xenplan.model.base import Range, SourceRef
-from xenplan.model.board import board, dma_masters, host_nodes, partial_dtb, unflattened_size
+from xenplan.model.board import board, dma_masters, gic, host_nodes, partial_dtb, uart, unflattened_size
 from xenplan.model.cells import (
     ROOT_CELLS,
     available,
@@ -27,8 +27,10 @@ from xenplan.model.cells import (
     read_number,
     source_ref,
 )
+from xenplan.model.hostwalk import dom0_devices
 from xenplan.model.system import (
     CmdlineProp,
+    Dom0Device,
     Domain,
     EventChannel,
     Module,
@@ -446,6 +448,15 @@ def board_notes(tree: Tree, board_tree: Tree | None) -> list[str]:
             f"(\"{theirs.string()}\"){dropped}"]
 
 
+def _dom0_devices(tree: Tree, modules: Sequence[Module], bootargs: str | None) -> tuple[Dom0Device, ...]:
+    """The host walk of ``construct_dom0()``, for trees that boot a classic dom0 (a kernel outside any domain)."""
+    if not any(m.kind == "kernel" and m.domain is None for m in modules):
+        return ()
+    host_gic, console = gic(tree), uart(tree, bootargs)
+    return dom0_devices(tree, host_gic.path if host_gic else None,
+                        frozenset({console.path} if console is not None else ()))
+
+
 def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = None,
           board_tree: Tree | None = None) -> System:
     """Decode ``tree`` for ``target`` into a ``System`` (never judges, never fails on Xen-visible values).
@@ -476,6 +487,7 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
         host_nodes=host_nodes(tree) if partial_dtbs else {},
         dma_masters=dma_masters(tree) if partial_dtbs else (),
+        dom0_devices=_dom0_devices(tree, b.modules, xen.bootargs),
         sources={n.path: r for n in tree.walk() if (r := source_ref(n.source)) is not None},
         notes=(*board_notes(tree, board_tree), *cmdline_notes(xen)),
     )

@@ -301,6 +301,21 @@ class XenRelease:
     """``add_ext_regions()`` of 4.18-4.20 rounds the region ends the wrong way (GMAP-008)."""
     ext_region_rangesets: bool
     """``find_domU_holes()``/``find_host_extended_regions()`` build range sets (4.21+)."""
+    dom0_construct: bool
+    """The heap replay follows ``construct_dom0()`` past dom0's RAM (the host walk, the
+    ``/hypervisor`` node, the secondary vCPUs): measured allocation by allocation on
+    4.16.7, 4.17.7, 4.18.6, 4.19.6, 4.20.4, 4.21.2 and 4.22.0. Not before 4.16.3, whose
+    missing P2M pool already makes the replay approximate."""
+    dom0_fdt_bank_room: bool
+    """``DOM0_FDT_EXTRA_SIZE`` leaves room for a ``/memory`` node of ``NR_MEM_BANKS`` banks
+    and the shared-memory banks (4.22+); before, only the ``/hypervisor`` node and the
+    reserve-map terminator (144 bytes)."""
+    dom0_gnttab_bank: bool
+    """``make_hypervisor_node()`` puts dom0's grant window in a one-bank ``membanks``
+    of its own (a 40-byte ``xzalloc``) before finding the extended regions (4.20+)."""
+    membank_shm_id: bool
+    """``struct membank`` carries a shared-memory id and borrower count when built with
+    ``CONFIG_STATIC_SHM`` (40 bytes instead of 24; 4.17 and 4.18)."""
     ext_bank_header: int
     """Header bytes of ``make_hypervisor_node()``'s extended-region bank array: 8 up to
     4.19, 16 from 4.20."""
@@ -480,6 +495,10 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         extended_regions=at(4, 17),
         ext_region_rounding_bug=at(4, 18) and not at(4, 21),
         ext_region_rangesets=at(4, 21),
+        dom0_construct=at(4, 16, 3),
+        dom0_fdt_bank_room=at(4, 22),
+        dom0_gnttab_bank=at(4, 20),
+        membank_shm_id=at(4, 17) and not at(4, 19),
         ext_bank_header=16 if at(4, 20) else 8,
         xen_reg_assigned_set=at(4, 21),
         vpl011_backend_late=not at(4, 17),

@@ -96,6 +96,17 @@ class PassthroughDevice(Located):
     cells: tuple[int, int] = (2, 1)
 
 
+class Dom0Device(XBase):
+    """A host node ``handle_node()`` gives a classic dom0 (``model.hostwalk``)."""
+
+    path: str
+    irqs: tuple[int, ...] = Field(default=(), description="SPIs routed to dom0, in the node's order")
+    regs: tuple[tuple[int, int], ...] = Field(default=(), description="(CPU address, size) of each reg entry")
+    mapped: bool = Field(default=True, description="not xen,passthrough: IRQs routed, MMIO mapped")
+    pci_irqs: tuple[int, ...] = Field(default=(), description="SPIs of a PCI bridge's interrupt-map")
+    pci_ranges: tuple[tuple[int, int], ...] = Field(default=(), description="CPU windows of a PCI bridge's ranges")
+
+
 class PartialDtb(XBase):
     """The passthrough device tree a domain's ``multiboot,device-tree`` module holds (PT-002)."""
 
@@ -271,6 +282,8 @@ class System(XBase):
     dma_masters: tuple[str, ...] = Field(default=(), description="host nodes the tree marks as DMA masters "
                                          "(iommus, dma-coherent, #dma-cells), for passthrough (DMAP-008)")
     sources: dict[str, SourceRef] = Field(default_factory=dict, description="every node's source, by path")
+    dom0_devices: tuple[Dom0Device, ...] = Field(
+        default=(), description="host nodes a classic dom0 is given, in handle_node()'s order")
     notes: tuple[str, ...] = Field(default=(), description="what the decoding found worth saying: where Xen's "
                                    "command line comes from, what --board replaced")
 

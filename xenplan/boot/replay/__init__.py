@@ -6,8 +6,9 @@ to the buddy heap (``buddy``), then issues every heap and ``xmalloc`` pool
 request (``requests``, ``xmalloc``) Xen makes, in order:
 
 * the boot sequence up to "Xen dom0less mode detected" (``sequence``);
-* a classic dom0 (``create_dom0()``, ``allocate_memory_11()``) when present
-  (``direct``);
+* a classic dom0 (``create_dom0()``, ``allocate_memory_11()``, then
+  ``construct_dom0()``'s walk of the host tree) when present (``dom0``,
+  ``direct``);
 * per ``xen,domain`` node (``create_domUs()``, ``domain_create()``,
   ``construct_domU()``): ``create`` then ``domain``;
 * after the last domU, ``discard_initial_modules()`` for the final heap.
@@ -33,7 +34,7 @@ from dataclasses import replace
 from xenplan.boot.replay.boot_alloc import populate_boot_allocator, pre_heap_allocations
 from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
 from xenplan.boot.replay.budget import budget_domains
-from xenplan.boot.replay.direct import build_dom0
+from xenplan.boot.replay.dom0 import build_dom0
 from xenplan.boot.replay.domain import build_domain
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.requests import Exhausted, Replay
@@ -101,7 +102,7 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
                 if result.outcome != "ok":
                     break
     placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
-    walked = dom0_placed is not None
+    walked = dom0_placed is not None and not (rel.dom0_construct and board.gic_version == 3)
     for i, p in enumerate(placed):
         if walked:
             placed[i] = replace(p, small_unknown=True)

@@ -7,19 +7,20 @@
 from __future__ import annotations
 
 from xenplan.boot.replay.buddy import MAX_ORDER, PAGE_SHIFT, PAGE_SIZE
-from xenplan.boot.replay.create import domain_create, vcpu_create
-from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain
 from xenplan.boot.replay.requests import Replay
-from xenplan.boot.replay.results import Dom0Placement
 
 
-def _p2m_tables(tables: set[tuple[int, int]], start: int, size: int) -> int:
+def p2m_tables(tables: set[tuple[int, int]], start: int, size: int) -> int:
     """Table pages ``p2m_set_entry()`` must add to map [start, start + size) 1:1
-    with the largest aligned blocks (1 GiB, 2 MiB, 4 KiB) under a 4-level root."""
+    under a 4-level root: each step takes the largest block (1 GiB, 2 MiB, 4 KiB)
+    that both the address and the count of pages still to map are multiples of,
+    so a range whose end is not block-aligned is mapped page by page. Every
+    block up to the next boundary of the table above needs the same tables, so
+    the walk steps from one such boundary to the next."""
     new = 0
     addr, end = start, start + size
     while addr < end:
-        block = next(b for b in (1 << 30, 1 << 21, PAGE_SIZE) if not addr % b and addr + b <= end)
+        block = next(b for b in (1 << 30, 1 << 21, PAGE_SIZE) if not addr % b and not (end - addr) % b)
         needed = [(1, addr >> 39)]
         if block < 1 << 30:
             needed.append((2, addr >> 30))
@@ -29,7 +30,8 @@ def _p2m_tables(tables: set[tuple[int, int]], start: int, size: int) -> int:
             if table not in tables:
                 tables.add(table)
                 new += 1
-        addr += block
+        span = block << 9
+        addr = min(end, (addr // span + 1) * span)
     return new
 
 
@@ -43,36 +45,18 @@ def _bits_zone(bits: int) -> int:
     return 1 if bits < PAGE_SHIFT + 1 else bits - PAGE_SHIFT
 
 
-def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request) -> Dom0Placement:
-    """``create_dom0()`` then ``allocate_memory_11()`` (HWD-002): domain and vCPU0 as
-    for a domU (plus the emulated UART, no P2M pool beyond 4.16/4.17's initial
-    16 pages), then its RAM 1:1 (``allocate_11``).
-
-    What ``construct_dom0()`` does after the RAM (mapping every host device,
-    routing its interrupts, building dom0's device tree) is not replayed.
-    """
-    dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
-                     max_grant_frames=req.max_grant_frames)
-    domain_create(replay, board, dom, board.release.sizes.p2m_pool_initial_pages, hwdom=True)
-    vcpu_create(replay, board, "construct")
-    banks, left = allocate_11(replay, req.memory, req.memory, board.release.nr_mem_banks)
-    if left:
-        mb = left >> 20
-        return Dom0Placement("out-of-memory", tuple(banks), mb,
-                             f"Failed to allocate requested dom0 memory. {mb}MB unallocated")
-    return Dom0Placement("ok", tuple(banks))
-
-
-def allocate_11(replay: Replay, memory: int, dom0_mem: int, limit: int) -> tuple[list[tuple[int, int]], int]:
+def allocate_11(replay: Replay, memory: int, dom0_mem: int, limit: int,
+                tables: set[tuple[int, int]] | None = None) -> tuple[list[tuple[int, int]], int]:
     """``allocate_memory_11()``: bank 0 as large and as low as possible below
     4 GiB (at least ``min(dom0_mem, 128 MiB)``; ``dom0_mem`` is the command
     line's, also for a dom0less hardware domain), then the rest in the largest
     chunks left, first below 4 GiB then anywhere, down to 4 MiB; a chunk below
     bank 0 only from 128 MiB. Each chunk is mapped at once, its P2M tables
     from the heap; at most ``limit`` banks (``NR_MEM_BANKS``). Returns the banks
-    (start, size) and the bytes left over."""
+    (start, size) and the bytes left over. ``tables`` collects the P2M tables
+    made, for mappings that follow."""
     heap = replay.heap
-    tables: set[tuple[int, int]] = set()
+    tables = set() if tables is None else tables
     banks: list[tuple[int, int]] = []
     left = memory
     low = min(dom0_mem, 128 << 20)
@@ -86,7 +70,7 @@ def allocate_11(replay: Replay, memory: int, dom0_mem: int, limit: int) -> tuple
         if banks and size < 128 << 20 and start + size < banks[0][0]:
             heap.free(pfn, order, dirty=False)
             return False
-        for _ in range(_p2m_tables(tables, start, size)):
+        for _ in range(p2m_tables(tables, start, size)):
             replay.alloc(0, "construct", xen=False)
         left -= size
         for i, (bs, bn) in enumerate(banks):

@@ -98,25 +98,30 @@ def _ext_count(ranges: Sequence[Sequence[int]]) -> int:
     return count
 
 
-def _hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
-                     banks: Sequence[tuple[int, int, int]]) -> None:
+def hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
+                     banks: Sequence[tuple[int, int, int]],
+                     gnttab_window: tuple[int, int] = (GUEST_GNTTAB.start, GUEST_GNTTAB.size),
+                     dom0: bool = False, bank_size: int = 24) -> None:
     """``make_hypervisor_node()``: a bank array for the extended regions, the range
     set Xen builds to find them and destroys, then the ``reg`` cells (grant window
     plus one entry per region). Range sets are replayed from 4.21: the guest
     windows' holes (``find_domU_holes()``), or for a 1:1 domain host RAM less its
     own banks, the reservations and the grant window (``find_host_extended_regions()``);
-    before 4.21 the regions are counted without them."""
+    before 4.21 the regions are counted without them. ``gnttab_window`` is the grant-table
+    window taken out (dom0's lies in Xen's image, ``find_gnttab_region()``); a
+    classic ``dom0``'s range set (``find_unallocated_memory()``) exists on every release;
+    ``bank_size`` is ``sizeof(struct membank)``."""
     step = "construct"
     rel = board.release
-    ext = replay.xmalloc(rel.ext_bank_header + 256 * 24, step)
+    ext = replay.xmalloc(rel.ext_bank_header + 256 * bank_size, step)
     regions = 0
     if dom.direct_map:
-        if rel.ext_region_rangesets:
-            gnttab = replay.xmalloc(16 + 24, step)
+        if rel.ext_region_rangesets or dom0:
+            gnttab = replay.xmalloc(16 + 24, step) if not dom0 or rel.dom0_gnttab_bank else None
             rs = RangeSet(pool_alloc(replay, step), replay.xfree)
             for start, size in board.ram:
                 rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
-            for start, size in list(dom.host_ram) + list(board.reserved) + [(GUEST_GNTTAB.start, GUEST_GNTTAB.size)]:
+            for start, size in list(dom.host_ram) + list(board.reserved) + [gnttab_window]:
                 rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
             regions = _ext_count(rs.ranges)
             rs.destroy()
@@ -191,7 +196,7 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     if rel.sizes.intc_node and board.gic_version != 2:
         replay.xfree(replay.xmalloc(32, "construct", align=128))
     if dom.hypervisor_node and rel.extended_regions:
-        _hypervisor_node(replay, board, dom, banks or ())
+        hypervisor_node(replay, board, dom, banks or ())
     replay.xfree(dtb)
     if assigned is not None:
         assigned.destroy()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xenplan.model.release import XenRelease
-from xenplan.model.system import default_p2m_pool_mb
+from xenplan.model.system import Dom0Device, default_p2m_pool_mb
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,14 @@ class Dom0Request:
     """The host GIC's SPIs: dom0's vGIC mirrors the hardware."""
     max_grant_frames: int = 64
     """``gnttab_dom0_frames()``."""
+    devices: tuple[Dom0Device, ...] = ()
+    """The host nodes ``handle_node()`` gives dom0, in its order (``model.hostwalk``)."""
+    fdt_extra: int = 0
+    """``DOM0_FDT_EXTRA_SIZE``: what ``hwdom_get_fdt_alloc_size()`` adds to the host DTB's size."""
+    ext_bank_size: int = 24
+    """``sizeof(struct membank)``: the entry size of ``make_hypervisor_node()``'s bank array."""
+    gnttab_start: int = 0
+    """``find_gnttab_region()``: dom0's grant-table window starts at Xen's own image."""
 
 
 def p2m_pool_pages(domain: HeapDomain) -> int:
