@@ -7,6 +7,14 @@ direct-mapped domain is flagged; ``xen,enhanced`` only makes a balloon
 driver likely, and the messages say so. Which behaviour a release has is
 data here (``since``/``until`` and ``XenRelease`` fields), never a version test in a body.
 
+Replayed, not read from the model: ``xenplan check`` runs one run-time
+scenario (``CANNED``) on the booted system for every built static and 1:1
+domain: balloon out 4 KiB, populate it back at the top of its RAM, set the
+target one page above ``max_pages``, increase the reservation by 4 KiB, and
+destroy it. The RT-001 … RT-005 and RT-020 messages say what Xen did at each
+step; ``xenplan simulate`` replays any other sequence. A domain the boot
+never built is reported from the model.
+
 The helpers at the top are shared by the XS, HWD, SHM and EVT modules.
 """
 
@@ -132,13 +140,9 @@ def static_page_freed_to_reserved_list(system: System, result: BootResult) -> It
     reserved pages. It never reaches the heap. (4.16 gives it to the heap:
     RT-020.)
 
-    Replayed: ``xenplan check`` runs the canned scenario on the booted
-    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
-    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
-    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
-    the message says what Xen did at each step; ``xenplan simulate``
-    replays any other sequence. A domain the boot never built is reported
-    from the model.
+    Replayed: ``check`` runs balloon-out 4K, populate it back, set-target
+    above max_pages, increase-reservation 4K and destroy on every built
+    static and 1:1 domain; ``xenplan simulate`` replays any other sequence.
 
     Why it matters: memory a static guest gives back helps nobody else; only
     the same domain can take it again (RT-002). Sizing other domains on the
@@ -175,13 +179,9 @@ def static_domain_cannot_grow(system: System, result: BootResult) -> Iterator[Hi
     allocate static order-N pages"); an empty list fails ("failed to retrieve
     a reserved page"). The page may come back at any guest address.
 
-    Replayed: ``xenplan check`` runs the canned scenario on the booted
-    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
-    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
-    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
-    the message says what Xen did at each step; ``xenplan simulate``
-    replays any other sequence. A domain the boot never built is reported
-    from the model.
+    Replayed: ``check`` runs balloon-out 4K, populate it back, set-target
+    above max_pages, increase-reservation 4K and destroy on every built
+    static and 1:1 domain; ``xenplan simulate`` replays any other sequence.
 
     Why it matters: the domain can never grow beyond what it released:
     ``xl mem-set`` / ``mem-max`` upwards has no effect, and a balloon driver
@@ -220,13 +220,10 @@ def increase_reservation_gives_heap_pages(system: System, result: BootResult) ->
     ``max_pages``. On an auto-translated guest they are not mapped anywhere;
     they only use up the headroom.
 
-    Replayed: ``xenplan check`` runs the canned scenario on the booted
-    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
-    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
-    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
-    the message says what Xen did at each step; ``xenplan simulate``
-    replays any other sequence. A domain the boot never built is reported
-    from the model. On 4.16 the canned ``set-target`` step already grows a
+    Replayed: ``check`` runs balloon-out 4K, populate it back, set-target
+    above max_pages, increase-reservation 4K and destroy on every built
+    static and 1:1 domain; ``xenplan simulate`` replays any other sequence.
+    On 4.16 the canned ``set-target`` step already grows a
     static domain from the heap (RT-020), so the headroom is gone when it
     calls increase_reservation and the canned run raises no RT-003; a
     balloon-out followed by ``increase-reservation`` in ``xenplan simulate``
@@ -271,13 +268,9 @@ def direct_map_balloon_frees_nothing(system: System, result: BootResult) -> Iter
     frame the domain still owns, and maps it 1:1 again; anything else fails
     ("mfn ... doesn't belong to dN").
 
-    Replayed: ``xenplan check`` runs the canned scenario on the booted
-    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
-    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
-    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
-    the message says what Xen did at each step; ``xenplan simulate``
-    replays any other sequence. A domain the boot never built is reported
-    from the model.
+    Replayed: ``check`` runs balloon-out 4K, populate it back, set-target
+    above max_pages, increase-reservation 4K and destroy on every built
+    static and 1:1 domain; ``xenplan simulate`` replays any other sequence.
 
     Why it matters: ballooning such a domain frees nothing for anyone, and a
     balloon driver can only re-populate the very addresses it released. A
@@ -321,13 +314,9 @@ def static_memory_stranded_on_destroy(system: System, result: BootResult) -> Ite
     4.16.7 and 4.22.0: after a dom0less guest's poweroff or reboot, with no
     toolstack, no page is freed and the domain keeps all its memory.
 
-    Replayed: ``xenplan check`` runs the canned scenario on the booted
-    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
-    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
-    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
-    the message says what Xen did at each step; ``xenplan simulate``
-    replays any other sequence. A domain the boot never built is reported
-    from the model.
+    Replayed: ``check`` runs balloon-out 4K, populate it back, set-target
+    above max_pages, increase-reservation 4K and destroy on every built
+    static and 1:1 domain; ``xenplan simulate`` replays any other sequence.
 
     Why it matters: destroying a static dom0less guest (``xl destroy``, or a
     toolstack that destroys a guest which shut down or asked to reboot)
@@ -466,13 +455,9 @@ def static_pages_released_to_heap(system: System, result: BootResult) -> Iterato
     (``tests/data/runtime/static-pages-reuse``): the page another domain
     populated held the static guest's stamp.
 
-    Replayed: ``xenplan check`` runs the canned scenario on the booted
-    system for every built static and 1:1 domain (``DOM balloon-out 4K``,
-    ``DOM populate 4K@TOP``, ``DOM set-target`` one page above
-    ``max_pages``, ``DOM increase-reservation 4K``, ``DOM destroy``) and
-    the message says what Xen did at each step; ``xenplan simulate``
-    replays any other sequence. A domain the boot never built is reported
-    from the model.
+    Replayed: ``check`` runs balloon-out 4K, populate it back, set-target
+    above max_pages, increase-reservation 4K and destroy on every built
+    static and 1:1 domain; ``xenplan simulate`` replays any other sequence.
 
     Why it matters: after the first balloon-out, the static domain's memory
     is given to other domains and it receives heap memory in exchange: the
