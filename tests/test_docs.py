@@ -105,3 +105,11 @@ def test_readme_lists_every_docs_page() -> None:
     pages = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
     assert pages, "docs/ has no pages"
     assert sorted(pages - listed) == []
+
+
+def test_readme_rule_count_is_the_registry() -> None:
+    """The README's "N rules are registered" follows the catalogue."""
+    from xenplan.checks import REGISTRY
+
+    m = re.search(r"^(\d+) rules are registered", (ROOT / "README.md").read_text(), re.M)
+    assert m is not None and int(m.group(1)) == len(REGISTRY)
