@@ -36,12 +36,10 @@ import ``extract`` to check that each recorded JSON agrees with its log.
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
 import subprocess
+import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,29 +248,21 @@ def boot(xen: str, case: Path, timeout: float, shutdown: int | None = None) -> s
             image = Path(tmp) / f"{domain.name}.Image"
             build_guest(domain, ops, image, shutdown)
             cmd += ["-device", f"loader,file={image},addr={domain.kernel:#x},force-raw=on"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert proc.stdout is not None
-        deadline, buf, lines = time.time() + timeout, b"", []
-        ends = 0
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from qemu_console import read_console
+
         stop = re.compile(rb"Panic on CPU|Reboot in")
-        while time.time() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            *whole, buf = (buf + chunk).split(b"\n")
-            for line in whole:
-                lines.append(line)
-                ends += b"XHC end " in line
-                if stop.search(line) or ends == len(domains):
-                    deadline = min(deadline, time.time() + (1.0 if shutdown is None else 3.0))
-        proc.kill()
-        proc.wait()
-    return b"\n".join([*lines, buf]).decode(errors="replace").replace("\r", "")
+        ends = 0
+
+        def grace(line: bytes) -> float | None:
+            nonlocal ends
+            ends += b"XHC end " in line
+            if stop.search(line) or ends == len(domains):
+                return 1.0 if shutdown is None else 3.0
+            return None
+
+        lines = read_console(cmd, timeout, grace)
+    return b"\n".join(lines).decode(errors="replace").replace("\r", "")
 
 
 GUEST_LINE = re.compile(r"\(d(\d+)\) XHC (.*)")

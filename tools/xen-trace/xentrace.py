@@ -41,12 +41,12 @@ import gzip
 import json
 import os
 import re
-import select
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from qemu_console import read_console
 
 CONFIG = """CONFIG_EXPERT=y
 CONFIG_UNSUPPORTED=y
@@ -171,32 +171,13 @@ def boot(args: argparse.Namespace) -> None:
         for blob in args.blob:
             path, _, addr = blob.rpartition("@")
             cmd += ["-device", f"loader,file={os.path.abspath(path)},addr={addr},force-raw=on"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert proc.stdout is not None
-        deadline, buf, lines = time.time() + args.timeout, b"", []
         # 4.22 with a static heap never prints "Freed ... init memory"; "Serial input to" ends its boot.
         end = re.compile(rb"Freed \d+kB init memory|Panic on CPU|Reboot in|\*\*\* Serial input to")
-        finished = False
-        while time.time() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            *whole, buf = (buf + chunk).split(b"\n")
-            for line in whole:
-                lines.append(line)
-                if end.search(line) and not finished:
-                    finished, deadline = True, min(deadline, time.time() + 1.0)
-        proc.kill()
-        proc.wait()
-    Path(args.output).write_bytes(b"\n".join([*lines, buf]))
+        lines = read_console(cmd, args.timeout, lambda line: 1.0 if end.search(line) else None)
+    Path(args.output).write_bytes(b"\n".join(lines))
     if not any(line.startswith(b"(XEN) ") for line in lines):
         sys.exit(f"no Xen console in {args.output}; QEMU said: "
-                 + b" ".join([*lines, buf][:3]).decode(errors="replace").strip())
+                 + b" ".join(lines[:3]).decode(errors="replace").strip())
 
 
 def _placement(text: str) -> tuple[str, list[int], list[int]]:
