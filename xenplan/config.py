@@ -17,18 +17,18 @@ relative to its folder. ``docs/configuration.md`` is the reference.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from xenplan.errors import InputError, UsageError
-from xenplan.tomlfile import KeyPath, TomlDocument, load_toml
+
+if TYPE_CHECKING:
+    from xenplan.config_file import Config
+    from xenplan.tomlfile import KeyPath
 
 NAMES = ("xenplan.toml", "pyproject.toml")
 """Files a folder is searched for, in order."""
@@ -43,63 +43,6 @@ OPTIONS: dict[str, str] = {
 
 PATH_KEYS = ("kconfig-file", "include", "board")
 """Keys whose values are paths, resolved against the configuration's folder (a board only when not a bundled name)."""
-
-
-class Options(BaseModel):
-    """The settings a configuration's top level and each per-file entry may give.
-
-    Built on first validation (``defer_build``): a run without a configuration file never builds it."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True, defer_build=True)
-
-    xen_version: str | None = Field(None, alias="xen-version")
-    arch: Literal["arm64", "arm32"] | None = None
-    kconfig: list[str] | dict[str, bool] | None = None
-    kconfig_file: str | None = Field(None, alias="kconfig-file")
-    xen_image: str | None = Field(None, alias="xen-image")
-    fdt_address: str | None = Field(None, alias="fdt-address")
-    pa_bits: int | None = Field(None, alias="pa-bits")
-    board: str | None = None
-    gic_spis: int | None = Field(None, alias="gic-spis")
-    include: list[str] | None = None
-    select: list[str] | None = None
-    ignore: list[str] | None = None
-    fail_on: Literal["error", "warning", "info"] | None = Field(None, alias="fail-on")
-    ignore_nodes: dict[str, list[str]] | None = Field(None, alias="ignore-nodes")
-
-    @field_validator("ignore_nodes")
-    @classmethod
-    def _node_paths(cls, v: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
-        for path in v or {}:
-            if not path.startswith("/"):
-                raise ValueError(f"{path!r} is not a node path (a full path such as /chosen/domU1)")
-        return v
-
-
-class PerFile(Options):
-    glob: str
-
-
-class ConfigModel(Options):
-    per_file: list[PerFile] = Field(default_factory=list, alias="per-file")
-
-
-@dataclass(frozen=True)
-class Config:
-    """A configuration file read and checked."""
-
-    file: str
-    doc: TomlDocument
-    base: KeyPath
-    """Where the settings sit in the document: ``()`` or ``("tool", "xenplan")``."""
-    model: ConfigModel
-
-    @property
-    def folder(self) -> str:
-        return os.path.dirname(self.file) or "."
-
-    def line(self, path: KeyPath) -> int | None:
-        return self.doc.line((*self.base, *path))
 
 
 @dataclass(frozen=True)
@@ -175,33 +118,6 @@ def _frozen(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return tuple(_frozen(x) for x in v)
     return v
-
-
-def load_config(path: str) -> Config:
-    """Read a configuration file; every error (syntax, unknown key, wrong type) is one ``InputError`` line.
-
-    The inputs of one run that share a configuration read it once (cached by path, time and size)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    return _load_config(path, st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=64)
-def _load_config(path: str, mtime: int, size: int) -> Config:
-    doc = load_toml(path)
-    base: KeyPath = ()
-    if os.path.basename(path) == "pyproject.toml":
-        tool = doc.data.get("tool", {})
-        if not isinstance(tool, dict) or not isinstance(tool.get("xenplan"), dict):
-            raise InputError(path, "has no [tool.xenplan] table")
-        base = ("tool", "xenplan")
-    model = doc.validate(ConfigModel, base)
-    for i, entry in enumerate(model.per_file):
-        if not entry.glob.strip():
-            doc.fail((*base, "per-file", i, "glob"), "an empty glob matches no input")
-    return Config(path, doc, base, model)
 
 
 def find_config(folder: str) -> str | None:
@@ -331,6 +247,8 @@ def settings_for(input_path: str, given: Mapping[str, Any], explicit: set[str], 
         path = find_config(folder)
     if path is None:
         return InputSettings(input_path, None, settings)
+    from xenplan.config_file import Options, load_config
+
     cfg = load_config(path)
     layers: list[tuple[Options, KeyPath, str | None]] = [(cfg.model, (), None)]
     rel = _relative(input_path, cfg.folder)
