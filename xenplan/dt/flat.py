@@ -126,16 +126,18 @@ def _after(node: Node, prop_name: str, strings: StringTable) -> Iterator[bytes]:
     yield _tag(FDT_END)
 
 
-def bytes_after(tree: Tree, node: Node, prop_name: str, count: int) -> bytes:
+def bytes_after(tree: Tree, node: Node, prop_name: str, count: int, strings: StringTable | None = None) -> bytes:
     """The ``count`` bytes a reader finds past the end of ``prop_name``'s value in the blob ``dtc``
     writes for ``tree`` (zeros past the structure block, where the strings block would follow).
 
     Xen's ``unflatten_device_tree()`` keeps pointers into the blob, so a read
     past a property's length (``process_shm()`` of 4.17 and 4.18 on a
     short-form ``xen,shared-mem``) sees the next tags of the structure block:
-    the following property's ``FDT_PROP`` and length, or ``FDT_END_NODE``."""
+    the following property's ``FDT_PROP`` and length, or ``FDT_END_NODE``.
+    ``strings`` is the tree's strings block (``dtc_strings``), when the caller keeps one."""
     out = bytearray()
-    strings = dtc_strings(tree)
+    if strings is None:
+        strings = dtc_strings(tree)
     for piece in _after(node, prop_name, strings):
         out += piece
         if len(out) >= count:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from xenplan.dt.flat import bytes_after
+from xenplan.dt.flat import StringTable, bytes_after, dtc_strings
 from xenplan.dt.tree import Node, Property, Tree
 from xenplan.model.base import Range, SourceRef
 from xenplan.model.board import board, dma_masters, gic, host_nodes, partial_dtb, uart, unflattened_size
@@ -101,6 +101,8 @@ def _module_kind(compat: list[str]) -> ModuleKind | None:
 class _Builder:
     def __init__(self, tree: Tree, target: Target) -> None:
         self.tree = tree
+        self._strings: StringTable | None = None
+        """The strings block dtc writes for the tree, made once when a short-form xen,shared-mem needs it."""
         self.target = target
         self.rel = target.release
         self.scan: list[ScanItem] = []
@@ -293,7 +295,10 @@ class _Builder:
                 short = True
                 guest = read_number(cells[:ac], ac)
                 size = read_number(cells[ac:], sc)
-                past = Property(mem.name, mem.value + bytes_after(self.tree, node, mem.name, 4 * ac)).u32s()
+                if self._strings is None:
+                    self._strings = dtc_strings(self.tree)
+                past = Property(mem.name, mem.value + bytes_after(self.tree, node, mem.name, 4 * ac,
+                                                                  self._strings)).u32s()
                 unchecked = (read_number(past[:ac], ac), read_number(past[ac:2 * ac], ac),
                              read_number(past[2 * ac:], sc))
             else:
