@@ -20,6 +20,10 @@ and ``device-tree-compiler``, and a git directory of Xen.
   xentrace.py record run.log --dts PATH -o trace.json.gz
       the allocations (order, first page) of the boot, in order, with the
       Xen image and DTB placement, in the format of tests/data/heaptrace.
+  xentrace.py colours run.log -o case@4.22.0.json
+      an LLC-colouring boot (a build with --config LLC_COLORING=y): Xen's coloured
+      window, the buddy's share, each colour's free pages before and after the
+      domains, as in tests/data/llc.
   xentrace.py compare board.dts run.log
       replay the boot with xenplan and report the first allocation where it
       and Xen differ.
@@ -96,6 +100,8 @@ def _instrument(xen: Path) -> None:
         text = text.replace(sig, sig + "\n" + LINE.format(
             fmt=f'"XTR {what} %u %pS\\n", order, __builtin_return_address(0)'))
     pa.write_text(text)
+    if "CONFIG_LLC_COLORING=y" in (xen / ".config").read_text():
+        _instrument_colours(pa)
     xm = xen / "common/xmalloc_tlsf.c"
     text = xm.read_text()
     m = re.search(r"void \*_xmalloc\(unsigned long size, unsigned long align\)\n\{", text)
@@ -117,6 +123,38 @@ def _instrument(xen: Path) -> None:
     assert m is not None
     text = text.replace(m.group(0), m.group(1) + '    printk("XTR PP %p\\n", p);\n', 1)
     xm.write_text(text)
+
+
+def _instrument_colours(pa: Path) -> None:
+    """LLC colouring (4.20+): one line per page the coloured heap hands a domain
+    (``XTR CA colour mfn``), and the free pages of every colour once the heap is
+    set up (``XTR CH colour pages``, after ``end_boot_allocator()``), and the pages
+    ``init_color_heap_pages()`` gives to the buddy (``XTR CB mfn pages``)."""
+    text = pa.read_text()
+    if "static struct page_info *alloc_color_heap_page(" not in text:
+        return
+    _edit(pa, "static struct page_info *alloc_color_heap_page(unsigned int memflags,\n"
+          "                                               const struct domain *d)\n{",
+          "static struct page_info *alloc_color_heap_page_real(unsigned int memflags,\n"
+          "                                                    const struct domain *d);\n"
+          "static struct page_info *alloc_color_heap_page(unsigned int memflags,\n"
+          "                                               const struct domain *d)\n{\n"
+          "    struct page_info *pg = alloc_color_heap_page_real(memflags, d);\n"
+          "    if ( pg )\n"
+          '        printk("XTR CA %u %lx\\n", page_to_llc_color(pg), mfn_x(page_to_mfn(pg)));\n'
+          "    return pg;\n}\n"
+          "static struct page_info *alloc_color_heap_page_real(unsigned int memflags,\n"
+          "                                                    const struct domain *d)\n{")
+    _edit(pa, "        init_heap_pages(pg, buddy_pages);\n",
+          '        printk("XTR CB %lx %lx\\n", mfn_x(page_to_mfn(pg)), buddy_pages);\n'
+          "        init_heap_pages(pg, buddy_pages);\n")
+    _edit(pa, "    nr_bootmem_regions = 0;\n",
+          "    nr_bootmem_regions = 0;\n"
+          "    if ( llc_coloring_enabled )\n    {\n"
+          "        unsigned int c_;\n\n"
+          "        for ( c_ = 0; c_ < get_max_nr_llc_colors(); c_++ )\n"
+          '            printk("XTR CH %u %lu\\n", c_, free_colored_pages[c_]);\n'
+          "    }\n")
 
 
 def _quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -207,6 +245,29 @@ def record(args: argparse.Namespace) -> None:
            "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt, "allocations": _allocations(text)}
     with gzip.open(args.output, "wt") as out:
         json.dump(doc, out, separators=(",", ":"))
+
+
+def colours(args: argparse.Namespace) -> None:
+    """The coloured heap of an LLC-colouring boot: where Xen's image moved, the buddy's
+    share, every colour's free pages once the heap is set up, and after the domains."""
+    text = Path(args.log).read_text(errors="replace")
+    version, xen, fdt = _placement(text)
+    window = re.search(r"Placing Xen at 0x(\w+)-0x(\w+)", text)
+    free = [int(m.group(2)) for m in re.finditer(r"XTR CH (\d+) (\d+)", text)]
+    if window is None or not free:
+        sys.exit(f"{args.log}: no LLC colouring in this boot (no 'Placing Xen at' or XTR CH lines)")
+    after = list(free)
+    taken = 0
+    for m in re.finditer(r"XTR CA (\d+) (\w+)", text):
+        after[int(m.group(1))] -= 1
+        taken += 1
+    doc = {"source": f"Xen {version} release build with CONFIG_LLC_COLORING and allocation tracing, "
+                     "booted on QEMU virt (2 CPUs, 1 GiB)",
+           "version": version, "xen_image": xen, "fdt": fdt,
+           "xen_window": [int(window.group(1), 16), int(window.group(2), 16)],
+           "buddy": [[int(m.group(1), 16), int(m.group(2), 16)] for m in re.finditer(r"XTR CB (\w+) (\w+)", text)],
+           "free": free, "taken": taken, "free_after": after}
+    Path(args.output).write_text(json.dumps(doc, separators=(",", ":")) + "\n")
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -304,7 +365,7 @@ def main() -> None:
     p.add_argument("--tag", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
-                   help="one more Kconfig line, e.g. SCHED_NULL=y")
+                   help="one more Kconfig line, e.g. SCHED_NULL=y; LLC_COLORING=y also traces the coloured heap")
     p.add_argument("--debug", action="store_true",
                    help="a debug build (CONFIG_DEBUG: ASSERTs and the guest-error messages of gdprintk on)")
     p.set_defaults(run=build)
@@ -324,6 +385,10 @@ def main() -> None:
     p.add_argument("--dts", required=True, help="the tree's path as the test data names it")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=record)
+    p = sub.add_parser("colours")
+    p.add_argument("log")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=colours)
     p = sub.add_parser("compare")
     p.add_argument("dts")
     p.add_argument("log")
