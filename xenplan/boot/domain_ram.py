@@ -100,6 +100,9 @@ def _ram_dynamic(build: DomainBuild, construction: Construction) -> None:
         build.fail(construction, "ALLOC-002", f"memory = {dom.memory_kib} KiB exceeds the guest RAM windows (1019 GiB)",
                    msg.dyn_alloc_failed(dom.memory_kib or 0), prop="memory")
     placed = replay_bridge.domain_ram(build.state, dom)
+    if placed.unallocated_kib is not None and placed.colours_short is not None:
+        build.fail(construction, "LLC-004", placed.colours_short, msg.dyn_alloc_failed(placed.unallocated_kib),
+                   prop="llc-colors" if dom.llc_colors is not None else "memory")
     if placed.unallocated_kib is not None:
         build.fail(construction, "ALLOC-002", f"the heap cannot supply {dom.memory_kib} KiB for {dom.name}",
                    msg.dyn_alloc_failed(placed.unallocated_kib), prop="memory")

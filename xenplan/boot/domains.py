@@ -12,7 +12,7 @@ order; the first failure stops Xen, and the rest is analysed as not reached.
 
 from __future__ import annotations
 
-from xenplan.boot import domain_ram, passthrough, replay_bridge, shm
+from xenplan.boot import domain_ram, llc, passthrough, replay_bridge, shm
 from xenplan.boot import kernel as krn
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import DomainBuild, DomainFailed, vpl011_spi_unreserved
@@ -245,6 +245,11 @@ class _Domains(DomainBuild):
             self.fail(construction, "LLC-003", f"llc-colors = \"{dom.llc_colors}\" is not a list of colours and "
                       "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",
                       prop="llc-colors")
+        if dom.llc_colors is not None and self.state.system.llc_coloring:
+            beyond = llc.colours_beyond(self.state.system, dom.llc_colors)
+            if beyond is not None:
+                self.fail(construction, "LLC-003", f"llc-colors = \"{dom.llc_colors}\": {beyond}",
+                          f"Error initializing LLC coloring for domain {dom.name} (rc = -22)", prop="llc-colors")
 
     def _memory(self, construction: Construction) -> None:
         dom = construction.dom
@@ -257,7 +262,8 @@ class _Domains(DomainBuild):
     def _p2m_pool(self, construction: Construction) -> None:
         failure = replay_bridge.domain_pool_failure(self.state, construction.dom)
         if failure is not None:
-            self.fail(construction, "ALLOC-006", failure, msg.could_not_set_up(self.rel, construction.dom.name, -12),
+            rule = "LLC-004" if replay_bridge.short_of_colours(self.state, construction.dom) else "ALLOC-006"
+            self.fail(construction, rule, failure, msg.could_not_set_up(self.rel, construction.dom.name, -12),
                       prop="xen,domain-p2m-mem-mb" if construction.dom.p2m_mem_mb is not None else None)
 
     def _live_kernels(self) -> dict[int, BootModule]:

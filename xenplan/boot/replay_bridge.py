@@ -11,9 +11,9 @@ events: the frame table that does not fit a static heap (HEAP-008,
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from xenplan.boot import llc
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import nr_spis, vpl011_spi_unreserved
 from xenplan.boot.replay import (
@@ -26,6 +26,7 @@ from xenplan.boot.replay import (
     place_domains,
 )
 from xenplan.boot.state import BootState
+from xenplan.boot.xen_params import parse_size
 from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain, System
@@ -38,6 +39,7 @@ class RamPlacement:
 
     banks: list[tuple[int, int | None, int]]
     unallocated_kib: int | None = None
+    colours_short: str | None = None
 
 
 def heap_ranges(state: BootState) -> list[tuple[int, int]]:
@@ -103,17 +105,6 @@ EXACT_CHUNK = 16 << 20
 domU chunks from this size up are still placed exactly; smaller ones are not predicted."""
 DOM0_DEFAULT_MEM = 512 << 20
 """What ``construct_dom0()`` gives dom0 when ``dom0_mem`` is not on the command line (HWD-001)."""
-
-
-def parse_size(text: str) -> int | None:
-    """``parse_size_and_unit()``: a number (C base prefixes) with an optional
-    T/G/M/K/B suffix; no suffix means KiB. None when Xen would refuse it."""
-    m = re.fullmatch(r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([TtGgMmKkBb]?)", text)
-    if m is None:
-        return None
-    value = int(m.group(1), 0)
-    shift = {"t": 40, "g": 30, "m": 20, "k": 10, "b": 0, "": 10}[m.group(2).lower()]
-    return value << shift
 
 
 def scheduler(name: str | None, target: Target) -> str:
@@ -250,7 +241,17 @@ def replay(state: BootState) -> PlacementResult | None:
     """Run the allocator replay once, for every domain in DT order (cached on the state)."""
     if not state.replayed:
         state.replayed = True
-        if state.system.target.arch == "arm32" or state.system.llc_coloring:
+        coloured = None
+        if state.system.llc_coloring and state.system.target.arch == "arm64":
+            named: set[str] = set()
+            coloured = llc.coloured_replay(state, heap_board(state),
+                                           [heap_domain(state, d, named) for d in state.system.domains],
+                                           dom0_request(state))
+        if coloured is not None:
+            state.placement = coloured
+            state.heap_free = coloured.free_bytes
+            state.notes.extend(coloured.notes)
+        elif state.system.target.arch == "arm32" or state.system.llc_coloring:
             _budget(state)
             if state.system.llc_coloring:
                 state.notes.append("LLC colouring: domains take order-0 pages of their colours from the coloured "
@@ -333,8 +334,16 @@ def domain_pool_failure(state: BootState, dom: Domain) -> str | None:
     if p is None or p.outcome not in ("p2m-pool-exhausted", "heap-exhausted"):
         return None
     if p.outcome == "p2m-pool-exhausted":
+        if p.colours_short is not None:
+            return f"{p.colours_short}: Failed to allocate P2M pages."
         return f"the heap cannot supply {dom.name}'s P2M pool: Failed to allocate P2M pages."
     return f"the heap is exhausted while creating {dom.name}"
+
+
+def short_of_colours(state: BootState, dom: Domain) -> bool:
+    """LLC-004: the coloured heap replay stopped ``dom`` because its own colours ran out."""
+    p = _placement(state, dom)
+    return p is not None and p.colours_short is not None
 
 
 def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
@@ -342,7 +351,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     mem = (dom.memory_kib or 0) * 1024
     p = _placement(state, dom)
     if p is not None and p.outcome == "out-of-memory":
-        return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
+        return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib, colours_short=p.colours_short)
     if p is not None and p.outcome == "ok" and p.banks is not None:
         approximate = p.small_unknown or state.system.target.has("DEBUG")
         return RamPlacement(banks=[(g, None if approximate and s < EXACT_CHUNK else h, s)

@@ -39,7 +39,27 @@ def board(tree: Tree, scan: Sequence[ScanItem], reserved: Sequence[ReservedRegio
                  iommus=tuple(n.path for n in tree.walk()
                               if any(c in IOMMU_COMPATIBLES for c in n.compatible()) and available(n)),
                  cpu_compatibles=compat, nr_cpus=len(cpu_nodes),
-                 model=model.string() if model is not None else None)
+                 model=model.string() if model is not None else None, llc_way_size=llc_way_size(tree))
+
+
+def llc_way_size(tree: Tree) -> int | None:
+    """One way of the last-level cache: among the nodes with ``cache-unified``,
+    ``cache-line-size`` and ``cache-sets``, the line size x sets of the highest
+    ``cache-level`` (2 when absent), as ``get_llc_way_size()`` reads CCSIDR of the
+    outermost unified cache. None when the tree describes no such cache."""
+    best: tuple[int, int] | None = None
+    for n in tree.walk():
+        if n.prop("cache-unified") is None:
+            continue
+        level_prop, line_prop, sets_prop = n.prop("cache-level"), n.prop("cache-line-size"), n.prop("cache-sets")
+        line = line_prop.u32() if line_prop is not None else None
+        sets = sets_prop.u32() if sets_prop is not None else None
+        if line is None or sets is None:
+            continue
+        level = (level_prop.u32() if level_prop is not None else None) or 2
+        if best is None or level > best[0]:
+            best = (level, line * sets)
+    return best[1] if best is not None and best[1] else None
 
 
 def gic(tree: Tree) -> Gic | None:

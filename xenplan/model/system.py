@@ -170,6 +170,9 @@ class Board(XBase):
     cpu_compatibles: tuple[str, ...] = ()
     nr_cpus: int = 0
     model: str | None = None
+    llc_way_size: int | None = None
+    """Bytes of one way of the last-level cache, from the tree's unified cache node of the
+    highest ``cache-level`` (``cache-line-size`` x ``cache-sets``): what LLC colouring probes."""
 
 
 #: CPU physical address size by ``compatible``.

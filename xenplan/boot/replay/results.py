@@ -57,6 +57,8 @@ class DomainPlacement:
     small_unknown: bool = False
     """A dom0 or an earlier hardware domain walked the host tree first: chunks under 16 MiB
     may be elsewhere, only the larger ones are placed exactly."""
+    colours_short: str | None = None
+    """LLC colouring: the domain's own colours ran out (LLC-004), and by how much."""
 
 
 @dataclass(frozen=True)
