@@ -11,6 +11,8 @@ filled the coloured heap, and again after the last domain Xen built.
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import json
 import re
 from pathlib import Path
@@ -89,3 +91,47 @@ def test_the_recordings_cover_a_fit_and_a_page_short_of_it() -> None:
     names = {p.name.split("@")[0] for p in LOGS}
     for fit in ("edge-fit", "shared-fit", "size-ways-fit"):
         assert fit in names and fit.replace("-fit", "-short") in names
+
+
+PAGES = sorted((DATA / "pages").glob("*.json.gz"))
+
+
+@pytest.mark.parametrize("trace", PAGES, ids=[p.name.removesuffix(".json.gz") for p in PAGES])
+def test_every_coloured_page_is_the_one_xen_handed_out(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Host pages, page by page: the domains' requests as the replay makes them (colour
+    list and page count, in order), issued one page at a time with Xen's pick
+    (the first colour of the list with the most free pages) and each colour's
+    list order (``nth_page``), give the very pages the traced Xen handed out."""
+    recorded = json.loads(gzip.decompress(trace.read_bytes()))
+    mfns = list(itertools.accumulate(recorded["mfn_deltas"]))
+    case = trace.name.removesuffix(".json.gz")
+    record = json.loads((DATA / f"{case}.json").read_text())
+    requests: list[tuple[list[int], int]] = []
+    splits: list[colour.ColourSplit] = []
+    take, split = colour.take_pages, colour.split_regions
+
+    def keep_take(free: list[int], colours: Any, pages: int) -> int:
+        requests.append((list(colours), pages))
+        return take(free, colours, pages)
+
+    def keep_split(regions: Any, buddy: int) -> colour.ColourSplit:
+        splits.append(split(regions, buddy))
+        return splits[-1]
+
+    monkeypatch.setattr(llc, "take_pages", keep_take)
+    monkeypatch.setattr(llc, "split_regions", keep_split)
+    _analyse(DATA / f"{case}@{record['version']}.log", record, monkeypatch)
+    n = len(record["free"])
+    free, handed, out = list(record["free"]), [0] * n, []
+    for order, pages in requests:
+        for _ in range(pages):
+            best, most = None, 0
+            for c in dict.fromkeys(order):
+                if free[c] > most:
+                    best, most = c, free[c]
+            if best is None:
+                break
+            free[best] -= 1
+            out.append(colour.nth_page(splits[0].coloured, best, n, handed[best]))
+            handed[best] += 1
+    assert out == mfns

@@ -268,6 +268,11 @@ def colours(args: argparse.Namespace) -> None:
            "buddy": [[int(m.group(1), 16), int(m.group(2), 16)] for m in re.finditer(r"XTR CB (\w+) (\w+)", text)],
            "free": free, "taken": taken, "free_after": after}
     Path(args.output).write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    if args.pages:
+        mfns = [int(m.group(1), 16) for m in re.finditer(r"XTR CA \d+ (\w+)", text)]
+        with gzip.open(args.pages, "wt") as out:
+            json.dump({"version": version, "mfn_deltas": [b - a for a, b in zip([0, *mfns], mfns, strict=False)]},
+                      out, separators=(",", ":"))
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -388,6 +393,9 @@ def main() -> None:
     p = sub.add_parser("colours")
     p.add_argument("log")
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--pages", metavar="FILE.json.gz",
+                   help="also every page the coloured heap handed out, in order (each mfn as its difference "
+                   "from the previous one)")
     p.set_defaults(run=colours)
     p = sub.add_parser("compare")
     p.add_argument("dts")

@@ -78,6 +78,23 @@ def split_regions(regions: Sequence[Sequence[int]], buddy_bytes: int) -> ColourS
     return ColourSplit(tuple(sorted(buddy)), tuple(sorted(coloured)))
 
 
+def nth_page(coloured: Sequence[tuple[int, int]], colour: int, colours: int, k: int) -> int | None:
+    """The PFN of the ``k``-th page (from 0) ``colour``'s list hands out, None past its end.
+
+    ``init_color_heap_pages()`` files the regions from the highest down, each
+    in ascending order, always at the list's head: the list then starts with
+    the lowest coloured region's pages from its top down, then the next
+    region's, and so on. ``alloc_color_heap_page()`` takes the head.
+    """
+    for start, end in coloured:
+        count = colour_pages(start, end, colour, colours)
+        if k < count:
+            top = end - 1 - (end - 1 - colour) % colours
+            return top - k * colours
+        k -= count
+    return None
+
+
 def take_pages(free: list[int], colours: Sequence[int], pages: int) -> int:
     """``alloc_color_heap_page()`` ``pages`` times for a domain with the colour list
     ``colours``: lowers ``free`` in place as Xen's picks do, and returns how many
