@@ -108,6 +108,20 @@ def colours_beyond(system: System, text: str) -> str | None:
     return None
 
 
+def budget_note(state: BootState) -> str:
+    """Why the coloured heap was budgeted as a whole instead of replayed per colour."""
+    colours, source = nr_colours(state.system)
+    if colours is None:
+        why = f"the number of colours is unknown ({source}; Xen probes the CPU's cache, so give llc-size and " \
+              "llc-nr-ways, or describe the last-level cache in the tree)"
+    elif state.system.target.xen_image is None or state.system.target.fdt_address is None:
+        why = "--xen-image and --fdt-address are needed to replay it per colour"
+    else:
+        why = "no RAM bank has room for Xen's coloured image, or the boot allocations fail"
+    return (f"LLC colouring: the coloured heap is budgeted as a whole: {why}; host addresses are not predicted "
+            "and a domain short of pages of its own colours is not caught")
+
+
 def coloured_replay(state: BootState, board: HeapBoard, domains: Sequence[HeapDomain],
                     dom0: Dom0Request | None) -> PlacementResult | None:
     """The per-colour replay of ``board`` (the allocator's view of the boot), the domains

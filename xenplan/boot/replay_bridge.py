@@ -254,9 +254,7 @@ def replay(state: BootState) -> PlacementResult | None:
         elif state.system.target.arch == "arm32" or state.system.llc_coloring:
             _budget(state)
             if state.system.llc_coloring:
-                state.notes.append("LLC colouring: domains take order-0 pages of their colours from the coloured "
-                                   "heap, which is budgeted as a whole, not replayed; host addresses are not "
-                                   "predicted and a domain short of pages of its own colours is not caught")
+                state.notes.append(llc.budget_note(state))
         elif not state.ram or not state.modules or state.system.target.xen_image is None \
                 or state.system.target.fdt_address is None:
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
