@@ -185,7 +185,11 @@ def _ext_math_bug(state: BootState) -> bool:
 
 
 def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> list[Range]:
-    """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling."""
+    """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling.
+    From 4.19 the shared-memory windows are taken out (``remove_shm_holes_for_domU()``); 4.17 and
+    4.18 advertise the whole tail, over any shared window in it (measured on 4.17.7)."""
+    if not state.rel.shm_banks_tracked:
+        shm = []
     top = 1 << state.system.ipa_bits
     cands = []
     for window in GUEST_RAM_BANKS:

@@ -95,7 +95,14 @@ def heap_board(state: BootState) -> HeapBoard:
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
+        membank_size=membank_size(t),
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
+
+
+def membank_size(target: Target) -> int:
+    """``sizeof(struct membank)``: 4.17 and 4.18 built with ``CONFIG_STATIC_SHM`` add a
+    16-byte shared-memory id and a borrower count (40 bytes), else 24."""
+    return 40 if target.release.membank_shm_id and target.has("STATIC_SHM") else 24
 
 
 EXACT_CHUNK = 16 << 20
@@ -168,7 +175,7 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     xen = sysm.target.xen_image
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis,
                        devices=sysm.dom0_devices, fdt_extra=dom0_fdt_extra(sysm),
-                       ext_bank_size=40 if sysm.target.release.membank_shm_id and sysm.target.has("STATIC_SHM") else 24,
+                       ext_bank_size=membank_size(sysm.target),
                        gnttab_start=xen.start if xen is not None else 0)
 
 

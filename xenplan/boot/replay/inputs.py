@@ -50,6 +50,10 @@ class HeapBoard:
     """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
     ipa_bits: int = 44
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
+    membank_size: int = 24
+    """``sizeof(struct membank)``: 40 on 4.17 and 4.18 built with ``CONFIG_STATIC_SHM`` (a
+    shared-memory id and borrower count in every bank), else 24. Sizes the extended-region
+    bank array ``make_hypervisor_node()`` allocates."""
 
 
 @dataclass(frozen=True)
