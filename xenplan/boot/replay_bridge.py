@@ -85,6 +85,7 @@ def heap_board(state: BootState) -> HeapBoard:
     if sysm.xen.static_heap_present and state.rel.static_heap:
         heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
     pa = t.pa_bits
+    pools, cpu_pools = _cpupools(state)
     return HeapBoard(
         ram=tuple((r.start, r.size) for r in state.ram),
         modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
@@ -96,7 +97,56 @@ def heap_board(state: BootState) -> HeapBoard:
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
         membank_size=membank_size(t),
+        pools=pools, cpu_pools=cpu_pools,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
+
+
+def _cpupools(state: BootState) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Boot-time cpupools as ``btcpupools_allocate_pools()`` makes them (4.17+, built with
+    ``CONFIG_BOOT_TIME_CPUPOOLS``): pool ids in ``/chosen`` order, CPUs left out in one more
+    pool, and the pool holding CPU 0 swapped with pool 0. Empty where Xen would panic on
+    the pools (a CPU twice or unknown): the boot does not get that far."""
+    sysm = state.system
+    t = sysm.target
+    if not (sysm.boot_cpupools and state.rel.cpupool_binding and t.has("BOOT_TIME_CPUPOOLS")):
+        return (), ()
+    default = scheduler(sysm.xen.cmdline.get("sched"), t)
+    ncpu = sysm.board.nr_cpus or 2
+    cpu_map = [-1] * ncpu
+    sched: dict[int, str] = {}
+    for pid, pool in enumerate(sysm.boot_cpupools):
+        for cpu in pool.cpus:
+            if not 0 <= cpu < ncpu or cpu_map[cpu] >= 0:
+                return (), ()
+            cpu_map[cpu] = pid
+        sched[pid] = scheduler(pool.sched, t) if pool.sched is not None else default
+    count = len(sysm.boot_cpupools)
+    extra = False
+    swap = -1
+    for cpu in range(ncpu):
+        if cpu_map[cpu] < 0:
+            cpu_map[cpu] = count
+            extra = True
+        if cpu == 0 and cpu_map[0] != 0:
+            swap = cpu_map[0]
+        if swap != -1:
+            cpu_map[cpu] = 0 if cpu_map[cpu] == swap else swap if cpu_map[cpu] == 0 else cpu_map[cpu]
+    if swap != -1:
+        sched[swap], sched[0] = sched.get(0, default), sched.get(swap, default)
+    count += extra
+    return tuple(sched.get(i, default) for i in range(count)), tuple(cpu_map)
+
+
+def _domain_scheduler(state: BootState, board: HeapBoard, dom: Domain) -> str | None:
+    """The scheduler of ``dom``'s cpupool (``btcpupools_get_domain_pool_id()``: the pool
+    of the first CPU its ``domain-cpupool`` lists), else of pool 0."""
+    if not board.pools:
+        return None
+    path = state.system.phandles.get(dom.cpupool) if dom.cpupool is not None else None
+    pool = next((p for p in state.system.boot_cpupools if p.path == path), None)
+    if pool is not None and pool.cpus and 0 <= pool.cpus[0] < len(board.cpu_pools):
+        return board.pools[board.cpu_pools[pool.cpus[0]]]
+    return board.pools[0]
 
 
 def membank_size(target: Target) -> int:
@@ -225,9 +275,11 @@ def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     return default if value is None or not state.rel.grant_frame_props else value
 
 
-def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None) -> HeapDomain:
+def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None,
+                board: HeapBoard | None = None) -> HeapDomain:
     """The allocator's view of one domain. ``shm_seen``: ids of heap-backed shared
-    memory an earlier domain already allocated (only the first user allocates it)."""
+    memory an earlier domain already allocated (only the first user allocates it);
+    ``board``: gives the domain its cpupool's scheduler."""
     static = dom.static_mem_present and state.system.target.has("STATIC_MEMORY")
     seen = set() if shm_seen is None else shm_seen
     short: list[int] = []
@@ -250,7 +302,8 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size
-                                        and state.rel.static_shm_binding))
+                                        and state.rel.static_shm_binding),
+                      scheduler=_domain_scheduler(state, board, dom) if board is not None else None)
 
 
 def replay(state: BootState) -> PlacementResult | None:
@@ -270,7 +323,7 @@ def replay(state: BootState) -> PlacementResult | None:
         else:
             board = heap_board(state)
             seen: set[str] = set()
-            doms = [heap_domain(state, d, seen) for d in state.system.domains]
+            doms = [heap_domain(state, d, seen, board) for d in state.system.domains]
             result = place_domains(board, doms, dom0_request(state))
             state.placement = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
@@ -279,9 +332,6 @@ def replay(state: BootState) -> PlacementResult | None:
                 state.notes.append("debug build: lock debugging and other debug-only allocations change the "
                                    "small requests (not replayed), so domU chunks under 16 MiB get no host address; "
                                    "larger ones are placed as in a release build")
-            if state.system.cpupools and state.system.target.has("BOOT_TIME_CPUPOOLS"):
-                state.notes.append("boot-time cpupools: the allocations of their schedulers are not replayed, so "
-                                   "host addresses of chunks under 16 MiB may be off")
             if any(p.small_unknown for p in result.domains):
                 state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "

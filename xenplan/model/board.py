@@ -12,6 +12,7 @@ from xenplan.model.base import Range
 from xenplan.model.cells import ROOT_CELLS, available, read_number, reg_of, source_ref
 from xenplan.model.system import (
     Board,
+    BootCpupool,
     Gic,
     PartialDtb,
     PassthroughDevice,
@@ -172,3 +173,26 @@ def host_nodes(tree: Tree) -> dict[str, tuple[bool, bool, tuple[int, ...]]]:
         spis = tuple(cells[i + 1] + 32 for i in range(0, len(cells) - 2, 3) if cells[i] == 0)
         out[n.path] = (n.has("iommus"), n.has("xen,passthrough"), spis)
     return out
+
+
+def boot_cpupools(tree: Tree) -> tuple[BootCpupool, ...]:
+    """``btcpupools_dtb_parse()``: the ``xen,cpupool`` children of ``/chosen`` with the
+    logical CPU of each ``cpupool-cpus`` phandle. Xen numbers CPUs by ``/cpus`` order with
+    the boot CPU first; the first CPU node is taken as the boot CPU (QEMU ``virt`` boots it)."""
+    cpus = tree.find("/cpus")
+    chosen = tree.find("/chosen")
+    if chosen is None:
+        return ()
+    nodes = [c for c in (cpus.children if cpus else []) if (dt := c.prop("device_type")) and dt.string() == "cpu"]
+    logical = {id(n): i for i, n in enumerate(nodes)}
+    phandles = tree.phandles()
+    out = []
+    for node in chosen.children:
+        if not node.is_compatible("xen,cpupool"):
+            continue
+        prop = node.prop("cpupool-cpus")
+        refs = prop.u32s() if prop is not None else []
+        sched = node.prop("cpupool-sched")
+        out.append(BootCpupool(path=node.path, sched=sched.string() if sched is not None else None,
+                               cpus=tuple(logical.get(id(phandles[r]), -1) if r in phandles else -1 for r in refs)))
+    return tuple(out)

@@ -261,6 +261,16 @@ class XenConfig(XBase):
     chosen_props: tuple[str, ...] = Field(default=(), description="names of /chosen's properties, as written")
 
 
+class BootCpupool(XBase):
+    """A ``xen,cpupool`` child of ``/chosen`` as ``btcpupools_dtb_parse()`` reads it."""
+
+    path: str
+    sched: str | None = None
+    """``cpupool-sched``, or None for the default scheduler."""
+    cpus: tuple[int, ...] = ()
+    """Logical CPU of each ``cpupool-cpus`` phandle, in order (-1: not a CPU node Xen knows)."""
+
+
 class System(XBase):
     """Everything a simulation needs: board, Xen, domains and the early-scan list."""
 
@@ -277,6 +287,8 @@ class System(XBase):
     unflat_size: int = 0
     dropped_nodes: tuple[str, ...] = Field(default=(), description="nodes deeper than Xen walks (DT-007)")
     cpupools: tuple[str, ...] = Field(default=(), description="paths of xen,cpupool nodes")
+    boot_cpupools: tuple[BootCpupool, ...] = Field(
+        default=(), description="the xen,cpupool children of /chosen, in order, with their CPUs and scheduler")
     host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = Field(
         default_factory=dict, description="path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough")
     dma_masters: tuple[str, ...] = Field(default=(), description="host nodes the tree marks as DMA masters "

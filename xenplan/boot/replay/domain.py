@@ -159,7 +159,7 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     rel = board.release
     pool = p2m_pool_pages(dom) if rel.p2m_pool else 0
     pool_got = domain_create(replay, board, dom, pool, hwdom=dom.hardware_11)
-    vcpu_create(replay, board, "construct")
+    vcpu_create(replay, board, "construct", dom.scheduler)
     if dom.hardware_11:
         ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, rel.nr_mem_banks)
         if left:
@@ -211,7 +211,7 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     if assigned is not None:
         assigned.destroy()
     for _ in range(1, dom.cpus):
-        vcpu_create(replay, board, "construct")
+        vcpu_create(replay, board, "construct", dom.scheduler)
     if dom.vpl011 and rel.vpl011_backend_late:
         replay.xmalloc(VPL011_BACKEND, "construct", align=4)
     if rel.xenstore_page_by_xen and dom.enhanced and replay.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:

@@ -43,8 +43,10 @@ CREDIT_416 = Scheduler(((176, 8), (4, 4)), (80, 80), 80, 48, True)
 """Credit on 4.16: a smaller private structure and per-CPU data."""
 
 
-def scheduler_costs(board: HeapBoard) -> Scheduler | None:
-    """The chosen scheduler's costs, ``None`` for credit2 (written out in the boot sequence)."""
-    if board.scheduler == "credit" and board.release.sizes.credit_small:
+def scheduler_costs(board: HeapBoard, name: str | None = None) -> Scheduler | None:
+    """The costs of scheduler ``name`` (default: the one ``scheduler_init()`` chose),
+    ``None`` for credit2 (written out in the boot sequence)."""
+    name = name or board.scheduler
+    if name == "credit" and board.release.sizes.credit_small:
         return CREDIT_416
-    return SCHEDULERS.get(board.scheduler)
+    return SCHEDULERS.get(name)
