@@ -270,6 +270,13 @@ def _passthrough(state: BootState, dom: Domain) -> tuple[tuple[tuple[tuple[int, 
     return tuple(out)
 
 
+def _passthrough_unknown(state: BootState, dom: Domain) -> bool:
+    """A live ``multiboot,device-tree`` module without its partial DTB: Xen assigns devices the
+    replay does not know (``domain_handle_dtb_bootmodule()``)."""
+    mod = dom.child_module("multiboot,device-tree")
+    return dom.partial_dtb is None and mod is not None and mod.path in {m.path for m in state.live_modules()}
+
+
 def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
     return default if value is None or not state.rel.grant_frame_props else value
@@ -298,6 +305,7 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None,
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
                       hardware_11=hardware_11(state, dom),
                       dtb_module=_dtb_module(dom), passthrough=_passthrough(state, dom),
+                      passthrough_unknown=_passthrough_unknown(state, dom),
                       host_ram=tuple((b.start, b.size) for b in dom.static_mem) if dom.direct_map else (),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
@@ -332,7 +340,15 @@ def replay(state: BootState) -> PlacementResult | None:
                 state.notes.append("debug build: lock debugging and other debug-only allocations change the "
                                    "small requests (not replayed), so domU chunks under 16 MiB get no host address; "
                                    "larger ones are placed as in a release build")
-            if any(p.small_unknown for p in result.domains):
+            unknown = [d.name for d in doms if d.passthrough_unknown]
+            if unknown and any(p.small_unknown for p in result.domains):
+                state.notes.append(f"{unknown[0]}: without its partial device tree (--partial-dtb) the requests of "
+                                   "its devices are not replayed (a 32-byte range-set node per MMIO range, 56 bytes "
+                                   "per routed interrupt, from 4.21 a 96-byte range set more): they can take a page "
+                                   "more of Xen's xmalloc pool, so later domUs' chunks under 16 MiB get no host "
+                                   "address")
+            walking = dom0_request(state) is not None or any(d.hardware_11 for d in doms)
+            if walking and any(p.small_unknown for p in result.domains):
                 state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "
                                    "routing, its DTB), so later domUs' chunks under 16 MiB get no host address")

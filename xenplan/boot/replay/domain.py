@@ -216,4 +216,5 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
         replay.xmalloc(VPL011_BACKEND, "construct", align=4)
     if rel.xenstore_page_by_xen and dom.enhanced and replay.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
         replay.alloc(0, "construct", xen=False)
-    return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool_got))
+    return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool_got),
+                           unreplayed_after=dom.passthrough_unknown)

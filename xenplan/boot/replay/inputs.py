@@ -100,6 +100,10 @@ class HeapDomain:
     """The vUART's interrupt is outside the vGIC (DOM-018): ``domain_vpl011_init()`` frees
     the backend again; 4.17 goes on building the domain without it."""
     max_maptrack_frames: int = 1024
+    passthrough_unknown: bool = False
+    """A ``multiboot,device-tree`` module whose partial DTB was not given (``--partial-dtb``): its
+    devices' range-set nodes and routed interrupts are not replayed, so the xmalloc pool may
+    take a page more than the replay does (``DomainPlacement.unreplayed_after``)."""
     scheduler: str | None = None
     """The scheduler of the domain's cpupool (``domain-cpupool``, else pool 0); None: ``HeapBoard.scheduler``."""
     """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
