@@ -9,7 +9,9 @@ mapping that shared region inside its first RAM window's free tail
 advertises; xenplan's guest map must list the same ones, release by release:
 4.18-4.20 drop the last 2 MiB of a range ending on a 2 MiB boundary, and
 4.17 and 4.18 do not take the shared window out of a guest-layout domain's
-regions.
+regions. ``passthrough-hole@<version>.log`` maps a passthrough device inside
+a guest's free RAM window, which 4.21 and later take out of its regions
+(the partial DTB is ``tests/data/heaptrace/passthrough-hole-partial.dts``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import xenplan
 from tests.boot.test_measured import read_console
 
 MEASURED = Path(__file__).resolve().parent.parent / "data" / "measured"
-LOGS = sorted(MEASURED.glob("ext-ranges@*.log"))
+LOGS = sorted([*MEASURED.glob("ext-ranges@*.log"), *MEASURED.glob("passthrough-hole@*.log")])
+PARTIAL = {"passthrough-hole": {"domU1": str(MEASURED.parent / "heaptrace" / "passthrough-hole-partial.dts")}}
 
 
 def _printed(text: str) -> dict[int, list[tuple[int, int]]]:
@@ -41,7 +44,8 @@ def test_extended_regions_are_the_ones_xen_advertised(log: Path) -> None:
     target = xenplan.build_target(xen_version=seen.version,
                                   xen_image=f"{seen.xen_image[0]:#x}:{seen.xen_image[1]:#x}",
                                   fdt_address=f"{seen.fdt[0]:#x}:{seen.fdt[1]:#x}")
-    got = xenplan.analyse(str(MEASURED / "ext-ranges.dts"), target).result
+    case = log.name.partition("@")[0]
+    got = xenplan.analyse(str(MEASURED / f"{case}.dts"), target, partial_dtbs=PARTIAL.get(case)).result
     printed = _printed(log.read_text())
     assert printed
     for dom in got.domains:

@@ -130,8 +130,11 @@ def _p2m(state: BootState, construction: Construction, banks: list[Bank]) -> lis
     if hypervisor and state.rel.extended_regions:
         if direct and dom.child_module("multiboot,device-tree") is not None:
             _iommu_holes_note(state, dom.name)
+        cut = [w for w, _h, _p in construction.shm_windows]
+        if state.rel.xen_reg_assigned_set:
+            cut += [w for w, _h, _p in construction.mmio]
         ext = (_host_ext_regions(state, construction, banks) if direct
-               else _domu_ext_regions(state, banks, [w for w, _h, _p in construction.shm_windows]))
+               else _domu_ext_regions(state, banks, cut))
         regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region") for r in ext)
     regions.sort(key=lambda r: (r.guest, r.kind))
     return regions
@@ -188,8 +191,9 @@ def _ext_math_bug(state: BootState) -> bool:
 
 def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> list[Range]:
     """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling.
-    From 4.19 the shared-memory windows are taken out (``remove_shm_holes_for_domU()``); 4.17 and
-    4.18 advertise the whole tail, over any shared window in it (measured on 4.17.7)."""
+    From 4.19 the shared-memory windows are taken out (``remove_shm_holes_for_domU()``), from 4.21
+    the passthrough ``xen,reg`` windows too (``shm``: both); 4.17 and 4.18 advertise the whole tail,
+    over any shared window in it (measured on 4.17.7)."""
     if not state.rel.shm_banks_tracked:
         shm = []
     top = 1 << state.system.ipa_bits

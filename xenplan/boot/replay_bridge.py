@@ -306,6 +306,8 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None,
                       hardware_11=hardware_11(state, dom),
                       dtb_module=_dtb_module(dom), passthrough=_passthrough(state, dom),
                       passthrough_unknown=_passthrough_unknown(state, dom),
+                      passthrough_guest=tuple((g, z) for dev in dom.partial_dtb.devices for _h, g, z in dev.regs)
+                      if dom.partial_dtb is not None else (),
                       host_ram=tuple((b.start, b.size) for b in dom.static_mem) if dom.direct_map else (),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),

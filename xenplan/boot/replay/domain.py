@@ -63,7 +63,7 @@ def _banks(
 
 def _passthrough(replay: Replay, board: HeapBoard, dom: HeapDomain) -> RangeSet[XBlock] | None:
     """``domain_handle_dtb_bootmodule()``: per device, each ``xen,reg`` range joins the
-    domain's ``iomem_caps`` (and, 4.21+, the ``xen_reg_assigned`` set it builds),
+    domain's ``iomem_caps`` (and, 4.21+, its guest range the ``xen_reg_assigned`` set it builds),
     then each interrupt of the host node joins ``irq_caps`` and is routed
     (``route_irq_to_guest()``: an action and a guest descriptor). Returns the
     ``xen_reg_assigned`` set, destroyed at the end of the build."""
@@ -73,12 +73,13 @@ def _passthrough(replay: Replay, board: HeapBoard, dom: HeapDomain) -> RangeSet[
     iomem = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
     irqs = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
     assigned = RangeSet(pool_alloc(replay, step), replay.xfree) if board.release.xen_reg_assigned_set else None
+    guests = iter(dom.passthrough_guest)
     for regs, lines in dom.passthrough:
         for start, size in regs:
-            first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
-            iomem.add(first, last)
+            iomem.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            gstart, gsize = next(guests, (start, size))
             if assigned is not None:
-                assigned.add(first, last)
+                assigned.add(gstart >> PAGE_SHIFT, (gstart + gsize - 1) >> PAGE_SHIFT)
         for irq in lines:
             irqs.add(irq, irq)
             replay.xmalloc(40, step)
@@ -103,7 +104,8 @@ def _ext_count(ranges: Sequence[Sequence[int]], last_page_lost: bool = False) ->
 def hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
                      banks: Sequence[tuple[int, int, int]],
                      gnttab_window: tuple[int, int] = (GUEST_GNTTAB.start, GUEST_GNTTAB.size),
-                     dom0: bool = False, bank_size: int = 24) -> None:
+                     dom0: bool = False, bank_size: int = 24,
+                     assigned: Sequence[Sequence[int]] = ()) -> None:
     """``make_hypervisor_node()``: a bank array for the extended regions, the range
     sets Xen builds to find them and destroys, then the ``reg`` cells (grant window
     plus one entry per region).
@@ -115,7 +117,8 @@ def hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
     of each guest RAM window (``find_domU_holes()``): 4.17 and 4.18 count them; 4.19
     and 4.20 build a range set only when the domain maps shared memory, to take the
     shared windows out (``remove_shm_holes_for_domU()``); from 4.21 the range set is
-    always built. ``bank_size`` is ``sizeof(struct membank)``."""
+    always built, and takes out the passthrough ranges' guest frames too (``assigned``:
+    ``xen_reg_assigned``'s ranges). ``bank_size`` is ``sizeof(struct membank)``."""
     step = "construct"
     rel = board.release
     lost = rel.ext_region_rounding_bug
@@ -147,6 +150,8 @@ def hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
                 rs.add(first, last)
             for start, size in shm:
                 rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            for first, last in assigned:
+                rs.remove(first, last)
             regions = _ext_count(rs.ranges, lost)
             rs.destroy()
     reg = replay.xmalloc(4 * (regions + 1) * 4, step, align=4)
@@ -206,7 +211,8 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     if rel.sizes.intc_node and board.gic_version != 2:
         replay.xfree(replay.xmalloc(32, "construct", align=128))
     if dom.hypervisor_node and rel.extended_regions:
-        hypervisor_node(replay, board, dom, banks or (), bank_size=board.membank_size)
+        hypervisor_node(replay, board, dom, banks or (), bank_size=board.membank_size,
+                        assigned=[tuple(r) for r in assigned.ranges] if assigned is not None else ())
     replay.xfree(dtb)
     if assigned is not None:
         assigned.destroy()

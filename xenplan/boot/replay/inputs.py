@@ -100,6 +100,9 @@ class HeapDomain:
     """The vUART's interrupt is outside the vGIC (DOM-018): ``domain_vpl011_init()`` frees
     the backend again; 4.17 goes on building the domain without it."""
     max_maptrack_frames: int = 1024
+    passthrough_guest: tuple[tuple[int, int], ...] = ()
+    """Guest (start, size) of every ``xen,reg`` range of the partial DTB, in order: from 4.21
+    ``xen_reg_assigned``, which ``find_domU_holes()`` subtracts from the extended regions."""
     passthrough_unknown: bool = False
     """A ``multiboot,device-tree`` module whose partial DTB was not given (``--partial-dtb``): its
     devices' range-set nodes and routed interrupts are not replayed, so the xmalloc pool may
