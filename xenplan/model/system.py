@@ -265,10 +265,13 @@ class BootCpupool(XBase):
     """A ``xen,cpupool`` child of ``/chosen`` as ``btcpupools_dtb_parse()`` reads it."""
 
     path: str
+    name: str = ""
+    """The node's name without its unit address (``dt_node_name()``), as Xen's messages give it."""
     sched: str | None = None
     """``cpupool-sched``, or None for the default scheduler."""
     cpus: tuple[int, ...] = ()
-    """Logical CPU of each ``cpupool-cpus`` phandle, in order (-1: not a CPU node Xen knows)."""
+    """Logical CPU of each ``cpupool-cpus`` phandle, in order, up to the first naming no node
+    (-1: a node without ``reg``, -2: a ``reg`` no CPU has); empty: the property is missing or empty."""
 
 
 class System(XBase):
