@@ -12,7 +12,7 @@ events: the frame table that does not fit a static heap (HEAP-008,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import nr_spis, vpl011_spi_unreserved
@@ -25,6 +25,7 @@ from xenplan.boot.replay import (
     budget_domains,
     place_domains,
 )
+from xenplan.boot.replay.sizes import debug_sizes
 from xenplan.boot.state import BootState
 from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
@@ -86,13 +87,15 @@ def heap_board(state: BootState) -> HeapBoard:
         heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
     pa = t.pa_bits
     pools, cpu_pools = _cpupools(state)
+    debug = t.has("DEBUG") and state.rel.debug_replay
     return HeapBoard(
         ram=tuple((r.start, r.size) for r in state.ram),
         modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
-        release=state.rel, host_cpus=sysm.board.nr_cpus or 2,
-        console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
+        release=replace(state.rel, sizes=debug_sizes(state.rel.sizes)) if debug else state.rel, debug=debug,
+        host_cpus=sysm.board.nr_cpus or 2,
+        console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2, t.has("DEBUG")),
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
@@ -198,14 +201,15 @@ LOG_LEVELS = (("none", 0), ("error", 1), ("warning", 2), ("info", 3), ("debug", 
 """``__parse_loglvl()``'s words, tried as prefixes in this order; anything else is 2."""
 
 
-def console_ring(cmdline: dict[str, str], cpus: int) -> int:
+def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False) -> int:
     """Bytes ``console_init_postirq()`` asks for: ``conring_size`` if given, else the CPUs
-    shifted by 9 + the lower log threshold (3 in a release build, ``loglvl=`` sets it)."""
+    shifted by 9 + the lower log threshold (3 in a release build, 4 in a debug build,
+    ``loglvl=`` sets it)."""
     if "conring_size" in cmdline:
         size = parse_size(cmdline["conring_size"])
         if size:
             return size
-    lower = 3
+    lower = 4 if debug else 3
     if "loglvl" in cmdline:
         word = cmdline["loglvl"]
         lower = next((n for w, n in LOG_LEVELS if word.startswith(w)), 2)
@@ -338,7 +342,7 @@ def replay(state: BootState) -> PlacementResult | None:
             state.placement = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
-            if state.system.target.has("DEBUG") and doms:
+            if state.system.target.has("DEBUG") and not state.rel.debug_replay and doms:
                 state.notes.append("debug build: lock debugging and other debug-only allocations change the "
                                    "small requests (not replayed), so domU chunks under 16 MiB get no host address; "
                                    "larger ones are placed as in a release build")
@@ -419,7 +423,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        approximate = p.small_unknown or state.system.target.has("DEBUG")
+        approximate = p.small_unknown or (state.system.target.has("DEBUG") and not state.rel.debug_replay)
         return RamPlacement(banks=[(g, None if approximate and s < EXACT_CHUNK else h, s)
                                    for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

@@ -51,7 +51,7 @@ def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, pool: int,
     replay.alloc(0, step)
     replay.xmalloc(8 * dom.cpus, step)
     if sizes.console:
-        replay.xmalloc(268, step, align=4)
+        replay.xmalloc(272 if board.debug else 268, step, align=4)
     replay.alloc(board.p2m_root_order, step, xen=False)
     initial: list[tuple[int, int]] = []
     if first:

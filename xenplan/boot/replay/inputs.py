@@ -50,6 +50,9 @@ class HeapBoard:
     """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
     ipa_bits: int = 44
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
+    debug: bool = False
+    """A debug build whose requests are replayed (``XenRelease.debug_replay``): its lock-debugging
+    buffer per CPU and larger domain console; ``release.sizes`` then holds its structure sizes."""
     pools: tuple[str, ...] = ()
     """Boot-time cpupools (``btcpupools_allocate_pools()``): each pool's scheduler by pool id,
     pool 0 holding CPU 0; empty for the one pool of every CPU under ``scheduler``."""
