@@ -126,16 +126,31 @@ def test_llc_coloring_budgets_the_heap_instead_of_replaying_it(tmp_path: Path) -
     assert all(b.host is not None for b in replayed.domains[0].banks or ())
 
 
-def test_debug_build_keeps_big_chunks_and_leaves_small_ones_unknown() -> None:
+def test_debug_build_requests_are_replayed_on_422() -> None:
     """A debug 4.22.0 build booting mix_rand6_284 put domU2's 64 MiB at 0x130000000 as the release
-    build does, and its 4 KiB tail elsewhere (debug-only allocations): the tail gets no host."""
+    build does, and its 4 KiB tail at 0x13fd8b000 (``tests/data/debug/mix_rand6_284@4.22.0``):
+    the replay makes the debug build's own requests and places both."""
     from xenplan.model.target import KCONFIG_DEFAULTS
 
     case = Path(__file__).resolve().parent.parent / "data" / "oracle" / "mix_rand6_284" / "merged.dts"
     target = Target(version=XenVersion.parse("4.22.0"), kconfig={**KCONFIG_DEFAULTS, "DEBUG": True},
-                    xen_image=Range(start=0x40200000, size=0x154000), fdt_address=0x48000000, fdt_size=0x995C)
+                    xen_image=Range(start=0x40200000, size=0x17C000), fdt_address=0x48000000, fdt_size=0x995C)
     r = boot.simulate(model.build(dt.load(str(case)), target))
     dom = next(d for d in r.domains if d.name == "domU2")
     assert [(b.guest, b.host, b.size) for b in dom.banks or ()] == [(0x40000000, 0x130000000, 0x4000000),
-                                                                     (0x44000000, None, 0x1000)]
+                                                                     (0x44000000, 0x13FD8B000, 0x1000)]
+    assert not any(n.startswith("debug build") for n in r.notes)
+
+
+def test_debug_build_leaves_small_chunks_unknown_before_422() -> None:
+    """On 4.17.7 a debug build moved features' 4 KiB tail by 6 pages (``tests/data/debug``):
+    without a replay of its requests the tail gets no host and a note says why."""
+    from xenplan.model.target import KCONFIG_DEFAULTS
+
+    case = Path(__file__).resolve().parent.parent / "data" / "heaptrace" / "features.dts"
+    target = Target(version=XenVersion.parse("4.17.7"), kconfig={**KCONFIG_DEFAULTS, "DEBUG": True},
+                    xen_image=Range(start=0x40200000, size=0x1560C8), fdt_address=0x48000000)
+    r = boot.simulate(model.build(dt.load(str(case)), target))
+    dom = next(d for d in r.domains if d.name == "domU2")
+    assert [b.host for b in dom.banks or ()] == [0x110000000, None]
     assert any(n.startswith("debug build") for n in r.notes)

@@ -92,6 +92,7 @@ TABLE: dict[str, tuple[object, ...]] = {
     "dom0_construct": (F, F, T, T, T, T, T, T, T, T, T, T),
     "dom0_gnttab_bank": (F, F, F, F, F, F, F, F, T, T, T, T),
     "dom0_fdt_bank_room": (F, F, F, F, F, F, F, F, F, F, T, T),
+    "debug_replay": (F, F, F, F, F, F, F, F, F, F, T, T),
     "membank_shm_id": (F, F, F, F, T, T, F, F, F, F, F, F),
     "ext_bank_header": (8, 8, 8, 8, 8, 8, 8, 8, 16, 16, 16, 16),
     "xen_reg_assigned_set": (F, F, F, F, F, F, F, F, F, T, T, T),

@@ -113,7 +113,7 @@ def _p2m(state: BootState, construction: Construction, banks: list[Bank]) -> lis
         base = uart.base if direct and uart is not None and uart.base is not None else GUEST_PL011.start
         regions.append(P2MRegion(kind="vpl011", guest=base, size=PAGE_SIZE, note="emulated"))
     if hardware_11(state, dom):
-        regions += _hwdom_regions(state, [Range(start=b.guest, size=b.size) for b in banks])
+        regions += _hwdom_regions(state, [Range(start=b.guest, size=b.size) for b in banks], dom.name)
         hypervisor = False
     else:
         hypervisor = hypervisor_node(state, dom.enhanced)
@@ -128,8 +128,13 @@ def _p2m(state: BootState, construction: Construction, banks: list[Bank]) -> lis
     for w, host, path in construction.mmio:
         regions.append(P2MRegion(kind="mmio", guest=w.start, host=host, size=w.size, note=path))
     if hypervisor and state.rel.extended_regions:
+        if direct and dom.child_module("multiboot,device-tree") is not None:
+            _iommu_holes_note(state, dom.name)
+        cut = [w for w, _h, _p in construction.shm_windows]
+        if state.rel.xen_reg_assigned_set:
+            cut += [w for w, _h, _p in construction.mmio]
         ext = (_host_ext_regions(state, construction, banks) if direct
-               else _domu_ext_regions(state, banks, [w for w, _h, _p in construction.shm_windows]))
+               else _domu_ext_regions(state, banks, cut))
         regions.extend(P2MRegion(kind="ext", guest=r.start, size=r.size, note="extended region") for r in ext)
     regions.sort(key=lambda r: (r.guest, r.kind))
     return regions
@@ -185,7 +190,12 @@ def _ext_math_bug(state: BootState) -> bool:
 
 
 def _domu_ext_regions(state: BootState, banks: list[Bank], shm: list[Range]) -> list[Range]:
-    """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling."""
+    """GMAP-008, ``find_domU_holes()``: the unused tail of each guest RAM window, up to the IPA ceiling.
+    From 4.19 the shared-memory windows are taken out (``remove_shm_holes_for_domU()``), from 4.21
+    the passthrough ``xen,reg`` windows too (``shm``: both); 4.17 and 4.18 advertise the whole tail,
+    over any shared window in it (measured on 4.17.7)."""
+    if not state.rel.shm_banks_tracked:
+        shm = []
     top = 1 << state.system.ipa_bits
     cands = []
     for window in GUEST_RAM_BANKS:
@@ -221,7 +231,19 @@ def _dom0_p2m(state: BootState) -> list[P2MRegion]:
     return regions
 
 
-def _hwdom_regions(state: BootState, banks: list[Range]) -> list[P2MRegion]:
+def _iommu_holes_note(state: BootState, name: str) -> None:
+    """GMAP-009 with an IOMMU: a 1:1 domain Xen gives the IOMMU (dom0, a hardware domain,
+    a domU with a partial device tree) gets the holes of the host device tree as extended
+    regions (``find_memory_holes()``: the IPA space less every ``reg`` and PCI aperture),
+    not the unused host RAM. xenplan does not compute those; the note says so."""
+    iommus = state.system.board.iommus
+    if iommus:
+        state.notes.append(f"{name}: the board has an IOMMU ({iommus[0]}); where Xen drives it, {name}'s extended "
+                           "regions are the holes of the host device tree (find_memory_holes()), which xenplan "
+                           "does not compute: the extended regions listed are those without an IOMMU")
+
+
+def _hwdom_regions(state: BootState, banks: list[Range], name: str = "dom0") -> list[P2MRegion]:
     """A hardware domain's grant window over Xen's own text (HWD-003) and, from
     4.17, the extended regions of ``find_unallocated_memory()``: host RAM less its
     RAM, every reserved bank and the grant window (GMAP-009)."""
@@ -233,6 +255,7 @@ def _hwdom_regions(state: BootState, banks: list[Range]) -> list[P2MRegion]:
     regions.append(P2MRegion(kind="gnttab", guest=gnttab.start, size=gnttab.size,
                              note="advertised; over Xen's own text"))
     if state.rel.extended_regions:
+        _iommu_holes_note(state, name)
         cut = banks + [b.range for b in state.live_reserved()] + [gnttab]
         if state.rel.shm_banks_tracked:
             cut += [s.range for s in state.shmem if s.range is not None]

@@ -11,7 +11,8 @@ events: the frame table that does not fit a static heap (HEAP-008,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from xenplan.boot import llc
 from xenplan.boot import messages as msg
@@ -25,6 +26,7 @@ from xenplan.boot.replay import (
     budget_domains,
     place_domains,
 )
+from xenplan.boot.replay.sizes import debug_sizes
 from xenplan.boot.state import BootState
 from xenplan.boot.xen_params import parse_size
 from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
@@ -87,17 +89,76 @@ def heap_board(state: BootState) -> HeapBoard:
     if sysm.xen.static_heap_present and state.rel.static_heap:
         heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
     pa = t.pa_bits
+    pools, cpu_pools = _cpupools(state)
+    debug = t.has("DEBUG") and state.rel.debug_replay
     return HeapBoard(
         ram=tuple((r.start, r.size) for r in state.ram),
         modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
-        release=state.rel, host_cpus=sysm.board.nr_cpus or 2,
-        console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2),
+        release=replace(state.rel, sizes=debug_sizes(state.rel.sizes)) if debug else state.rel, debug=debug,
+        host_cpus=sysm.board.nr_cpus or 2,
+        console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2, t.has("DEBUG")),
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
+        membank_size=membank_size(t),
+        pools=pools, cpu_pools=cpu_pools,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
+
+
+def _cpupools(state: BootState) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Boot-time cpupools as ``btcpupools_allocate_pools()`` makes them (4.17+, built with
+    ``CONFIG_BOOT_TIME_CPUPOOLS``): pool ids in ``/chosen`` order, CPUs left out in one more
+    pool, and the pool holding CPU 0 swapped with pool 0. Empty where Xen would panic on
+    the pools (a CPU twice or unknown): the boot does not get that far."""
+    sysm = state.system
+    t = sysm.target
+    if not (sysm.boot_cpupools and state.rel.cpupool_binding and t.has("BOOT_TIME_CPUPOOLS")):
+        return (), ()
+    default = scheduler(sysm.xen.cmdline.get("sched"), t)
+    ncpu = sysm.board.nr_cpus or 2
+    cpu_map = [-1] * ncpu
+    sched: dict[int, str] = {}
+    for pid, pool in enumerate(sysm.boot_cpupools):
+        for cpu in pool.cpus:
+            if not 0 <= cpu < ncpu or cpu_map[cpu] >= 0:
+                return (), ()
+            cpu_map[cpu] = pid
+        sched[pid] = scheduler(pool.sched, t) if pool.sched is not None else default
+    count = len(sysm.boot_cpupools)
+    extra = False
+    swap = -1
+    for cpu in range(ncpu):
+        if cpu_map[cpu] < 0:
+            cpu_map[cpu] = count
+            extra = True
+        if cpu == 0 and cpu_map[0] != 0:
+            swap = cpu_map[0]
+        if swap != -1:
+            cpu_map[cpu] = 0 if cpu_map[cpu] == swap else swap if cpu_map[cpu] == 0 else cpu_map[cpu]
+    if swap != -1:
+        sched[swap], sched[0] = sched.get(0, default), sched.get(swap, default)
+    count += extra
+    return tuple(sched.get(i, default) for i in range(count)), tuple(cpu_map)
+
+
+def _domain_scheduler(state: BootState, board: HeapBoard, dom: Domain) -> str | None:
+    """The scheduler of ``dom``'s cpupool (``btcpupools_get_domain_pool_id()``: the pool
+    of the first CPU its ``domain-cpupool`` lists), else of pool 0."""
+    if not board.pools:
+        return None
+    path = state.system.phandles.get(dom.cpupool) if dom.cpupool is not None else None
+    pool = next((p for p in state.system.boot_cpupools if p.path == path), None)
+    if pool is not None and pool.cpus and 0 <= pool.cpus[0] < len(board.cpu_pools):
+        return board.pools[board.cpu_pools[pool.cpus[0]]]
+    return board.pools[0]
+
+
+def membank_size(target: Target) -> int:
+    """``sizeof(struct membank)``: 4.17 and 4.18 built with ``CONFIG_STATIC_SHM`` add a
+    16-byte shared-memory id and a borrower count (40 bytes), else 24."""
+    return 40 if target.release.membank_shm_id and target.has("STATIC_SHM") else 24
 
 
 EXACT_CHUNK = 16 << 20
@@ -132,14 +193,15 @@ LOG_LEVELS = (("none", 0), ("error", 1), ("warning", 2), ("info", 3), ("debug", 
 """``__parse_loglvl()``'s words, tried as prefixes in this order; anything else is 2."""
 
 
-def console_ring(cmdline: dict[str, str], cpus: int) -> int:
+def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False) -> int:
     """Bytes ``console_init_postirq()`` asks for: ``conring_size`` if given, else the CPUs
-    shifted by 9 + the lower log threshold (3 in a release build, ``loglvl=`` sets it)."""
+    shifted by 9 + the lower log threshold (3 in a release build, 4 in a debug build,
+    ``loglvl=`` sets it)."""
     if "conring_size" in cmdline:
         size = parse_size(cmdline["conring_size"])
         if size:
             return size
-    lower = 3
+    lower = 4 if debug else 3
     if "loglvl" in cmdline:
         word = cmdline["loglvl"]
         lower = next((n for w, n in LOG_LEVELS if word.startswith(w)), 2)
@@ -159,7 +221,7 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     xen = sysm.target.xen_image
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis,
                        devices=sysm.dom0_devices, fdt_extra=dom0_fdt_extra(sysm),
-                       ext_bank_size=40 if sysm.target.release.membank_shm_id and sysm.target.has("STATIC_SHM") else 24,
+                       ext_bank_size=membank_size(sysm.target),
                        gnttab_start=xen.start if xen is not None else 0)
 
 
@@ -204,14 +266,23 @@ def _passthrough(state: BootState, dom: Domain) -> tuple[tuple[tuple[tuple[int, 
     return tuple(out)
 
 
+def _passthrough_unknown(state: BootState, dom: Domain) -> bool:
+    """A live ``multiboot,device-tree`` module without its partial DTB: Xen assigns devices the
+    replay does not know (``domain_handle_dtb_bootmodule()``)."""
+    mod = dom.child_module("multiboot,device-tree")
+    return dom.partial_dtb is None and mod is not None and mod.path in {m.path for m in state.live_modules()}
+
+
 def _grant_limit(state: BootState, value: int | None, default: int) -> int:
     """``max_grant_frames`` / ``max_maptrack_frames``: read from the node from 4.18, else Xen's default."""
     return default if value is None or not state.rel.grant_frame_props else value
 
 
-def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None) -> HeapDomain:
+def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None,
+                board: HeapBoard | None = None) -> HeapDomain:
     """The allocator's view of one domain. ``shm_seen``: ids of heap-backed shared
-    memory an earlier domain already allocated (only the first user allocates it)."""
+    memory an earlier domain already allocated (only the first user allocates it);
+    ``board``: gives the domain its cpupool's scheduler."""
     static = dom.static_mem_present and state.system.target.has("STATIC_MEMORY")
     seen = set() if shm_seen is None else shm_seen
     short: list[int] = []
@@ -230,11 +301,15 @@ def heap_domain(state: BootState, dom: Domain, shm_seen: set[str] | None = None)
                       hypervisor_node=hypervisor_node(state, dom.enhanced),
                       hardware_11=hardware_11(state, dom),
                       dtb_module=_dtb_module(dom), passthrough=_passthrough(state, dom),
+                      passthrough_unknown=_passthrough_unknown(state, dom),
+                      passthrough_guest=tuple((g, z) for dev in dom.partial_dtb.devices for _h, g, z in dev.regs)
+                      if dom.partial_dtb is not None else (),
                       host_ram=tuple((b.start, b.size) for b in dom.static_mem) if dom.direct_map else (),
                       max_grant_frames=_grant_limit(state, dom.max_grant_frames, 64),
                       max_maptrack_frames=_grant_limit(state, dom.max_maptrack_frames, 1024),
                       shm_windows=tuple((s.guest, s.size) for s in dom.shm if s.guest is not None and s.size
-                                        and state.rel.static_shm_binding))
+                                        and state.rel.static_shm_binding),
+                      scheduler=_domain_scheduler(state, board, dom) if board is not None else None)
 
 
 def replay(state: BootState) -> PlacementResult | None:
@@ -262,19 +337,24 @@ def replay(state: BootState) -> PlacementResult | None:
         else:
             board = heap_board(state)
             seen: set[str] = set()
-            doms = [heap_domain(state, d, seen) for d in state.system.domains]
+            doms = [heap_domain(state, d, seen, board) for d in state.system.domains]
             result = place_domains(board, doms, dom0_request(state))
             state.placement = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
-            if state.system.target.has("DEBUG") and doms:
+            if state.system.target.has("DEBUG") and not state.rel.debug_replay and doms:
                 state.notes.append("debug build: lock debugging and other debug-only allocations change the "
                                    "small requests (not replayed), so domU chunks under 16 MiB get no host address; "
                                    "larger ones are placed as in a release build")
-            if state.system.cpupools and state.system.target.has("BOOT_TIME_CPUPOOLS"):
-                state.notes.append("boot-time cpupools: the allocations of their schedulers are not replayed, so "
-                                   "host addresses of chunks under 16 MiB may be off")
-            if any(p.small_unknown for p in result.domains):
+            unknown = [d.name for d in doms if d.passthrough_unknown]
+            if unknown and any(p.small_unknown for p in result.domains):
+                state.notes.append(f"{unknown[0]}: without its partial device tree (--partial-dtb) the requests of "
+                                   "its devices are not replayed (a 32-byte range-set node per MMIO range, 56 bytes "
+                                   "per routed interrupt, from 4.21 a 96-byte range set more): they can take a page "
+                                   "more of Xen's xmalloc pool, so later domUs' chunks under 16 MiB get no host "
+                                   "address")
+            walking = dom0_request(state) is not None or any(d.hardware_11 for d in doms)
+            if walking and any(p.small_unknown for p in result.domains):
                 state.notes.append("a hardware domain walks the host device tree: its RAM and P2M tables are "
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "
                                    "routing, its DTB), so later domUs' chunks under 16 MiB get no host address")
@@ -351,7 +431,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib, colours_short=p.colours_short)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        approximate = p.small_unknown or state.system.target.has("DEBUG")
+        approximate = p.small_unknown or (state.system.target.has("DEBUG") and not state.rel.debug_replay)
         return RamPlacement(banks=[(g, None if approximate and s < EXACT_CHUNK else h, s)
                                    for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

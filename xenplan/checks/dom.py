@@ -165,6 +165,31 @@ def domain_cpupool_invalid() -> None:
     """
 
 
+@rule(id="DOM-022", slug="boot-cpupool-invalid", behaviour="PANIC", since="4.17",
+      xen_src="xen/common/sched/boot-cpupool.c: btcpupools_dtb_parse()",
+      xen_message="Scheduler NAME does not exists!", kconfig=("BOOT_TIME_CPUPOOLS",))
+def boot_cpupool_invalid() -> None:
+    """What Xen does: with ``CONFIG_BOOT_TIME_CPUPOOLS`` (``--kconfig
+    BOOT_TIME_CPUPOOLS=y``) ``cpupool_init()`` reads every ``xen,cpupool`` child
+    of ``/chosen`` before any domain is built, and panics when a pool's
+    ``cpupool-sched`` names a scheduler the build lacks ("Scheduler NAME does
+    not exists!", measured on 4.22.0 with ``arinc653``), when ``cpupool-cpus``
+    is missing or empty, when it names a node whose ``reg`` is no CPU's ("Error
+    retrieving logical cpu from node POOL (-2)", -1 for a node without
+    ``reg``), or when a CPU is in two pools ("Logical cpu N already added to a
+    cpupool!").
+
+    Why it matters: Xen stops before building any domain.
+
+    Example: ``cpupool-sched = "rtds";`` on a Xen built without
+    ``CONFIG_SCHED_RTDS`` panics; ``"credit2"`` boots.
+
+    Fix: name a scheduler the build has (``credit``, ``credit2``, or ``null``,
+    ``rtds``, ``arinc653`` when enabled), list CPU nodes by phandle, each in one
+    pool only.
+    """
+
+
 @rule(id="DOM-012", slug="grant-frames-overflow", behaviour="PANIC", since="4.18",
       xen_src="xen/common/device-tree/dom0less-bindings.c: parse_dom0less_node()",
       xen_message="max_grant_frames (N) overflow")

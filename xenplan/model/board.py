@@ -12,6 +12,7 @@ from xenplan.model.base import Range
 from xenplan.model.cells import ROOT_CELLS, available, read_number, reg_of, source_ref
 from xenplan.model.system import (
     Board,
+    BootCpupool,
     Gic,
     PartialDtb,
     PassthroughDevice,
@@ -192,3 +193,49 @@ def host_nodes(tree: Tree) -> dict[str, tuple[bool, bool, tuple[int, ...]]]:
         spis = tuple(cells[i + 1] + 32 for i in range(0, len(cells) - 2, 3) if cells[i] == 0)
         out[n.path] = (n.has("iommus"), n.has("xen,passthrough"), spis)
     return out
+
+
+def boot_cpupools(tree: Tree) -> tuple[BootCpupool, ...]:
+    """``btcpupools_dtb_parse()``: the ``xen,cpupool`` children of ``/chosen`` with the
+    logical CPU of each ``cpupool-cpus`` phandle, up to the first that names no node
+    (where Xen's walk of the list ends). A node's ``reg`` is matched against the CPUs'
+    (``get_logical_cpu_from_hw_id()``): -1 for a node without ``reg``, -2 for a ``reg``
+    no CPU has. Xen numbers CPUs by ``/cpus`` order with the boot CPU first; the first
+    CPU node is taken as the boot CPU (QEMU ``virt`` boots it)."""
+    cpus = tree.find("/cpus")
+    chosen = tree.find("/chosen")
+    if chosen is None:
+        return ()
+    nodes = [c for c in (cpus.children if cpus else []) if (dt := c.prop("device_type")) and dt.string() == "cpu"]
+    hwids: dict[int, int] = {}
+    for i, n in enumerate(nodes):
+        hwids.setdefault(_hwid(n), i)
+    phandles = tree.phandles()
+    out = []
+    for node in chosen.children:
+        if not node.is_compatible("xen,cpupool"):
+            continue
+        prop = node.prop("cpupool-cpus")
+        logical: list[int] = []
+        for ref in prop.u32s() if prop is not None else []:
+            target = phandles.get(ref)
+            if target is None:
+                break
+            logical.append(-1 if target.prop("reg") is None else hwids.get(_hwid(target), -2))
+        sched = node.prop("cpupool-sched")
+        out.append(BootCpupool(path=node.path, name=node.name.partition("@")[0],
+                               sched=sched.string() if sched is not None else None, cpus=tuple(logical)))
+    return tuple(out)
+
+
+def _hwid(node: Node) -> int:
+    """``dt_read_number()`` of a node's ``reg`` over its parent's ``#address-cells``."""
+    reg = node.prop("reg")
+    parent = node.parent
+    ac = 2
+    if parent is not None and (p := parent.prop("#address-cells")) is not None and p.u32() is not None:
+        ac = p.u32() or 0
+    value = 0
+    for cell in (reg.u32s()[:ac] if reg is not None else []):
+        value = ((value << 32) | cell) & (1 << 64) - 1
+    return value

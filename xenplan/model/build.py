@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from xenplan.dt.flat import StringTable, bytes_after, dtc_strings
 from xenplan.dt.tree import Node, Property, Tree
 from xenplan.model.base import Range, SourceRef
-from xenplan.model.board import board, dma_masters, gic, host_nodes, partial_dtb, uart, unflattened_size
+from xenplan.model.board import board, boot_cpupools, dma_masters, gic, host_nodes, partial_dtb, uart, unflattened_size
 from xenplan.model.cells import (
     ROOT_CELLS,
     available,
@@ -490,6 +490,7 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
         phandles={k: n.path for k, n in tree.phandles().items()}, dtb_size=tree.dtb_size,
         unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
+        boot_cpupools=boot_cpupools(tree),
         host_nodes=host_nodes(tree) if partial_dtbs else {},
         dma_masters=dma_masters(tree) if partial_dtbs else (),
         dom0_devices=_dom0_devices(tree, b.modules, xen.bootargs),

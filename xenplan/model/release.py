@@ -306,6 +306,10 @@ class XenRelease:
     ``/hypervisor`` node, the secondary vCPUs): measured allocation by allocation on
     4.16.7, 4.17.7, 4.18.6, 4.19.6, 4.20.4, 4.21.2 and 4.22.0. Not before 4.16.3, whose
     missing P2M pool already makes the replay approximate."""
+    debug_replay: bool
+    """A debug build's own requests are replayed (``--kconfig DEBUG=y``): measured allocation
+    by allocation on 4.22.0 (``tests/data/debug``); on other releases a debug build's chunks
+    under 16 MiB get no host address."""
     dom0_fdt_bank_room: bool
     """``DOM0_FDT_EXTRA_SIZE`` leaves room for a ``/memory`` node of ``NR_MEM_BANKS`` banks
     and the shared-memory banks (4.22+); before, only the ``/hypervisor`` node and the
@@ -496,6 +500,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         ext_region_rounding_bug=at(4, 18) and not at(4, 21),
         ext_region_rangesets=at(4, 21),
         dom0_construct=at(4, 16, 3),
+        debug_replay=at(4, 22),
         dom0_fdt_bank_room=at(4, 22),
         dom0_gnttab_bank=at(4, 20),
         membank_shm_id=at(4, 17) and not at(4, 19),

@@ -264,6 +264,19 @@ class XenConfig(XBase):
     chosen_props: tuple[str, ...] = Field(default=(), description="names of /chosen's properties, as written")
 
 
+class BootCpupool(XBase):
+    """A ``xen,cpupool`` child of ``/chosen`` as ``btcpupools_dtb_parse()`` reads it."""
+
+    path: str
+    name: str = ""
+    """The node's name without its unit address (``dt_node_name()``), as Xen's messages give it."""
+    sched: str | None = None
+    """``cpupool-sched``, or None for the default scheduler."""
+    cpus: tuple[int, ...] = ()
+    """Logical CPU of each ``cpupool-cpus`` phandle, in order, up to the first naming no node
+    (-1: a node without ``reg``, -2: a ``reg`` no CPU has); empty: the property is missing or empty."""
+
+
 class System(XBase):
     """Everything a simulation needs: board, Xen, domains and the early-scan list."""
 
@@ -280,6 +293,8 @@ class System(XBase):
     unflat_size: int = 0
     dropped_nodes: tuple[str, ...] = Field(default=(), description="nodes deeper than Xen walks (DT-007)")
     cpupools: tuple[str, ...] = Field(default=(), description="paths of xen,cpupool nodes")
+    boot_cpupools: tuple[BootCpupool, ...] = Field(
+        default=(), description="the xen,cpupool children of /chosen, in order, with their CPUs and scheduler")
     host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = Field(
         default_factory=dict, description="path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough")
     dma_masters: tuple[str, ...] = Field(default=(), description="host nodes the tree marks as DMA masters "

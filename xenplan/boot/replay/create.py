@@ -25,13 +25,14 @@ PENDING_IRQ_SIZE = 56
 """``sizeof(struct pending_irq)``: the vGIC allocates one per SPI."""
 
 
-def vcpu_create(replay: Replay, board: HeapBoard, step: str) -> None:
-    """``vcpu_create()``: struct, wait queue, scheduling unit, stack, private vGIC rank."""
+def vcpu_create(replay: Replay, board: HeapBoard, step: str, scheduler: str | None = None) -> None:
+    """``vcpu_create()``: struct, wait queue, scheduling unit (``scheduler``: its cpupool's),
+    stack, private vGIC rank."""
     sizes = board.release.sizes
     replay.alloc(0, step)
     if sizes.waitqueue:
         replay.xmalloc(24, step)
-    sched_unit(replay, board, step)
+    sched_unit(replay, board, step, scheduler)
     replay.alloc(3, step)
     replay.xmalloc(sizes.vgic_rank, step, align=4)
 
@@ -50,7 +51,7 @@ def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, pool: int,
     replay.alloc(0, step)
     replay.xmalloc(8 * dom.cpus, step)
     if sizes.console:
-        replay.xmalloc(268, step, align=4)
+        replay.xmalloc(272 if board.debug else 268, step, align=4)
     replay.alloc(board.p2m_root_order, step, xen=False)
     initial: list[tuple[int, int]] = []
     if first:
@@ -74,7 +75,7 @@ def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, pool: int,
     grant_table_init(replay, dom, sizes)
     if sizes.pbuf:
         replay.xmalloc(200, step, align=1)
-    spec = scheduler_costs(board)
+    spec = scheduler_costs(board, dom.scheduler)
     if spec is None:
         replay.xmalloc(128, step)
     elif spec.domain is not None:

@@ -36,10 +36,11 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request) -> Dom0Placem
     for a domU (plus the emulated UART, no P2M pool beyond 4.16/4.17's initial
     16 pages), then its RAM 1:1 (``allocate_11``); where the release says so,
     the rest of ``construct_dom0()`` (``construct``)."""
+    pool0 = board.pools[0] if board.pools else None
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
-                     max_grant_frames=req.max_grant_frames)
+                     max_grant_frames=req.max_grant_frames, scheduler=pool0)
     domain_create(replay, board, dom, board.release.sizes.p2m_pool_initial_pages, hwdom=True)
-    vcpu_create(replay, board, "construct")
+    vcpu_create(replay, board, "construct", pool0)
     tables: set[tuple[int, int]] = set()
     banks, left = allocate_11(replay, req.memory, req.memory, board.release.nr_mem_banks, tables)
     if left:
@@ -68,7 +69,7 @@ def construct(replay: Replay, board: HeapBoard, req: Dom0Request, banks: list[tu
                     dom0=True, bank_size=req.ext_bank_size)
     replay.xfree(fdt)
     for _ in range(1, req.cpus):
-        vcpu_create(replay, board, step)
+        vcpu_create(replay, board, step, board.pools[0] if board.pools else None)
 
 
 def _device(replay: Replay, dev: Dom0Device, irq_caps: RangeSet[XBlock], iomem_caps: RangeSet[XBlock],

@@ -63,7 +63,7 @@ def _banks(
 
 def _passthrough(replay: Replay, board: HeapBoard, dom: HeapDomain) -> RangeSet[XBlock] | None:
     """``domain_handle_dtb_bootmodule()``: per device, each ``xen,reg`` range joins the
-    domain's ``iomem_caps`` (and, 4.21+, the ``xen_reg_assigned`` set it builds),
+    domain's ``iomem_caps`` (and, 4.21+, its guest range the ``xen_reg_assigned`` set it builds),
     then each interrupt of the host node joins ``irq_caps`` and is routed
     (``route_irq_to_guest()``: an action and a guest descriptor). Returns the
     ``xen_reg_assigned`` set, destroyed at the end of the build."""
@@ -73,12 +73,13 @@ def _passthrough(replay: Replay, board: HeapBoard, dom: HeapDomain) -> RangeSet[
     iomem = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
     irqs = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
     assigned = RangeSet(pool_alloc(replay, step), replay.xfree) if board.release.xen_reg_assigned_set else None
+    guests = iter(dom.passthrough_guest)
     for regs, lines in dom.passthrough:
         for start, size in regs:
-            first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
-            iomem.add(first, last)
+            iomem.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            gstart, gsize = next(guests, (start, size))
             if assigned is not None:
-                assigned.add(first, last)
+                assigned.add(gstart >> PAGE_SHIFT, (gstart + gsize - 1) >> PAGE_SHIFT)
         for irq in lines:
             irqs.add(irq, irq)
             replay.xmalloc(40, step)
@@ -86,13 +87,15 @@ def _passthrough(replay: Replay, board: HeapBoard, dom: HeapDomain) -> RangeSet[
     return assigned
 
 
-def _ext_count(ranges: Sequence[Sequence[int]]) -> int:
-    """``add_ext_regions()`` (4.21+ math): ranges that keep 64 MiB once 2 MiB aligned."""
+def _ext_count(ranges: Sequence[Sequence[int]], last_page_lost: bool = False) -> int:
+    """``add_ext_regions()``: frame ranges that keep 64 MiB once 2 MiB aligned.
+    ``last_page_lost``: 4.18-4.20 end a range at its last frame's first byte
+    (GMAP-008), so a range ending on a 2 MiB boundary loses its last 2 MiB."""
     mb2 = 2 << 20
     count = 0
     for s, e in ranges:
         start = -(-(s << PAGE_SHIFT) // mb2) * mb2
-        end = (e + 1) << PAGE_SHIFT
+        end = (e << PAGE_SHIFT) + 1 if last_page_lost else (e + 1) << PAGE_SHIFT
         if end > start and (end - start) // mb2 * mb2 >= 64 << 20:
             count += 1
     return count
@@ -101,44 +104,56 @@ def _ext_count(ranges: Sequence[Sequence[int]]) -> int:
 def hypervisor_node(replay: Replay, board: HeapBoard, dom: HeapDomain,
                      banks: Sequence[tuple[int, int, int]],
                      gnttab_window: tuple[int, int] = (GUEST_GNTTAB.start, GUEST_GNTTAB.size),
-                     dom0: bool = False, bank_size: int = 24) -> None:
+                     dom0: bool = False, bank_size: int = 24,
+                     assigned: Sequence[Sequence[int]] = ()) -> None:
     """``make_hypervisor_node()``: a bank array for the extended regions, the range
-    set Xen builds to find them and destroys, then the ``reg`` cells (grant window
-    plus one entry per region). Range sets are replayed from 4.21: the guest
-    windows' holes (``find_domU_holes()``), or for a 1:1 domain host RAM less its
-    own banks, the reservations and the grant window (``find_host_extended_regions()``);
-    before 4.21 the regions are counted without them. ``gnttab_window`` is the grant-table
-    window taken out (dom0's lies in Xen's image, ``find_gnttab_region()``); a
-    classic ``dom0``'s range set (``find_unallocated_memory()``) exists on every release;
-    ``bank_size`` is ``sizeof(struct membank)``."""
+    sets Xen builds to find them and destroys, then the ``reg`` cells (grant window
+    plus one entry per region).
+
+    A 1:1 domain (and a classic ``dom0``) takes host RAM less its own banks, the
+    reservations and the grant window ``gnttab_window`` (``find_unallocated_memory()``
+    on every release; from 4.20 ``find_host_extended_regions()`` first puts the window
+    in a one-bank ``membanks`` of its own). A guest-layout domain takes the free tail
+    of each guest RAM window (``find_domU_holes()``): 4.17 and 4.18 count them; 4.19
+    and 4.20 build a range set only when the domain maps shared memory, to take the
+    shared windows out (``remove_shm_holes_for_domU()``); from 4.21 the range set is
+    always built, and takes out the passthrough ranges' guest frames too (``assigned``:
+    ``xen_reg_assigned``'s ranges). ``bank_size`` is ``sizeof(struct membank)``."""
     step = "construct"
     rel = board.release
+    lost = rel.ext_region_rounding_bug
     ext = replay.xmalloc(rel.ext_bank_header + 256 * bank_size, step)
-    regions = 0
     if dom.direct_map:
-        if rel.ext_region_rangesets or dom0:
-            gnttab = replay.xmalloc(16 + 24, step) if not dom0 or rel.dom0_gnttab_bank else None
-            rs = RangeSet(pool_alloc(replay, step), replay.xfree)
-            for start, size in board.ram:
-                rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
-            for start, size in list(dom.host_ram) + list(board.reserved) + [gnttab_window]:
-                rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
-            regions = _ext_count(rs.ranges)
-            rs.destroy()
-            replay.xfree(gnttab)
+        gnttab = replay.xmalloc(16 + 24, step) if rel.dom0_gnttab_bank else None
+        rs = RangeSet(pool_alloc(replay, step), replay.xfree)
+        for start, size in board.ram:
+            rs.add(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+        for start, size in list(dom.host_ram) + list(board.reserved) + [gnttab_window]:
+            rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+        regions = _ext_count(rs.ranges, lost)
+        rs.destroy()
+        replay.xfree(gnttab)
     else:
         top = (1 << board.ipa_bits) - 1
-        holes = RangeSet(pool_alloc(replay, step), replay.xfree) if rel.ext_region_rangesets else None
+        holes: list[tuple[int, int]] = []
         for window in GUEST_RAM_BANKS:
             used = sum(n for g, _h, n in banks if window.start <= g < window.end)
             start = -(-(window.start + used) // (2 << 20)) * (2 << 20)
             end = min(top, window.end - 1)
             if end > start and end - start + 1 >= 64 << 20:
-                regions += 1
-                if holes is not None:
-                    holes.add(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
-        if holes is not None:
-            holes.destroy()
+                holes.append((start >> PAGE_SHIFT, end >> PAGE_SHIFT))
+        regions = len(holes)
+        shm = dom.shm_windows if rel.shm_banks_tracked else ()
+        if rel.ext_region_rangesets or (shm and holes):
+            rs = RangeSet(pool_alloc(replay, step), replay.xfree)
+            for first, last in holes:
+                rs.add(first, last)
+            for start, size in shm:
+                rs.remove(start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT)
+            for first, last in assigned:
+                rs.remove(first, last)
+            regions = _ext_count(rs.ranges, lost)
+            rs.destroy()
     reg = replay.xmalloc(4 * (regions + 1) * 4, step, align=4)
     replay.xfree(ext)
     replay.xfree(reg)
@@ -149,7 +164,7 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     rel = board.release
     pool = p2m_pool_pages(dom) if rel.p2m_pool else 0
     pool_got = domain_create(replay, board, dom, pool, hwdom=dom.hardware_11)
-    vcpu_create(replay, board, "construct")
+    vcpu_create(replay, board, "construct", dom.scheduler)
     if dom.hardware_11:
         ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, rel.nr_mem_banks)
         if left:
@@ -196,14 +211,16 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     if rel.sizes.intc_node and board.gic_version != 2:
         replay.xfree(replay.xmalloc(32, "construct", align=128))
     if dom.hypervisor_node and rel.extended_regions:
-        hypervisor_node(replay, board, dom, banks or ())
+        hypervisor_node(replay, board, dom, banks or (), bank_size=board.membank_size,
+                        assigned=[tuple(r) for r in assigned.ranges] if assigned is not None else ())
     replay.xfree(dtb)
     if assigned is not None:
         assigned.destroy()
     for _ in range(1, dom.cpus):
-        vcpu_create(replay, board, "construct")
+        vcpu_create(replay, board, "construct", dom.scheduler)
     if dom.vpl011 and rel.vpl011_backend_late:
         replay.xmalloc(VPL011_BACKEND, "construct", align=4)
     if rel.xenstore_page_by_xen and dom.enhanced and replay.heap.alloc(0, zone_hi=XENSTORE_ZONE) is None:
         replay.alloc(0, "construct", xen=False)
-    return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool_got))
+    return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool_got),
+                           unreplayed_after=dom.passthrough_unknown)

@@ -50,6 +50,18 @@ class HeapBoard:
     """``dom0_mem`` from the command line (0 when absent): bounds bank 0 of any 1:1 hardware domain."""
     ipa_bits: int = 44
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
+    debug: bool = False
+    """A debug build whose requests are replayed (``XenRelease.debug_replay``): its lock-debugging
+    buffer per CPU and larger domain console; ``release.sizes`` then holds its structure sizes."""
+    pools: tuple[str, ...] = ()
+    """Boot-time cpupools (``btcpupools_allocate_pools()``): each pool's scheduler by pool id,
+    pool 0 holding CPU 0; empty for the one pool of every CPU under ``scheduler``."""
+    cpu_pools: tuple[int, ...] = ()
+    """The pool id of each logical CPU when ``pools`` is given."""
+    membank_size: int = 24
+    """``sizeof(struct membank)``: 40 on 4.17 and 4.18 built with ``CONFIG_STATIC_SHM`` (a
+    shared-memory id and borrower count in every bank), else 24. Sizes the extended-region
+    bank array ``make_hypervisor_node()`` allocates."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,15 @@ class HeapDomain:
     """The vUART's interrupt is outside the vGIC (DOM-018): ``domain_vpl011_init()`` frees
     the backend again; 4.17 goes on building the domain without it."""
     max_maptrack_frames: int = 1024
+    passthrough_guest: tuple[tuple[int, int], ...] = ()
+    """Guest (start, size) of every ``xen,reg`` range of the partial DTB, in order: from 4.21
+    ``xen_reg_assigned``, which ``find_domU_holes()`` subtracts from the extended regions."""
+    passthrough_unknown: bool = False
+    """A ``multiboot,device-tree`` module whose partial DTB was not given (``--partial-dtb``): its
+    devices' range-set nodes and routed interrupts are not replayed, so the xmalloc pool may
+    take a page more than the replay does (``DomainPlacement.unreplayed_after``)."""
+    scheduler: str | None = None
+    """The scheduler of the domain's cpupool (``domain-cpupool``, else pool 0); None: ``HeapBoard.scheduler``."""
     """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
 
 

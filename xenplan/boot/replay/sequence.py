@@ -15,6 +15,10 @@ from xenplan.boot.replay.inputs import HeapBoard
 from xenplan.boot.replay.requests import Replay
 from xenplan.boot.replay.sizes import SCHEDULERS, scheduler_costs
 
+LOCKDEBUG = 512
+"""A debug build's ``cpu_lockdebug_callback()``: 512 bytes for CPU 0 after the console ring,
+and for each secondary CPU once its idle vCPU exists (measured on 4.22.0)."""
+
 
 def _redist_tables(size: int) -> int:
     """Page-table pages ``gicv3_init()``'s ``ioremap()`` of the redistributors takes: one
@@ -23,21 +27,51 @@ def _redist_tables(size: int) -> int:
     return max(0, -(-size // (2 << 20)) - 1)
 
 
-def sched_unit(replay: Replay, board: HeapBoard, step: str) -> None:
+def sched_unit(replay: Replay, board: HeapBoard, step: str, scheduler: str | None = None) -> None:
     """``sched_alloc_unit_mem()`` and the scheduler's unit data (credit2: 144 bytes)."""
     replay.xmalloc(144, step)
-    spec = SCHEDULERS.get(board.scheduler)
+    spec = SCHEDULERS.get(scheduler or board.scheduler)
     replay.xmalloc(spec.unit if spec is not None else 144, step)
 
 
-def sched_init(replay: Replay, board: HeapBoard, step: str) -> None:
+def sched_init(replay: Replay, board: HeapBoard, step: str, scheduler: str | None = None) -> None:
     """The scheduler's ``init``: credit2's private data, or the chosen scheduler's."""
-    spec = scheduler_costs(board)
+    spec = scheduler_costs(board, scheduler)
     if spec is None:
         replay.xmalloc(board.release.sizes.csched2_private, step)
         return
     for size, align in spec.init:
         replay.xmalloc(size, step, align=align)
+
+
+def cpupools(replay: Replay, board: HeapBoard, step: str) -> None:
+    """``cpupool_init()``: each pool (``cpupool_create()``: the pool, from 4.17 its own
+    scheduler instance), then each CPU into its pool (``schedule_cpu_add()``: the pool
+    scheduler's per-CPU data and the idle unit's). Boot-time cpupools
+    (``btcpupools_allocate_pools()``) make several pools; credit2 gives each pool's
+    first CPU a run queue and frees the one it allocates for the others, which share it."""
+    pools = board.pools or (board.scheduler,)
+    for name in pools:
+        replay.xmalloc(88, step)
+        if board.release.sizes.pool_scheduler:
+            replay.xmalloc(248, step)
+            sched_init(replay, board, step, name)
+    seen: set[int] = set()
+    for cpu in range(board.host_cpus):
+        pool = board.cpu_pools[cpu] if cpu < len(board.cpu_pools) else 0
+        spec = scheduler_costs(board, pools[pool])
+        if spec is not None:
+            for size in spec.pcpu:
+                replay.xmalloc(size, step)
+        else:
+            replay.xmalloc(24, step)
+            runqueue = replay.xmalloc(168, step)
+            if pool in seen:
+                replay.xfree(runqueue)
+            replay.xmalloc(144, step)
+        seen.add(pool)
+    if any((spec := scheduler_costs(board, name)) is not None and spec.boot_timer for name in pools):
+        replay.xmalloc(128, step)
 
 
 def boot_sequence(replay: Replay, board: HeapBoard) -> None:
@@ -67,6 +101,8 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
     replay.pages(2, "system domains")
     ring = max(board.console_ring, 16 << 10)
     replay.alloc((-(-ring // PAGE_SIZE) - 1).bit_length(), "console ring")
+    if board.debug:
+        replay.xmalloc(LOCKDEBUG, step)
     for _ in range(1, board.host_cpus):
         replay.alloc(1, "per-CPU area")
         replay.xmalloc(152, step)
@@ -75,25 +111,11 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
         replay.alloc(3, "idle vCPU stack")
         for _ in range(sizes.timer_irqs):
             replay.xmalloc(40, step)
+        if board.debug:
+            replay.xmalloc(LOCKDEBUG, step)
     replay.xmalloc(32, step)
     replay.alloc(0, "empty P2M root", xen=False)
-    replay.xmalloc(88, step)
-    if sizes.pool_scheduler:
-        replay.xmalloc(248, step)
-        sched_init(replay, board, step)
-    spec = scheduler_costs(board)
-    for cpu in range(board.host_cpus):
-        if spec is not None:
-            for size in spec.pcpu:
-                replay.xmalloc(size, step)
-            continue
-        replay.xmalloc(24, step)
-        runqueue = replay.xmalloc(168, step)
-        if cpu:
-            replay.xfree(runqueue)
-        replay.xmalloc(144, step)
-    if spec is not None and spec.boot_timer:
-        replay.xmalloc(128, step)
+    cpupools(replay, board, step)
     replay.alloc(0, "page table")
 
 

@@ -8,9 +8,10 @@ written out in ``sequence``. What differs between releases is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xenplan.boot.replay.inputs import HeapBoard
+from xenplan.model.release import ReplaySizes
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,17 @@ CREDIT_416 = Scheduler(((176, 8), (4, 4)), (80, 80), 80, 48, True)
 """Credit on 4.16: a smaller private structure and per-CPU data."""
 
 
-def scheduler_costs(board: HeapBoard) -> Scheduler | None:
-    """The chosen scheduler's costs, ``None`` for credit2 (written out in the boot sequence)."""
-    if board.scheduler == "credit" and board.release.sizes.credit_small:
+def scheduler_costs(board: HeapBoard, name: str | None = None) -> Scheduler | None:
+    """The costs of scheduler ``name`` (default: the one ``scheduler_init()`` chose),
+    ``None`` for credit2 (written out in the boot sequence)."""
+    name = name or board.scheduler
+    if name == "credit" and board.release.sizes.credit_small:
         return CREDIT_416
-    return SCHEDULERS.get(board.scheduler)
+    return SCHEDULERS.get(name)
+
+
+def debug_sizes(sizes: ReplaySizes) -> ReplaySizes:
+    """A debug build's structures where they differ from the release build's (lock
+    debugging makes every embedded spinlock larger), measured on 4.22.0: credit2's
+    private data, the grant table, an active grant entry and a vGIC rank."""
+    return replace(sizes, csched2_private=80, gnttab=120, active_entry=40, vgic_rank=88)
