@@ -11,7 +11,6 @@ events: the frame table that does not fit a static heap (HEAP-008,
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from xenplan.boot import llc
