@@ -252,8 +252,7 @@ def replay(state: BootState) -> PlacementResult | None:
     if not state.replayed:
         state.replayed = True
         arm32 = state.system.target.arch == "arm32"
-        if arm32 and not state.system.llc_coloring and _replayable(state) and state.xenheap is not None \
-                and dom0_request(state) is None:
+        if arm32 and not state.system.llc_coloring and _replayable(state) and state.xenheap is not None:
             _arm32(state, state.xenheap)
         elif arm32 or state.system.llc_coloring:
             _budget(state)
@@ -293,10 +292,17 @@ def _replayable(state: BootState) -> bool:
 
 
 def _arm32(state: BootState, xenheap: Range) -> None:
-    """arm32 without a dom0: the domain heap replayed next to the xenheap ``setup_mm()`` carved."""
+    """arm32: the domain heap replayed next to the xenheap ``setup_mm()`` carved; budgeted
+    when a dom0less hardware domain takes its RAM 1:1 from the heap (not measured on arm32)."""
     seen: set[str] = set()
     doms = [heap_domain(state, d, seen) for d in state.system.domains]
-    result = arm32.place_domains(heap_board(state), doms, (xenheap.start, xenheap.size))
+    if any(d.hardware_11 for d in doms):
+        _budget(state)
+        return
+    gic = state.system.board.gic
+    cpu = gic.cpu if gic is not None and gic.version == 2 else None
+    result = arm32.place_domains(heap_board(state), doms, (xenheap.start, xenheap.size), dom0_request(state),
+                                 (cpu.start, cpu.size) if cpu is not None else None)
     state.placement = result
     state.heap_free = result.free_bytes_after_discard or result.free_bytes
     state.notes.extend(result.notes)

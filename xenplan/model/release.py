@@ -542,6 +542,10 @@ class Arm32Memory:
     """Order-0 domain-heap pages the boot takes before the first domain: ``vm_init_type()``'s
     first vmap bitmap page on 4.16, a page table ``xen_pt_update()`` maps the vmap area
     with later."""
+    dom0_gic_cpu_at_create: bool
+    """``vgic_v2_domain_init()`` maps the virtual CPU interface into the hardware domain
+    while the domain is created (4.16, 4.17): its P2M tables come before the maptrack
+    and the RAM; from 4.18 the mapping is made while dom0 is constructed."""
 
 
 def arm32_memory(version: XenVersion) -> Arm32Memory:
@@ -550,7 +554,7 @@ def arm32_memory(version: XenVersion) -> Arm32Memory:
     return Arm32Memory(page_info_size=32, pdx_group_pages=0x10000,
                        boot_tables_before=1 if at(4, 17) else 0,
                        boot_tables=2 if at(4, 17) else 0,
-                       boot_domheap_pages=1)
+                       boot_domheap_pages=1, dom0_gic_cpu_at_create=not at(4, 18))
 
 
 @lru_cache(maxsize=64)

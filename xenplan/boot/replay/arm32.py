@@ -22,7 +22,9 @@ the boot's page tables, and per domain ``p2m_alloc_table()``'s order-1 root
 (a 40-bit IPA with 3 levels concatenates two pages), the P2M pool
 (``p2m_set_allocation()``), a vmalloc'd maptrack, the RAM
 (``allocate_memory()``), heap-backed shared memory (4.19+) and the
-xenstore page (4.21+).
+xenstore page (4.21+). A classic dom0 comes first (``build_dom0``): the same
+root and pool pages, its RAM 1:1 and the P2M tables of every mapping
+``construct_dom0()`` makes, which on arm32 come from the domain heap.
 """
 
 from __future__ import annotations
@@ -32,10 +34,19 @@ from collections.abc import Sequence
 from xenplan.boot.replay.boot_alloc import BootAllocation, BootAllocator, populate_boot_allocator
 from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.boot.replay.create import shrink_pool
+from xenplan.boot.replay.direct import allocate_11, p2m_tables
 from xenplan.boot.replay.domain import XENSTORE_ZONE, merge_banks
-from xenplan.boot.replay.inputs import HeapBoard, HeapDomain, p2m_pool_pages
+from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.requests import Exhausted, Replay
-from xenplan.boot.replay.results import DomainPlacement, PlacementResult, exhausted, failed, pool_extents
+from xenplan.boot.replay.results import (
+    Dom0Placement,
+    DomainPlacement,
+    PlacementResult,
+    exhausted,
+    failed,
+    pool_extents,
+    rc_suffix,
+)
 from xenplan.boot.replay.sequence import discard_modules
 from xenplan.model.layout import GUEST_RAM_BANKS
 from xenplan.model.release import Arm32Memory, XenRelease, arm32_memory
@@ -175,7 +186,47 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain, mem: Arm32Me
     return DomainPlacement(dom.name, "ok", banks, p2m_pool=pool_extents(pool))
 
 
-def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tuple[int, int]) -> PlacementResult:
+def _map(replay: Replay, tables: set[tuple[int, int]], start: int, size: int) -> None:
+    """``map_regions_p2mt()`` of a range 1:1 into dom0: its new P2M tables, from the domain heap."""
+    for _ in range(p2m_tables(tables, start >> PAGE_SHIFT << PAGE_SHIFT, -(-size // PAGE_SIZE) << PAGE_SHIFT)):
+        replay.alloc(0, "construct", xen=False)
+
+
+def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request,
+               gic_cpu: tuple[int, int] | None) -> Dom0Placement:
+    """A classic dom0's domain-heap requests: the P2M root, the pool's first pages where the
+    release has them, the maptrack, its RAM 1:1 (``allocate_memory_11()``, bank 0 below
+    4 GiB for a 32-bit kernel), then the P2M tables of ``construct_dom0()``'s mappings:
+    every host device ``handle_node()`` maps, and the GIC's virtual CPU interface at the
+    CPU interface's address (mapped before the maptrack on 4.16 and 4.17). The P2M has
+    three levels under a two-page root, so only second- and third-level tables are added."""
+    rel = board.release
+    dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, max_grant_frames=req.max_grant_frames)
+    replay.alloc(P2M_ROOT_ORDER, "create", xen=False)
+    if rel.p2m_pool and rel.sizes.p2m_pool_initial_pages:
+        replay.pages(rel.sizes.p2m_pool_initial_pages, "create")
+    tables = {(1, 0), (1, 1)}
+    mem = arm32_memory(rel.version)
+    if gic_cpu is not None and mem.dom0_gic_cpu_at_create:
+        _map(replay, tables, *gic_cpu)
+    for _ in range(_maptrack_pages(dom, rel)):
+        replay.alloc(0, "create", xen=False)
+    banks, left = allocate_11(replay, req.memory, req.memory, rel.nr_mem_banks, tables)
+    if left:
+        mb = left >> 20
+        return Dom0Placement("out-of-memory", tuple(banks), mb,
+                             f"Failed to allocate requested dom0 memory. {mb}MB unallocated")
+    if gic_cpu is not None and not mem.dom0_gic_cpu_at_create:
+        _map(replay, tables, *gic_cpu)
+    for dev in req.devices:
+        if dev.mapped:
+            for start, size in (*dev.regs, *dev.pci_ranges):
+                _map(replay, tables, start, size)
+    return Dom0Placement("ok", tuple(banks))
+
+
+def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tuple[int, int],
+                  dom0: Dom0Request | None = None, gic_cpu: tuple[int, int] | None = None) -> PlacementResult:
     """Replay arm32's domain heap from the boot allocator to the last domU.
 
     ``xenheap`` is (start, size) of the carve ``setup_mm()`` made. Domains
@@ -194,6 +245,7 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tupl
     heap = BuddyHeap()
     placed: list[DomainPlacement] = []
     failure: str | None = None
+    dom0_placed: Dom0Placement | None = None
     if allocs and allocs[-1].pfn is None:
         last = allocs[-1]
         failure = f"alloc_boot_pages() cannot place the {last.what} ({last.pages << PAGE_SHIFT:#x} bytes)"
@@ -204,7 +256,13 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tupl
             replay.pages(mem.boot_domheap_pages, "boot")
         except Exhausted as exc:
             failure = f"heap exhausted during boot ({exc.step})"
-        if failure is None:
+        if failure is None and dom0 is not None:
+            try:
+                dom0_placed = build_dom0(replay, board, dom0, gic_cpu)
+            except Exhausted:
+                dom0_placed = Dom0Placement("heap-exhausted", (), None,
+                                            f"Error creating domain 0{rc_suffix(rel, -12)}")
+        if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
             for dom in domains:
                 try:
                     result = build_domain(replay, board, dom, mem)
@@ -216,7 +274,8 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tupl
     placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
     free_bytes = heap.free_pages << PAGE_SHIFT
     after: int | None = None
-    if failure is None and all(p.outcome == "ok" for p in placed):
+    if failure is None and all(p.outcome == "ok" for p in placed) and (dom0_placed is None
+                                                                       or dom0_placed.outcome == "ok"):
         discard_modules(heap, board)
         after = heap.free_pages << PAGE_SHIFT
-    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), heap=heap)
+    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), dom0_placed, heap=heap)
