@@ -106,8 +106,8 @@ def _board(ram_mib: int, version: str) -> HeapBoard:
        sizes=st.lists(st.integers(min_value=1, max_value=1 << 14).map(lambda n: n * 16), min_size=1, max_size=5))
 def test_domains_get_disjoint_domain_heap_pages_outside_the_xenheap(ram_mib: int, version: str,
                                                                      sizes: list[int]) -> None:
-    """Whatever the domains ask, every RAM chunk a domain gets is its own, lies in RAM and
-    misses the xenheap and the boot modules; a domain fails only when the heap ran out."""
+    """Whatever the domains ask, a domain that is built gets exactly its memory, and every
+    RAM chunk is its own, lies in RAM and misses the xenheap and the boot modules."""
     board = _board(ram_mib, version)
     top = 0x40000000 + (ram_mib << 20)
     xenheap = (top - (32 << 20), 32 << 20)

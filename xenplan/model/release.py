@@ -536,12 +536,12 @@ class Arm32Memory:
     """Page-table pages ``alloc_boot_pages()`` gives before the frame table
     (``setup_directmap_mappings()``, 4.17+; 4.16 maps the xenheap with static tables)."""
     boot_tables: int
-    """Page-table pages ``alloc_boot_pages()`` gives after the frame table (its mapping and
-    ``vm_init()``'s), 4.17+."""
+    """Page-table pages ``alloc_boot_pages()`` gives after the frame table: two from 4.19,
+    where ``vm_init_type()`` takes its bitmap and table pages from the boot allocator."""
     boot_domheap_pages: int
-    """Order-0 domain-heap pages the boot takes before the first domain: ``vm_init_type()``'s
-    first vmap bitmap page on 4.16, a page table ``xen_pt_update()`` maps the vmap area
-    with later."""
+    """Order-0 domain-heap pages the boot takes before the first domain: up to 4.18
+    ``vm_init_type()``'s first bitmap page, plus on 4.17 (and, by the source, 4.18) two
+    page tables ``xen_pt_update()`` maps the vmap area with; from 4.19 one such table."""
     dom0_gic_cpu_at_create: bool
     """``vgic_v2_domain_init()`` maps the virtual CPU interface into the hardware domain
     while the domain is created (4.16, 4.17): its P2M tables come before the maptrack
@@ -553,8 +553,9 @@ def arm32_memory(version: XenVersion) -> Arm32Memory:
     at = version.at_least
     return Arm32Memory(page_info_size=32, pdx_group_pages=0x10000,
                        boot_tables_before=1 if at(4, 17) else 0,
-                       boot_tables=2 if at(4, 17) else 0,
-                       boot_domheap_pages=1, dom0_gic_cpu_at_create=not at(4, 18))
+                       boot_tables=2 if at(4, 19) else 0,
+                       boot_domheap_pages=3 if at(4, 17) and not at(4, 19) else 1,
+                       dom0_gic_cpu_at_create=not at(4, 18))
 
 
 @lru_cache(maxsize=64)
