@@ -103,10 +103,21 @@ def test_arm32_domain_heap_budget_catches_a_domain_larger_than_ram(tmp_path: Pat
     assert r.failed_at.message.startswith("Failed to allocate requested domain memory.")
 
 
-def test_arm32_domain_within_the_budget_boots_without_host_addresses(tmp_path: Path) -> None:
+def test_arm32_domain_heap_is_replayed_with_host_addresses(tmp_path: Path) -> None:
+    """With Xen's image and the DTB placed, arm32's domain heap is replayed: a dynamic
+    domain's RAM gets its host address, clear of the xenheap carved at the top of RAM."""
     r = _arm32(tmp_path, 1 << 20)
     assert r.outcome == "boots"
-    assert r.domains[0].banks is not None and all(b.host is None for b in r.domains[0].banks)
+    assert r.domains[0].banks is not None and all(b.host is not None for b in r.domains[0].banks)
+    assert any("domain heap is replayed" in n for n in r.notes)
+
+
+def test_arm32_without_the_image_placement_budgets_the_heap(tmp_path: Path) -> None:
+    src = tmp_path / "board.dts"
+    src.write_text(BOARD.format(chosen="", domain=""))
+    r = boot.simulate(model.build(dt.load(str(src)), Target(version=XenVersion.parse("4.22"), arch="arm32")))
+    assert r.outcome == "boots"
+    assert all(b.host is None for b in r.domains[0].banks or ())
     assert any("budgeted" in n for n in r.notes)
 
 

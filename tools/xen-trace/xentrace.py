@@ -167,7 +167,8 @@ def _quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
 def build(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GIT_DIR=args.git, XEN_TARGET_ARCH="arm64", CROSS_COMPILE="aarch64-linux-gnu-")
+    cross = {"arm64": "aarch64-linux-gnu-", "arm32": "arm-linux-gnueabihf-"}[args.arch]
+    env = dict(os.environ, GIT_DIR=args.git, XEN_TARGET_ARCH=args.arch, CROSS_COMPILE=cross)
     archive = subprocess.run(["git", "archive", args.tag], env=env, check=True, capture_output=True).stdout
     subprocess.run(["tar", "x", "-C", str(out)], input=archive, check=True)
     xen = out / "xen"
@@ -180,6 +181,12 @@ def build(args: argparse.Namespace) -> None:
     subprocess.run(["make", f"-j{os.cpu_count() or 2}", f"debug={'y' if args.debug else 'n'}"], cwd=xen, env=env,
                    check=True)
     image = xen / "xen"
+    if args.arch == "arm32":
+        # The zImage header's end word (offset 0x2c) is _end - start: BSS included.
+        size = int.from_bytes(image.read_bytes()[0x2C:0x30], "little")
+        print(f"{image}: {size:#x} bytes in memory (the zImage header's end, BSS included; "
+              "QEMU's arm32 virt loads it at 0x40010000, see the module table for where Xen moved it)")
+        return
     size = int.from_bytes(image.read_bytes()[16:24], "little")
     print(f"{image}: {size:#x} bytes in memory (the arm64 header's image_size, BSS included: "
           f"--xen-image 0x40200000:{size:#x} on QEMU virt)")
@@ -195,15 +202,29 @@ def _fake_kernel(path: Path) -> None:
     path.write_bytes(bytes(image))
 
 
+def _fake_zimage(path: Path) -> None:
+    """A 64 KiB arm32 zImage: the header ``kernel_zimage32_probe()`` checks (magic,
+    start 0, end 64 KiB) and an endless loop (``b .``)."""
+    image = bytearray(0x10000)
+    image[0:4] = (0xEAFFFFFE).to_bytes(4, "little")
+    image[0x24:0x28] = (0x016F2818).to_bytes(4, "little")
+    image[0x2C:0x30] = (0x10000).to_bytes(4, "little")
+    path.write_bytes(bytes(image))
+
+
 def boot(args: argparse.Namespace) -> None:
+    arm32 = args.arch == "arm32"
     with tempfile.TemporaryDirectory() as tmp:
         dtb, image = Path(tmp) / "board.dtb", Path(tmp) / "Image"
         subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(dtb), args.dts], check=True)
-        _fake_kernel(image)
-        cmd = ["qemu-system-aarch64", "-machine", f"virt,virtualization=on,gic-version={args.gic}",
-               "-cpu", "cortex-a57",
+        (_fake_zimage if arm32 else _fake_kernel)(image)
+        machine = f"virt,virtualization=on,gic-version={2 if arm32 else args.gic}" + (",highmem=on" if arm32 else "")
+        cmd = ["qemu-system-arm" if arm32 else "qemu-system-aarch64", "-machine", machine,
+               "-cpu", "cortex-a15" if arm32 else "cortex-a57",
                "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
+        for i, size in enumerate(args.numa):
+            cmd += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
         for addr in args.kernel:
             cmd += ["-device", f"loader,file={image},addr={addr},force-raw=on"]
         for blob in args.blob:
@@ -233,9 +254,17 @@ def _placement(text: str) -> tuple[str, list[int], list[int]]:
     return version.group(1), [xs, xe - xs], [fs, fe - fs]
 
 
-def _allocations(text: str) -> list[list[int]]:
-    return [[int(m.group(1)), int(m.group(2), 16)] for m in re.finditer(r"XTR HA \d+ \d+ (\d+) \w+ (\w+)", text)
-            if int(m.group(2), 16)]
+def _allocations(text: str, zones: str = "all") -> list[list[int]]:
+    """(order, pfn) of every successful allocation; ``zones`` "xen" keeps only arm32's
+    xenheap zone (MEMZONE_XEN, 0), "dom" only the zones above it."""
+    return [[int(m.group(2)), int(m.group(3), 16)]
+            for m in re.finditer(r"XTR HA (\d+) \d+ (\d+) \w+ (\w+)", text)
+            if int(m.group(3), 16) and (zones == "all" or (m.group(1) == "0") == (zones == "xen"))]
+
+
+def _arm32(text: str) -> bool:
+    """Only arm32's ``setup_mm()`` prints where it carved the xenheap."""
+    return "(XEN) Xen heap: " in text
 
 
 def record(args: argparse.Namespace) -> None:
@@ -243,6 +272,14 @@ def record(args: argparse.Namespace) -> None:
     version, xen, fdt = _placement(text)
     doc = {"source": f"Xen {version} release build with allocation tracing, booted on QEMU virt (2 CPUs)",
            "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt, "allocations": _allocations(text)}
+    if _arm32(text):
+        doc.update(source=f"Xen {version} arm32 release build with allocation tracing, booted on QEMU virt "
+                   "(Cortex-A15, GICv2, 2 CPUs)", arch="arm32", gic_spis=args.gic_spis,
+                   allocations=_allocations(text, "dom"), xenheap_allocations=_allocations(text, "xen"),
+                   outcome="panic" if "Panic on CPU" in text else "boots")
+        carve = re.search(r"Xen heap: (\w+)-(\w+)", text)
+        assert carve is not None
+        doc["xenheap"] = [hex(int(x, 16)) for x in carve.groups()]
     with gzip.open(args.output, "wt") as out:
         json.dump(doc, out, separators=(",", ":"))
 
@@ -307,7 +344,9 @@ def compare(args: argparse.Namespace) -> None:
         return got
 
     heap.alloc, heap.alloc_pages, heap.alloc_repeat = alloc, alloc_pages, alloc_repeat  # type: ignore[method-assign]
+    arm32 = _arm32(text)
     target = Target(version=XenVersion.parse(version), xen_image=Range(start=xen[0], size=xen[1]),
+                    arch="arm32" if arm32 else "arm64",
                     fdt_address=fdt[0], fdt_size=fdt[1], gic_spis=args.gic_spis,
                     kconfig={**KCONFIG_DEFAULTS, **{k.upper(): v.lower() == "y" for k, _, v in
                                                     (c.partition("=") for c in args.kconfig)}})
@@ -316,7 +355,9 @@ def compare(args: argparse.Namespace) -> None:
         node, _, path = spec.partition("=")
         partials[node] = dt.load(path)
     result = simulate.simulate(model.build(dt.load(args.dts), target, partials))
-    real = _allocations(text)
+    real = _allocations(text, "dom" if arm32 else "all")
+    if arm32:
+        print(f"arm32: {len(_allocations(text, 'xen'))} xenheap allocations not replayed; domain heap below")
     same = 0
     while same < min(len(log), len(real)) and log[same] == real[same]:
         same += 1
@@ -369,6 +410,8 @@ def main() -> None:
     p.add_argument("--git", required=True)
     p.add_argument("--tag", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--arch", choices=("arm64", "arm32"), default="arm64",
+                   help="arm32: XEN_TARGET_ARCH=arm32 with Debian's gcc-arm-linux-gnueabihf")
     p.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
                    help="one more Kconfig line, e.g. SCHED_NULL=y; LLC_COLORING=y also traces the coloured heap")
     p.add_argument("--debug", action="store_true",
@@ -381,13 +424,19 @@ def main() -> None:
     p.add_argument("--blob", action="append", default=[], help="FILE@ADDR: load a file, e.g. a partial DTB")
     p.add_argument("--ram", default="4G")
     p.add_argument("--smp", type=int, default=2, help="CPUs; the tree should list as many")
+    p.add_argument("--numa", action="append", default=[], metavar="SIZE",
+                   help="one NUMA node of SIZE RAM (repeat; they add up to --ram): one /memory node, so one "
+                        "RAM bank, each")
     p.add_argument("--gic", type=int, default=3, choices=(2, 3))
+    p.add_argument("--arch", choices=("arm64", "arm32"), default="arm64",
+                   help="arm32: qemu-system-arm, Cortex-A15, GICv2, fake zImage kernels")
     p.add_argument("--timeout", type=float, default=40)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=boot)
     p = sub.add_parser("record")
     p.add_argument("log")
     p.add_argument("--dts", required=True, help="the tree's path as the test data names it")
+    p.add_argument("--gic-spis", type=int, default=256, help="arm32: the host GIC's SPIs (QEMU's GICv2: 256)")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=record)
     p = sub.add_parser("colours")

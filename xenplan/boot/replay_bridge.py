@@ -22,6 +22,7 @@ from xenplan.boot.replay import (
     HeapBoard,
     HeapDomain,
     PlacementResult,
+    arm32,
     budget_domains,
     place_domains,
 )
@@ -315,6 +316,7 @@ def replay(state: BootState) -> PlacementResult | None:
     """Run the allocator replay once, for every domain in DT order (cached on the state)."""
     if not state.replayed:
         state.replayed = True
+        arm32 = state.system.target.arch == "arm32"
         coloured = None
         if state.system.llc_coloring and state.system.target.arch == "arm64":
             named: set[str] = set()
@@ -325,12 +327,13 @@ def replay(state: BootState) -> PlacementResult | None:
             state.placement = coloured
             state.heap_free = coloured.free_bytes
             state.notes.extend(coloured.notes)
-        elif state.system.target.arch == "arm32" or state.system.llc_coloring:
+        elif arm32 and not state.system.llc_coloring and _replayable(state) and state.xenheap is not None:
+            _arm32(state, state.xenheap)
+        elif arm32 or state.system.llc_coloring:
             _budget(state)
             if state.system.llc_coloring:
                 state.notes.append(llc.budget_note(state))
-        elif not state.ram or not state.modules or state.system.target.xen_image is None \
-                or state.system.target.fdt_address is None:
+        elif not _replayable(state):
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
                                "are needed to replay Xen's allocator")
         else:
@@ -358,6 +361,29 @@ def replay(state: BootState) -> PlacementResult | None:
                                    "replayed, but not the heap pages the walk takes (device mappings, interrupt "
                                    "routing, its DTB), so later domUs' chunks under 16 MiB get no host address")
     return state.placement
+
+
+def _replayable(state: BootState) -> bool:
+    """The replay needs the RAM, the boot modules and where Xen and the DTB lie."""
+    t = state.system.target
+    return bool(state.ram and state.modules) and t.xen_image is not None and t.fdt_address is not None
+
+
+def _arm32(state: BootState, xenheap: Range) -> None:
+    """arm32: the domain heap replayed next to the xenheap ``setup_mm()`` carved; budgeted
+    when a dom0less hardware domain takes its RAM 1:1 from the heap (not measured on arm32)."""
+    seen: set[str] = set()
+    doms = [heap_domain(state, d, seen) for d in state.system.domains]
+    if any(d.hardware_11 for d in doms):
+        _budget(state)
+        return
+    gic = state.system.board.gic
+    cpu = gic.cpu if gic is not None and gic.version == 2 else None
+    result = arm32.place_domains(heap_board(state), doms, (xenheap.start, xenheap.size), dom0_request(state),
+                                 (cpu.start, cpu.size) if cpu is not None else None)
+    state.placement = result
+    state.heap_free = result.free_bytes_after_discard or result.free_bytes
+    state.notes.extend(result.notes)
 
 
 def _budget(state: BootState) -> None:

@@ -185,7 +185,8 @@ def arm32_xenheap(state: BootState) -> None:
     """HEAP-006: arm32 carves one contiguous, 32 MiB-aligned xenheap (``setup_mm()``,
     ``fit_xenheap_in_static_heap()`` in ``xen/arch/arm/arm32/mmu/mm.c``).
 
-    Size: the heap's pages / 32, rounded up to 32 MiB, within [32 MiB, 1 GiB]
+    Size: 1/32 of the pages of RAM (of the static heap banks when there is one; the
+    boot modules count), rounded up to 32 MiB, within [32 MiB, 1 GiB]
     (``xenheap_megabytes`` overrides it and is never halved); placed as high
     as possible inside one static heap bank, or inside RAM clear of the boot
     modules; halved down to 32 MiB until it fits, else Xen panics.
@@ -197,12 +198,15 @@ def arm32_xenheap(state: BootState) -> None:
     else:
         regions = [(r.start, r.end) for r in state.ram]
         avoid = [m.range for m in state.live_modules()] + [b.range for b in state.live_reserved()]
-    heap_bytes = sum(e - s for s, e in heap_ranges(state)) << PAGE_SHIFT
+    if static_heap:
+        heap_pages = sum(e - s for s, e in regions) >> PAGE_SHIFT
+    else:
+        heap_pages = sum(r.size for r in state.ram) >> PAGE_SHIFT
     fixed = state.system.xen.cmdline.get("xenheap_megabytes")
     if fixed and fixed.isdigit():
         sizes = [int(fixed) * MB]
     else:
-        size = min(max(-(-(heap_bytes // 32) // (32 * MB)) * 32 * MB, 32 * MB), 1024 * MB)
+        size = min(max(-(-(heap_pages // 32) // 0x2000) * 32 * MB, 32 * MB), 1024 * MB)
         sizes = []
         while size >= 32 * MB:
             sizes.append(size)

@@ -525,6 +525,44 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Arm32Memory:
+    """How an arm32 build (``CONFIG_SEPARATE_XENHEAP``) sets up and uses its domain heap,
+    measured on release builds booted on QEMU ``virt`` with a Cortex-A15
+    (``tests/data/heaptrace-arm32``). Only the domain heap is described: the
+    xenheap is a zone of its own that domain RAM never comes from."""
+
+    page_info_size: int
+    """``sizeof(struct page_info)`` on arm32: the frame table's cost per page (32 bytes)."""
+    pdx_group_pages: int
+    """``PDX_GROUP_COUNT`` on arm32 (2 MiB of frame table over 32-byte entries): from 4.22 the
+    frame table counts from the start of such a group."""
+    boot_tables_before: int
+    """Page-table pages ``alloc_boot_pages()`` gives before the frame table
+    (``setup_directmap_mappings()``, 4.17+; 4.16 maps the xenheap with static tables)."""
+    boot_tables: int
+    """Page-table pages ``alloc_boot_pages()`` gives after the frame table: two from 4.19,
+    where ``vm_init_type()`` takes its bitmap and table pages from the boot allocator."""
+    boot_domheap_pages: int
+    """Order-0 domain-heap pages the boot takes before the first domain: up to 4.18
+    ``vm_init_type()``'s first bitmap page, plus on 4.17 (and, by the source, 4.18) two
+    page tables ``xen_pt_update()`` maps the vmap area with; from 4.19 one such table."""
+    dom0_gic_cpu_at_create: bool
+    """``vgic_v2_domain_init()`` maps the virtual CPU interface into the hardware domain
+    while the domain is created (4.16, 4.17): its P2M tables come before the maptrack
+    and the RAM; from 4.18 the mapping is made while dom0 is constructed."""
+
+
+def arm32_memory(version: XenVersion) -> Arm32Memory:
+    """The ``Arm32Memory`` of a release."""
+    at = version.at_least
+    return Arm32Memory(page_info_size=32, pdx_group_pages=0x10000,
+                       boot_tables_before=1 if at(4, 17) else 0,
+                       boot_tables=2 if at(4, 19) else 0,
+                       boot_domheap_pages=3 if at(4, 17) and not at(4, 19) else 1,
+                       dom0_gic_cpu_at_create=not at(4, 18))
+
+
 @lru_cache(maxsize=64)
 def release_of(version: XenVersion, arch: Literal["arm64", "arm32"] = "arm64",
                llc_coloring: bool = False) -> XenRelease:

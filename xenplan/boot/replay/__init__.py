@@ -21,8 +21,10 @@ board's ``XenRelease`` (``HeapBoard.release``), its structure sizes from
 tables come from the heap while RAM is mapped, which is not modelled (a note
 says so).
 
-Where the heap is not replayed (arm32, LLC colouring), ``budget_domains()``
-keeps its page budget instead. All addresses and sizes are bytes; the replay
+arm32's separate domain heap has its own, shorter replay (``arm32``).
+Where the heap is not replayed (LLC colouring; arm32 with a dom0 or
+without the image placement), ``budget_domains()`` keeps its page budget
+instead. All addresses and sizes are bytes; the replay
 is a pure function of its inputs and never walks memory page by page.
 """
 

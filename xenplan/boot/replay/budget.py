@@ -1,5 +1,6 @@
-"""The domain heap's page budget where the heap is not replayed: arm32
-(``CONFIG_SEPARATE_XENHEAP``) and LLC colouring (``domain_llc_coloring``).
+"""The domain heap's page budget where the heap is not replayed: LLC
+colouring (``domain_llc_coloring``), and arm32 (``CONFIG_SEPARATE_XENHEAP``)
+with a dom0 or without the image placement the ``arm32`` replay needs.
 
 Counts the pages ``p2m_set_allocation()``, the P2M root, the maptrack and
 ``allocate_memory()`` take from the domain heap, domain by domain.

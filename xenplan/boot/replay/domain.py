@@ -47,7 +47,7 @@ def _cut(banks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]) 
     return banks
 
 
-def _banks(
+def merge_banks(
     chunks: list[tuple[int, int, int]], windows: Sequence[tuple[int, int]]
 ) -> tuple[tuple[int, int, int], ...]:
     """RAM chunks as ``allocate_bank_memory()`` mapped them, merged where guest and host are
@@ -195,7 +195,7 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
             left -= size
         if left:
             return failed(dom, "out-of-memory", rel, left >> 10, pool_got)
-        banks = _banks(chunks, dom.shm_windows)
+        banks = merge_banks(chunks, dom.shm_windows)
 
     for size in dom.heap_shm_sizes:
         _, short = replay.bank(size >> PAGE_SHIFT)
