@@ -105,15 +105,14 @@ class _EventIndex:
 
     def __init__(self, result: BootResult) -> None:
         self.result = result
-        self.by_path: dict[str, list[int]] = {}
+        self.by_path: dict[str | None, list[int]] = {}
         self.by_related: dict[str, list[int]] = {}
         self.refusals: dict[str, list[Range]] = {}
         self._naming: dict[Claim, frozenset[int]] = {}
         for i, ev in enumerate(result.events):
-            if ev.path is not None:
-                self.by_path.setdefault(ev.path, []).append(i)
-                if ev.rule in REFUSAL_RULES:
-                    self.refusals.setdefault(ev.path, []).extend(ev.ranges)
+            self.by_path.setdefault(ev.path, []).append(i)
+            if ev.path is not None and ev.rule in REFUSAL_RULES:
+                self.refusals.setdefault(ev.path, []).extend(ev.ranges)
             for x in dict.fromkeys(x.path for x in ev.related):
                 self.by_related.setdefault(x, []).append(i)
 
@@ -123,7 +122,7 @@ class _EventIndex:
         if got is None:
             events = self.result.events
             ids = {*self.by_path.get(c.path, ()), *self.by_related.get(c.path, ())}
-            if c.kind == "module" and c.domain is not None:
+            if c.kind == "module":
                 ids.update(i for i in self.by_path.get(c.domain, ())
                            if any(x.overlaps(c.range) for x in events[i].ranges))
             got = self._naming[c] = frozenset(ids)
