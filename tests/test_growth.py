@@ -89,8 +89,8 @@ def test_work_per_domain_is_flat(family: str, tmp_path: Path) -> None:
         doms = BENCH.many_findings(n, 8) if family == "clashing" else BENCH.many_domains(n, 8, True)
         return str(BENCH.board(64 << 40, doms))
 
-    small = lines_run(board(160), tmp_path)
-    big = lines_run(board(640), tmp_path)
+    small = lines_run(board(128), tmp_path)
+    big = lines_run(board(512), tmp_path)
     assert_grows_linearly(small, big, 4)
 
 
