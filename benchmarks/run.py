@@ -74,6 +74,68 @@ def many_domains(n: int, banks: int, static: bool) -> str:
     return "\n".join(out)
 
 
+def _cells(v: int) -> str:
+    return f"{v >> 32:#x} {v & 0xffffffff:#x}"
+
+
+def many_findings(n: int, banks: int) -> str:
+    """A board where domains clash with each other in every way rules pair things up.
+
+    Domain ``d`` takes shape ``d % 5``: (0) static banks, its last one also the
+    next domain's first; (1) static banks, its kernel inside the next domain's
+    first bank; (2) dynamic, ``banks // 8`` shared-memory nodes whose ids pair
+    it with a neighbour, some naming another region under the same id, some
+    overlapping the next pair's region, some reusing one under another id;
+    (3) dynamic, a ring of static event channels, some not pointing back,
+    some reusing a port; (4) direct-mapped static banks overlapping the next
+    domain's. Every other kernel sits at one address, so Xen keeps one module
+    there and every such domain still finds its kernel and is built as far
+    as it goes: findings come from every stage, about 7 per domain.
+    """
+    mib2 = 0x200000
+    out = []
+    for d in range(n):
+        shape = d % 5
+        base = 0x100000000 + d * banks * mib2
+        kernel = 0x48200000 if shape != 1 else base + banks * mib2 + 0x1000
+        body, extra, mem = "", "", 0x4000
+        if shape in (0, 1, 4):
+            addrs = [base + b * mib2 for b in range(banks)]
+            if shape != 1:
+                addrs[-1] = base + banks * mib2
+            body = "xen,static-mem = <" + " ".join(f"{_cells(a)} 0 {mib2:#x}" for a in addrs) + ">;"
+            body += " direct-map; vpl011;" if shape == 4 else ""
+            mem = banks * mib2 // 1024
+        elif shape == 2:
+            nodes = []
+            for s in range(max(1, banks // 8)):
+                pair = (d // 10) * 64 + s
+                host = 0x200000000000 + pair * mib2 - (mib2 // 2 if pair % 2 else 0)
+                if pair % 5 == 4:
+                    host -= mib2
+                if (d // 5) % 2 and pair % 3 == 0:
+                    host += 0x1000
+                role = "owner" if (d // 5) % 2 == 0 else "borrower"
+                nodes.append(f"s{s} {{ compatible = \"xen,domain-shared-memory-v1\"; xen,shm-id = \"id{pair}\"; "
+                             f"role = \"{role}\"; xen,shared-mem = <{_cells(host)} 0 0x80000000 0 {mib2:#x}>; }};")
+            extra = " ".join(nodes)
+        else:
+            ring = [e for e in range(n) if e % 5 == 3]
+            i = ring.index(d) if len(ring) < 64 else (d - 3) // 5
+            nxt, prv = ring[(i + 1) % len(ring)], ring[(i - 1) % len(ring)]
+            peer = 0x10000 + nxt * 4 + 1 if i % 7 else 0x10000 + ring[(i + 3) % len(ring)] * 4 + 1
+            port = 10 if i % 11 == 0 else 11
+            extra = (f"ea {{ compatible = \"xen,evtchn-v1\"; xen,evtchn = <10 {peer:#x}>; "
+                     f"phandle = <{0x10000 + d * 4:#x}>; }}; "
+                     f"eb {{ compatible = \"xen,evtchn-v1\"; xen,evtchn = <{port} {0x10000 + prv * 4:#x}>; "
+                     f"phandle = <{0x10000 + d * 4 + 1:#x}>; }};")
+        out.append(f"    d{d} {{ compatible = \"xen,domain\"; #address-cells = <2>; #size-cells = <2>; "
+                   f"memory = <0 {mem:#x}>; cpus = <1>; {body}\n"
+                   f"      k@{kernel:x} {{ compatible = \"multiboot,kernel\", \"multiboot,module\"; "
+                   f"reg = <{_cells(kernel)} 0 0x10000>; }}; {extra} }};")
+    return "\n".join(out)
+
+
 def compile_dtb(dts: str, tmp: Path, name: str) -> Path:
     src, dtb = tmp / f"{name}.dts", tmp / f"{name}.dtb"
     src.write_text(dts)

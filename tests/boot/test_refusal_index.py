@@ -6,11 +6,13 @@ per bank), and answer what a scan would.
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 from typing import Any
 
 from xenplan.boot import domain_ram
 from xenplan.boot.result import Event
+from xenplan.boot.state import BootState
 from xenplan.model.base import Range
 
 MIB = 1 << 20
@@ -48,7 +50,9 @@ def brute(evs: list[Event], path: str, bank: Range) -> bool:
 def asked(domains: int, banks: int) -> tuple[int, list[bool], list[bool]]:
     evs = events(domains)
     scan = list.copy(evs)
-    build: Any = SimpleNamespace(state=SimpleNamespace(events=evs))
+    state: Any = SimpleNamespace(events=evs, indexes={})
+    state.events_at = functools.partial(BootState.events_at, state)
+    build: Any = SimpleNamespace(state=state)
     got, want = [], []
     for d in range(domains):
         for b in range(banks):

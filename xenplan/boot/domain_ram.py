@@ -143,29 +143,8 @@ def _acquire(build: DomainBuild, construction: Construction, bank: Range) -> Non
 REFUSALS = ("RSV-010", "RSV-003", "RSV-011", "RSV-012", "DT-004", "PAGE-005", "PAGE-006")
 
 
-class _Refusals:
-    """The stopping refusals of one boot's event list by domain path, caught up as the list grows.
-
-    Every static bank asks; scanning all events each time made the what-if
-    pass quadratic in domains. Events are only ever appended, so each is
-    read once.
-    """
-
-    def __init__(self, events: list[Event]) -> None:
-        self.events = events
-        self.seen = 0
-        self.by_path: dict[str, list[Event]] = {}
-
-    def of(self, path: str) -> list[Event]:
-        for ev in self.events[self.seen:]:
-            if ev.rule in REFUSALS and ev.behaviour in ("PANIC", "CRASH") and ev.path is not None:
-                self.by_path.setdefault(ev.path, []).append(ev)
-        self.seen = len(self.events)
-        return self.by_path.get(path, [])
-
-
-_REFUSALS: list[_Refusals] = []
-"""The index of the boot last simulated; another boot (or thread) replaces it, never shares it."""
+def _refusal(ev: Event) -> bool:
+    return ev.rule in REFUSALS and ev.behaviour in ("PANIC", "CRASH")
 
 
 def _refused_earlier(build: DomainBuild, path: str, bank: Range) -> bool:
@@ -173,11 +152,7 @@ def _refused_earlier(build: DomainBuild, path: str, bank: Range) -> bool:
 
     A truncated scan (TRUNC, up to 4.18) does not stop Xen: what follows from it is real.
     """
-    index = _REFUSALS[0] if _REFUSALS else None
-    if index is None or index.events is not build.state.events:
-        index = _Refusals(build.state.events)
-        _REFUSALS[:] = [index]
-    return any(any(r.overlaps(bank) for r in ev.ranges) for ev in index.of(path))
+    return any(any(r.overlaps(bank) for r in ev.ranges) for ev in build.state.events_at(path, "refusals", _refusal))
 
 
 def _ram_static(build: DomainBuild, construction: Construction) -> None:

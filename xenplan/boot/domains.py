@@ -42,6 +42,7 @@ class _Domains(DomainBuild):
         self.xs_wanted: list[str] = []
         self.xs_ports: dict[str, int] = {}
         self._kernels: dict[int, BootModule] | None = None
+        self._dropped: set[str] | None = None
 
     # -- S8 -----------------------------------------------------------------
     def dom0less_mode(self) -> None:
@@ -275,6 +276,12 @@ class _Domains(DomainBuild):
                     self._kernels.setdefault(m.range.start, m)
         return self._kernels
 
+    def _dropped_paths(self) -> set[str]:
+        """Paths of the modules the early scan dropped (built once: the scan is over)."""
+        if self._dropped is None:
+            self._dropped = {d.path for d in self.state.dropped}
+        return self._dropped
+
     def _kernel(self, construction: Construction) -> None:
         """``kernel_probe()``: the ``multiboot,kernel`` child must be a recorded module (DOM-020)."""
         dom, v, rel = construction.dom, self.v, self.rel
@@ -285,7 +292,7 @@ class _Domains(DomainBuild):
         if rec is None or rec.range.size == 0:
             if k is None:
                 why = "has no child with compatible \"multiboot,kernel\""
-            elif any(d.path == k.path for d in self.state.dropped):
+            elif k.path in self._dropped_paths():
                 why = f"kernel module {k.path} was dropped by the early scan"
             else:
                 why = f"kernel module {k.path} is not a recorded boot module"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import DomainBuild
 from xenplan.boot.construction import Construction
+from xenplan.boot.result import Event
 from xenplan.model.base import PAGE_SIZE, Range, pfn_down
 
 DOMID_IO = "DOMID_IO"
@@ -24,10 +25,8 @@ def construct(build: DomainBuild, construction: Construction) -> None:
     dom = construction.dom
     if not rel.static_shm_binding or not build.state.system.target.has("STATIC_SHM"):
         return
-    refused = {ev.path for ev in build.state.events if (ev.rule.startswith("SHM-0") or ev.rule == "RSV-010")
-               and ev.behaviour in ("PANIC", "CRASH")}
     for i, sh in enumerate(dom.shm):
-        if sh.size is None or sh.guest is None or sh.path in refused:
+        if sh.size is None or sh.guest is None or build.state.events_at(sh.path, "shm-refusals", _refusal):
             continue
         rc_fail = msg.could_not_set_up(rel, dom.name, -22)
         host, guest, size = sh.host, sh.guest, sh.size
@@ -73,6 +72,11 @@ def construct(build: DomainBuild, construction: Construction) -> None:
                                rc_fail, prop="xen,shared-mem", ranges=[rng])
                 ft.set(s, s + n, "inuse", static=True, owner=owner)
         construction.shm_windows.append((Range(start=guest, size=size), host, sh.path))
+
+
+def _refusal(ev: Event) -> bool:
+    """The early scan refused the node: its region was never recorded."""
+    return (ev.rule.startswith("SHM-0") or ev.rule == "RSV-010") and ev.behaviour in ("PANIC", "CRASH")
 
 
 def _read_past(build: DomainBuild, construction: Construction, path: str, read: tuple[int, int, int],

@@ -8,6 +8,7 @@ order), the separate shared-memory list of 4.19+, and the boot module table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,6 +64,28 @@ class BootModule:
     live: bool = True
 
 
+class EventsByPath:
+    """The events of one boot that ``keep`` accepts, by path, caught up as the list grows.
+
+    Stages ask per domain or per bank whether an earlier stage refused a
+    node; events are only ever appended, so each is read once however many
+    times they ask.
+    """
+
+    def __init__(self, events: list[Event], keep: Callable[[Event], bool]) -> None:
+        self.events = events
+        self.keep = keep
+        self.seen = 0
+        self.by_path: dict[str, list[Event]] = {}
+
+    def at(self, path: str) -> list[Event]:
+        for ev in self.events[self.seen:]:
+            if ev.path is not None and self.keep(ev):
+                self.by_path.setdefault(ev.path, []).append(ev)
+        self.seen = len(self.events)
+        return self.by_path.get(path, [])
+
+
 @dataclass
 class BootState:
     system: System
@@ -94,6 +117,8 @@ class BootState:
     """dom0's 1:1 RAM (start, size), ascending."""
     constructions: dict[str, Construction] = field(default_factory=dict)
     xs_ports: dict[str, int] = field(default_factory=dict)
+    indexes: dict[str, EventsByPath] = field(default_factory=dict)
+    """``events_at()``'s indexes by name."""
 
     @property
     def v(self) -> XenVersion:
@@ -128,6 +153,13 @@ class BootState:
                    reached=(not self.stopped) if reached is None else reached, xen_message=xen_message)
         self.events.append(ev)
         return ev
+
+    def events_at(self, path: str, index: str, keep: Callable[[Event], bool]) -> list[Event]:
+        """The events at ``path`` that ``keep`` accepts, from the index ``index`` (made on first use)."""
+        idx = self.indexes.get(index)
+        if idx is None:
+            idx = self.indexes[index] = EventsByPath(self.events, keep)
+        return idx.at(path)
 
     def stop(self, outcome: Outcome, stage: Literal["early-fdt", "domain", "other"], rule: str,
              message: str | None, domain: str | None = None) -> bool:

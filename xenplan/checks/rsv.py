@@ -11,8 +11,9 @@ overlaps the simulated release lets through (RSV-013).
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -78,15 +79,12 @@ def reported(result: BootResult, a: Claim, b: Claim) -> bool:
     """Whether the simulated Xen already reported a conflict between ``a`` and ``b``.
 
     A module may be blamed through its domain (the kernel probe names the
-    domain, with the module's range).
+    domain, with the module's range). The events naming each claim come from
+    an index, so a pair costs what the fewer of its events cost, not a scan
+    of every event.
     """
-    return any(_names(ev, a) and _names(ev, b) for ev in result.events)
-
-
-def _names(ev: Event, c: Claim) -> bool:
-    """Whether event ``ev`` names claim ``c``: by path, or a module through its domain."""
-    return (c.path == ev.path or any(x.path == c.path for x in ev.related)
-            or (c.kind == "module" and c.domain == ev.path and any(x.overlaps(c.range) for x in ev.ranges)))
+    idx = _index(result)
+    return not idx.naming(a).isdisjoint(idx.naming(b))
 
 
 #: Stage rules by which Xen refuses to record a region (overlap at insertion).
@@ -95,39 +93,82 @@ REFUSAL_RULES = ("RSV-010", "RSV-012", "MOD-004", "SHM-009", "SHM-015")
 
 def refused(result: BootResult, c: Claim) -> bool:
     """Whether the simulated Xen refused to record ``c`` (so it overlaps nothing in Xen's tables)."""
-    return any(x.overlaps(c.range) for x in _refusals(result).get(c.path, ()))
+    return any(x.overlaps(c.range) for x in _index(result).refusals.get(c.path, ()))
 
 
-_REFUSALS: list[tuple[BootResult, dict[str, list[Range]]]] = []
+class _EventIndex:
+    """The events of one boot by the node they name: their own path, or a related region's.
+
+    Built once per result; the overlap rules ask it once per claim or pair,
+    and events number in thousands on a large board.
+    """
+
+    def __init__(self, result: BootResult) -> None:
+        self.result = result
+        self.by_path: dict[str | None, list[int]] = {}
+        self.by_related: dict[str, list[int]] = {}
+        self.refusals: dict[str, list[Range]] = {}
+        self._naming: dict[Claim, frozenset[int]] = {}
+        for i, ev in enumerate(result.events):
+            self.by_path.setdefault(ev.path, []).append(i)
+            if ev.path is not None and ev.rule in REFUSAL_RULES:
+                self.refusals.setdefault(ev.path, []).extend(ev.ranges)
+            for x in dict.fromkeys(x.path for x in ev.related):
+                self.by_related.setdefault(x, []).append(i)
+
+    def naming(self, c: Claim) -> frozenset[int]:
+        """The events that name ``c``: by path, as a related region, or a module through its domain."""
+        got = self._naming.get(c)
+        if got is None:
+            events = self.result.events
+            ids = {*self.by_path.get(c.path, ()), *self.by_related.get(c.path, ())}
+            if c.kind == "module":
+                ids.update(i for i in self.by_path.get(c.domain, ())
+                           if any(x.overlaps(c.range) for x in events[i].ranges))
+            got = self._naming[c] = frozenset(ids)
+        return got
+
+    def of_rule(self, rule_id: str, path: str) -> Iterator[Event]:
+        """The events of ``rule_id`` at ``path``."""
+        events = self.result.events
+        return (events[i] for i in self.by_path.get(path, ()) if events[i].rule == rule_id)
 
 
-def _refusals(result: BootResult) -> dict[str, list[Range]]:
-    """Ranges each node had refused, indexed once per result (events can number in thousands)."""
-    if not _REFUSALS or _REFUSALS[0][0] is not result:
-        idx: dict[str, list[Range]] = {}
-        for ev in result.events:
-            if ev.rule in REFUSAL_RULES and ev.path is not None:
-                idx.setdefault(ev.path, []).extend(ev.ranges)
-        _REFUSALS[:] = [(result, idx)]
-    return _REFUSALS[0][1]
+_INDEX: list[_EventIndex] = []
+"""The index of the result last checked; another result replaces it."""
 
 
-def overlapping_pairs(cs: list[Claim]) -> Iterator[tuple[Claim, Claim]]:
+def _index(result: BootResult) -> _EventIndex:
+    if not _INDEX or _INDEX[0].result is not result:
+        _INDEX[:] = [_EventIndex(result)]
+    return _INDEX[0]
+
+
+def overlapping_pairs(cs: list[Claim], anchor: Callable[[Claim], bool] | None = None,
+                      ) -> Iterator[tuple[Claim, Claim]]:
     """Every (first, second) pair of claims that overlap, first recorded before second.
 
-    A sweep over the claims sorted by start: linear in the claims plus the
-    pairs found, so thousands of banks cost what a handful do.
+    A sweep over the claims sorted by start, the claims still open held in
+    heaps by end: n log n in the claims plus the pairs found, so thousands
+    of banks cost what a handful do. With ``anchor``, only pairs with at
+    least one claim it accepts: a pile of claims that overlap each other
+    but are never judged against each other costs nothing per pair.
     """
     order = sorted(range(len(cs)), key=lambda i: (cs[i].range.start, cs[i].range.end))
-    active: list[int] = []
+    anchors: list[tuple[int, int]] = []
+    others: list[tuple[int, int]] = []
     pairs: list[tuple[int, int]] = []
     for i in order:
         r = cs[i].range
-        active = [j for j in active if cs[j].range.end > r.start]
-        for j in active:
-            if r.overlaps(cs[j].range) or (r.size == 0 and cs[j].range.start < r.start < cs[j].range.end):
-                pairs.append((min(i, j), max(i, j)))
-        active.append(i)
+        for heap in (anchors, others):
+            while heap and heap[0][0] <= r.start:
+                heapq.heappop(heap)
+        mine = anchor is None or anchor(cs[i])
+        for heap in (anchors, others) if mine else (anchors,):
+            for _end, j in heap:
+                if r.size or cs[j].range.start < r.start:
+                    pairs.append((min(i, j), max(i, j)))
+        heapq.heappush(anchors if mine else others, (r.end, i))
     for a, b in sorted(pairs):
         yield cs[a], cs[b]
 
@@ -279,8 +320,7 @@ def rsv_011(system: System, result: BootResult) -> Iterator[Hit]:
     for c in claims(system):
         if c.kind not in STATIC_LIKE or any(r.contains(c.range) for r in ram):
             continue
-        if any(ev.rule == "RSV-011" and ev.path == c.path and any(x.overlaps(c.range) for x in ev.ranges)
-               for ev in result.events):
+        if any(any(x.overlaps(c.range) for x in ev.ranges) for ev in _index(result).of_rule("RSV-011", c.path)):
             continue
         rng = ((c.range.start, c.range.size),)
         if c.range.start < first or c.range.end > last:
@@ -341,6 +381,10 @@ def rsv_012(system: System, result: BootResult) -> Iterator[Hit]:
                       related=((f.path, ((f.range.start, f.range.size),)),), behaviour="HAZARD", isolation=xen)
 
 
+#: Every pair RSV-013 judges has one of these: the others (static-like) are judged only against them.
+JUDGED_WITH_ANY = ("memreserve", "reserved", "module")
+
+
 def _silent_pair(a: Claim, b: Claim) -> bool:
     """Pairs RSV-013 judges; the stages own the rest (static vs static, Xen and DTB, reservations alone)."""
     kinds = {a.kind, b.kind}
@@ -388,12 +432,11 @@ def rsv_013(system: System, result: BootResult) -> Iterator[Hit]:
 
     Fix: give every host region its own range.
     """
-    cs = claims(system)
+    cs = [c for c in claims(system) if c.kind not in ("xen", "fdt") and not refused(result, c)]
     v = system.target.version
-    for first, second in overlapping_pairs(cs):
+    for first, second in overlapping_pairs(cs, anchor=lambda c: c.kind in JUDGED_WITH_ANY):
         if (first.path == second.path or not second.range.overlaps(first.range)
-                or not _silent_pair(first, second) or reported(result, first, second)
-                or refused(result, first) or refused(result, second)):
+                or not _silent_pair(first, second) or reported(result, first, second)):
             continue
         same_dom = first.domain is not None and first.domain == second.domain
         yield Hit(message=f"{second.what()} overlaps {first.what()}: Xen {v} lets this through; newer "

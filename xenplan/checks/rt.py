@@ -394,11 +394,14 @@ def shm_owner_balloons_region(system: System, result: BootResult) -> Iterator[Hi
     Fix: keep the owner's balloon driver away from the shared window, or use
     the DOMID_IO model (no ``role`` anywhere) so no guest owns the pages.
     """
+    by_id: dict[str | None, list[str]] = {}
+    for x in system.shm:
+        by_id.setdefault(x.shm_id, []).append(x.path)
     for dom in system.domains:
         for sh in dom.shm:
             if sh.role != "owner" or sh.guest is None or sh.size is None:
                 continue
-            peers = [x.path for x in system.shm if x.shm_id == sh.shm_id and x.path != sh.path]
+            peers = [p for p in by_id.get(sh.shm_id, ()) if p != sh.path]
             who = (f"borrowers ({', '.join(peers)}) keep the pages and {dom.name} just loses its view" if peers
                    else "with no borrower the pages return to its reserved list and come back as plain RAM")
             yield Hit(message=f"{sh.path}: {dom.name} owns shared region \"{sh.shm_id}\" at guest "
