@@ -69,3 +69,28 @@ def test_shm001_on_416(check_fixture) -> None:
 def test_outcome_of_unstaged_panics(name: str, rule: str, stage: str) -> None:
     res = analyse_fixture(FIX / f"{name}.dts").result
     assert res.failed_at is not None and (res.failed_at.rule, res.failed_at.stage) == (rule, stage)
+
+
+def _many_regions(tmp_path: Path, count: int, release: str) -> Path:
+    """One domU with ``count`` distinct 2 MiB host-form regions, on ``release``."""
+    shms = "\n".join(
+        f'shm@{i} {{ compatible = "xen,domain-shared-memory-v1"; xen,shm-id = "r{i}"; '
+        f"xen,shared-mem = <0x0 {0x80000000 + i * 0x200000:#x} 0x0 {0x50000000 + i * 0x200000:#x} 0x0 0x200000>; }};"
+        for i in range(count))
+    path = tmp_path / f"shm{count}.dts"
+    path.write_text(
+        f"// xenplan: --xen-version {release} --kconfig STATIC_SHM=y\n/dts-v1/;\n/ {{ #address-cells = <2>; "
+        "#size-cells = <2>;\nmemory@40000000 { device_type = \"memory\"; reg = <0x0 0x40000000 0x2 0x0>; };\n"
+        "chosen { #address-cells = <2>; #size-cells = <2>;\ndomU1 { compatible = \"xen,domain\"; cpus = <1>; "
+        "memory = <0x0 0x20000>;\nkernel@48000000 { compatible = \"multiboot,kernel\", \"multiboot,module\"; "
+        f"reg = <0x0 0x48000000 0x0 0x1000000>; }};\n{shms}\n}}; }}; }};\n")
+    return path
+
+
+@pytest.mark.parametrize("release", ["4.17", "4.18"])
+def test_shm010_reserved_mem_table_full_417_418(tmp_path: Path, release: str) -> None:
+    """4.17/4.18 keep each new region in ``reserved_mem`` (256 banks): the 257th fails with -ENOSPC."""
+    full = analyse_fixture(_many_regions(tmp_path, 257, release))
+    assert {(f.rule, f.path) for f in full.findings if f.rule == "SHM-010"} == {("SHM-010", f"{D1}/shm@256")}
+    fits = analyse_fixture(_many_regions(tmp_path, 256, release))
+    assert not [f for f in fits.findings if f.rule == "SHM-010"]

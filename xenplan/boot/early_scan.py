@@ -274,8 +274,7 @@ class _Scan:
             if not known:
                 self._record_shm(item, shm_id, rng, size)
             return
-        self._record_shm(item, shm_id, rng, size)
-        self.state.reserved_mem.append(ResvBank(range=rng, type="static-domain", path=item.path, live=self.live))
+        self._new_shm_bank(item, shm_id, rng, size)
 
     def _shm_417(self, item: ScanItem, shm_id: str, rng: Range | None, size: int, known: bool) -> None:
         """4.17: compared only with the ``reserved_mem`` entries recorded before it (SHM-009)."""
@@ -291,6 +290,15 @@ class _Scan:
                 self.fail(item, "SHM-009", f"shared memory region {rng} overlaps an existing entry "
                           f"{b.path} {b.range}", EINVAL, ranges=(rng,),
                           related=(Related(path=b.path, ranges=(b.range,)),))
+        self._new_shm_bank(item, shm_id, rng, size)
+
+    def _new_shm_bank(self, item: ScanItem, shm_id: str, rng: Range, size: int) -> None:
+        """4.17/4.18: a region no bank matched takes a ``reserved_mem`` slot, among ``NR_MEM_BANKS``.
+
+        ``process_shm_node()`` fails with -ENOSPC once the table is full, as
+        ``device_tree_get_meminfo()`` does for ``/reserved-memory`` (RSV-003)."""
+        if len(self.state.reserved_mem) >= nr_mem_banks(self.state):
+            self.fail(item, "SHM-010", "Max number of supported memory regions reached", ENOSPC, ranges=(rng,))
         self._record_shm(item, shm_id, rng, size)
         self.state.reserved_mem.append(ResvBank(range=rng, type="static-domain", path=item.path, live=self.live))
 
