@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from xenplan.errors import InputError, UsageError
+from xenplan.records import record
 
 if TYPE_CHECKING:
     from xenplan.config_file import Config
@@ -45,7 +46,7 @@ PATH_KEYS = ("kconfig-file", "include", "board")
 """Keys whose values are paths, resolved against the configuration's folder (a board only when not a bundled name)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     value: Any
     origin: Literal["default", "config", "per-file", "command line"]
@@ -69,7 +70,7 @@ class Setting:
         return self.origin
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeIgnore:
     """One ``ignore-nodes`` entry: the rules ignored at a node, and where that was written."""
 
@@ -81,7 +82,7 @@ class NodeIgnore:
     line: int | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InputSettings:
     """The settings in force for one input, and where each came from."""
 

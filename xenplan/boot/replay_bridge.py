@@ -12,7 +12,6 @@ events: the frame table that does not fit a static heap (HEAP-008,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import nr_spis, vpl011_spi_unreserved
@@ -30,9 +29,10 @@ from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain, System
 from xenplan.model.target import Target
+from xenplan.records import record
 
 
-@dataclass
+@record
 class RamPlacement:
     """A domain's RAM as the stages use it: (guest, host or None when unknown, size), or the shortfall."""
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from xenplan.boot.result import Behaviour, BootResult
 from xenplan.model.system import System
+from xenplan.records import record
 
 Severity = Literal["error", "warning", "info"]
 DOC_HEADINGS = ("What Xen does", "Why it matters", "Example", "Fix")
@@ -36,7 +37,7 @@ SEVERITY: dict[str, Severity] = {
 CheckFn = Callable[[System, BootResult], Iterable["Hit"]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hit:
     """What a rule's check yields; the runner turns it into a finding."""
 
@@ -50,7 +51,7 @@ class Hit:
     """None: the rule's own ``isolation``; True/False overrides it for this hit."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     id: str
     slug: str

@@ -8,20 +8,21 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from xenplan.analysis import Analysis
 from xenplan.checks import Rule
 from xenplan.checks import rules as all_rules
 from xenplan.errors import UsageError
+from xenplan.records import record
 from xenplan.report import json_out, plain, releases
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-@dataclass
+@record
 class Screen:
     """Where the report goes; the rich ``Console`` is made only when something is drawn with rich.
 
@@ -67,7 +68,7 @@ class Screen:
         return self._console
 
 
-@dataclass
+@record
 class _RichFallback:
     """Lines and tables the plain renderer hands back, printed by rich on the screen's console."""
 

@@ -8,13 +8,12 @@ Frozen values built by ``xenplan.boot.replay_bridge`` from the boot state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xenplan.model.release import XenRelease
 from xenplan.model.system import Dom0Device, default_p2m_pool_mb
+from xenplan.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HeapBoard:
     """Everything of the board and of Xen that decides the heap's shape."""
 
@@ -52,7 +51,7 @@ class HeapBoard:
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HeapDomain:
     """What one ``xen,domain`` node asks of the heap."""
 
@@ -94,7 +93,7 @@ class HeapDomain:
     """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dom0Request:
     """What a classic dom0 asks of the heap (``create_dom0()``, ``construct_dom0()``)."""
 

@@ -8,12 +8,11 @@ written out in ``sequence``. What differs between releases is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xenplan.boot.replay.inputs import HeapBoard
+from xenplan.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scheduler:
     """What one scheduler allocates (bytes; ``None`` = nothing)."""
 

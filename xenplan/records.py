@@ -1,0 +1,152 @@
+"""``record``: ``dataclasses.dataclass`` for the classes every command defines at start-up.
+
+``dataclass`` compiles six methods per class (``__init__``, ``__repr__``,
+``__eq__``, ``__hash__``, and for a frozen class ``__setattr__`` and
+``__delattr__``), one ``exec`` each, when the class is defined. A ``check``
+defines some seventy dataclasses before it reads a byte of its input, and
+compiling their methods cost it more CPU time than its whole simulation of
+the boot. ``record`` lets ``dataclass`` collect the fields (so
+``dataclasses.fields``, ``replace`` and ``asdict`` work, and type checkers
+see a dataclass) but generate nothing; equality, hashing, ``repr`` and the
+frozen ``__setattr__`` are shared functions driven by the class's field
+names, and ``__init__``, the one method whose speed matters (it runs once
+per object), is compiled the first time the class is instantiated: a class
+a run never instantiates costs no compilation at all.
+
+The behaviour is ``dataclass``'s for the options supported here (``frozen``,
+``slots``, ``kw_only``, ``eq``; field defaults, ``default_factory``,
+``repr=False``, ``compare=False``): equality compares the fields with
+``compare=True``, in order, between objects of the same class; a frozen
+class hashes them; a mutable class with equality is unhashable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
+from operator import attrgetter
+from typing import Any, TypeVar, dataclass_transform, overload
+
+_T = TypeVar("_T")
+
+
+@overload
+def record(cls: type[_T], /) -> type[_T]: ...
+
+
+@overload
+def record(*, frozen: bool = False, slots: bool = False, kw_only: bool = False,
+           eq: bool = True) -> Callable[[type[_T]], type[_T]]: ...
+
+
+@dataclass_transform(field_specifiers=(field,))
+def record(cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool = False, kw_only: bool = False,
+           eq: bool = True) -> type[_T] | Callable[[type[_T]], type[_T]]:
+    """``@dataclass`` with the same options, defined without compiling any method (module docstring)."""
+
+    def wrap(c: type[_T]) -> type[_T]:
+        return _build(c, frozen=frozen, slots=slots, kw_only=kw_only, eq=eq)
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _build(cls: type[_T], *, frozen: bool, slots: bool, kw_only: bool, eq: bool) -> type[_T]:
+    if not cls.__doc__:
+        cls.__doc__ = cls.__name__  # else dataclass() renders a signature for it
+    cls = dataclass(slots=slots, kw_only=kw_only, init=False, repr=False, eq=False)(cls)
+    fs = fields(cls)  # type: ignore[arg-type]
+    attrs: dict[str, Any] = {"__init__": _lazy_init(cls, frozen), "__repr__": _repr,
+                             "_record_repr": tuple(f.name for f in fs if f.repr)}
+    if eq:
+        hashed = tuple(f.name for f in fs if (f.compare if f.hash is None else f.hash))
+        attrs.update({"__eq__": _eq, "_record_key": _key(tuple(f.name for f in fs if f.compare)),
+                      "__hash__": _hash if frozen else None, "_record_hash_key": _key(hashed)})
+    if frozen:
+        attrs.update({"__setattr__": _frozen_setattr, "__delattr__": _frozen_delattr})
+        if slots:
+            attrs.update({"__getstate__": _getstate, "__setstate__": _setstate})
+    for name, v in attrs.items():
+        setattr(cls, name, v)
+    return cls
+
+
+def _lazy_init(cls: type, frozen: bool) -> Callable[..., None]:
+    """An ``__init__`` that compiles the real one, puts it on ``cls`` and runs it."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real = _compile_init(cls, frozen)
+        type.__setattr__(cls, "__init__", real)
+        real(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _compile_init(cls: type, frozen: bool) -> Callable[..., None]:
+    """``dataclass``'s ``__init__`` for ``cls``: fields in order, keyword-only ones after ``*``."""
+    env: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": MISSING}
+    positional: list[str] = []
+    keyword: list[str] = []
+    body: list[str] = []
+    for f in fields(cls):
+        name = f.name
+        if f.default is not MISSING:
+            env[f"_d_{name}"] = f.default
+            param, value = f"{name}=_d_{name}", name
+        elif f.default_factory is not MISSING:
+            env[f"_f_{name}"] = f.default_factory
+            param, value = f"{name}=_MISSING", f"_f_{name}() if {name} is _MISSING else {name}"
+        else:
+            param, value = name, name
+        (keyword if f.kw_only else positional).append(param)
+        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
+    params = ["self", *positional, *(["*", *keyword] if keyword else [])]
+    text = f"def __init__({', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
+    exec(text, env)  # the text names only the class's own fields
+    fn: Callable[..., None] = env["__init__"]
+    fn.__qualname__ = f"{cls.__qualname__}.__init__"
+    return fn
+
+
+def _key(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The tuple of these fields' values, as ``dataclass`` compares and hashes them."""
+    if len(names) >= 2:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return lambda _obj: ()
+
+
+def _eq(self: Any, other: Any) -> Any:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    key = self._record_key
+    return key(self) == key(other)
+
+
+def _hash(self: Any) -> int:
+    return hash(self._record_hash_key(self))
+
+
+def _repr(self: Any) -> str:
+    return f"{self.__class__.__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._record_repr)})"
+
+
+def _frozen_setattr(self: Any, name: str, _value: Any) -> None:
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self: Any, name: str) -> None:
+    raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+def _getstate(self: Any) -> list[Any]:
+    """A frozen slotted object's state, for ``copy`` and ``pickle`` (which cannot ``setattr`` it back)."""
+    return [getattr(self, f.name) for f in fields(self)]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    for f, v in zip(fields(self), state, strict=True):
+        object.__setattr__(self, f.name, v)
+
