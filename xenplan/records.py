@@ -9,9 +9,10 @@ the boot. ``record`` lets ``dataclass`` collect the fields (so
 ``dataclasses.fields``, ``replace`` and ``asdict`` work, and type checkers
 see a dataclass) but generate nothing; equality, hashing, ``repr`` and the
 frozen ``__setattr__`` are shared functions driven by the class's field
-names, and ``__init__``, the one method whose speed matters (it runs once
-per object), is compiled the first time the class is instantiated: a class
-a run never instantiates costs no compilation at all.
+names. ``__init__``, the one method whose speed matters (it runs once per
+object, hundreds of thousands of times on a large board), starts generic
+and is compiled for the class once the class has made ``COMPILE_AFTER``
+objects: most classes make a handful in a run and never pay for it.
 
 The behaviour is ``dataclass``'s for the options supported here (``frozen``,
 ``slots``, ``kw_only``, ``eq``; field defaults, ``default_factory``,
@@ -70,13 +71,52 @@ def _build(cls: type[_T], *, frozen: bool, slots: bool, kw_only: bool, eq: bool)
     return cls
 
 
+COMPILE_AFTER = 32
+"""Objects a class makes through the generic ``__init__`` before its own is compiled. Compiling
+costs as much as 30 to 60 generic calls' overhead (a few µs each), and most classes make fewer
+objects than that in a run (the system, the target, the boot state: one each): a ``check`` of a
+small board compiles 8 of the 54 it instantiates."""
+
+
 def _lazy_init(cls: type, frozen: bool) -> Callable[..., None]:
-    """An ``__init__`` that compiles the real one, puts it on ``cls`` and runs it."""
+    """A generic ``__init__`` that, at the ``COMPILE_AFTER``-th object, compiles ``cls``'s own
+    (``_compile_init``) and puts it on the class; both behave as ``dataclass``'s would."""
+    spec: list[tuple[str, Any, Any]] = [(f.name, f.default, f.default_factory) for f in fields(cls)]
+    positional = [f.name for f in fields(cls) if not f.kw_only]
+    names = {name for name, _, _ in spec}
+    setter = object.__setattr__ if frozen else setattr
+    made = 0
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        real = _compile_init(cls, frozen)
-        type.__setattr__(cls, "__init__", real)
-        real(self, *args, **kwargs)
+        nonlocal made
+        made += 1
+        if made >= COMPILE_AFTER:
+            real = _compile_init(cls, frozen)
+            type.__setattr__(cls, "__init__", real)
+            real(self, *args, **kwargs)
+            return
+        if args:
+            if len(args) > len(positional):
+                raise TypeError(f"{cls.__qualname__}() takes {len(positional)} positional arguments "
+                                f"but {len(args)} were given")
+            given = dict(zip(positional, args, strict=False))
+            if not given.keys().isdisjoint(kwargs):
+                raise TypeError(f"{cls.__qualname__}() got multiple values for {set(given) & set(kwargs)}")
+            given.update(kwargs)
+        else:
+            given = kwargs
+        if not names.issuperset(given):
+            raise TypeError(f"{cls.__qualname__}() got unexpected keyword arguments {set(given) - names}")
+        for name, default, factory in spec:
+            v = given.get(name, MISSING)
+            if v is MISSING:
+                if default is not MISSING:
+                    v = default
+                elif factory is not MISSING:
+                    v = factory()
+                else:
+                    raise TypeError(f"{cls.__qualname__}() missing required argument {name!r}")
+            setter(self, name, v)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     return __init__
