@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xenplan.analysis import Analysis, analyse
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
@@ -23,7 +23,9 @@ from xenplan.checks.rt import REPLAYED
 from xenplan.errors import InputError
 from xenplan.model.target import Target
 from xenplan.records import record
-from xenplan.tomlfile import TomlDocument
+
+if TYPE_CHECKING:
+    from xenplan.tomlfile import TomlDocument
 
 
 @record

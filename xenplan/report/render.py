@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import sys
@@ -200,6 +199,8 @@ def simulation(fmt: str, analyses: Sequence[Analysis], screen: Screen) -> str:
 def rules(fmt: str, screen: Screen) -> str:
     rs = list(all_rules())
     if fmt == "json":
+        import json
+
         return json.dumps([rule_json(r) for r in rs], indent=1) + "\n"
     from rich.table import Table
 
