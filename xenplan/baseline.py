@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from xenplan.analysis import Analysis
@@ -32,7 +31,7 @@ def _input_key(input_path: str, baseline: str) -> str:
     if input_path == "-":
         return "-"
     rel = os.path.relpath(os.path.abspath(input_path), os.path.dirname(os.path.abspath(baseline)))
-    return Path(rel).as_posix()
+    return rel.replace(os.sep, "/")
 
 
 def counts(analyses: Iterable[Analysis], baseline: str) -> Counter[Key]:

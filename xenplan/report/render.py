@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import field
@@ -49,7 +48,7 @@ class Screen:
 
     @property
     def width(self) -> int:
-        return shutil.get_terminal_size().columns if self.terminal else 120
+        return _terminal_size().columns if self.terminal else 120
 
     def rich(self) -> Console:
         """The recording console the text renderers print into; it writes nowhere."""
@@ -57,7 +56,7 @@ class Screen:
             from rich.console import Console
 
             if self.styled:
-                height = shutil.get_terminal_size().lines if self.terminal else 50
+                height = _terminal_size().lines if self.terminal else 50
                 self._console = Console(file=io.StringIO(), record=True, force_terminal=True, width=self.width,
                                         height=height, no_color=False,
                                         color_system="auto" if self.terminal else "standard")
@@ -91,6 +90,14 @@ class _RichFallback:
         console = self.screen.rich()
         console.print(t)
         return console.export_text(styles=False)
+
+
+def _terminal_size() -> os.terminal_size:
+    """The terminal's size, honouring ``COLUMNS`` and ``LINES``; ``shutil`` (and the compression
+    modules it loads) is imported only for output to a terminal."""
+    import shutil
+
+    return shutil.get_terminal_size()
 
 
 def console(output: str | None, color: str = "auto") -> Screen:
