@@ -1,4 +1,5 @@
-"""Start-up of ``xenplan check`` on small boards, as ratios: ``python benchmarks/startup.py [RUNS] [--modules]``.
+"""Start-up of ``xenplan check`` on small boards, as ratios:
+``python benchmarks/startup.py [RUNS] [--modules] [--lopper PATH]``.
 
 Each example is compiled to a DTB with dtc first; then the median CPU time
 (user + system) of the whole process over RUNS runs (default 7) of:
@@ -6,7 +7,9 @@ Each example is compiled to a DTB with dtc first; then the median CPU time
 - ``python -c "import click, pydantic"``: the floor any click + pydantic tool pays;
 - ``python -c pass`` and ``python -c "import click"``: what the floor is made of;
 - ``xenplan check X.dtb`` with text and with JSON output (to a pipe);
-- ``dtc -I dts -O dtb X.dts``: the native tool that reads the same board.
+- ``dtc -I dts -O dtb X.dts``: the native tool that reads the same board;
+- with ``--lopper PATH``, ``lopper -f X.dtb OUT.dtb`` (Lopper, the Python device-tree
+  framework, reading and writing back the same DTB).
 
 The commands are run in turn, one run of each per round, so that a change
 of the machine's load over the measurement touches them all alike; ratios
@@ -112,7 +115,9 @@ def modules(py: str, dtb: Path, opts: list[str], runs: int) -> None:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    argv = sys.argv[1:]
+    lopper = argv[argv.index("--lopper") + 1] if "--lopper" in argv else None
+    args = [a for a in argv if not a.startswith("--") and a != lopper]
     runs = int(args[0]) if args else 7
     py = sys.executable
     with tempfile.TemporaryDirectory() as d:
@@ -127,6 +132,8 @@ def main() -> None:
             cmds[f"{name} dtc"] = dtc_cmd
             cmds[f"{name} text"] = [py, "-m", "xenplan", "check", str(dtb), *opts]
             cmds[f"{name} json"] = [py, "-m", "xenplan", "check", str(dtb), "--format", "json", *opts]
+            if lopper:
+                cmds[f"{name} lopper"] = [lopper, "-f", str(dtb), str(Path(d) / f"{src.stem}-lopper.dtb")]
         m = medians(cmds, runs)
         floor = m["floor"][0]
         print(f"floor: python -c 'import click, pydantic': {floor * 1000:.0f} ms CPU, {m['floor'][1] // 1024} MiB "
@@ -139,6 +146,11 @@ def main() -> None:
             print(f"{name:<16} {dtc * 1000:5.0f}ms {text * 1000:5.0f}ms {js * 1000:5.0f}ms {text / floor:10.2f}x "
                   f"{js / floor:10.2f}x {text / max(dtc, 0.001):8.0f}x {rss // 1024:5d} MiB")
         print("(dtc often rounds to 0 ms of CPU: the ratio to it uses 1 ms)")
+        if lopper:
+            for name in BOARD:
+                lop, text = m[f"{name} lopper"][0], m[f"{name} text"][0]
+                print(f"{name:<16} lopper -f: {lop * 1000:5.0f} ms CPU ({lop / floor:.2f}x the floor); "
+                      f"xenplan check text / lopper: {text / lop:.2f}x")
         if "--modules" in sys.argv:
             modules(py, dtbs["qemu-virt.dts"], BOARD["qemu-virt.dts"], runs)
 
