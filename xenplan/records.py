@@ -23,8 +23,10 @@ class hashes them; a mutable class with equality is unhashable.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable
-from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -52,9 +54,12 @@ def record(cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool 
 
 
 def _build(cls: type[_T], *, frozen: bool, slots: bool, kw_only: bool, eq: bool) -> type[_T]:
-    if not cls.__doc__:
-        cls.__doc__ = cls.__name__  # else dataclass() renders a signature for it
-    cls = dataclass(slots=slots, kw_only=kw_only, init=False, repr=False, eq=False)(cls)
+    if _FIELD is None:
+        if not cls.__doc__:
+            cls.__doc__ = cls.__name__  # else dataclass() renders a signature for it
+        cls = dataclass(slots=slots, kw_only=kw_only, init=False, repr=False, eq=False)(cls)
+    else:
+        cls = _collect(cls, slots=slots, kw_only=kw_only)
     fs = fields(cls)  # type: ignore[arg-type]
     attrs: dict[str, Any] = {"__init__": _lazy_init(cls, frozen), "__repr__": _repr,
                              "_record_repr": tuple(f.name for f in fs if f.repr)}
@@ -68,6 +73,56 @@ def _build(cls: type[_T], *, frozen: bool, slots: bool, kw_only: bool, eq: bool)
             attrs.update({"__getstate__": _getstate, "__setstate__": _setstate})
     for name, v in attrs.items():
         setattr(cls, name, v)
+    return cls
+
+
+_FIELD = getattr(dataclasses, "_FIELD", None)
+"""The marker ``dataclasses`` gives a field proper (not a ``ClassVar`` or ``InitVar``)."""
+
+
+def _collect(cls: type[_T], *, slots: bool, kw_only: bool) -> type[_T]:
+    """What ``dataclass(init=False, repr=False, eq=False)`` does to ``cls``, in a fraction of its time.
+
+    The fields (the bases' first, then the class's own annotations in order) go in
+    ``__dataclass_fields__`` as ``dataclasses.Field`` objects, so ``fields``, ``replace`` and
+    ``asdict`` work; with ``slots`` the class is remade with one slot per own field. ``dataclass``
+    spends most of its time resolving each string annotation to rule out ``ClassVar`` and
+    ``InitVar``: neither is allowed here, refused by name. Used only where ``dataclasses``
+    marks fields as this Python's (3.11 to 3.14) does; otherwise ``_build`` calls ``dataclass``."""
+    own = inspect.get_annotations(cls)
+    out: dict[str, Field[Any]] = {}
+    for base in reversed(cls.__mro__[1:]):
+        out.update(getattr(base, "__dataclass_fields__", {}))
+    for name, tp in own.items():
+        text = tp if isinstance(tp, str) else getattr(tp, "__name__", "")
+        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
+            raise TypeError(f"{cls.__qualname__}.{name}: record takes no ClassVar, InitVar or KW_ONLY")
+        default = cls.__dict__.get(name, MISSING)
+        f: Field[Any] = default if isinstance(default, Field) else field(default=default)
+        if isinstance(f.default, (list, dict, set)):
+            raise ValueError(f"{cls.__qualname__}.{name}: mutable default {type(f.default).__name__}: "
+                             "use default_factory")
+        f.name, f.type = name, tp
+        f._field_type = _FIELD  # type: ignore[attr-defined]
+        if f.kw_only is MISSING:
+            f.kw_only = kw_only
+        out[name] = f
+        if isinstance(default, Field):
+            if f.default is MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, f.default)
+    if slots:
+        body = {k: v for k, v in cls.__dict__.items() if k not in own and k not in ("__dict__", "__weakref__")}
+        inherited = {s for base in cls.__mro__[1:] for s in getattr(base, "__slots__", ())}
+        body["__slots__"] = tuple(n for n in own if n not in inherited)
+        qualname = cls.__qualname__
+        meta: Any = type(cls)
+        cls = meta(cls.__name__, cls.__bases__, body)
+        cls.__qualname__ = qualname
+    extra = {"__dataclass_fields__": out, "__match_args__": tuple(n for n, f in out.items() if not f.kw_only)}
+    for key, v in extra.items():
+        setattr(cls, key, v)
     return cls
 
 
