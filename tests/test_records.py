@@ -7,7 +7,7 @@ import copy
 import dataclasses
 import pickle
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -123,3 +123,15 @@ def test_init_is_compiled_after_enough_objects() -> None:
     Fresh(0)
     assert Fresh.__init__ is not generic and Fresh.__init__.__qualname__.endswith("Fresh.__init__")
     assert Fresh(5).x == 5
+
+
+def test_what_record_refuses() -> None:
+    with pytest.raises(TypeError, match="ClassVar"):
+        @record
+        class WithClassVar:
+            limit: ClassVar[int] = 3
+
+    with pytest.raises(ValueError, match="mutable default"):
+        @record
+        class WithList:
+            items: list[int] = []  # noqa: RUF012
