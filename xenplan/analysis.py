@@ -6,7 +6,7 @@ The CLI and the renderers work on an ``Analysis``; nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from xenplan import boot, checks, dt, model
 from xenplan.boot.result import BootResult
@@ -17,9 +17,10 @@ from xenplan.dt.tree import Tree
 from xenplan.errors import UsageError
 from xenplan.model.system import System
 from xenplan.model.target import Target
+from xenplan.records import record
 
 
-@dataclass
+@record
 class Analysis:
     input: str
     system: System

@@ -11,11 +11,9 @@ may start anywhere.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from xenplan.analysis import Analysis
@@ -33,7 +31,7 @@ def _input_key(input_path: str, baseline: str) -> str:
     if input_path == "-":
         return "-"
     rel = os.path.relpath(os.path.abspath(input_path), os.path.dirname(os.path.abspath(baseline)))
-    return Path(rel).as_posix()
+    return rel.replace(os.sep, "/")
 
 
 def counts(analyses: Iterable[Analysis], baseline: str) -> Counter[Key]:
@@ -48,6 +46,8 @@ def counts(analyses: Iterable[Analysis], baseline: str) -> Counter[Key]:
 
 def write(path: str, analyses: Sequence[Analysis], inputs: Iterable[str]) -> int:
     """Record the findings of ``analyses`` in ``path`` (atomically, never over an input); their number."""
+    import json  # loaded for a baseline only: a check without one never needs it
+
     c = counts(analyses, path)
     doc = {"schema": SCHEMA, "findings": [
         {"input": i, "rule": r, "path": p or None, "property": prop or None, "count": n}
@@ -58,6 +58,8 @@ def write(path: str, analyses: Sequence[Analysis], inputs: Iterable[str]) -> int
 
 def read(path: str) -> Counter[Key]:
     """A baseline file's counts; anything else is an ``InputError`` naming the file."""
+    import json
+
     try:
         doc: Any = json.loads(read_input(path, MAX_BASELINE_BYTES))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -375,7 +375,7 @@ def simulate(debug: bool, ops: tuple[str, ...], scenario: str | None, fmt: str, 
     def body() -> int:
         from xenplan.config import config_files
         from xenplan.report import render
-        from xenplan.simulate import load_scenario
+        from xenplan.scenario_file import load_scenario
         from xenplan.simulate import simulate as run
         from xenplan.targets import board_path, node_files
 

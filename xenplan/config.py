@@ -20,11 +20,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal
 
 from xenplan.errors import InputError, UsageError
+from xenplan.records import record
 
 if TYPE_CHECKING:
     from xenplan.config_file import Config
@@ -45,7 +45,7 @@ PATH_KEYS = ("kconfig-file", "include", "board")
 """Keys whose values are paths, resolved against the configuration's folder (a board only when not a bundled name)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     value: Any
     origin: Literal["default", "config", "per-file", "command line"]
@@ -69,7 +69,7 @@ class Setting:
         return self.origin
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeIgnore:
     """One ``ignore-nodes`` entry: the rules ignored at a node, and where that was written."""
 
@@ -81,7 +81,7 @@ class NodeIgnore:
     line: int | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InputSettings:
     """The settings in force for one input, and where each came from."""
 
@@ -121,22 +121,29 @@ def _frozen(v: Any) -> Any:
 
 
 def find_config(folder: str) -> str | None:
-    """The configuration that applies in ``folder``: the nearest one on the way up to the root."""
-    here = Path(folder).resolve()
-    for d in (here, *here.parents):
+    """The configuration that applies in ``folder``: the nearest one on the way up to the root.
+
+    ``os.path`` rather than ``pathlib``, here and below: this runs on every check, and ``pathlib``
+    (with ``fnmatch``, ``urllib.parse`` and ``ipaddress``) would be a few ms of its start-up."""
+    d = os.path.realpath(folder)
+    while True:
         for name in NAMES:
-            candidate = d / name
-            if candidate.is_file() and (name != "pyproject.toml" or _has_tool_table(candidate)):
+            candidate = os.path.join(d, name)
+            if os.path.isfile(candidate) and (name != "pyproject.toml" or _has_tool_table(candidate)):
                 return _shown(candidate)
-    return None
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
 
 
-def _has_tool_table(path: Path) -> bool:
+def _has_tool_table(path: str) -> bool:
     """Whether a ``pyproject.toml`` has ``[tool.xenplan]`` (one without it is skipped, as ruff does)."""
     import tomllib
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
     except (OSError, UnicodeDecodeError):
         return False
     if "xenplan" not in text:
@@ -149,12 +156,11 @@ def _has_tool_table(path: Path) -> bool:
     return isinstance(tool, dict) and "xenplan" in tool
 
 
-def _shown(path: Path) -> str:
+def _shown(path: str) -> str:
     """A path relative to the working folder when it lies below it, so messages stay short."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    cwd = os.getcwd()
+    below = path.startswith(cwd.rstrip(os.sep) + os.sep)
+    return os.path.relpath(path, cwd) if below else path
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -193,7 +199,7 @@ def _relative(input_path: str, folder: str) -> str | None:
     if input_path == "-":
         return None
     rel = os.path.relpath(os.path.abspath(input_path), os.path.abspath(folder))
-    return Path(rel).as_posix()
+    return rel.replace(os.sep, "/")
 
 
 def _config_value(cfg: Config, key: str, value: Any) -> Any:

@@ -19,7 +19,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable
 
 from xenplan.errors import InputError, UsageError
@@ -146,7 +145,12 @@ def replace_inputs(files: dict[str, str | bytes], option: str = "--in-place") ->
 
 
 def _temporary(path: str, text: str | bytes | Iterable[str], directory: str, option: str, mode: int | None) -> str:
-    """A complete temporary file beside ``path`` holding ``text``; removed again if writing fails."""
+    """A complete temporary file beside ``path`` holding ``text``; removed again if writing fails.
+
+    ``tempfile`` is imported here, not with the module: it brings ``random`` and ``shutil`` (with
+    its compression modules), a few ms of every run's start-up, for output written to a file."""
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenplan-", suffix=".tmp", dir=directory)
     except OSError as exc:

@@ -11,10 +11,8 @@ canned run-time scenario (``xenplan.checks.rt.REPLAYED``). Nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, ConfigDict, Field
+from dataclasses import field, replace
+from typing import TYPE_CHECKING, Any
 
 from xenplan.analysis import Analysis, analyse
 from xenplan.boot.result import Bank, BootResult, DomainResult, HostRegion, P2MRegion
@@ -23,12 +21,14 @@ from xenplan.boot.runtime.ops import PAGE_SHIFT, Op
 from xenplan.checks import event_findings
 from xenplan.checks.rt import REPLAYED
 from xenplan.errors import InputError
-from xenplan.model.base import XBase
 from xenplan.model.target import Target
-from xenplan.tomlfile import TomlDocument, load_toml, size_value
+from xenplan.records import record
+
+if TYPE_CHECKING:
+    from xenplan.tomlfile import TomlDocument
 
 
-@dataclass
+@record
 class Simulation(Analysis):
     """``result`` is the state after the last operation; ``booted`` the state right after boot."""
 
@@ -36,36 +36,6 @@ class Simulation(Analysis):
     booted: BootResult | None = None
     changed: tuple[str, ...] = field(default_factory=tuple)
     """Names of the domains an operation touched, in order: the maps the text report shows."""
-
-
-class Scenario(XBase):
-    """A scenario file: ``ops`` plus the target settings of the command line (which win when given)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    ops: list[str]
-    xen_version: str | None = Field(default=None, alias="xen-version")
-    arch: str | None = None
-    board: str | None = None
-    kconfig: tuple[str, ...] = ()
-    xen_image: str | None = Field(default=None, alias="xen-image")
-    fdt_address: str | None = Field(default=None, alias="fdt-address")
-    pa_bits: Annotated[int | None, BeforeValidator(lambda v: None if v is None else size_value(v))] = Field(
-        default=None, alias="pa-bits")
-    gic_spis: int | None = Field(default=None, alias="gic-spis")
-
-
-    def settings(self) -> dict[str, Any]:
-        """The target settings the file gives, by the command line's parameter names."""
-        out = {k: v for k, v in self.model_dump(exclude={"ops", "kconfig"}).items() if v is not None}
-        if self.kconfig:
-            out["kconfig"] = tuple(self.kconfig)
-        return out
-
-
-def load_scenario(path: str) -> tuple[Scenario, TomlDocument]:
-    """A scenario TOML file, validated, with its document for line-numbered errors on its ``ops``."""
-    doc = load_toml(path)
-    return doc.validate(Scenario), doc
 
 
 def parse_all(texts: Sequence[str], result: BootResult, system_domains: Sequence[str],
@@ -146,12 +116,12 @@ def after_result(booted: BootResult, rt: Runtime, changed: Sequence[str]) -> Boo
         if dom is None or d.name not in changed:
             domains.append(d)
         elif not dom.alive:
-            domains.append(d.model_copy(update={"status": "destroyed", "banks": None, "xen_banks": None, "p2m": ()}))
+            domains.append(replace(d, status="destroyed", banks=None, xen_banks=None, p2m=()))
         else:
             banks = _banks(rt, d.name)
             p2m = tuple(p for p in d.p2m if p.kind != "ram") + tuple(
                 P2MRegion(kind="ram", guest=b.guest, size=b.size, host=b.host) for b in banks)
-            domains.append(d.model_copy(update={"banks": banks, "p2m": tuple(sorted(p2m, key=lambda p: p.guest))}))
+            domains.append(replace(d, banks=banks, p2m=tuple(sorted(p2m, key=lambda p: p.guest))))
     for name, dom in rt.doms.items():
         if name not in paths:
             banks = _banks(rt, name)
@@ -159,7 +129,7 @@ def after_result(booted: BootResult, rt: Runtime, changed: Sequence[str]) -> Boo
                 name=name, path=f"runtime:{name}", status="constructed" if dom.alive else "destroyed",
                 static=False, direct_map=False, domid=dom.domid, banks=banks if dom.alive else None,
                 p2m=tuple(P2MRegion(kind="ram", guest=b.guest, size=b.size, host=b.host) for b in banks)))
-    return booted.model_copy(update={"host_map": tuple(regions), "domains": tuple(domains)})
+    return replace(booted, host_map=tuple(regions), domains=tuple(domains))
 
 
 def _banks(rt: Runtime, name: str) -> tuple[Bank, ...]:

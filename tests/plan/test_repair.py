@@ -338,13 +338,15 @@ def test_a_one_to_one_move_says_the_guest_moves_too(examples: Path) -> None:
 
 
 def test_in_place_writes_every_file_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
     import xenplan.files as files
     from xenplan.errors import UsageError
 
     a, b = tmp_path / "a.dts", tmp_path / "b.dtsi"
     a.write_text("old a\n")
     b.write_text("old b\n")
-    real = files.tempfile.mkstemp
+    real = tempfile.mkstemp
     calls: list[str] = []
 
     def mkstemp(**kw: Any) -> tuple[int, str]:
@@ -353,11 +355,11 @@ def test_in_place_writes_every_file_or_none(tmp_path: Path, monkeypatch: pytest.
             raise OSError(28, "No space left on device")
         return real(**kw)
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     with pytest.raises(UsageError, match="No space left"):
         files.replace_inputs({str(a): b"new a\n", str(b): b"new b\n"})
     assert (a.read_text(), b.read_text()) == ("old a\n", "old b\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dts", "b.dtsi"]
-    monkeypatch.setattr(files.tempfile, "mkstemp", real)
+    monkeypatch.setattr(tempfile, "mkstemp", real)
     files.replace_inputs({str(a): b"new a\n", str(b): "new b\n"})
     assert (a.read_text(), b.read_text()) == ("new a\n", "new b\n")

@@ -43,7 +43,7 @@ def test_verdict_case(board: Analysis) -> None:
 
 
 def test_boots_passes(board: Analysis) -> None:
-    ok = dataclasses.replace(board, result=board.result.model_copy(update={"outcome": "boots", "failed_at": None}),
+    ok = dataclasses.replace(board, result=dataclasses.replace(board.result, outcome="boots", failed_at=None),
                              findings=[])
     root = parse(junit.render([ok]))
     (case,) = root.findall("testsuite/testcase")
@@ -81,7 +81,7 @@ def test_one_case_per_rule(board: Analysis) -> None:
 
 
 def test_control_characters_are_dropped(board: Analysis) -> None:
-    f = board.findings[0].model_copy(update={"message": "bad \x00\x1b byte"})
+    f = dataclasses.replace(board.findings[0], message="bad \x00\x1b byte")
     root = parse(junit.render([dataclasses.replace(board, findings=[f])]))
     assert root.find("testsuite/testcase/failure[@type='error']") is not None
 

@@ -7,6 +7,7 @@ spaces, lines that end exactly at the margin) go through both word wraps.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 from collections.abc import Sequence
@@ -71,10 +72,9 @@ def test_the_tricky_finding_stays_one_line(board: Analysis) -> None:
 
 def test_the_tricky_verdict_goes_to_rich(board: Analysis) -> None:
     fallback = Counting(100)
-    tricky = board.result.model_copy(update={"failed_at": board.result.failed_at.model_copy(  # type: ignore[union-attr]
-        update={"message": "caf\u00e9\u4e2d"})})
-    import dataclasses
-
+    assert board.result.failed_at is not None
+    tricky = dataclasses.replace(board.result, failed_at=dataclasses.replace(
+        board.result.failed_at, message="caf\u00e9\u4e2d"))
     plain.check(dataclasses.replace(board, result=tricky), board.findings, 100, fallback)
     assert fallback.calls > 0
 

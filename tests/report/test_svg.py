@@ -94,7 +94,7 @@ def test_one_domain(board: Analysis) -> None:
 
 
 def test_empty_maps(board: Analysis) -> None:
-    empty = dataclasses.replace(board, result=board.result.model_copy(update={"host_map": (), "domains": ()}))
+    empty = dataclasses.replace(board, result=dataclasses.replace(board.result, host_map=(), domains=()))
     assert "nothing mapped" in shown(parse(svg.render([empty], None)))
 
 

@@ -55,8 +55,8 @@ def test_check(board: Analysis) -> None:
 
 def test_check_without_findings(board: Analysis) -> None:
     c = console()
-    ok = dataclasses.replace(board, result=board.result.model_copy(
-        update={"outcome": "boots", "failed_at": None, "dropped_modules": ()}), notes=[])
+    ok = dataclasses.replace(board, result=dataclasses.replace(
+        board.result, outcome="boots", failed_at=None, dropped_modules=()), notes=[])
     text.check(c, ok, [])
     out = lines(printed(c))
     assert out[:2] == ["tests/report/data/board.dts  (Xen 4.22.0, arm64)", "verdict: boots"]
@@ -93,10 +93,10 @@ def test_boots_with_errors_reads_as_one_statement(board: Analysis, examples: lis
     """A board that boots and still has errors: the summary says both, naming what the errors are."""
     from xenplan.report.plain import summary
 
-    ok = dataclasses.replace(board, result=board.result.model_copy(
-        update={"outcome": "boots", "failed_at": None, "dropped_modules": ()}))
-    errors = [f.model_copy(update={"severity": "error"}) for f in board.findings[1:2]]
-    errors.append(errors[0].model_copy(update={"rule": "RT-003", "slug": "increase-reservation-gives-heap-pages"}))
+    ok = dataclasses.replace(board, result=dataclasses.replace(
+        board.result, outcome="boots", failed_at=None, dropped_modules=()))
+    errors = [dataclasses.replace(f, severity="error") for f in board.findings[1:2]]
+    errors.append(dataclasses.replace(errors[0], rule="RT-003", slug="increase-reservation-gives-heap-pages"))
     assert summary(ok, errors) == "Xen boots; 2 errors (settings Xen ignores and run-time hazards)"
     for a in examples:
         s = summary(a, a.findings)

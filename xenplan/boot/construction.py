@@ -6,14 +6,15 @@ DTB and initrd.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from xenplan.model.base import Range
 from xenplan.model.kernel_image import KernelImage
 from xenplan.model.system import Domain
+from xenplan.records import record
 
 
-@dataclass
+@record
 class Construction:
     """What one domain's construction produced, before it becomes a ``DomainResult``."""
 

@@ -295,8 +295,6 @@ def result(state: BootState) -> BootResult:
     host_map = [HostRegion(kind=_kind(e.state, e.static, e.owner), start=e.start << PAGE_SHIFT,
                            size=e.pages << PAGE_SHIFT, owner=e.owner)
                 for e in state.ft.all() if e.state != "none"]
-    out = BootResult(outcome=state.outcome, failed_at=state.failed_at, dropped_modules=tuple(state.dropped),
-                     domains=tuple(domains), host_map=tuple(host_map), events=tuple(state.events),
-                     notes=tuple(state.notes), heap_free=state.heap_free)
-    out._placement = state.placement
-    return out
+    return BootResult(outcome=state.outcome, failed_at=state.failed_at, dropped_modules=tuple(state.dropped),
+                      domains=tuple(domains), host_map=tuple(host_map), events=tuple(state.events),
+                      notes=tuple(state.notes), heap_free=state.heap_free, placement=state.placement)

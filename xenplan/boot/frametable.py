@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from xenplan.records import record
 
 #: Page states. ``none``: not RAM Xen knows of; ``boot``: RAM not yet handed to anyone.
 STATES = ("none", "boot", "xen", "module", "reserved", "heap", "static-free", "inuse", "unused")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Extent:
     start: int  # first pfn
     end: int  # one past the last pfn

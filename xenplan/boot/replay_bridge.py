@@ -11,7 +11,7 @@ events: the frame table that does not fit a static heap (HEAP-008,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from xenplan.boot import llc
 from xenplan.boot import messages as msg
@@ -33,9 +33,10 @@ from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import Domain, System
 from xenplan.model.target import Target
+from xenplan.records import record
 
 
-@dataclass
+@record
 class RamPlacement:
     """A domain's RAM as the stages use it: (guest, host or None when unknown, size), or the shortfall."""
 

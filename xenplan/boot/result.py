@@ -7,11 +7,10 @@ slug and severity from the registry, and adds the hazards Xen never checks.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr
-
-from xenplan.model.base import Range, SourceRef, XBase
+from xenplan.model.base import Range, SourceRef, value
 
 Outcome = Literal["boots", "panic", "crash", "hang"]
 Behaviour = Literal["PANIC", "PANIC-DBG", "CRASH", "HANG", "UB", "DROP", "WARN", "TRUNC", "HAZARD", "INFO"]
@@ -20,14 +19,16 @@ Status = Literal["constructed", "failed", "not-reached", "destroyed"]
 P2MKind = Literal["ram", "gicd", "gicr", "gicc", "vpl011", "gnttab", "magic", "shm", "mmio", "ext"]
 
 
-class Related(XBase):
+@value
+class Related:
     """The other party of an overlap or conflict."""
 
     path: str
     ranges: tuple[Range, ...] = ()
 
 
-class Event(XBase):
+@value
+class Event:
     """Something Xen does or would do, attributed to a rule of the catalogue.
 
     ``behaviour`` is what this release does (the rule's behaviour on it);
@@ -46,14 +47,16 @@ class Event(XBase):
     xen_message: str | None = None
 
 
-class FailedAt(XBase):
+@value
+class FailedAt:
     stage: Literal["early-fdt", "domain", "other"]
     domain: str | None = None
     rule: str | None = None
     message: str | None = None
 
 
-class Bank(XBase):
+@value
+class Bank:
     """A run of guest RAM backed by host RAM (``host`` None: not predicted)."""
 
     guest: int
@@ -61,7 +64,8 @@ class Bank(XBase):
     size: int
 
 
-class P2MRegion(XBase):
+@value
+class P2MRegion:
     kind: P2MKind
     guest: int
     size: int
@@ -69,7 +73,8 @@ class P2MRegion(XBase):
     note: str | None = None
 
 
-class DomainResult(XBase):
+@value
+class DomainResult:
     name: str
     path: str
     status: Status
@@ -84,20 +89,23 @@ class DomainResult(XBase):
     initrd: Range | None = None
 
 
-class HostRegion(XBase):
+@value
+class HostRegion:
     kind: str
     start: int
     size: int
     owner: str | None = None
 
 
-class DroppedModule(XBase):
+@value
+class DroppedModule:
     path: str
     start: int
     size: int
 
 
-class BootResult(XBase):
+@value
+class BootResult:
     outcome: Outcome
     failed_at: FailedAt | None
     dropped_modules: tuple[DroppedModule, ...] = ()
@@ -105,12 +113,9 @@ class BootResult(XBase):
     host_map: tuple[HostRegion, ...] = ()
     events: tuple[Event, ...] = ()
     notes: tuple[str, ...] = ()
-    heap_free: int | None = Field(default=None, description="bytes left in Xen's heap after the last domain")
-    _placement: Any = PrivateAttr(default=None)
-    """The allocator replay's answer (``PlacementResult``, with the heap's free lists), never
-    serialised: the run-time replay (``xenplan/boot/runtime``) continues from it."""
-
-    @property
-    def placement(self) -> Any:
-        """The allocator replay's ``PlacementResult``, or None where the heap was not replayed."""
-        return self._placement
+    heap_free: int | None = None
+    """Bytes left in Xen's heap after the last domain."""
+    placement: Any = field(default=None, compare=False, repr=False)
+    """The allocator replay's answer (``PlacementResult``, with the heap's free lists), or None where the
+    heap was not replayed: the run-time replay (``xenplan/boot/runtime``) continues from it. Not part of
+    the result's value (equality, ``repr``) and never serialised."""

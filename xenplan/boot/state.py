@@ -9,7 +9,7 @@ order), the separate shared-memory list of 4.19+, and the boot module table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from xenplan.boot.construction import Construction
@@ -27,11 +27,12 @@ from xenplan.boot.result import (
 from xenplan.model.base import Range, SourceRef
 from xenplan.model.release import XenRelease, XenVersion
 from xenplan.model.system import Module, System
+from xenplan.records import record
 
 BankType = Literal["memreserve", "default", "static-heap", "static-domain"]
 
 
-@dataclass
+@record
 class ResvBank:
     """One ``reserved_mem`` entry (``struct membank`` with its ``type``)."""
 
@@ -41,7 +42,7 @@ class ResvBank:
     live: bool = True
 
 
-@dataclass
+@record
 class ShmBank:
     """One region of ``bootinfo.shmem`` (4.19+) or, on 4.17/4.18, the region's identity."""
 
@@ -52,7 +53,7 @@ class ShmBank:
     live: bool = True
 
 
-@dataclass
+@record
 class BootModule:
     """One boot module table entry (``struct boot_module``)."""
 
@@ -86,7 +87,7 @@ class EventsByPath:
         return self.by_path.get(path, [])
 
 
-@dataclass
+@record
 class BootState:
     system: System
     ram: list[Range] = field(default_factory=list)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 from xenplan.checks.registry import Severity
-from xenplan.model.base import Range, SourceRef, XBase
+from xenplan.model.base import Range, SourceRef, value
 
 
-class RelatedRegion(XBase):
+@value
+class RelatedRegion:
     path: str
     ranges: tuple[Range, ...] = ()
 
 
-class Finding(XBase):
+@value
+class Finding:
     rule: str
     slug: str
     severity: Severity
@@ -28,7 +30,8 @@ class Finding(XBase):
     xen_message: str | None = None
 
 
-class Suppressed(XBase):
+@value
+class Suppressed:
     """A finding a suppression hid: in the source (a ``// xenplan: ignore`` comment) or in the
     configuration (``ignore-nodes``), with the reason given and where the suppression is written."""
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Literal
 
 from xenplan.boot.result import BootResult, Event
 from xenplan.checks.registry import Hit, rule
 from xenplan.model.base import Range
 from xenplan.model.system import System
+from xenplan.records import record
 
 ClaimKind = Literal["xen", "fdt", "memreserve", "reserved", "static-heap", "static-mem", "module", "shm"]
 XEN_IMAGE, DTB = "(Xen image)", "(device tree)"
@@ -28,7 +28,7 @@ XEN_IMAGE, DTB = "(Xen image)", "(device tree)"
 STATIC_LIKE = ("static-mem", "static-heap", "shm")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Claim:
     """One host range Xen records, in the order it records it (S1-S4)."""
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
 from xenplan.checks.finding import Finding, Suppressed
@@ -38,6 +38,7 @@ from xenplan.errors import InputError
 from xenplan.files import read_input
 from xenplan.model.base import SourceRef
 from xenplan.model.system import System
+from xenplan.records import record
 
 RULE_ID = "SUP-001"
 
@@ -83,7 +84,7 @@ class NodeIgnore(Protocol):
     def line(self) -> int | None: ...
 
 
-@dataclass
+@record
 class Suppression:
     """One suppression, written in a source file or a configuration."""
 

@@ -17,7 +17,6 @@ meaningless nodes, and it usually means the board's base tree is missing.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 
 from xenplan.dt.dtb import FDT_MAGIC, read_dtb
@@ -79,6 +78,8 @@ def _read(path: str, include_dirs: Sequence[str], *, symbols: bool, base: bool) 
         got = f"magic is {int.from_bytes(data[:4], 'big'):#010x}" if len(data) >= 4 else f"only {len(data)} byte(s)"
         raise InputError(path, f"not a DTB: {got}, not 0xd00dfeed (and not DTS text either)", offset=0)
     if path == STDIN:
+        import tempfile  # DTS on standard input only: a DTB never needs it (``files._temporary``)
+
         with tempfile.TemporaryDirectory(prefix="xenplan-stdin-") as tmp:
             copy = os.path.join(tmp, "stdin.dts")
             with open(copy, "wb") as fh:

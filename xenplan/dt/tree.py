@@ -9,10 +9,12 @@ tree; accessors decode them the way Xen's ``fdt_getprop`` callers do.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from xenplan.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Source:
     """Where a node or property was written: a DTS file and line, or a DTB offset."""
 
@@ -31,7 +33,7 @@ class Source:
         return self.file
 
 
-@dataclass
+@record
 class Property:
     """One property: its name, its raw value and where it was written."""
 
@@ -62,7 +64,7 @@ class Property:
         return self.value.split(b"\0", 1)[0].decode("latin-1")
 
 
-@dataclass
+@record
 class Node:
     """One node. ``children`` and ``properties`` keep document order."""
 
@@ -125,7 +127,7 @@ class Node:
             stack.extend(reversed(n.children))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemReserve:
     """One ``/memreserve/`` entry of the FDT header's reserve map."""
 
@@ -134,7 +136,7 @@ class MemReserve:
     source: Source | None = None
 
 
-@dataclass
+@record
 class Tree:
     """A whole device tree: root node, reserve map and where it came from.
 

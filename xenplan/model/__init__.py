@@ -1,4 +1,4 @@
-"""Frozen pydantic models of what Xen reads from a device tree, and ``build``."""
+"""Frozen models (dataclasses) of what Xen reads from a device tree, and ``build``."""
 
 from xenplan.model.build import build
 from xenplan.model.system import System

@@ -1,36 +1,43 @@
-"""One frozen, extra-forbidding base for every model, and the value objects.
+"""One way to declare every model, and the value objects.
 
 Addresses and sizes are ``int`` bytes everywhere below ``report/``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar, dataclass_transform
 
-from pydantic import BaseModel, ConfigDict
+from xenplan.records import record
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 
+_T = TypeVar("_T")
 
-class XBase(BaseModel):
-    """Frozen, no extra fields: models are values, changed with ``model_copy``.
 
-    ``defer_build``: a model's validator is built when it first validates, not
-    when its class is defined, so a run pays only for the models it makes
-    (a check on a DTB never builds the simulation scenario's or a partial
-    device tree's)."""
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
+def value(cls: type[_T]) -> type[_T]:
+    """Declare a model: a frozen, slotted, keyword-only dataclass, changed with ``dataclasses.replace``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    The models are what xenplan computes from a tree it has already decoded
+    (the system, the boot result, the findings), never user input, so they
+    need no validation: ``mypy --strict`` checks the types at every
+    construction site, and ``tests/model/test_value_types.py`` the values
+    ``check`` builds. The files users write (planner specification,
+    configuration, scenario) keep validating models, in ``xenplan.plan.spec``,
+    ``xenplan.config_file`` and ``xenplan.scenario_file``, loaded only when
+    such a file is read. Declared through ``record`` (``xenplan.records``),
+    which defines a class without compiling its methods."""
+    return record(frozen=True, slots=True, kw_only=True)(cls)
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """Where a node or property was written (DTS line, or DTB byte offset).
 
-    A slotted dataclass rather than a model, as ``Range`` is: every property of
-    every domain has one (36,000 at 4,096 domains), and a model's per-instance
-    dictionary and field set made each five times the size."""
+    Slotted, as the models are: every property of every domain has one
+    (36,000 at 4,096 domains). Positional too (``SourceRef(file, line)``)."""
 
     file: str
     line: int | None = None
@@ -41,9 +48,8 @@ class SourceRef:
 class Range:
     """A half-open byte range [start, start + size).
 
-    A slotted dataclass rather than a model: a board of thousands of banks
-    makes hundreds of thousands of them, and pydantic's per-instance state
-    tripled the memory a large check needed."""
+    Slotted, as the models are: a board of thousands of banks makes hundreds
+    of thousands of them. Positional too (``Range(start, size)``)."""
 
     start: int
     size: int

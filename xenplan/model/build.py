@@ -12,7 +12,7 @@ a property is read with its *parent's* cells; ``xen,static-mem`` with
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 from xenplan.dt.flat import StringTable, bytes_after, dtc_strings
 from xenplan.dt.tree import Node, Property, Tree
@@ -43,6 +43,7 @@ from xenplan.model.system import (
     XenConfig,
 )
 from xenplan.model.target import Target
+from xenplan.records import record
 
 #: DEVICE_TREE_MAX_DEPTH in ``device_tree_for_each_node()`` (DT-007).
 MAX_DEPTH = 16
@@ -72,7 +73,7 @@ def _is_memory_node(node: Node, depth: int, target: Target) -> bool:
     return True
 
 
-@dataclass
+@record
 class _Walk:
     node: Node
     depth: int
@@ -479,7 +480,7 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
         for d in domains:
             mod = d.child_module("multiboot,device-tree")
             ptree = partial_dtbs.get(d.name) or (partial_dtbs.get(mod.path) if mod is not None else None)
-            with_pt.append(d.model_copy(update={"partial_dtb": partial_dtb(ptree)}) if ptree is not None else d)
+            with_pt.append(replace(d, partial_dtb=partial_dtb(ptree)) if ptree is not None else d)
         domains = with_pt
     node_struct = target.release.node_struct_size
     xen = b.xen()

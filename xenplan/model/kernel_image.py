@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from xenplan.model.base import XBase
+from xenplan.model.base import value
 
 ZIMAGE64_MAGIC_V0 = 0x14000008
 ZIMAGE64_MAGIC_V1 = 0x644D5241  # "ARM\x64"
@@ -20,7 +20,8 @@ UIMAGE_MAGIC = 0x27051956
 KernelKind = Literal["image64", "zimage32", "uimage", "gzip", "invalid"]
 
 
-class KernelImage(XBase):
+@value
+class KernelImage:
     """A kernel's placement facts: ``start`` 0 means position independent."""
 
     kind: KernelKind

@@ -31,11 +31,11 @@ Adding a Xen release
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from xenplan.model.base import XBase
+from xenplan.model.base import value
+from xenplan.records import record
 
 #: Newest point release of each modelled release line.
 POINT_RELEASES: dict[tuple[int, int], int] = {
@@ -52,7 +52,8 @@ DEV_RELEASE = (4, 23)
 EnhancedMode = Literal["xenstore", "legacy", "no-xenstore"]
 
 
-class XenVersion(XBase):
+@value
+class XenVersion:
     """A Xen release's name, compared as (major, minor, patch); ``dev`` for 4.23-dev.
 
     Outside this module it is for display: behaviour is read from ``XenRelease``."""
@@ -97,7 +98,7 @@ class XenVersion(XBase):
         return f"{self.major}.{self.minor}.{self.patch}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ReplaySizes:
     """Sizes and allocations of Xen's own structures that the heap replay
     (``xenplan/boot``, section 4 and 5 of the placement model) requests,
@@ -141,7 +142,7 @@ class ReplaySizes:
     from 4.18 and none without a pool."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class XenRelease:
     """What a Xen release (and its architecture and Kconfig) does differently.
 
@@ -525,7 +526,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Arm32Memory:
     """How an arm32 build (``CONFIG_SEPARATE_XENHEAP``) sets up and uses its domain heap,
     measured on release builds booted on QEMU ``virt`` with a Cortex-A15

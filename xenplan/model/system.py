@@ -7,46 +7,53 @@ Xen would reject still models: the boot simulation and the rules decide.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Literal
 
-from pydantic import Field
-
-from xenplan.model.base import Range, SourceRef, XBase
+from xenplan.model.base import Range, SourceRef, value
 from xenplan.model.target import Target
 
 ModuleKind = Literal["kernel", "ramdisk", "device-tree", "xsm", "microcode", "unknown"]
 ScanKind = Literal["ram", "reserved", "module", "static-heap", "initrd", "static-mem", "shm"]
 
 
-class Located(XBase):
+@value
+class Located:
     """A model object that knows its node and where it was written."""
 
     path: str
     source: SourceRef | None = None
 
 
+@value
 class Module(Located):
     """A ``multiboot,module`` node under ``/chosen`` (``process_multiboot_node``)."""
 
     kind: ModuleKind
-    explicit_kind: bool = Field(description="kind given by a compatible, not guessed (MOD-003)")
-    range: Range | None = Field(description="first (addr, size) pair of reg in the parent's cells")
+    explicit_kind: bool
+    """Kind given by a compatible, not guessed (MOD-003)."""
+    range: Range | None
+    """First (addr, size) pair of reg in the parent's cells."""
     reg_error: str | None = None
-    domain: str | None = Field(default=None, description="path of the xen,domain parent, if any")
+    domain: str | None = None
+    """Path of the xen,domain parent, if any."""
     compatible: tuple[str, ...] = ()
     bootargs_len: int = 0
-    bootargs: str | None = Field(default=None, description="the module's bootargs up to its NUL, as "
-                                 "add_boot_cmdline() copies it; None when the property is absent")
-    uefi_binary: str | None = Field(default=None, description="xen,uefi-binary: the file the EFI stub loads "
-                                    "on a UEFI boot (handle_module_node()); never read on a device-tree boot")
+    bootargs: str | None = None
+    """The module's bootargs up to its NUL, as add_boot_cmdline() copies it; None when the property is absent."""
+    uefi_binary: str | None = None
+    """xen,uefi-binary: the file the EFI stub loads on a UEFI boot (handle_module_node()); never read on a
+    device-tree boot."""
 
 
+@value
 class SharedMem(Located):
     """A ``xen,domain-shared-memory-v1`` node."""
 
     parent: str
     shm_id: str | None = None
-    shm_id_len: int | None = Field(default=None, description="bytes before the NUL within the property")
+    shm_id_len: int | None = None
+    """Bytes before the NUL within the property."""
     role: str | None = None
     host: int | None = None
     guest: int | None = None
@@ -54,9 +61,9 @@ class SharedMem(Located):
     short_form: bool = False
     cells_error: str | None = None
     shape_error: str | None = None
-    unchecked_read: tuple[int, int, int] | None = Field(
-        default=None, description="a short form's host address, guest address and size as a reader that "
-        "assumes the long form sees them: the value, then the blob's next bytes (process_shm() of 4.17/4.18)")
+    unchecked_read: tuple[int, int, int] | None = None
+    """A short form's host address, guest address and size as a reader that assumes the long form sees them:
+    the value, then the blob's next bytes (process_shm() of 4.17/4.18)."""
     address_cells: int = 2
     size_cells: int = 2
 
@@ -67,6 +74,7 @@ class SharedMem(Located):
         return Range(start=self.host, size=self.size)
 
 
+@value
 class EventChannel(Located):
     """A ``xen,evtchn-v1`` node."""
 
@@ -77,6 +85,7 @@ class EventChannel(Located):
     peer: int | None = None
 
 
+@value
 class VcpuNode(Located):
     """A ``xen,vcpu`` child of a domain (4.21+, DOM-015)."""
 
@@ -84,10 +93,12 @@ class VcpuNode(Located):
     hard_affinity: str | None = None
 
 
+@value
 class PassthroughDevice(Located):
     """A node of a partial device tree that carries ``xen,reg`` / ``xen,path`` (PT-003/005)."""
 
-    regs: tuple[tuple[int, int, int], ...] = Field(default=(), description="(host, guest, size) of xen,reg")
+    regs: tuple[tuple[int, int, int], ...] = ()
+    """(host, guest, size) of xen,reg."""
     xen_path: str | None = None
     force: bool = False
     dma: bool = False
@@ -96,18 +107,25 @@ class PassthroughDevice(Located):
     cells: tuple[int, int] = (2, 1)
 
 
-class Dom0Device(XBase):
+@value
+class Dom0Device:
     """A host node ``handle_node()`` gives a classic dom0 (``model.hostwalk``)."""
 
     path: str
-    irqs: tuple[int, ...] = Field(default=(), description="SPIs routed to dom0, in the node's order")
-    regs: tuple[tuple[int, int], ...] = Field(default=(), description="(CPU address, size) of each reg entry")
-    mapped: bool = Field(default=True, description="not xen,passthrough: IRQs routed, MMIO mapped")
-    pci_irqs: tuple[int, ...] = Field(default=(), description="SPIs of a PCI bridge's interrupt-map")
-    pci_ranges: tuple[tuple[int, int], ...] = Field(default=(), description="CPU windows of a PCI bridge's ranges")
+    irqs: tuple[int, ...] = ()
+    """SPIs routed to dom0, in the node's order."""
+    regs: tuple[tuple[int, int], ...] = ()
+    """(CPU address, size) of each reg entry."""
+    mapped: bool = True
+    """Not xen,passthrough: IRQs routed, MMIO mapped."""
+    pci_irqs: tuple[int, ...] = ()
+    """SPIs of a PCI bridge's interrupt-map."""
+    pci_ranges: tuple[tuple[int, int], ...] = ()
+    """CPU windows of a PCI bridge's ranges."""
 
 
-class PartialDtb(XBase):
+@value
+class PartialDtb:
     """The passthrough device tree a domain's ``multiboot,device-tree`` module holds (PT-002)."""
 
     file: str
@@ -116,12 +134,14 @@ class PartialDtb(XBase):
     devices: tuple[PassthroughDevice, ...] = ()
 
 
+@value
 class ReservedRegion(Located):
     """A ``/reserved-memory`` descendant with ``reg`` (RSV-002)."""
 
     ranges: tuple[Range, ...]
 
 
+@value
 class ScanItem(Located):
     """One thing Xen's early scan records, in document order (S4).
 
@@ -143,6 +163,7 @@ class ScanItem(Located):
     domain: str | None = None
 
 
+@value
 class Gic(Located):
     version: int
     dist: Range | None = None
@@ -150,6 +171,7 @@ class Gic(Located):
     redist: tuple[Range, ...] = ()
 
 
+@value
 class Uart(Located):
     """The UART Xen uses as its console (``dtuart=``)."""
 
@@ -158,7 +180,8 @@ class Uart(Located):
     irq: int | None = None
 
 
-class Board(XBase):
+@value
+class Board:
     """Host hardware as the device tree describes it."""
 
     ram: tuple[Range, ...] = ()
@@ -188,20 +211,22 @@ def default_p2m_pool_mb(cpus: int, memory_kib: int) -> int:
     return -(-kib // 1024)
 
 
+@value
 class Domain(Located):
     """A ``xen,domain`` child of ``/chosen``, as Xen decodes it."""
 
     name: str
     index: int
-    memory_kib: int | None = Field(default=None, description="None when missing or < 8 bytes (DOM-004)")
+    memory_kib: int | None = None
+    """None when missing or < 8 bytes (DOM-004)."""
     memory_len: int = 0
     cpus: int | None = None
     static_mem_present: bool = False
     static_mem: tuple[Range, ...] = ()
     static_mem_error: str | None = None
-    static_mem_cells: tuple[int, int] = Field(default=(0, 0), description="the node's own "
-                                              "#xen,static-mem-address-cells/-size-cells, 0 when absent: what "
-                                              "4.16 decodes xen,static-mem with (DT-002)")
+    static_mem_cells: tuple[int, int] = (0, 0)
+    """The node's own #xen,static-mem-address-cells/-size-cells, 0 when absent: what 4.16 decodes
+    xen,static-mem with (DT-002)."""
     direct_map: bool = False
     enhanced: str | None = None
     vpl011: bool = False
@@ -220,7 +245,7 @@ class Domain(Located):
     vcpus: tuple[VcpuNode, ...] = ()
     sve: bool = False
     partial_dtb: PartialDtb | None = None
-    prop_sources: dict[str, SourceRef] = Field(default_factory=dict)
+    prop_sources: dict[str, SourceRef] = field(default_factory=dict)
 
     @property
     def is_static(self) -> bool:
@@ -243,28 +268,33 @@ class Domain(Located):
 CmdlineProp = Literal["xen,xen-bootargs", "bootargs"]
 
 
-class XenConfig(XBase):
+@value
+class XenConfig:
     """What ``/chosen`` tells Xen about itself."""
 
-    bootargs: str | None = Field(default=None, description="Xen's command line as boot_fdt_cmdline() returns "
-                                 "it; None when it returns nothing")
-    bootargs_prop: CmdlineProp | None = Field(default=None, description="the /chosen property Xen's command "
-                                              "line is read from")
-    chosen_bootargs: str | None = Field(default=None, description="/chosen/bootargs, whether Xen reads it or not")
-    dom0_bootargs_prop: bool = Field(default=False, description="/chosen has xen,dom0-bootargs")
-    dom0_kernel_cmdline: str | None = Field(default=None, description="path of the module whose command line "
-                                            "boot_cmdline_find_by_kind(BOOTMOD_KERNEL) finds: the first dom0 "
-                                            "kernel module with a bootargs property")
+    bootargs: str | None = None
+    """Xen's command line as boot_fdt_cmdline() returns it; None when it returns nothing."""
+    bootargs_prop: CmdlineProp | None = None
+    """The /chosen property Xen's command line is read from."""
+    chosen_bootargs: str | None = None
+    """/chosen/bootargs, whether Xen reads it or not."""
+    dom0_bootargs_prop: bool = False
+    """/chosen has xen,dom0-bootargs."""
+    dom0_kernel_cmdline: str | None = None
+    """Path of the module whose command line boot_cmdline_find_by_kind(BOOTMOD_KERNEL) finds: the first dom0
+    kernel module with a bootargs property."""
     static_heap_present: bool = False
     static_heap: tuple[Range, ...] = ()
     dom0_modules: tuple[Module, ...] = ()
     dom0_shm: tuple[SharedMem, ...] = ()
     dom0_evtchns: tuple[EventChannel, ...] = ()
-    cmdline: dict[str, str] = Field(default_factory=dict)
-    chosen_props: tuple[str, ...] = Field(default=(), description="names of /chosen's properties, as written")
+    cmdline: dict[str, str] = field(default_factory=dict)
+    chosen_props: tuple[str, ...] = ()
+    """Names of /chosen's properties, as written."""
 
 
-class BootCpupool(XBase):
+@value
+class BootCpupool:
     """A ``xen,cpupool`` child of ``/chosen`` as ``btcpupools_dtb_parse()`` reads it."""
 
     path: str
@@ -277,7 +307,8 @@ class BootCpupool(XBase):
     (-1: a node without ``reg``, -2: a ``reg`` no CPU has); empty: the property is missing or empty."""
 
 
-class System(XBase):
+@value
+class System:
     """Everything a simulation needs: board, Xen, domains and the early-scan list."""
 
     file: str
@@ -288,22 +319,26 @@ class System(XBase):
     scan: tuple[ScanItem, ...]
     modules: tuple[Module, ...]
     shm: tuple[SharedMem, ...]
-    phandles: dict[int, str] = Field(default_factory=dict)
+    phandles: dict[int, str] = field(default_factory=dict)
     dtb_size: int | None = None
     unflat_size: int = 0
-    dropped_nodes: tuple[str, ...] = Field(default=(), description="nodes deeper than Xen walks (DT-007)")
-    cpupools: tuple[str, ...] = Field(default=(), description="paths of xen,cpupool nodes")
-    boot_cpupools: tuple[BootCpupool, ...] = Field(
-        default=(), description="the xen,cpupool children of /chosen, in order, with their CPUs and scheduler")
-    host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = Field(
-        default_factory=dict, description="path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough")
-    dma_masters: tuple[str, ...] = Field(default=(), description="host nodes the tree marks as DMA masters "
-                                         "(iommus, dma-coherent, #dma-cells), for passthrough (DMAP-008)")
-    sources: dict[str, SourceRef] = Field(default_factory=dict, description="every node's source, by path")
-    dom0_devices: tuple[Dom0Device, ...] = Field(
-        default=(), description="host nodes a classic dom0 is given, in handle_node()'s order")
-    notes: tuple[str, ...] = Field(default=(), description="what the decoding found worth saying: where Xen's "
-                                   "command line comes from, what --board replaced")
+    dropped_nodes: tuple[str, ...] = ()
+    """Nodes deeper than Xen walks (DT-007)."""
+    cpupools: tuple[str, ...] = ()
+    """Paths of xen,cpupool nodes."""
+    boot_cpupools: tuple[BootCpupool, ...] = ()
+    """The xen,cpupool children of /chosen, in order, with their CPUs and scheduler."""
+    host_nodes: dict[str, tuple[bool, bool, tuple[int, ...]]] = field(default_factory=dict)
+    """Path -> (behind an IOMMU, xen,passthrough, SPIs) for passthrough."""
+    dma_masters: tuple[str, ...] = ()
+    """Host nodes the tree marks as DMA masters (iommus, dma-coherent, #dma-cells), for passthrough
+    (DMAP-008)."""
+    sources: dict[str, SourceRef] = field(default_factory=dict)
+    """Every node's source, by path."""
+    dom0_devices: tuple[Dom0Device, ...] = ()
+    """Host nodes a classic dom0 is given, in handle_node()'s order."""
+    notes: tuple[str, ...] = ()
+    """What the decoding found worth saying: where Xen's command line comes from, what --board replaced."""
 
     @property
     def ipa_bits(self) -> int:

@@ -3,11 +3,10 @@ the board facts that are not in the device tree."""
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Literal
 
-from pydantic import Field
-
-from xenplan.model.base import Range, XBase
+from xenplan.model.base import Range, value
 from xenplan.model.kernel_image import KernelImage
 from xenplan.model.release import DEV_RELEASE, POINT_RELEASES, XenRelease, XenVersion, release_of
 
@@ -32,12 +31,13 @@ KCONFIG_DEFAULTS: dict[str, bool] = {
 }
 
 
-class Target(XBase):
+@value
+class Target:
     """The Xen build and board facts a simulation runs against."""
 
-    version: XenVersion = Field(default_factory=lambda: XenVersion.parse("4.22"))
+    version: XenVersion = field(default_factory=lambda: XenVersion.parse("4.22"))
     arch: Literal["arm64", "arm32"] = "arm64"
-    kconfig: dict[str, bool] = Field(default_factory=lambda: dict(KCONFIG_DEFAULTS))
+    kconfig: dict[str, bool] = field(default_factory=lambda: dict(KCONFIG_DEFAULTS))
     xen_image: Range | None = None
     fdt_address: int | None = None
     fdt_size: int | None = None
@@ -45,8 +45,8 @@ class Target(XBase):
     gic_spis: int = 224
     host_cpus: int | None = None
     notes: tuple[str, ...] = ()
-    kernel_images: dict[str, KernelImage] = Field(
-        default_factory=dict, description="by domain name or module path (--kernel-image NODE=FILE)")
+    kernel_images: dict[str, KernelImage] = field(default_factory=dict)
+    """By domain name or module path (--kernel-image NODE=FILE)."""
 
     def kernel_image(self, domain: str, module: str) -> KernelImage | None:
         return self.kernel_images.get(module) or self.kernel_images.get(domain)

@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from xenplan import boot, checks, dt, model
@@ -346,9 +346,9 @@ def _plan_round(a: Analysis, tree: Tree, blocked: dict[str, str],
             blocked.setdefault(d.path, typo[0])
             intended[d.path] = typo[1]
     if intended:
-        doms = tuple(d.model_copy(update={"static_mem": intended[d.path]}) if d.path in intended else d
+        doms = tuple(replace(d, static_mem=intended[d.path]) if d.path in intended else d
                      for d in a.system.domains)
-        a = Analysis(a.input, a.system.model_copy(update={"domains": doms}), a.result, a.findings, a.notes, a.files)
+        a = Analysis(a.input, replace(a.system, domains=doms), a.result, a.findings, a.notes, a.files)
     edits: list[_Edit] = []
     done: set[tuple[str, str]] = set()
     for f in sorted(a.findings, key=lambda f: RULE_TOPIC.get(f.rule) == "kernel"):
@@ -380,21 +380,21 @@ def _with_items_moved(a: Analysis, item: _Item, start: int) -> Analysis:
     """The same analysis, for the rest of a round: the later placements see this one's new place."""
     s = a.system
     if item.kind == "bank":
-        doms = tuple(d.model_copy(update={"static_mem": tuple(
+        doms = tuple(replace(d, static_mem=tuple(
             Range(start, b.size) if d.path == item.path and i == item.index else b
-            for i, b in enumerate(d.static_mem))}) for d in s.domains)
-        return Analysis(a.input, s.model_copy(update={"domains": doms}), a.result, a.findings, a.notes, a.files)
+            for i, b in enumerate(d.static_mem))) for d in s.domains)
+        return Analysis(a.input, replace(s, domains=doms), a.result, a.findings, a.notes, a.files)
     if item.kind == "module":
-        mods = tuple(m.model_copy(update={"range": Range(start, m.range.size)})
+        mods = tuple(replace(m, range=Range(start, m.range.size))
                      if m.path == item.path and m.range is not None else m for m in s.modules)
-        doms = tuple(d.model_copy(update={"modules": tuple(
-            m.model_copy(update={"range": Range(start, m.range.size)}) if m.path == item.path and m.range else m
-            for m in d.modules)}) for d in s.domains)
-        return Analysis(a.input, s.model_copy(update={"modules": mods, "domains": doms}), a.result, a.findings,
+        doms = tuple(replace(d, modules=tuple(
+            replace(m, range=Range(start, m.range.size)) if m.path == item.path and m.range else m
+            for m in d.modules)) for d in s.domains)
+        return Analysis(a.input, replace(s, modules=mods, domains=doms), a.result, a.findings,
                         a.notes, a.files)
-    shm = tuple(sh.model_copy(update={"host": start}) if sh.shm_id == item.shm_id and not sh.short_form else sh
+    shm = tuple(replace(sh, host=start) if sh.shm_id == item.shm_id and not sh.short_form else sh
                 for sh in s.shm)
-    return Analysis(a.input, s.model_copy(update={"shm": shm}), a.result, a.findings, a.notes, a.files)
+    return Analysis(a.input, replace(s, shm=shm), a.result, a.findings, a.notes, a.files)
 
 
 def _culprits(a: Analysis, f: Finding, items: list[_Item], topic: str) -> list[_Item]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,15 +74,19 @@ def _finding(f: Finding) -> dict[str, Any]:
 
 
 def simulation_document(a: Analysis) -> dict[str, Any]:
-    """``document()`` plus the ``operations`` of a ``xenplan simulate`` run."""
-    from xenplan.simulate import Simulation, operation_json
+    """``document()`` plus the ``operations`` of a ``xenplan simulate`` run.
 
+    A ``Simulation`` can exist only once ``xenplan.simulate`` is loaded, so a check's JSON asks
+    ``sys.modules`` rather than importing the simulation (and its run-time replay) to find out."""
     doc = document(a)
-    if isinstance(a, Simulation):
-        doc["operations"] = [operation_json(r) for r in a.operations]
+    simulate = sys.modules.get("xenplan.simulate")
+    if simulate is not None and isinstance(a, simulate.Simulation):
+        doc["operations"] = [simulate.operation_json(r) for r in a.operations]
     return doc
 
 
 def render(analyses: Sequence[Analysis], *, many: bool = False) -> str:
+    import json  # loaded for JSON output only: a text check never needs it
+
     docs = [simulation_document(a) for a in analyses]
     return json.dumps(docs if many else docs[0], indent=1) + "\n"

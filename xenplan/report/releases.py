@@ -15,7 +15,6 @@ and the changes (docs/json-contract.md, "Several releases").
 from __future__ import annotations
 
 import itertools
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -116,6 +115,8 @@ def document(group: Sequence[Analysis]) -> dict[str, Any]:
 
 
 def render_json(analyses: Sequence[Analysis]) -> str:
+    import json  # loaded for JSON output only: a text check never needs it
+
     docs = [document(g) for g in grouped(analyses)]
     return json.dumps(docs if len(docs) > 1 else docs[0], indent=1) + "\n"
 

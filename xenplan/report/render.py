@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from xenplan.analysis import Analysis
 from xenplan.checks import Rule
 from xenplan.checks import rules as all_rules
 from xenplan.errors import UsageError
+from xenplan.records import record
 from xenplan.report import json_out, plain, releases
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-@dataclass
+@record
 class Screen:
     """Where the report goes; the rich ``Console`` is made only when something is drawn with rich.
 
@@ -49,7 +48,7 @@ class Screen:
 
     @property
     def width(self) -> int:
-        return shutil.get_terminal_size().columns if self.terminal else 120
+        return _terminal_size().columns if self.terminal else 120
 
     def rich(self) -> Console:
         """The recording console the text renderers print into; it writes nowhere."""
@@ -57,7 +56,7 @@ class Screen:
             from rich.console import Console
 
             if self.styled:
-                height = shutil.get_terminal_size().lines if self.terminal else 50
+                height = _terminal_size().lines if self.terminal else 50
                 self._console = Console(file=io.StringIO(), record=True, force_terminal=True, width=self.width,
                                         height=height, no_color=False,
                                         color_system="auto" if self.terminal else "standard")
@@ -67,7 +66,7 @@ class Screen:
         return self._console
 
 
-@dataclass
+@record
 class _RichFallback:
     """Lines and tables the plain renderer hands back, printed by rich on the screen's console."""
 
@@ -91,6 +90,14 @@ class _RichFallback:
         console = self.screen.rich()
         console.print(t)
         return console.export_text(styles=False)
+
+
+def _terminal_size() -> os.terminal_size:
+    """The terminal's size, honouring ``COLUMNS`` and ``LINES``; ``shutil`` (and the compression
+    modules it loads) is imported only for output to a terminal."""
+    import shutil
+
+    return shutil.get_terminal_size()
 
 
 def console(output: str | None, color: str = "auto") -> Screen:
@@ -199,6 +206,8 @@ def simulation(fmt: str, analyses: Sequence[Analysis], screen: Screen) -> str:
 def rules(fmt: str, screen: Screen) -> str:
     rs = list(all_rules())
     if fmt == "json":
+        import json
+
         return json.dumps([rule_json(r) for r in rs], indent=1) + "\n"
     from rich.table import Table
 

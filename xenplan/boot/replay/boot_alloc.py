@@ -30,10 +30,10 @@ same top region. Units are PFNs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
 from xenplan.model.release import XenRelease
+from xenplan.records import record
 
 PAGE_INFO_SIZE = 56
 """``sizeof(struct page_info)`` on arm64: the frame table's cost per page."""
@@ -47,7 +47,7 @@ def _round_up(value: int, unit: int) -> int:
     return -(-value // unit) * unit
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BootAllocation:
     """One ``alloc_boot_pages()`` call: what it was for and the PFNs it got."""
 

@@ -36,7 +36,8 @@ Units: PFNs and page counts (the replay's callers convert to bytes).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from xenplan.records import record
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -137,7 +138,7 @@ class _List:
         entry.prev = entry.next = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FreeChunks:
     """Consecutive entries of one free list: ``count`` chunks of ``2^order`` pages.
 

@@ -8,13 +8,12 @@ Frozen values built by ``xenplan.boot.replay_bridge`` from the boot state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xenplan.model.release import XenRelease
 from xenplan.model.system import Dom0Device, default_p2m_pool_mb
+from xenplan.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HeapBoard:
     """Everything of the board and of Xen that decides the heap's shape."""
 
@@ -64,7 +63,7 @@ class HeapBoard:
     bank array ``make_hypervisor_node()`` allocates."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HeapDomain:
     """What one ``xen,domain`` node asks of the heap."""
 
@@ -115,7 +114,7 @@ class HeapDomain:
     """``max_maptrack_frames`` (default ``gnttab_max_maptrack_frames``): sizes the vmalloc'd maptrack."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dom0Request:
     """What a classic dom0 asks of the heap (``create_dom0()``, ``construct_dom0()``)."""
 

@@ -8,17 +8,18 @@ The failure messages are the ones Xen prints where a heap request of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain
 from xenplan.model.release import XenRelease
+from xenplan.records import record
 
 Outcome = Literal["ok", "out-of-memory", "p2m-pool-exhausted", "heap-exhausted", "hang", "not-reached"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Dom0Placement:
     """dom0's 1:1 RAM (HWD-002), or why ``allocate_memory_11()`` gave up."""
 
@@ -29,7 +30,7 @@ class Dom0Placement:
     message: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DomainPlacement:
     """What the heap gave one domain, or where its build stopped.
 
@@ -61,7 +62,7 @@ class DomainPlacement:
     """LLC colouring: the domain's own colours ran out (LLC-004), and by how much."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PlacementResult:
     """The replay's answer for one boot: every domain, the boot allocator's pages, the heap left."""
 

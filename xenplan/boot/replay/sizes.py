@@ -8,13 +8,14 @@ written out in ``sequence``. What differs between releases is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from xenplan.boot.replay.inputs import HeapBoard
 from xenplan.model.release import ReplaySizes
+from xenplan.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scheduler:
     """What one scheduler allocates (bytes; ``None`` = nothing)."""
 

@@ -10,11 +10,11 @@ events (rule IDs, as the boot's) and the state after the last one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from xenplan.boot.result import BootResult, Event
 from xenplan.boot.runtime.machine import OpResult, PageReport, Runtime
 from xenplan.boot.runtime.ops import Op, OpSyntaxError, parse_op, parse_ops, parse_size
+from xenplan.records import record
 
 __all__ = [
     "Op",
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuntimeRun:
     """Every operation's answer, the rule events they raised, and the replay after the last one."""
 

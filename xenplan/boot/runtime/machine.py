@@ -21,7 +21,7 @@ import copy
 import itertools
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from xenplan.boot.replay.buddy import BuddyHeap
@@ -32,6 +32,7 @@ from xenplan.boot.runtime.pages import NONE, P2M, Page, PageMap, Run
 from xenplan.model.base import Range
 from xenplan.model.layout import guest_layout
 from xenplan.model.system import System
+from xenplan.records import record
 
 DOMU_MAX_ORDER = 9
 """``CONFIG_DOMU_MAX_ORDER`` on Arm, every modelled release (``max_order()``)."""
@@ -47,7 +48,7 @@ DESTROY_NEEDS_TOOLSTACK = ("only a toolstack's XEN_DOMCTL_destroydomain (xl dest
 toolstack; only ``domain_kill()`` relinquishes memory), as recorded on 4.16.7 and 4.22.0."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PageReport:
     """One run of host frames an operation touched, as it is afterwards."""
 
@@ -59,7 +60,7 @@ class PageReport:
     flags: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OpResult:
     """What Xen answered: ``rc`` is the hypercall's return (extents done for memory ops)."""
 
@@ -70,7 +71,7 @@ class OpResult:
     pages: tuple[PageReport, ...]
 
 
-@dataclass
+@record
 class Dom:
     """A domain's run-time accounting (``struct domain``)."""
 

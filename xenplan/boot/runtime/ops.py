@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
+
+from xenplan.records import record
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -29,7 +30,7 @@ class OpSyntaxError(ValueError):
     """An operation that cannot be replayed: the CLI turns it into one line and exit 2."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Op:
     """One operation. ``size`` is bytes, ``gaddr`` a guest address, ``order`` the extent order."""
 

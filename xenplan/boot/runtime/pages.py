@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from xenplan.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Page:
     """What a run of host frames is. ``state``: ``heap`` (free in Xen's heap), ``inuse``
     (allocated to ``owner``), ``static-free`` (free, static, given to no one), ``p2m-pool``
@@ -76,7 +77,7 @@ class PageMap:
         return self._vals[bisect.bisect_right(self._starts, pfn) - 1]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Run:
     """``count`` guest frames from ``gfn`` mapped to host frames from ``mfn`` by ``step`` (+1 or -1)."""
 
