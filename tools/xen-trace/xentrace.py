@@ -166,6 +166,8 @@ def boot(args: argparse.Namespace) -> None:
                "-cpu", "cortex-a57",
                "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
+        for i, size in enumerate(args.numa.split(",") if args.numa else []):
+            cmd += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
         for addr in args.kernel:
             cmd += ["-device", f"loader,file={image},addr={addr},force-raw=on"]
         for blob in args.blob:
@@ -200,13 +202,60 @@ def _allocations(text: str) -> list[list[int]]:
             if int(m.group(2), 16)]
 
 
+def _machine(text: str) -> tuple[str, int | None]:
+    """The board as Xen's console describes it (CPUs brought up, GIC, RAM banks), and the
+    host GIC's SPIs when it is not QEMU's GICv3 (``compare --gic-spis``)."""
+    cpus = re.search(r"Brought up (\d+) CPUs", text)
+    v2 = re.search(r"GICv2: (\d+) lines", text)
+    banks = len(re.findall(r"^\(XEN\) RAM: ", text, re.M))
+    what = [f"{cpus.group(1) if cpus else '?'} CPUs"]
+    if v2:
+        what.append(f"GICv2 with {v2.group(1)} lines")
+    if banks > 1:
+        what.append(f"{banks} RAM banks")
+    return ", ".join(what), int(v2.group(1)) - 32 if v2 else None
+
+
 def record(args: argparse.Namespace) -> None:
     text = Path(args.log).read_text(errors="replace")
     version, xen, fdt = _placement(text)
-    doc = {"source": f"Xen {version} release build with allocation tracing, booted on QEMU virt (2 CPUs)",
-           "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt, "allocations": _allocations(text)}
+    machine, spis = _machine(text)
+    doc: dict[str, object] = {
+        "source": f"Xen {version} release build with allocation tracing, booted on QEMU virt ({machine})",
+        "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt}
+    if spis is not None:
+        doc["gic_spis"] = spis
+    doc["allocations"] = _allocations(text)
     with gzip.open(args.output, "wt") as out:
         json.dump(doc, out, separators=(",", ":"))
+
+
+def expect(args: argparse.Namespace) -> None:
+    """A dom0 recording in the format of ``tests/data/dom0/<case>/expected-<version>.json``."""
+    text = Path(args.log).read_text(errors="replace").replace("\r", "")
+    version, xen, fdt = _placement(text)
+    panic = re.search(r"Panic on CPU \d+:\n\(XEN\) (.+)", text)
+    banks = [[int(s, 16), int(e, 16) - int(s, 16)]
+             for s, e in re.findall(r"^\(XEN\) BANK\[\d+\] 0x(\w+)-0x(\w+)", text, re.M)]
+    regions = [[int(s, 16), int(e, 16) - int(s, 16)]
+               for s, e in re.findall(r"(?:d0: e|E)xtended region \d+: 0x(\w+)->0x(\w+)", text)]
+    chunks: list[list[list[int]]] = []
+    pending: int | None = None
+    for line in text.split("\n"):
+        if "*** LOADING DOMU" in line:
+            chunks.append([])
+        elif m := re.search(r"XTR DH (\d+) (?:\S+#)?allocate_bank_memory\+", line):
+            pending = int(m.group(1))
+        elif pending is not None and (m := re.search(r"XTR HA \d+ \d+ (\d+) \w+ (\w+)", line)):
+            if chunks and int(m.group(2), 16):
+                chunks[-1].append([int(m.group(2), 16) << 12, 1 << (int(m.group(1)) + 12)])
+            pending = None
+    doc = {"version": version, "xen_image": xen, "fdt": fdt, "outcome": "panic" if panic else "boots",
+           "message": panic.group(1).strip() if panic else None, "dom0_banks": banks,
+           "dom0_extended_regions": regions, "domu_chunks": chunks}
+    if args.gic_spis is not None:
+        doc["gic_spis"] = args.gic_spis
+    Path(args.output).write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -314,6 +363,8 @@ def main() -> None:
     p.add_argument("--kernel", action="append", default=[], help="address of a fake arm64 kernel")
     p.add_argument("--blob", action="append", default=[], help="FILE@ADDR: load a file, e.g. a partial DTB")
     p.add_argument("--ram", default="4G")
+    p.add_argument("--numa", metavar="SIZE,SIZE,...",
+                   help="one NUMA node (so one /memory node, one RAM bank for Xen) per size; they add up to --ram")
     p.add_argument("--smp", type=int, default=2, help="CPUs; the tree should list as many")
     p.add_argument("--gic", type=int, default=3, choices=(2, 3))
     p.add_argument("--timeout", type=float, default=40)
@@ -324,6 +375,11 @@ def main() -> None:
     p.add_argument("--dts", required=True, help="the tree's path as the test data names it")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=record)
+    p = sub.add_parser("expect", help="a dom0 boot's log as tests/data/dom0/<case>/expected-<version>.json")
+    p.add_argument("log")
+    p.add_argument("--gic-spis", type=int, help="the host GIC's SPIs when it is not QEMU's GICv3")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=expect)
     p = sub.add_parser("compare")
     p.add_argument("dts")
     p.add_argument("log")
