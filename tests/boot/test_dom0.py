@@ -1,15 +1,16 @@
 """A classic dom0 against instrumented boots of the real Xen.
 
-``tests/data/dom0/<case>/`` holds a QEMU ``virt`` device tree (4 GiB, two
-CPUs) with a dom0 kernel and dom0less domUs, and per release what a release
-build of that Xen did with it, read from its console and from a trace of
-its heap allocations: the outcome and panic message, dom0's 1:1 banks
-(``allocate_memory_11()``'s "BANK[n]" lines), dom0's extended regions (its
-"extended region" lines; 4.16 has none) and the host chunks each domU got
-from ``allocate_bank_memory()``. The Xen image size in each verdict is
-the instrumented build's own. Where the release's ``construct_dom0()`` is
-replayed (4.18 and later), every chunk's host address must match, the small ones too;
-elsewhere only chunks of 16 MiB and more are claimed.
+``tests/data/dom0/<case>/`` holds a QEMU ``virt`` device tree (4 GiB, two CPUs;
+``smp8-*`` eight CPUs, ``smp8-gicv2`` a GICv2 whose SPI count is ``gic_spis``, ``numa*``
+three or four RAM banks) with a dom0 kernel and dom0less domUs, and per release what a
+release build of that Xen did with it, read from its console and from a trace of its
+heap allocations (``tools/xen-trace/xentrace.py expect``): the outcome and panic
+message, dom0's 1:1 banks (``allocate_memory_11()``'s "BANK[n]" lines), dom0's extended
+regions (its "Extended region" lines on 4.16, "d0: extended region" later) and the host
+chunks each domU got from ``allocate_bank_memory()``. The Xen image size in each verdict
+is the instrumented build's own. Where the release's ``construct_dom0()`` is replayed
+(4.16.3 and later), every chunk's host address must match, the small ones too; elsewhere
+only chunks of 16 MiB and more are claimed.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _tree(case: str) -> Tree:
 
 def _simulate(case: str, exp: dict[str, Any]) -> BootResult:
     target = Target(version=XenVersion.parse(exp["version"]), xen_image=Range(start=exp["xen_image"][0],
-                    size=exp["xen_image"][1]), fdt_address=exp["fdt"][0], fdt_size=exp["fdt"][1])
+                    size=exp["xen_image"][1]), fdt_address=exp["fdt"][0], fdt_size=exp["fdt"][1],
+                    gic_spis=exp.get("gic_spis", 224))
     return boot.simulate(model.build(_tree(case), target))
 
 
@@ -102,7 +104,8 @@ def test_recorded_dom0less_hardware_domain(path: Path) -> None:
     and the grant window and extended regions of a hardware domain."""
     exp = json.loads(path.read_text())
     target = Target(version=XenVersion.parse(exp["version"]), xen_image=Range(start=exp["xen_image"][0],
-                    size=exp["xen_image"][1]), fdt_address=exp["fdt"][0], fdt_size=exp["fdt"][1])
+                    size=exp["xen_image"][1]), fdt_address=exp["fdt"][0], fdt_size=exp["fdt"][1],
+                    gic_spis=exp.get("gic_spis", 224))
     got = boot.simulate(model.build(dt.load(str(path.parent / "board.dts")), target))
     assert got.outcome == exp["outcome"]
     hw = got.domains[0]

@@ -1,17 +1,17 @@
 """The heap replay against traced boots of the real Xen, allocation by allocation.
 
-``tests/data/heaptrace/*.json.gz`` are the heap allocations (order and first
-page of every successful ``alloc_heap_pages()``, in order, from heap
-initialisation on) that a release build of Xen with allocation tracing made
-while booting a device tree of the oracle (or of ``tests/data/dom0``) on
-QEMU. The replay must make the same requests in the same order and get the
-same pages: the boot sequence, every xmalloc pool page, every domain's
-structures, P2M pool and RAM. With a dom0, ``replayed`` (when present) says
-how far the replay goes: through dom0's RAM on releases where
-``construct_dom0()``'s host walk is not replayed, the whole boot where it is
-(4.18 and later). ``partial_dtbs`` names the passthrough trees given as ``--partial-dtb``;
-``gic_spis`` is the host GIC's SPI count when it is not QEMU's GICv3 (``--gic-spis``);
-``kconfig`` what the build had beyond the defaults (schedulers).
+``tests/data/heaptrace/*.json.gz`` are the heap allocations (order and first page of
+every successful ``alloc_heap_pages()``, in order, from heap initialisation on) that a
+release build of Xen with allocation tracing made while booting a device tree of the
+oracle (or of ``tests/data/dom0``) on QEMU; ``tests/data/boards/*.json.gz`` the same on
+other QEMU boards (several RAM banks, 8 CPUs, GICv2 and GICv3, with and without a dom0).
+The replay must make the same requests in the same order and get the same pages: the
+boot sequence, every xmalloc pool page, every domain's structures, P2M pool and RAM.
+With a dom0, ``replayed`` (when present) says how far the replay goes: through dom0's
+RAM on releases where ``construct_dom0()``'s host walk is not replayed, the whole boot
+where it is (4.18 and later). ``partial_dtbs`` names the passthrough trees given as
+``--partial-dtb``; ``gic_spis`` is the host GIC's SPI count when it is not QEMU's GICv3
+(``--gic-spis``); ``kconfig`` what the build had beyond the defaults (schedulers).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from xenplan.model.base import Range
 from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-TRACES = sorted((DATA / "heaptrace").glob("*.json.gz"))
+TRACES = sorted([*(DATA / "heaptrace").glob("*.json.gz"), *(DATA / "boards").glob("*.json.gz")])
 
 
 def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:

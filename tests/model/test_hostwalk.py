@@ -64,3 +64,25 @@ def test_no_walk_without_a_dom0_kernel(tmp_path: Path) -> None:
     start = TREE.index("        module@48300000")
     module = TREE[start : TREE.index("\n", start) + 1]
     assert _walk(tmp_path, TREE.replace(module, "")) == []
+
+
+def test_gicv2m_frames_as_xen_reads_them(tmp_path: Path) -> None:
+    """``gicv2_extension_dt_init()``: each available v2m frame with its MSI SPIs, from the
+    node's properties when both are given and non-zero, else from ``MSI_TYPER`` (QEMU's)."""
+    gic = '''gic: intc@8000000 {
+        compatible = "arm,cortex-a15-gic"; interrupt-controller; #interrupt-cells = <3>;
+        #address-cells = <2>; #size-cells = <2>; ranges;
+        reg = <0 0x8000000 0 0x10000 0 0x8010000 0 0x10000 0 0x8030000 0 0x10000 0 0x8040000 0 0x10000>;
+        v2m@8020000 { compatible = "arm,gic-v2m-frame"; msi-controller; reg = <0 0x8020000 0 0x1000>; };
+        v2m@8021000 { compatible = "arm,gic-v2m-frame"; reg = <0 0x8021000 0 0x1000>;
+                      arm,msi-base-spi = <160>; arm,msi-num-spis = <32>; };
+        v2m@8022000 { compatible = "arm,gic-v2m-frame"; reg = <0 0x8022000 0 0x1000>; status = "disabled"; };
+    };'''
+    start = TREE.index("    gic: intc@8000000")
+    end = TREE.index("};", start) + 2
+    path = tmp_path / "host.dts"
+    path.write_text(TREE[:start] + "    " + gic + TREE[end:])
+    system = model.build(dt.load(str(path)), Target(version=XenVersion.parse("4.22.0")))
+    assert system.board.gic is not None and system.board.gic.version == 2
+    assert system.board.gic.cpu is not None and system.board.gic.cpu.start == 0x8010000
+    assert system.board.gic.v2m == ((0x8020000, 0x1000, 80, 64), (0x8021000, 0x1000, 160, 32))

@@ -223,7 +223,7 @@ def boot(args: argparse.Namespace) -> None:
                "-cpu", "cortex-a15" if arm32 else "cortex-a57",
                "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
-        for i, size in enumerate(args.numa):
+        for i, size in enumerate(s for v in args.numa for s in v.split(",")):
             cmd += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
         for addr in args.kernel:
             cmd += ["-device", f"loader,file={image},addr={addr},force-raw=on"]
@@ -267,14 +267,34 @@ def _arm32(text: str) -> bool:
     return "(XEN) Xen heap: " in text
 
 
+def _machine(text: str) -> tuple[str, int | None]:
+    """The board as Xen's console describes it (CPUs brought up, GIC, RAM banks), and the
+    host GIC's SPIs when it is not QEMU's GICv3 (``compare --gic-spis``)."""
+    cpus = re.search(r"Brought up (\d+) CPUs", text)
+    v2 = re.search(r"GICv2: (\d+) lines", text)
+    banks = len(re.findall(r"^\(XEN\) RAM: ", text, re.M))
+    what = [f"{cpus.group(1) if cpus else '?'} CPUs"]
+    if v2:
+        what.append(f"GICv2 with {v2.group(1)} lines")
+    if banks > 1:
+        what.append(f"{banks} RAM banks")
+    return ", ".join(what), int(v2.group(1)) - 32 if v2 else None
+
+
 def record(args: argparse.Namespace) -> None:
     text = Path(args.log).read_text(errors="replace")
     version, xen, fdt = _placement(text)
-    doc = {"source": f"Xen {version} release build with allocation tracing, booted on QEMU virt (2 CPUs)",
-           "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt, "allocations": _allocations(text)}
+    machine, spis = _machine(text)
+    doc: dict[str, object] = {
+        "source": f"Xen {version} release build with allocation tracing, booted on QEMU virt ({machine})",
+        "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt}
+    if spis is not None:
+        doc["gic_spis"] = spis
+    doc["allocations"] = _allocations(text)
     if _arm32(text):
         doc.update(source=f"Xen {version} arm32 release build with allocation tracing, booted on QEMU virt "
-                   "(Cortex-A15, GICv2, 2 CPUs)", arch="arm32", gic_spis=args.gic_spis,
+                   f"(Cortex-A15, {machine})", arch="arm32",
+                   gic_spis=args.gic_spis if args.gic_spis is not None else spis,
                    allocations=_allocations(text, "dom"), xenheap_allocations=_allocations(text, "xen"),
                    outcome="panic" if "Panic on CPU" in text else "boots")
         carve = re.search(r"Xen heap: (\w+)-(\w+)", text)
@@ -310,6 +330,34 @@ def colours(args: argparse.Namespace) -> None:
         with gzip.open(args.pages, "wt") as out:
             json.dump({"version": version, "mfn_deltas": [b - a for a, b in zip([0, *mfns], mfns, strict=False)]},
                       out, separators=(",", ":"))
+
+
+def expect(args: argparse.Namespace) -> None:
+    """A dom0 recording in the format of ``tests/data/dom0/<case>/expected-<version>.json``."""
+    text = Path(args.log).read_text(errors="replace").replace("\r", "")
+    version, xen, fdt = _placement(text)
+    panic = re.search(r"Panic on CPU \d+:\n\(XEN\) (.+)", text)
+    banks = [[int(s, 16), int(e, 16) - int(s, 16)]
+             for s, e in re.findall(r"^\(XEN\) BANK\[\d+\] 0x(\w+)-0x(\w+)", text, re.M)]
+    regions = [[int(s, 16), int(e, 16) - int(s, 16)]
+               for s, e in re.findall(r"(?:d0: e|E)xtended region \d+: 0x(\w+)->0x(\w+)", text)]
+    chunks: list[list[list[int]]] = []
+    pending: int | None = None
+    for line in text.split("\n"):
+        if "*** LOADING DOMU" in line:
+            chunks.append([])
+        elif m := re.search(r"XTR DH (\d+) (?:\S+#)?allocate_bank_memory\+", line):
+            pending = int(m.group(1))
+        elif pending is not None and (m := re.search(r"XTR HA \d+ \d+ (\d+) \w+ (\w+)", line)):
+            if chunks and int(m.group(2), 16):
+                chunks[-1].append([int(m.group(2), 16) << 12, 1 << (int(m.group(1)) + 12)])
+            pending = None
+    doc = {"version": version, "xen_image": xen, "fdt": fdt, "outcome": "panic" if panic else "boots",
+           "message": panic.group(1).strip() if panic else None, "dom0_banks": banks,
+           "dom0_extended_regions": regions, "domu_chunks": chunks}
+    if args.gic_spis is not None:
+        doc["gic_spis"] = args.gic_spis
+    Path(args.output).write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -424,9 +472,9 @@ def main() -> None:
     p.add_argument("--blob", action="append", default=[], help="FILE@ADDR: load a file, e.g. a partial DTB")
     p.add_argument("--ram", default="4G")
     p.add_argument("--smp", type=int, default=2, help="CPUs; the tree should list as many")
-    p.add_argument("--numa", action="append", default=[], metavar="SIZE",
-                   help="one NUMA node of SIZE RAM (repeat; they add up to --ram): one /memory node, so one "
-                        "RAM bank, each")
+    p.add_argument("--numa", action="append", default=[], metavar="SIZE[,SIZE...]",
+                   help="one NUMA node per SIZE (repeat the option or separate sizes with commas; they add up "
+                        "to --ram): one /memory node, so one RAM bank for Xen, each")
     p.add_argument("--gic", type=int, default=3, choices=(2, 3))
     p.add_argument("--arch", choices=("arm64", "arm32"), default="arm64",
                    help="arm32: qemu-system-arm, Cortex-A15, GICv2, fake zImage kernels")
@@ -446,6 +494,11 @@ def main() -> None:
                    help="also every page the coloured heap handed out, in order (each mfn as its difference "
                    "from the previous one)")
     p.set_defaults(run=colours)
+    p = sub.add_parser("expect", help="a dom0 boot's log as tests/data/dom0/<case>/expected-<version>.json")
+    p.add_argument("log")
+    p.add_argument("--gic-spis", type=int, help="the host GIC's SPIs when it is not QEMU's GICv3")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=expect)
     p = sub.add_parser("compare")
     p.add_argument("dts")
     p.add_argument("log")

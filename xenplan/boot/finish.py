@@ -244,9 +244,9 @@ def _iommu_holes_note(state: BootState, name: str) -> None:
 
 
 def _hwdom_regions(state: BootState, banks: list[Range], name: str = "dom0") -> list[P2MRegion]:
-    """A hardware domain's grant window over Xen's own text (HWD-003) and, from
-    4.17, the extended regions of ``find_unallocated_memory()``: host RAM less its
-    RAM, every reserved bank and the grant window (GMAP-009)."""
+    """A hardware domain's grant window over Xen's own text (HWD-003) and the
+    extended regions of ``find_unallocated_memory()`` (``hwdom_extended_regions``):
+    host RAM less its RAM, every reserved bank and the grant window (GMAP-009)."""
     regions: list[P2MRegion] = []
     xen = state.system.target.xen_image
     if xen is None:
@@ -254,7 +254,7 @@ def _hwdom_regions(state: BootState, banks: list[Range], name: str = "dom0") -> 
     gnttab = Range(start=xen.start, size=DOM0_GNTTAB_FRAMES * PAGE_SIZE)
     regions.append(P2MRegion(kind="gnttab", guest=gnttab.start, size=gnttab.size,
                              note="advertised; over Xen's own text"))
-    if state.rel.extended_regions:
+    if state.rel.hwdom_extended_regions:
         _iommu_holes_note(state, name)
         cut = banks + [b.range for b in state.live_reserved()] + [gnttab]
         if state.rel.shm_banks_tracked:

@@ -98,8 +98,8 @@ def heap_board(state: BootState) -> HeapBoard:
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         release=replace(state.rel, sizes=debug_sizes(state.rel.sizes)) if debug else state.rel, debug=debug,
-        host_cpus=sysm.board.nr_cpus or 2,
-        console_ring=console_ring(sysm.xen.cmdline, sysm.board.nr_cpus or 2, t.has("DEBUG")),
+        host_cpus=online_cpus(state, sysm.board.nr_cpus or 2),
+        console_ring=console_ring(sysm.xen.cmdline, online_cpus(state, sysm.board.nr_cpus or 2), t.has("DEBUG")),
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
@@ -183,7 +183,7 @@ def _gic(state: BootState) -> dict[str, int]:
     if gic is None:
         return {}
     if gic.version == 2:
-        return {"gic_version": 2}
+        return {"gic_version": 2, "gicv2m_frames": len(gic.v2m)}
     out = {"gic_version": 3, "gicr_regions": max(1, len(gic.redist))}
     if gic.redist:
         out["gicr_size"] = sum(r.size for r in gic.redist)
@@ -192,6 +192,19 @@ def _gic(state: BootState) -> dict[str, int]:
 
 LOG_LEVELS = (("none", 0), ("error", 1), ("warning", 2), ("info", 3), ("debug", 4), ("all", 4))
 """``__parse_loglvl()``'s words, tried as prefixes in this order; anything else is 2."""
+
+
+MAX_VIRT_CPUS = 128
+"""``dom0_max_vcpus()``'s ceiling on arm64: an explicit ``dom0_max_vcpus`` is not capped by
+the host's CPUs (8 on 3 online CPUs gives dom0 8 vCPUs, measured on 4.22.0)."""
+
+
+def online_cpus(state: BootState, present: int) -> int:
+    """CPUs ``smp_get_max_cpus()`` allows and ``start_xen()`` brings up: the tree's, at most
+    ``maxcpus=`` where the release reads it (0 or absent: no limit). The console ring is
+    sized by them too."""
+    limit = state.system.xen.cmdline.get("maxcpus", "") if state.rel.maxcpus else ""
+    return min(present, int(limit)) if limit.isdigit() and int(limit) else present
 
 
 def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False) -> int:
@@ -216,11 +229,15 @@ def dom0_request(state: BootState) -> Dom0Request | None:
     sysm = state.system
     cmdline = sysm.xen.cmdline
     memory = parse_size(cmdline["dom0_mem"]) if "dom0_mem" in cmdline else None
-    cpus = sysm.board.nr_cpus or 2
+    cpus = online_cpus(state, sysm.board.nr_cpus or 2)
     if cmdline.get("dom0_max_vcpus", "").isdigit():
-        cpus = min(cpus, int(cmdline["dom0_max_vcpus"])) or cpus
+        cpus = min(int(cmdline["dom0_max_vcpus"]), MAX_VIRT_CPUS) or cpus
     xen = sysm.target.xen_image
+    gic = sysm.board.gic if sysm.board.gic is not None and sysm.board.gic.version == 2 else None
+    gicc = (gic.cpu.start, gic.cpu.size) if gic is not None and gic.cpu is not None else None
     return Dom0Request(memory=memory or DOM0_DEFAULT_MEM, cpus=cpus, nr_spis=sysm.target.gic_spis,
+                       gicc=gicc if sysm.target.release.vgic_v2_maps_gicc else None,
+                       v2m=gic.v2m if gic is not None else (),
                        devices=sysm.dom0_devices, fdt_extra=dom0_fdt_extra(sysm),
                        ext_bank_size=membank_size(sysm.target),
                        gnttab_start=xen.start if xen is not None else 0)

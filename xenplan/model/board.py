@@ -22,6 +22,10 @@ from xenplan.model.system import (
 )
 
 GIC_V3 = ("arm,gic-v3",)
+V2M_FRAME = "arm,gic-v2m-frame"
+QEMU_V2M_SPIS = (80, 64)
+"""What QEMU ``virt``'s v2m frame reports in ``MSI_TYPER`` (first SPI, count): Xen reads the
+register when the frame's node has no ``arm,msi-base-spi``/``arm,msi-num-spis``."""
 GIC_V2 = ("arm,gic-400", "arm,cortex-a15-gic", "arm,gic-v2", "arm,cortex-a9-gic", "arm,cortex-a7-gic")
 IOMMU_COMPATIBLES = ("arm,smmu-v3", "arm,mmu-500", "arm,smmu-v1", "arm,smmu-v2", "arm,mmu-401", "iommu")
 
@@ -76,8 +80,26 @@ def gic(tree: Tree) -> Gic | None:
         if any(c in GIC_V2 for c in compat) and available(n):
             regs = reg_of(n)
             return Gic(path=n.path, source=source_ref(n.source), version=2, dist=regs[0] if regs else None,
-                       cpu=regs[1] if len(regs) > 1 else None)
+                       cpu=regs[1] if len(regs) > 1 else None, v2m=_v2m_frames(n))
     return None
+
+
+def _v2m_frames(gic_node: Node) -> tuple[tuple[int, int, int, int], ...]:
+    """``gicv2_extension_dt_init()``: the GIC's available ``arm,gic-v2m-frame`` children with
+    their first ``reg`` entry and MSI SPIs (the node's properties; when either is absent or 0,
+    what ``MSI_TYPER`` reports, QEMU's values here)."""
+    out = []
+    for child in gic_node.children:
+        regs = reg_of(child)
+        if V2M_FRAME not in child.compatible() or not available(child) or not regs:
+            continue
+        base, count = child.prop("arm,msi-base-spi"), child.prop("arm,msi-num-spis")
+        first = base.u32() if base is not None else None
+        n = count.u32() if count is not None else None
+        if not first or not n:
+            first, n = QEMU_V2M_SPIS
+        out.append((regs[0].start, regs[0].size, first, n))
+    return tuple(out)
 
 
 def uart(tree: Tree, cmdline: str | None) -> Uart | None:

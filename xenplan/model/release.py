@@ -298,6 +298,10 @@ class XenRelease:
     """``make_resv_memory_node()`` adds the shared-memory nodes to the guest DTB (4.17+)."""
     extended_regions: bool
     """``make_hypervisor_node()`` advertises extended regions (4.17+)."""
+    hwdom_extended_regions: bool
+    """``make_hypervisor_node()`` gives the hardware domain extended regions (every release
+    from 4.16.0: 4.16.7 prints them as "Extended region N", later releases as "d0: extended
+    region N")."""
     ext_region_rounding_bug: bool
     """``add_ext_regions()`` of 4.18-4.20 rounds the region ends the wrong way (GMAP-008)."""
     ext_region_rangesets: bool
@@ -311,6 +315,13 @@ class XenRelease:
     """A debug build's own requests are replayed (``--kconfig DEBUG=y``): measured allocation
     by allocation on 4.22.0 (``tests/data/debug``); on other releases a debug build's chunks
     under 16 MiB get no host address."""
+    maxcpus: bool
+    """``maxcpus=`` on Xen's command line caps the CPUs Xen brings up (``smp_get_max_cpus()``,
+    4.17+); 4.16.7 ignores it (measured: 8 CPUs brought up with ``maxcpus=3``)."""
+    vgic_v2_maps_gicc: bool
+    """``vgic_v2_domain_init()`` maps the GICv2 virtual CPU interface while the domain is
+    created (before 4.18; from 4.18 on first access): the hardware domain's P2M tables
+    for the host's whole CPU interface come from the heap then."""
     dom0_fdt_bank_room: bool
     """``DOM0_FDT_EXTRA_SIZE`` leaves room for a ``/memory`` node of ``NR_MEM_BANKS`` banks
     and the shared-memory banks (4.22+); before, only the ``/hypervisor`` node and the
@@ -498,10 +509,13 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         guest_dtb_base=_GUEST_DTB_BASE[minor],
         guest_dtb_shm_nodes=at(4, 17),
         extended_regions=at(4, 17),
+        hwdom_extended_regions=at(4, 16),
         ext_region_rounding_bug=at(4, 18) and not at(4, 21),
         ext_region_rangesets=at(4, 21),
         dom0_construct=at(4, 16, 3),
         debug_replay=at(4, 22),
+        vgic_v2_maps_gicc=not at(4, 18),
+        maxcpus=at(4, 17),
         dom0_fdt_bank_room=at(4, 22),
         dom0_gnttab_bank=at(4, 20),
         membank_shm_id=at(4, 17) and not at(4, 19),

@@ -169,6 +169,8 @@ class Gic(Located):
     dist: Range | None = None
     cpu: Range | None = None
     redist: tuple[Range, ...] = ()
+    v2m: tuple[tuple[int, int, int, int], ...] = ()
+    """GICv2m MSI frames: (base, size, first SPI, SPIs), as ``gicv2m_init()`` reads them."""
 
 
 @value

@@ -104,7 +104,7 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
                 if result.outcome != "ok":
                     break
     placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
-    walked = dom0_placed is not None and not (rel.dom0_construct and board.gic_version == 3)
+    walked = dom0_placed is not None and not rel.dom0_construct
     for i, p in enumerate(placed):
         if walked:
             placed[i] = replace(p, small_unknown=True)

@@ -21,10 +21,10 @@ Mirrors
 
 What differs between releases is read from ``XenRelease``
 (``boot_directmap_table``, ``frametable_per_pdx_group``,
-``boot_frametable_tables``). The page-table page counts are those of the
-recorded QEMU board (one 1 GiB-aligned RAM bank mapped with 1 GiB blocks);
-other RAM layouts may need a few more table pages, which would come from the
-same top region. Units are PFNs.
+``boot_frametable_tables``). The frame-table page-table counts are those of the
+recorded QEMU boards (RAM from 0x40000000, 4 or 8 GiB, one bank or several
+NUMA nodes); the direct map's table pages follow the banks
+(``directmap_tables()``). Units are PFNs.
 """
 
 from __future__ import annotations
@@ -200,6 +200,53 @@ def _frametable_blocks(ram: Sequence[tuple[int, int]], per_pdx_group: bool) -> l
     return blocks
 
 
+FIRST_PAGES = 1 << 18
+"""PFNs a level-1 (1 GiB) block maps."""
+SECOND_PAGES = 1 << 9
+"""PFNs a level-2 (2 MiB) block maps."""
+
+
+def _regions(x: int, y: int, shift: int) -> range:
+    """Indexes of the ``1 << shift``-page regions that PFNs [x, y) touch."""
+    return range(x >> shift, ((y - 1) >> shift) + 1) if x < y else range(0)
+
+
+def directmap_tables(ram: Sequence[tuple[int, int]]) -> int:
+    """Table pages ``setup_directmap_mappings()`` (arm64, 4.17+) takes below its level-1 table.
+
+    Each bank, in address order, goes through ``map_pages_to_xen()`` with
+    ``_PAGE_BLOCK``: ``xen_pt_mapping_level()`` maps a 1 GiB block where the
+    frame is 1 GiB aligned and at least 1 GiB is left, else a 2 MiB block
+    likewise, else a page. So a bank is pages up to its first 2 MiB boundary,
+    2 MiB blocks up to its first 1 GiB boundary, 1 GiB blocks, then 2 MiB
+    blocks and pages for the rest. A level-2 table per 1 GiB region and a
+    level-3 table per 2 MiB region that holds smaller mappings, each one
+    ``alloc_boot_pages(1, 1)``. The direct map's virtual offset keeps each
+    frame's 1 GiB alignment, so frames decide. A RAM bank that is not 1 GiB
+    aligned at both ends (QEMU's NUMA nodes of 256 MiB, a SoC's 2 GiB at
+    0x800000000 and 0x80000000) costs pages.
+    """
+    tables: set[tuple[int, int]] = set()
+    for start, size in sorted(ram):
+        s, e = start >> PAGE_SHIFT, (start + size) >> PAGE_SHIFT
+        a = min(-(-s // SECOND_PAGES) * SECOND_PAGES, e)
+        pages, blocks = [(s, a)], []
+        if a < e:
+            c = -(-a // FIRST_PAGES) * FIRST_PAGES
+            tail = a
+            if c + FIRST_PAGES <= e:
+                blocks.append((a, c))
+                tail = c + (e - c) // FIRST_PAGES * FIRST_PAGES
+            b = tail + (e - tail) // SECOND_PAGES * SECOND_PAGES
+            blocks.append((tail, b))
+            pages.append((b, e))
+        for x, y in blocks + pages:
+            tables.update((2, r) for r in _regions(x, y, 18))
+        for x, y in pages:
+            tables.update((3, r) for r in _regions(x, y, 9))
+    return len(tables)
+
+
 def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]],
                          rel: XenRelease) -> list[BootAllocation]:
     """The allocations Xen makes before the heap exists, in order (``setup_mm()``).
@@ -210,6 +257,8 @@ def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]],
     plan: list[tuple[str, int, int]] = []
     if rel.boot_directmap_table:
         plan.append(("direct-map table", 1, 1))
+        if rel.arch == "arm64":
+            plan += [("direct-map table", 1, 1)] * directmap_tables(ram)
     for pages, align in _frametable_blocks(ram, rel.frametable_per_pdx_group):
         plan.append(("frame table", pages, align))
     tables = rel.boot_frametable_tables

@@ -9,6 +9,8 @@ Shared by domUs, a dom0less hardware domain and a classic dom0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from xenplan.boot.replay.buddy import PAGE_SIZE
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain
 from xenplan.boot.replay.requests import Replay
@@ -38,13 +40,15 @@ def vcpu_create(replay: Replay, board: HeapBoard, step: str, scheduler: str | No
 
 
 def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, pool: int,
-                  hwdom: bool = False) -> list[tuple[int, int]]:
+                  hwdom: bool = False, vgic_map: Callable[[], None] | None = None) -> list[tuple[int, int]]:
     """``domain_create()`` up to and with ``p2m_set_allocation()``: returns the P2M pool pages.
 
     Where the release gives the pool its first pages while the domain is created
     (``ReplaySizes.p2m_pool_initial_pages``), ``p2m_set_allocation()`` tops them up
     to ``pool`` or hands the surplus back. The hardware domain also gets Xen's
-    emulated UART (``domain_vuart_init()``)."""
+    emulated UART (``domain_vuart_init()``). ``vgic_map`` is what the vGIC driver's
+    ``domain_init`` asks of the heap (the hardware domain's GICv2 CPU interface mapping,
+    ``vgic_v2_domain_init()`` before 4.18)."""
     sizes = board.release.sizes
     first = sizes.p2m_pool_initial_pages if pool else 0
     step = "create"
@@ -65,6 +69,8 @@ def domain_create(replay: Replay, board: HeapBoard, dom: HeapDomain, pool: int,
     replay.xmalloc(PENDING_IRQ_SIZE * spis, step)
     if v3:
         replay.xmalloc(24 * rdist, step)
+    if vgic_map is not None:
+        vgic_map()
     replay.xmalloc(8 * -(-(spis + 32) // 64), step)
     if hwdom:
         replay.xmalloc(128, step, align=1)

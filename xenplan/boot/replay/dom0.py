@@ -39,9 +39,16 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request) -> Dom0Placem
     pool0 = board.pools[0] if board.pools else None
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
                      max_grant_frames=req.max_grant_frames, scheduler=pool0)
-    domain_create(replay, board, dom, board.release.sizes.p2m_pool_initial_pages, hwdom=True)
-    vcpu_create(replay, board, "construct", pool0)
     tables: set[tuple[int, int]] = set()
+    gicc = req.gicc
+
+    def map_gicc() -> None:
+        if gicc is not None:
+            _map(replay, tables, *gicc, "create")
+
+    domain_create(replay, board, dom, board.release.sizes.p2m_pool_initial_pages, hwdom=True,
+                  vgic_map=map_gicc if gicc is not None else None)
+    vcpu_create(replay, board, "construct", pool0)
     banks, left = allocate_11(replay, req.memory, req.memory, board.release.nr_mem_banks, tables)
     if left:
         mb = left >> 20
@@ -54,9 +61,14 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request) -> Dom0Placem
 
 def construct(replay: Replay, board: HeapBoard, req: Dom0Request, banks: list[tuple[int, int]],
               tables: set[tuple[int, int]]) -> None:
-    """``construct_dom0()`` after the RAM: the DTB buffer, the host walk, the
-    ``/hypervisor`` node, the buffer freed, the secondary vCPUs."""
+    """``construct_dom0()`` after the RAM: the GICv2m frames, the DTB buffer, the host
+    walk, the ``/hypervisor`` node, the buffer freed, the secondary vCPUs."""
     step = "construct"
+    for base, size, first, count in req.v2m:
+        _map(replay, tables, base, size, step)
+        for _ in range(first, first + count):
+            replay.xmalloc(IRQ_ACTION, step)
+            replay.xmalloc(IRQ_GUEST, step)
     fdt = replay.xmalloc(board.fdt_size + req.fdt_extra, step, align=128)
     irq_caps: RangeSet[XBlock] = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
     iomem_caps: RangeSet[XBlock] = RangeSet(pool_alloc(replay, step), replay.xfree, new=False)
@@ -70,6 +82,12 @@ def construct(replay: Replay, board: HeapBoard, req: Dom0Request, banks: list[tu
     replay.xfree(fdt)
     for _ in range(1, req.cpus):
         vcpu_create(replay, board, step, board.pools[0] if board.pools else None)
+
+
+def _map(replay: Replay, tables: set[tuple[int, int]], start: int, size: int, step: str) -> None:
+    """``map_mmio_regions()`` into the hardware domain: its P2M tables come from the heap."""
+    for _ in range(p2m_tables(tables, start >> 12 << 12, -(-size // 4096) << 12)):
+        replay.alloc(0, step, xen=False)
 
 
 def _device(replay: Replay, dev: Dom0Device, irq_caps: RangeSet[XBlock], iomem_caps: RangeSet[XBlock],
@@ -90,8 +108,7 @@ def _device(replay: Replay, dev: Dom0Device, irq_caps: RangeSet[XBlock], iomem_c
         if not dev.path.lower().startswith("/reserved-memory/"):
             iomem_caps.add(start >> 12, (start + size - 1) >> 12)
         if dev.mapped:
-            for _ in range(p2m_tables(tables, start >> 12 << 12, -(-size // 4096) << 12)):
-                replay.alloc(0, "construct", xen=False)
+            _map(replay, tables, start, size, "construct")
 
     for n in dev.irqs:
         irq(n)

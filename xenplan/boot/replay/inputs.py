@@ -35,6 +35,9 @@ class HeapBoard:
     """What the Xen release requests differently (``XenRelease``, its ``sizes`` above all)."""
     host_cpus: int = 2
     gic_version: int = 3
+    gicv2m_frames: int = 1
+    """GICv2: the host GIC's ``arm,gic-v2m-frame`` nodes (QEMU ``virt`` has one); each costs
+    ``gicv2m_init()`` a 48-byte ``struct v2m_data``."""
     gicr_size: int = 0xF60000
     """GICv3: bytes of redistributor space Xen maps at boot (QEMU ``virt``'s by default)."""
     gicr_regions: int = 1
@@ -121,7 +124,7 @@ class Dom0Request:
     memory: int
     """``dom0_mem`` in bytes (512 MiB when the command line does not say, HWD-001)."""
     cpus: int = 2
-    """``dom0_max_vcpus()``: every online CPU unless the command line caps it."""
+    """``dom0_max_vcpus()``: every online CPU unless the command line says how many."""
     nr_spis: int = 224
     """The host GIC's SPIs: dom0's vGIC mirrors the hardware."""
     max_grant_frames: int = 64
@@ -134,6 +137,11 @@ class Dom0Request:
     """``sizeof(struct membank)``: the entry size of ``make_hypervisor_node()``'s bank array."""
     gnttab_start: int = 0
     """``find_gnttab_region()``: dom0's grant-table window starts at Xen's own image."""
+    gicc: tuple[int, int] | None = None
+    """GICv2: the host CPU interface (base, size) ``vgic_v2_domain_init()`` maps into the
+    hardware domain on releases with ``vgic_v2_maps_gicc``."""
+    v2m: tuple[tuple[int, int, int, int], ...] = ()
+    """GICv2m frames (base, size, first SPI, SPIs) ``gicv2_map_hwdom_extra_mappings()`` gives dom0."""
 
 
 def p2m_pool_pages(domain: HeapDomain) -> int:

@@ -86,7 +86,8 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
     if sizes.console_flush_buffer:
         replay.xfree(replay.xmalloc(32 << 10, "console flush buffer"))
     if board.gic_version == 2:
-        replay.xmalloc(48, step)
+        for _ in range(board.gicv2m_frames):
+            replay.xmalloc(48, step)
     else:
         replay.xmalloc(32, step)
         replay.pages(_redist_tables(board.gicr_size), "page tables")
