@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heaplog import record_allocations
 
-from tests.boot.test_heaptrace import _record
 from xenplan import boot, dt, model
 from xenplan.boot.result import BootResult
 from xenplan.model.base import Range
@@ -73,7 +73,7 @@ def test_placed_chunks_are_where_the_debug_build_put_them(trace: Path) -> None:
                          ids=[t.name.removesuffix(".json.gz") for t in TRACES if _replayed(_load(t))])
 def test_replay_makes_the_debug_builds_allocations(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = _load(trace)
-    log = _record(monkeypatch)
+    log = record_allocations(monkeypatch)
     _simulate(doc)
     assert log == [tuple(a) for a in doc["allocations"]]
 
