@@ -73,3 +73,15 @@ def test_the_guard_sees_what_a_run_loads(tmp_path: Path, qemu_dtb: Path) -> None
     (tmp_path / "xenplan.toml").write_text('xen-version = "4.20"\n')
     modules = loaded(tmp_path, "check", str(qemu_dtb), "--color", "always", *QEMU)
     assert {"pydantic.main", "rich.console", "xenplan.config_file"} <= modules
+
+
+def test_a_selected_check_imports_only_the_selected_areas(tmp_path: Path, qemu_dtb: Path) -> None:
+    """``--select SMEM`` needs the SMEM rules (and SUP, matched against every finding); the other
+    areas' modules, a third of what a check imports of ``xenplan.checks``, stay unloaded."""
+    from xenplan.checks.index import MODULE
+
+    modules = loaded(tmp_path, "check", str(qemu_dtb), "--select", "SMEM", *QEMU)
+    areas = {m for m in modules if m in set(MODULE.values())}
+    assert areas == {"xenplan.checks.smem", "xenplan.checks.suppress"}
+    modules = loaded(tmp_path, "check", str(qemu_dtb), *QEMU)
+    assert set(MODULE.values()) <= modules, "an unnarrowed check runs every area"

@@ -191,7 +191,8 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     read = _files_read(output, p["inputs"], p["overlays"], [board_path(s["board"]) for s in settings], partials,
                        p["kernel_images"], [s["kconfig_file"] for s in settings], config_files(settings))
     analyses = [analyse(s.input, targets[key], p["overlays"], s["include_dirs"], board_path(s["board"]),
-                        partials, s.node_ignores()) for s, key in runs]
+                        partials, s.node_ignores(), (s["select"] or (), s["ignore"] or ()) if "select" in p else None)
+                for s, key in runs]
     return analyses, [s for s, _ in runs], read
 
 
