@@ -30,10 +30,12 @@ runpy.run_module("xenplan", run_name="__main__", alter_sys=True)
 
 NEVER = ("pydantic", "pydantic_core", "rich", "concurrent", "tempfile", "tomllib", "email", "importlib.metadata",
          "xenplan.plan", "xenplan.simulate", "xenplan.scenario_file", "xenplan.config_file", "xenplan.tomlfile",
-         "xenplan.dt.dts", "xenplan.dt.dts_source", "xenplan.report.text", "xenplan.report.sarif")
+         "xenplan.dt.dts", "xenplan.dt.dts_source", "xenplan.report.text", "xenplan.report.sarif",
+         "xenplan.boot.llc", "xenplan.boot.replay.colour", "xenplan.boot.replay.arm32")
 """Modules a check of a DTB with no configuration file never needs: the validating models of the
 files users write, rich (text to a pipe is plain), the DTS compiler route and its threads, the
-planner, the simulation of run-time operations and the other output formats."""
+planner, the simulation of run-time operations, the other output formats, and the replays of the
+coloured heap and of arm32's domain heap (the board is arm64 without LLC colouring)."""
 
 
 def loaded(tmp_path: Path, *args: str) -> set[str]:
@@ -73,3 +75,15 @@ def test_the_guard_sees_what_a_run_loads(tmp_path: Path, qemu_dtb: Path) -> None
     (tmp_path / "xenplan.toml").write_text('xen-version = "4.20"\n')
     modules = loaded(tmp_path, "check", str(qemu_dtb), "--color", "always", *QEMU)
     assert {"pydantic.main", "rich.console", "xenplan.config_file"} <= modules
+
+
+def test_a_selected_check_imports_only_the_selected_areas(tmp_path: Path, qemu_dtb: Path) -> None:
+    """``--select SMEM`` needs the SMEM rules (and SUP, whose module finds the suppressions that
+    would make every rule run); the other areas' modules stay unloaded."""
+    from xenplan.checks.index import MODULE
+
+    modules = loaded(tmp_path, "check", str(qemu_dtb), "--select", "SMEM", *QEMU)
+    areas = {m for m in modules if m in set(MODULE.values())}
+    assert areas == {"xenplan.checks.smem", "xenplan.checks.suppress"}
+    modules = loaded(tmp_path, "check", str(qemu_dtb), *QEMU)
+    assert set(MODULE.values()) <= modules, "an unnarrowed check runs every area"

@@ -35,7 +35,7 @@ class Analysis:
 
 def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dirs: Sequence[str] = (),
             board: str | None = None, partial_dtbs: dict[str, str] | None = None,
-            ignore_nodes: Sequence[NodeIgnore] = ()) -> Analysis:
+            ignore_nodes: Sequence[NodeIgnore] = (), selection: checks.Selection | None = None) -> Analysis:
     """Load ``path`` (onto ``board``, with ``overlays``) and the partial DTBs named by domain or module.
 
     The board as read before the merge travels with the tree, so the model can
@@ -43,14 +43,17 @@ def analyse(path: str, target: Target, overlays: Sequence[str] = (), include_dir
     that names neither a domain nor a module of the loaded tree is a
     ``UsageError``: the file would silently be unused. Findings a suppression covers
     (``xenplan.checks.suppress``: comments in the source, ``ignore_nodes`` from a configuration)
-    move to ``Analysis.suppressed``.
+    move to ``Analysis.suppressed``. A ``selection`` (``--select``, ``--ignore``) leaves out the
+    findings it would drop, so only the rule areas it keeps are imported (all of them when the tree
+    has a suppression, which is matched against every finding).
     """
     tree = dt.load(path, overlays=overlays, include_dirs=include_dirs, board=board)
-    return analyse_tree(tree, path, target, partial_dtbs, include_dirs, ignore_nodes)
+    return analyse_tree(tree, path, target, partial_dtbs, include_dirs, ignore_nodes, selection)
 
 
 def analyse_tree(tree: Tree, path: str, target: Target, partial_dtbs: dict[str, str] | None = None,
-                 include_dirs: Sequence[str] = (), ignore_nodes: Sequence[NodeIgnore] = ()) -> Analysis:
+                 include_dirs: Sequence[str] = (), ignore_nodes: Sequence[NodeIgnore] = (),
+                 selection: checks.Selection | None = None) -> Analysis:
     """The rest of ``analyse`` for a tree already built (by a U-Boot script replay, say)."""
     partials = {node: dt.load(file, include_dirs=include_dirs) for node, file in (partial_dtbs or {}).items()}
     files = [*tree.files, *(f for p in partials.values() for f in p.files)]
@@ -58,7 +61,8 @@ def analyse_tree(tree: Tree, path: str, target: Target, partial_dtbs: dict[str, 
     _check_names(system, partials, "--partial-dtb")
     _check_names(system, target.kernel_images, "--kernel-image")
     result = boot.simulate(system)
-    findings, suppressed = suppress.apply(system, tree, files, checks.run(system, result), ignore_nodes)
+    sups = suppress.collect(system, tree, files, ignore_nodes)
+    findings, suppressed = suppress.apply(system, sups, checks.run(system, result, None if sups else selection))
     return Analysis(input=path, system=system, result=result, findings=findings,
                     notes=[*tree.notes, *result.notes], files=files, suppressed=suppressed)
 

@@ -38,24 +38,29 @@ Examples:
 """
 
 
+_PATH, _INPUT_PATH = click.Path(), click.Path(allow_dash=True)
+"""One instance of each, shared by every command's options: each ``click.Path()`` looks its name up
+in gettext's catalogues, a search of the file system that cost the options of every command ~2 ms."""
+
+
 def target_options(fn: Callable[..., Any], inputs_required: bool = True) -> Callable[..., Any]:
     """Options every simulating command shares (defined once)."""
     from xenplan.targets import kconfig_keys
 
     opts = [
-        click.argument("inputs", nargs=-1, required=inputs_required, type=click.Path(allow_dash=True)),
-        click.option("--overlay", "overlays", multiple=True, type=click.Path(),
+        click.argument("inputs", nargs=-1, required=inputs_required, type=_INPUT_PATH),
+        click.option("--overlay", "overlays", multiple=True, type=_PATH,
                      help="apply a DT overlay (.dtbo/.dtso) on the input"),
         click.option("--board", help="merge the input onto a board: qemu-virt, zcu102 or a board tree's path "
                      "(for /chosen fragments); a named board also places Xen and the DTB"),
-        click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(),
+        click.option("-I", "--include", "include_dirs", multiple=True, type=_PATH,
                      help="include directory for DTS"),
         click.option("--xen-version", default="4.22", show_default=True,
                      help="4.16 … 4.22, a released X.Y.Z or 4.23-dev; check: several (4.18,4.22) or all"),
         click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True),
         click.option("--kconfig", multiple=True, metavar="K=y,K=n",
                      help=f"Kconfig options xenplan models: {', '.join(kconfig_keys())}"),
-        click.option("--kconfig-file", type=click.Path(), metavar="PATH",
+        click.option("--kconfig-file", type=_PATH, metavar="PATH",
                      help="Xen's .config; --kconfig entries override it"),
         click.option("--xen-image", help="START:SIZE of Xen's image in RAM (below 2^48, arm32 2^40)"),
         click.option("--fdt-address", help="START[:SIZE] of the DTB Xen receives; SIZE is the blob as the loader "
@@ -66,7 +71,7 @@ def target_options(fn: Callable[..., Any], inputs_required: bool = True) -> Call
         click.option("--partial-dtb", "partial_dtbs", multiple=True, metavar="NODE=FILE",
                      help="the passthrough device tree a domain (name) or module (path) loads"),
         click.option("--gic-spis", type=int, default=224, show_default=True, help="SPIs of the host GIC (0 to 988)"),
-        click.option("--config", "config_file", type=click.Path(), metavar="FILE",
+        click.option("--config", "config_file", type=_PATH, metavar="FILE",
                      help="configuration file for every input (default: the nearest xenplan.toml or "
                      "pyproject.toml with [tool.xenplan] above each input)"),
         click.option("--no-config", is_flag=True, help="read no configuration file"),
@@ -191,7 +196,8 @@ def _analyse_inputs(output: str | None) -> tuple[list[Any], list[Any], list[str]
     read = _files_read(output, p["inputs"], p["overlays"], [board_path(s["board"]) for s in settings], partials,
                        p["kernel_images"], [s["kconfig_file"] for s in settings], config_files(settings))
     analyses = [analyse(s.input, targets[key], p["overlays"], s["include_dirs"], board_path(s["board"]),
-                        partials, s.node_ignores()) for s, key in runs]
+                        partials, s.node_ignores(), (s["select"] or (), s["ignore"] or ()) if "select" in p else None)
+                for s, key in runs]
     return analyses, [s for s, _ in runs], read
 
 
@@ -266,14 +272,14 @@ def _targets(settings: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
 @ib_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="a file for the report (never one of the inputs); - is stdout")
+@click.option("-o", "--output", type=_PATH, help="a file for the report (never one of the inputs); - is stdout")
 @click.option("--select", multiple=True, help="only these rules (IDs, prefixes such as SMEM, or slugs)")
 @click.option("--ignore", multiple=True, help="drop these rules (IDs, prefixes or slugs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
 @click.option("--exit-zero", is_flag=True, help="exit 0 even with findings (2 and 3 still mean bad input and "
               "internal error)")
-@click.option("--baseline", type=click.Path(), metavar="FILE", help="report only findings not in this baseline")
-@click.option("--write-baseline", type=click.Path(), metavar="FILE",
+@click.option("--baseline", type=_PATH, metavar="FILE", help="report only findings not in this baseline")
+@click.option("--write-baseline", type=_PATH, metavar="FILE",
               help="record today's findings in FILE as the baseline (then none of them is new)")
 @click.option("--show-explanations", "explain", is_flag=True,
               help="under each finding: the rest of its message, Xen's message and why it matters")
@@ -325,7 +331,7 @@ def check(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None,
 @click.option("--domain", help="only this domain's guest map")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "svg", "html"]), default="text",
               show_default=True, help="svg: a to-scale picture; html: the picture in a self-contained page")
-@click.option("-o", "--output", type=click.Path(), help="a file for the map (never one of the inputs); - is stdout")
+@click.option("-o", "--output", type=_PATH, help="a file for the map (never one of the inputs); - is stdout")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="auto: colour on a terminal, unless NO_COLOR is set")
 def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | None, include_dirs: tuple[str, ...],
@@ -363,9 +369,9 @@ def map_cmd(inputs: tuple[str, ...], overlays: tuple[str, ...], board: str | Non
 @click.option("--op", "ops", multiple=True, metavar="OP",
               help='a run-time operation, repeatable: "domU1 balloon-out 16M", "domU1 populate 4K@0x40000000", '
               '"domU1 increase-reservation 4K", "domU1 set-target 256M", "domU1 destroy", "create NAME 64M"')
-@click.option("--scenario", type=click.Path(), help="TOML file: ops = [...] plus target settings (run before --op)")
+@click.option("--scenario", type=_PATH, help="TOML file: ops = [...] plus target settings (run before --op)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the report to a file (never one of the inputs)")
+@click.option("-o", "--output", type=_PATH, help="write the report to a file (never one of the inputs)")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True)
 def simulate(debug: bool, ops: tuple[str, ...], scenario: str | None, fmt: str, output: str | None, fail_on: str,
              **_: Any) -> None:
@@ -416,18 +422,18 @@ def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
 
 
 @main.command("plan")
-@click.argument("board_input", metavar="[BOARD]", required=False, type=click.Path(allow_dash=True))
-@click.option("--spec", "spec_path", type=click.Path(allow_dash=True),
+@click.argument("board_input", metavar="[BOARD]", required=False, type=_INPUT_PATH)
+@click.option("--spec", "spec_path", type=_INPUT_PATH,
               help="what to place (TOML: [xen], [dom0], [[domain]], [[shared-memory]], [[event-channel]])")
 @click.option("--repair", is_flag=True, help="instead of a spec: move or resize what BOARD's placement and size "
               "mistakes need, and print the change as a diff")
 @click.option("--in-place", is_flag=True, help="with --repair: rewrite BOARD (and the included files it changes)")
 @click.option("--board", help="qemu-virt, zcu102 or a board tree's path (BOARD is merged onto it when both given)")
-@click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(), help="include directory for DTS")
+@click.option("-I", "--include", "include_dirs", multiple=True, type=_PATH, help="include directory for DTS")
 @click.option("--xen-version", help="overrides [xen] version")
 @click.option("--arch", type=click.Choice(["arm64", "arm32"]), default="arm64", show_default=True)
 @click.option("--kconfig", multiple=True, metavar="K=y,K=n")
-@click.option("--kconfig-file", type=click.Path(), metavar="PATH", help="Xen's .config; --kconfig overrides it")
+@click.option("--kconfig-file", type=_PATH, metavar="PATH", help="Xen's .config; --kconfig overrides it")
 @click.option("--xen-image", help="START:SIZE of Xen's image (overrides [xen] image)")
 @click.option("--fdt-address", help="START[:SIZE] of the DTB (overrides [xen] fdt)")
 @click.option("--pa-bits", type=int, help="physical address bits of the CPU (32 to 52)")
@@ -438,9 +444,9 @@ def config_cmd(debug: bool, fmt: str, **_: Any) -> None:
               help="with --repair: the passthrough device tree a domain (name) or module (path) loads")
 @click.option("--format", "fmt", type=click.Choice(["text", "dts", "overlay", "fragment", "imagebuilder", "json"]),
               default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(), help="write the plan (or the repaired board) to a file (never "
+@click.option("-o", "--output", type=_PATH, help="write the plan (or the repaired board) to a file (never "
               "one of the inputs)")
-@click.option("--config", "config_file", type=click.Path(), metavar="FILE",
+@click.option("--config", "config_file", type=_PATH, metavar="FILE",
               help="configuration file (default: found from SPEC's folder); below the spec and the command line")
 @click.option("--no-config", is_flag=True, help="read no configuration file")
 @click.option("--debug", is_flag=True, help="show tracebacks of internal errors")

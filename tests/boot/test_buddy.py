@@ -330,3 +330,30 @@ def test_page_by_page_init_equals_canonical(start: int, size: int) -> None:
     for p in range(start, start + size):
         slow.free(p, 0, dirty=False)
     assert _state(fast) == slow.state()
+
+
+@settings(max_examples=60, deadline=None)
+@given(ranges=_ranges(), orders=st.lists(st.integers(0, MAX_ORDER), max_size=12),
+       frees=st.lists(st.integers(0, 5000), max_size=12))
+def test_copy_is_a_deepcopy(ranges: list[tuple[int, int]], orders: list[int], frees: list[int]) -> None:
+    """``BuddyHeap.copy`` (what a run-time replay starts from) behaves as ``copy.deepcopy`` of the heap:
+    same lists, and the same answers to the same operations, leaving the original as it was."""
+    import copy
+
+    heap = BuddyHeap()
+    for start, size in ranges:
+        heap.free_range(start, size, dirty=False)
+    for o in orders[: len(orders) // 2]:
+        heap.alloc(o)
+    before = _state(heap)
+    fast, slow = heap.copy(), copy.deepcopy(heap)
+    assert _state(fast) == _state(slow) == before
+    for o in orders[len(orders) // 2:]:
+        assert fast.alloc(o) == slow.alloc(o)
+    for p in frees:
+        fast.free(p, 0, dirty=True)
+        slow.free(p, 0, dirty=True)
+    assert _state(fast) == _state(slow)
+    assert fast.free_pages == slow.free_pages
+    assert [fast.zone_pages(z) for z in range(48)] == [slow.zone_pages(z) for z in range(48)]
+    assert _state(heap) == before

@@ -12,7 +12,7 @@ order; the first failure stops Xen, and the rest is analysed as not reached.
 
 from __future__ import annotations
 
-from xenplan.boot import domain_ram, llc, passthrough, replay_bridge, shm
+from xenplan.boot import domain_ram, passthrough, replay_bridge, shm
 from xenplan.boot import kernel as krn
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import DomainBuild, DomainFailed, vpl011_spi_unreserved
@@ -247,7 +247,9 @@ class _Domains(DomainBuild):
                       "ascending ranges", f"Error initializing LLC coloring for domain {dom.name} (rc = -22)",
                       prop="llc-colors")
         if dom.llc_colors is not None and self.state.system.llc_coloring:
-            beyond = llc.colours_beyond(self.state.system, dom.llc_colors)
+            from xenplan.boot.llc import colours_beyond  # boards that colour only
+
+            beyond = colours_beyond(self.state.system, dom.llc_colors)
             if beyond is not None:
                 self.fail(construction, "LLC-003", f"llc-colors = \"{dom.llc_colors}\": {beyond}",
                           f"Error initializing LLC coloring for domain {dom.name} (rc = -22)", prop="llc-colors")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import replace
 
 from xenplan.records import record
 
@@ -49,8 +48,8 @@ class FrameTable:
         e = self._ext[i]
         if e.start == pfn:
             return i
-        self._ext[i] = replace(e, end=pfn)
-        self._ext.insert(i + 1, replace(e, start=pfn))
+        self._ext[i] = Extent(e.start, pfn, e.state, e.static, e.owner)
+        self._ext.insert(i + 1, Extent(pfn, e.end, e.state, e.static, e.owner))
         self._starts.insert(i + 1, pfn)
         return i + 1
 
@@ -70,7 +69,7 @@ class FrameTable:
             if 0 < k < len(self._ext):
                 a, b = self._ext[k - 1], self._ext[k]
                 if (a.state, a.static, a.owner) == (b.state, b.static, b.owner):
-                    self._ext[k - 1] = replace(a, end=b.end)
+                    self._ext[k - 1] = Extent(a.start, b.end, a.state, a.static, a.owner)
                     del self._ext[k]
                     del self._starts[k]
 
@@ -81,7 +80,7 @@ class FrameTable:
         i = max(bisect.bisect_right(self._starts, start) - 1, 0)
         while i < len(self._ext) and self._ext[i].start < end:
             e = self._ext[i]
-            yield replace(e, start=max(e.start, start), end=min(e.end, end))
+            yield Extent(max(e.start, start), min(e.end, end), e.state, e.static, e.owner)
             i += 1
 
     def first_not(self, start: int, end: int, state: str, static: bool, owner: str | None = None) -> int | None:

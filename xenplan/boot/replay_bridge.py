@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from xenplan.boot import llc
 from xenplan.boot import messages as msg
 from xenplan.boot.build_context import nr_spis, vpl011_spi_unreserved
 from xenplan.boot.replay import (
@@ -22,7 +21,6 @@ from xenplan.boot.replay import (
     HeapBoard,
     HeapDomain,
     PlacementResult,
-    arm32,
     budget_domains,
     place_domains,
 )
@@ -337,6 +335,8 @@ def replay(state: BootState) -> PlacementResult | None:
         arm32 = state.system.target.arch == "arm32"
         coloured = None
         if state.system.llc_coloring and state.system.target.arch == "arm64":
+            from xenplan.boot import llc  # the coloured heap: imported by the boards that colour
+
             named: set[str] = set()
             coloured = llc.coloured_replay(state, heap_board(state),
                                            [heap_domain(state, d, named) for d in state.system.domains],
@@ -350,7 +350,9 @@ def replay(state: BootState) -> PlacementResult | None:
         elif arm32 or state.system.llc_coloring:
             _budget(state)
             if state.system.llc_coloring:
-                state.notes.append(llc.budget_note(state))
+                from xenplan.boot.llc import budget_note
+
+                state.notes.append(budget_note(state))
         elif not _replayable(state):
             state.notes.append("dynamic domains' host addresses not predicted: --xen-image and --fdt-address "
                                "are needed to replay Xen's allocator")
@@ -390,6 +392,8 @@ def _replayable(state: BootState) -> bool:
 def _arm32(state: BootState, xenheap: Range) -> None:
     """arm32: the domain heap replayed next to the xenheap ``setup_mm()`` carved; budgeted
     when a dom0less hardware domain takes its RAM 1:1 from the heap (not measured on arm32)."""
+    from xenplan.boot.replay import arm32  # imported by arm32 boards only
+
     seen: set[str] = set()
     doms = [heap_domain(state, d, seen) for d in state.system.domains]
     if any(d.hardware_11 for d in doms):

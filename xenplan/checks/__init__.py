@@ -1,27 +1,41 @@
 """The rule catalogue: every rule ID, one module per area.
 
-Importing the package loads every area module, which registers its rules;
-``rules()`` and ``lookup()`` read the full catalogue. ``run(system, result)`` turns the events the boot stages met into findings
+Area modules load on demand (``xenplan.checks.registry``): ``rules()`` and
+``lookup()`` read the full catalogue. ``run(system, result)`` turns the events the boot stages met into findings
 (slug and severity from the registry) and runs the rules that read the model
-and the result: hazards Xen never checks.
+and the result: hazards Xen never checks. Given a ``Selection`` it makes only
+the findings ``--select``/``--ignore`` would keep, and imports only the areas
+those rules are in.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from xenplan.boot.result import BootResult, Event
 from xenplan.checks.finding import Finding, RelatedRegion
 from xenplan.checks.registry import REGISTRY, Rule, lookup, rules
+from xenplan.checks.select import selected
 from xenplan.model.base import Range
 from xenplan.model.system import System
 
-_SKIP = {"registry", "finding", "select"}
-for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name not in _SKIP:
-        importlib.import_module(f"{__name__}.{_mod.name}")
+Selection = tuple[Sequence[str], Sequence[str]]
+"""``(select, ignore)``: the keys of ``--select`` and ``--ignore`` (IDs, prefixes, slugs)."""
+
+
+def wanted(selection: Selection | None) -> Callable[[str], bool]:
+    """Whether a rule ID's findings survive the selection; the area modules of those that do are
+    imported (an ID the index does not know is judged by its lower-cased ID as slug, as its
+    finding would be)."""
+    if selection is None:
+        REGISTRY.load_all()
+        return lambda _: True
+    from xenplan.checks.index import SLUG
+
+    select, ignore = selection
+    keep = {i for i, s in SLUG.items() if selected(i, s, select, ignore)}
+    REGISTRY.load(keep)
+    return lambda i: i in keep if i in SLUG else selected(i, i.lower(), select, ignore)
 
 
 def applies(rule: Rule, system: System) -> bool:
@@ -33,12 +47,15 @@ def applies(rule: Rule, system: System) -> bool:
     return all(system.target.has(k) for k in rule.kconfig)
 
 
-def event_findings(system: System, events: Iterable[Event]) -> list[Finding]:
-    """Events of the boot (or of the run-time replay) as findings: slug, severity and release from the registry."""
+def event_findings(system: System, events: Iterable[Event], keep: Callable[[str], bool] | None = None) -> list[Finding]:
+    """Events of the boot (or of the run-time replay) as findings: slug, severity and release from the registry
+    (only those of the rules ``keep`` accepts, whose modules ``wanted`` imported)."""
     debug = system.target.debug
     out: list[Finding] = []
     for ev in events:
-        r = REGISTRY.get(ev.rule)
+        if keep is not None and not keep(ev.rule):
+            continue
+        r = REGISTRY.loaded.get(ev.rule) if keep is not None else REGISTRY.get(ev.rule)
         out.append(Finding(
             rule=ev.rule, slug=r.slug if r else ev.rule.lower(),
             severity=r.severity(ev.behaviour, debug=debug) if r else (
@@ -50,9 +67,10 @@ def event_findings(system: System, events: Iterable[Event]) -> list[Finding]:
     return out
 
 
-def run(system: System, result: BootResult) -> list[Finding]:
+def run(system: System, result: BootResult, selection: Selection | None = None) -> list[Finding]:
     debug = system.target.debug
-    out = event_findings(system, result.events)
+    keep = wanted(selection)
+    out = event_findings(system, result.events, keep)
     reached_all = result.outcome == "boots"
     by_path = {d.path: d for d in system.domains}
     ranges: dict[tuple[int, int], Range] = {}
@@ -64,8 +82,8 @@ def run(system: System, result: BootResult) -> list[Finding]:
             r = ranges[(start, size)] = Range(start=start, size=size)
         return r
 
-    for r in sorted(REGISTRY.values(), key=lambda x: x.id):
-        if r.check is None or not applies(r, system):
+    for r in sorted(REGISTRY.loaded.values(), key=lambda x: x.id):
+        if r.check is None or not keep(r.id) or not applies(r, system):
             continue
         for hit in r.check(system, result):
             dom = by_path.get(hit.path or "")
@@ -82,4 +100,4 @@ def run(system: System, result: BootResult) -> list[Finding]:
     return out
 
 
-__all__ = ["Finding", "Rule", "lookup", "rules", "run"]
+__all__ = ["Finding", "Rule", "Selection", "lookup", "rules", "run"]

@@ -6,17 +6,23 @@ stage meets have no function: the stage reports them by ID, so the check
 lives in one place. Severity follows one mapping: what the
 release does (PANIC, DROP, HAZARD…) maps to error / warning / info.
 
-The registry imports no area module: each area registers its rules when the
-``xenplan.checks`` package loads it, and Python runs the package's
-``__init__`` before any of its modules, so whoever imports the registry (or
-the package, whose ``rules()`` and ``lookup()`` these are) sees every rule.
+Each area module registers its rules when it is imported. A ``check``
+narrowed by ``--select``/``--ignore`` needs only a few areas, and importing
+the others is most of what such a run would spend on rules, so the area
+modules load on demand: ``xenplan.checks.index`` says which module defines
+each rule ID (a test keeps it equal to the real registration), ``load()``
+imports the modules of some rules, and every read of ``REGISTRY`` as a whole
+(iteration, membership, a missing key), ``rules()`` and a ``lookup()`` of an
+unknown key import all of them first, so a reader of the catalogue still
+sees every rule.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import field
 from typing import Literal
 
@@ -96,7 +102,55 @@ class Rule:
         return out
 
 
-REGISTRY: dict[str, Rule] = {}
+class Registry(Mapping[str, Rule]):
+    """Rule ID -> rule; any read of the whole catalogue imports every area module first."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, Rule] = {}
+        """The rules of the area modules imported so far (``load`` and ``load_all`` fill it)."""
+        self.module_of: dict[str, str] = {}
+        """The module that registered each rule: what ``xenplan.checks.index`` must say."""
+        self._complete = False
+
+    def __getitem__(self, key: str) -> Rule:
+        r = self.loaded.get(key)
+        if r is None:
+            self.load_all()
+            r = self.loaded[key]
+        return r
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return iter(self.loaded)
+
+    def __len__(self) -> int:
+        self.load_all()
+        return len(self.loaded)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self.loaded:
+            return True
+        self.load_all()
+        return key in self.loaded
+
+    def load(self, ids: Iterable[str]) -> None:
+        """Import the area modules that define these rule IDs (IDs the index does not know: none)."""
+        from xenplan.checks.index import MODULE
+
+        for name in sorted({MODULE[i] for i in ids if i in MODULE and i not in self.loaded}):
+            importlib.import_module(name)
+
+    def load_all(self) -> None:
+        """Import every area module, each registering its rules (``xenplan.checks.index`` names them)."""
+        if not self._complete:
+            from xenplan.checks.index import MODULE
+
+            for name in sorted(set(MODULE.values())):
+                importlib.import_module(name)
+            self._complete = True
+
+
+REGISTRY = Registry()
 
 
 def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
@@ -109,10 +163,11 @@ def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
     """
 
     def deco(fn: Callable[..., object]) -> Callable[..., object]:
-        if id in REGISTRY:
+        if id in REGISTRY.loaded:
             raise ValueError(f"rule {id} registered twice")
         takes_args = fn.__code__.co_argcount == 2
-        REGISTRY[id] = Rule(id=id, slug=slug, behaviour=behaviour, since=since, xen_src=xen_src,
+        REGISTRY.module_of[id] = fn.__module__
+        REGISTRY.loaded[id] = Rule(id=id, slug=slug, behaviour=behaviour, since=since, xen_src=xen_src,
                             xen_message=xen_message, doc=fn.__doc__ or "", until=until,
                             isolation=isolation, kconfig=kconfig, arch=arch,
                             check=fn if takes_args else None)  # type: ignore[arg-type]
@@ -122,13 +177,20 @@ def rule(*, id: str, slug: str, behaviour: Behaviour, since: str, xen_src: str,
 
 
 def rules() -> Iterator[Rule]:
-    """Every registered rule, by area then ID."""
+    """Every rule, by area then ID."""
     yield from sorted(REGISTRY.values(), key=lambda r: (r.area, r.id))
 
 
 def lookup(key: str) -> Rule | None:
-    """The rule with this ID (any case) or slug."""
+    """The rule with this ID (any case) or slug; importing only its area module when the index knows it."""
+    from xenplan.checks.index import MODULE, SLUG
+
     key_u = key.upper()
+    if key_u not in MODULE:
+        key_u = next((i for i, s in SLUG.items() if s == key), key_u)
+    REGISTRY.load((key_u,))
+    if key_u in REGISTRY.loaded:
+        return REGISTRY.loaded[key_u]
     if key_u in REGISTRY:
         return REGISTRY[key_u]
     for r in REGISTRY.values():

@@ -183,11 +183,17 @@ def from_config(system: System, entries: Iterable[NodeIgnore]) -> list[Suppressi
             for e in entries]
 
 
-def apply(system: System, tree: Tree, files: Iterable[str], findings: Sequence[Finding],
-          ignores: Iterable[NodeIgnore] = ()) -> tuple[list[Finding], list[Suppressed]]:
-    """The findings no suppression hides (with a SUP-001 finding for each unused suppression), and
-    the hidden ones with their justification. ``files`` are the files read for ``tree``."""
-    sups = [*in_source(tree, files), *from_config(system, ignores)]
+def collect(system: System, tree: Tree, files: Iterable[str], ignores: Iterable[NodeIgnore] = ()) -> list[Suppression]:
+    """Every suppression of this tree: comments in ``files`` (those read for ``tree``) and ``ignores``.
+    Where there is one, every rule must run, whatever ``--select`` says: it is matched against every
+    finding, and SUP-001 says when it hides nothing."""
+    return [*in_source(tree, files), *from_config(system, ignores)]
+
+
+def apply(system: System, sups: Sequence[Suppression],
+          findings: Sequence[Finding]) -> tuple[list[Finding], list[Suppressed]]:
+    """The findings no suppression (of ``collect``) hides, with a SUP-001 finding for each unused
+    suppression, and the hidden ones with their justification."""
     if not sups:
         return list(findings), []
     kept: list[Finding] = []

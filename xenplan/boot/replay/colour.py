@@ -24,9 +24,9 @@ water level, so nothing walks memory page by page.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from xenplan.boot.replay.buddy import PAGE_SHIFT
+from xenplan.records import record
 
 XEN_PADDR_ALIGN = 2 << 20
 """``XEN_PADDR_ALIGN``: the coloured Xen window's alignment and size unit."""
@@ -48,7 +48,7 @@ def colour_counts(ranges: Sequence[tuple[int, int]], colours: int) -> list[int]:
     return [sum(colour_pages(s, e, c, colours) for s, e in ranges) for c in range(colours)]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ColourSplit:
     """How ``end_boot_allocator()`` shares the boot regions out with colouring on."""
 

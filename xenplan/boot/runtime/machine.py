@@ -17,7 +17,6 @@ as in Xen.
 from __future__ import annotations
 
 import bisect
-import copy
 import itertools
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -223,7 +222,7 @@ class Runtime:
     def heap(self) -> BuddyHeap:
         """The heap's free lists, copied from the boot replay on first use (the boot result stays as it was)."""
         if self._heap is None:
-            self._heap = copy.deepcopy(self._heap_src) if self._heap_src is not None else BuddyHeap()
+            self._heap = self._heap_src.copy() if self._heap_src is not None else BuddyHeap()
         return self._heap
 
     # ------------------------------------------------------------------ reporting
