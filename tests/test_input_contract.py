@@ -181,6 +181,27 @@ def test_output_replaces_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_output_to_a_device_writes_into_it() -> None:
+    """``-o /dev/null`` writes into the device; renaming a report over it (as root) would have put a
+    regular file in its place for every program on the machine."""
+    assert invoke("check", QEMU_VIRT, *QEMU, "-o", "/dev/null").exit_code in (0, 1)
+    assert os.path.exists("/dev/null") and not Path("/dev/null").is_file()
+    assert Path("/dev/null").is_char_device()
+
+
+def test_output_through_a_link_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "board.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    assert invoke("check", QEMU_VIRT, *QEMU, "--format", "json", "-o", link).exit_code in (0, 1)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert json.loads(target.read_text())["input"] == QEMU_VIRT
+    assert sorted(p.name for p in target.parent.iterdir()) == ["board.json"]
+
+
 def test_failed_run_leaves_the_old_report(tmp_path: Path) -> None:
     out = tmp_path / "report.txt"
     out.write_text("old")

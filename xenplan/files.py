@@ -110,11 +110,45 @@ def write_output(path: str, text: str | bytes | Iterable[str], inputs: Iterable[
 
     The text goes to a temporary file beside ``path`` and replaces it with
     ``os.replace``; an unwritable or missing directory, or a directory given
-    as ``path``, is a ``UsageError`` naming ``option``.
+    as ``path``, is a ``UsageError`` naming ``option``. A symbolic link is
+    followed (the file it leads to is replaced, the link stays), and a device
+    or FIFO (``-o /dev/null``, ``/dev/stdout``) is written into, never
+    renamed over.
     """
-    directory = check_output(path, inputs, option)
-    tmp = _temporary(path, text, directory, option, None)
-    _rename(tmp, path, option)
+    check_output(path, inputs, option)
+    if _special(path):
+        _write_through(path, text, option)
+        return
+    target = _link_target(path)
+    tmp = _temporary(target, text, os.path.dirname(target), option, None)
+    _rename(tmp, target, option)
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` names an existing file that is not a regular one (``/dev/null``, ``/dev/stdout``
+    on a pipe or terminal, a FIFO): renaming over it would put a regular file in the device's place."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _link_target(path: str) -> str:
+    """The file a symbolic link leads to, so that the rename replaces the file and keeps the link."""
+    return os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+
+
+def _write_through(path: str, text: str | bytes | Iterable[str], option: str) -> None:
+    """Write straight into a device or FIFO: it holds no earlier content a failed run could spoil."""
+    try:
+        if isinstance(text, bytes):
+            with open(path, "wb") as bh:
+                bh.write(text)
+        else:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.writelines([text] if isinstance(text, str) else text)
+    except OSError as exc:
+        raise UsageError(option, f"{path!r}: cannot write: {exc.strerror or exc}") from exc
 
 
 def replace_inputs(files: dict[str, str | bytes], option: str = "--in-place") -> None:
@@ -124,11 +158,12 @@ def replace_inputs(files: dict[str, str | bytes], option: str = "--in-place") ->
     temps: list[tuple[str, str]] = []
     try:
         for path, text in files.items():
-            directory = check_output(path, (), option)
+            check_output(path, (), option)
+            target = _link_target(path)
             mode = None
             with contextlib.suppress(OSError):
-                mode = stat.S_IMODE(os.stat(path).st_mode)
-            temps.append((_temporary(path, text, directory, option, mode), path))
+                mode = stat.S_IMODE(os.stat(target).st_mode)
+            temps.append((_temporary(target, text, os.path.dirname(target), option, mode), target))
     except BaseException:
         for tmp, _path in temps:
             with contextlib.suppress(OSError):
