@@ -96,6 +96,7 @@ TABLE: dict[str, tuple[object, ...]] = {
     "dom0_gnttab_bank": (F, F, F, F, F, F, F, F, T, T, T, T),
     "dom0_fdt_bank_room": (F, F, F, F, F, F, F, F, F, F, T, T),
     "debug_replay": (T,) * 12,
+    "log_lower_threshold": (2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3),
     "membank_shm_id": (F, F, F, F, T, T, F, F, F, F, F, F),
     "ext_bank_header": (8, 8, 8, 8, 8, 8, 8, 8, 16, 16, 16, 16),
     "xen_reg_assigned_set": (F, F, F, F, F, F, F, F, F, T, T, T),

@@ -104,7 +104,8 @@ def heap_board(state: BootState) -> HeapBoard:
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
         release=replace(state.rel, sizes=state.rel.debug_sizes) if debug else state.rel, debug=debug,
         host_cpus=online_cpus(state, sysm.board.nr_cpus or 2),
-        console_ring=console_ring(sysm.xen.cmdline, online_cpus(state, sysm.board.nr_cpus or 2), t.has("DEBUG")),
+        console_ring=console_ring(sysm.xen.cmdline, online_cpus(state, sysm.board.nr_cpus or 2), t.has("DEBUG"),
+                                  state.rel.log_lower_threshold),
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
@@ -212,15 +213,15 @@ def online_cpus(state: BootState, present: int) -> int:
     return min(present, int(limit)) if limit.isdigit() and int(limit) else present
 
 
-def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False) -> int:
+def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False, threshold: int = 3) -> int:
     """Bytes ``console_init_postirq()`` asks for: ``conring_size`` if given, else the CPUs
-    shifted by 9 + the lower log threshold (3 in a release build, 4 in a debug build,
-    ``loglvl=`` sets it)."""
+    shifted by 9 + the lower log threshold (``threshold`` in a release build, 4 in a debug
+    build, ``loglvl=`` sets it)."""
     if "conring_size" in cmdline:
         size = parse_size(cmdline["conring_size"])
         if size:
             return size
-    lower = 4 if debug else 3
+    lower = 4 if debug else threshold
     if "loglvl" in cmdline:
         word = cmdline["loglvl"]
         lower = next((n for w, n in LOG_LEVELS if word.startswith(w)), 2)

@@ -322,6 +322,10 @@ class XenRelease:
     the boot), a debug build's chunks under 16 MiB get no host address."""
     debug_sizes: ReplaySizes
     """``sizes`` as a debug build has them (``--kconfig DEBUG=y``; ``sizes`` where not replayed)."""
+    log_lower_threshold: int
+    """A release build's default lower log threshold (``XENLOG_LOWER_THRESHOLD``): 2 up to 4.17,
+    3 from 4.18; a debug build's is 4. It sizes the console ring of many CPUs (measured:
+    4.17.7 with 8 CPUs and no ``loglvl=`` asks for 16 KiB)."""
     maxcpus: bool
     """``maxcpus=`` on Xen's command line caps the CPUs Xen brings up (``smp_get_max_cpus()``,
     4.17+); 4.16.7 ignores it (measured: 8 CPUs brought up with ``maxcpus=3``)."""
@@ -544,6 +548,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         dom0_construct=at(4, 16, 3),
         debug_replay=debug is not None,
         debug_sizes=debug or sizes,
+        log_lower_threshold=3 if at(4, 18) else 2,
         vgic_v2_maps_gicc=not at(4, 18),
         maxcpus=at(4, 17),
         dom0_fdt_bank_room=at(4, 22),
