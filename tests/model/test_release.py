@@ -95,7 +95,8 @@ TABLE: dict[str, tuple[object, ...]] = {
     "vgic_v2_maps_gicc": (T, T, T, T, T, F, F, F, F, F, F, F),
     "dom0_gnttab_bank": (F, F, F, F, F, F, F, F, T, T, T, T),
     "dom0_fdt_bank_room": (F, F, F, F, F, F, F, F, F, F, T, T),
-    "debug_replay": (F, F, F, F, F, F, F, F, F, F, T, T),
+    "debug_replay": (T,) * 12,
+    "log_lower_threshold": (2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3),
     "membank_shm_id": (F, F, F, F, T, T, F, F, F, F, F, F),
     "ext_bank_header": (8, 8, 8, 8, 8, 8, 8, 8, 16, 16, 16, 16),
     "xen_reg_assigned_set": (F, F, F, F, F, F, F, F, F, T, T, T),
@@ -133,7 +134,15 @@ TABLE: dict[str, tuple[object, ...]] = {
     "sizes.boot_vmap_pages": (2, 2, 2, 2, 3, 3, 0, 0, 0, 0, 0, 0),
     "sizes.console_flush_buffer": (F, F, F, F, F, F, F, F, F, T, T, T),
     "sizes.p2m_pool_initial_pages": (0, 0, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0),
+    "sizes.lock_debug_buffer": (0,) * 12,
+    "debug_sizes.gnttab": (160, 160, 160, 160, 144, 120, 120, 120, 120, 120, 120, 120),
+    "debug_sizes.active_entry": (48, 48, 48, 48, 48, 40, 40, 40, 40, 40, 40, 40),
+    "debug_sizes.csched2_private": (80,) * 12,
+    "debug_sizes.vgic_rank": (88,) * 12,
+    "debug_sizes.lock_debug_buffer": (0, 0, 0, 0, 0, 512, 512, 512, 512, 512, 512, 512),
 }
+DEBUG_ROWS = {row.split(".")[1] for row in TABLE if row.startswith("debug_sizes.")}
+"""The structures a debug build sizes differently; its other sizes are the release build's."""
 
 PKG = Path(__file__).resolve().parents[2] / "xenplan"
 RELEASE_PY = PKG / "model" / "release.py"
@@ -147,8 +156,9 @@ def _value(rel: XenRelease, row: str) -> object:
 
 
 def test_table_has_a_row_for_every_field_and_a_value_for_every_release() -> None:
-    rows = {f.name for f in dataclasses.fields(XenRelease)} - {"version", "arch", "sizes"}
+    rows = {f.name for f in dataclasses.fields(XenRelease)} - {"version", "arch", "sizes", "debug_sizes"}
     rows |= {f"sizes.{f.name}" for f in dataclasses.fields(ReplaySizes)}
+    rows |= {f"debug_sizes.{name}" for name in DEBUG_ROWS}
     assert set(TABLE) == rows
     assert all(len(values) == len(RELEASES) for values in TABLE.values())
 
@@ -158,6 +168,13 @@ def test_release_fields(column: int) -> None:
     rel = release_of(XenVersion.parse(RELEASES[column]))
     got = {row: _value(rel, row) for row in TABLE}
     assert got == {row: values[column] for row, values in TABLE.items()}
+
+
+@pytest.mark.parametrize("column", range(len(RELEASES)), ids=RELEASES)
+def test_a_debug_build_sizes_only_its_rows_differently(column: int) -> None:
+    rel = release_of(XenVersion.parse(RELEASES[column]))
+    others = {f.name for f in dataclasses.fields(ReplaySizes)} - DEBUG_ROWS
+    assert {n: getattr(rel.debug_sizes, n) for n in others} == {n: getattr(rel.sizes, n) for n in others}
 
 
 @pytest.mark.parametrize(("version", "kconfig", "expected"), [

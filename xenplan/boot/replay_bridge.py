@@ -24,7 +24,6 @@ from xenplan.boot.replay import (
     budget_domains,
     place_domains,
 )
-from xenplan.boot.replay.sizes import debug_sizes
 from xenplan.boot.state import BootState
 from xenplan.boot.xen_params import parse_size
 from xenplan.model.base import PAGE_SHIFT, Range, pfn_down, pfn_up
@@ -76,6 +75,12 @@ def heap_ranges(state: BootState) -> list[tuple[int, int]]:
     return sorted(out)
 
 
+def debug_replayed(state: BootState) -> bool:
+    """A debug build (``--kconfig DEBUG=y``) whose own requests the replay makes: the releases
+    measured (``XenRelease.debug_replay``), on arm64, the only architecture traced."""
+    return state.system.target.has("DEBUG") and state.rel.debug_replay and state.rel.arch == "arm64"
+
+
 def heap_board(state: BootState) -> HeapBoard:
     """The allocator's view of the board after the early scan (what Xen recorded, live)."""
     sysm = state.system
@@ -89,15 +94,16 @@ def heap_board(state: BootState) -> HeapBoard:
         heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
     pa = t.pa_bits
     pools, cpu_pools = _cpupools(state)
-    debug = t.has("DEBUG") and state.rel.debug_replay
+    debug = debug_replayed(state)
     return HeapBoard(
         ram=tuple((r.start, r.size) for r in state.ram),
         modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
-        release=replace(state.rel, sizes=debug_sizes(state.rel.sizes)) if debug else state.rel, debug=debug,
+        release=replace(state.rel, sizes=state.rel.debug_sizes) if debug else state.rel, debug=debug,
         host_cpus=online_cpus(state, sysm.board.nr_cpus or 2),
-        console_ring=console_ring(sysm.xen.cmdline, online_cpus(state, sysm.board.nr_cpus or 2), t.has("DEBUG")),
+        console_ring=console_ring(sysm.xen.cmdline, online_cpus(state, sysm.board.nr_cpus or 2), t.has("DEBUG"),
+                                  state.rel.log_lower_threshold),
         scheduler=scheduler(sysm.xen.cmdline.get("sched"), t),
         **_gic(state),
         p2m_root_order=1 if pa is not None and pa <= 40 else 0, ipa_bits=sysm.ipa_bits,
@@ -205,15 +211,15 @@ def online_cpus(state: BootState, present: int) -> int:
     return min(present, int(limit)) if limit.isdigit() and int(limit) else present
 
 
-def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False) -> int:
+def console_ring(cmdline: dict[str, str], cpus: int, debug: bool = False, threshold: int = 3) -> int:
     """Bytes ``console_init_postirq()`` asks for: ``conring_size`` if given, else the CPUs
-    shifted by 9 + the lower log threshold (3 in a release build, 4 in a debug build,
-    ``loglvl=`` sets it)."""
+    shifted by 9 + the lower log threshold (``threshold`` in a release build, 4 in a debug
+    build, ``loglvl=`` sets it)."""
     if "conring_size" in cmdline:
         size = parse_size(cmdline["conring_size"])
         if size:
             return size
-    lower = 4 if debug else 3
+    lower = 4 if debug else threshold
     if "loglvl" in cmdline:
         word = cmdline["loglvl"]
         lower = next((n for w, n in LOG_LEVELS if word.startswith(w)), 2)
@@ -364,7 +370,7 @@ def replay(state: BootState) -> PlacementResult | None:
             state.placement = result
             state.heap_free = result.free_bytes_after_discard or result.free_bytes
             state.notes.extend(result.notes)
-            if state.system.target.has("DEBUG") and not state.rel.debug_replay and doms:
+            if state.system.target.has("DEBUG") and not debug_replayed(state) and doms:
                 state.notes.append("debug build: lock debugging and other debug-only allocations change the "
                                    "small requests (not replayed), so domU chunks under 16 MiB get no host address; "
                                    "larger ones are placed as in a release build")
@@ -478,7 +484,7 @@ def domain_ram(state: BootState, dom: Domain) -> RamPlacement:
     if p is not None and p.outcome == "out-of-memory":
         return RamPlacement(banks=[], unallocated_kib=p.unallocated_kib, colours_short=p.colours_short)
     if p is not None and p.outcome == "ok" and p.banks is not None:
-        approximate = p.small_unknown or (state.system.target.has("DEBUG") and not state.rel.debug_replay)
+        approximate = p.small_unknown or (state.system.target.has("DEBUG") and not debug_replayed(state))
         return RamPlacement(banks=[(g, None if approximate and s < EXACT_CHUNK else h, s)
                                    for g, h, s in p.banks])
     return RamPlacement(banks=[(g, None, z) for g, z in guest_layout(mem)])

@@ -31,6 +31,7 @@ Adding a Xen release
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Literal
 
@@ -140,6 +141,9 @@ class ReplaySizes:
     """Pages a new domain's P2M pool gets while the domain is created, before
     ``p2m_set_allocation()`` sizes it (the XSA-409 fix): 16 on 4.16.3+ and 4.17, none
     from 4.18 and none without a pool."""
+    lock_debug_buffer: int = 0
+    """A debug build's ``cpu_lockdebug_callback()`` buffer per CPU (512 bytes from 4.18, whose
+    lock debugging records the locks each CPU holds); 0 in a release build and before 4.18."""
 
 
 @record(frozen=True, slots=True)
@@ -312,9 +316,16 @@ class XenRelease:
     4.16.7, 4.17.7, 4.18.6, 4.19.6, 4.20.4, 4.21.2 and 4.22.0. Not before 4.16.3, whose
     missing P2M pool already makes the replay approximate."""
     debug_replay: bool
-    """A debug build's own requests are replayed (``--kconfig DEBUG=y``): measured allocation
-    by allocation on 4.22.0 (``tests/data/debug``); on other releases a debug build's chunks
-    under 16 MiB get no host address."""
+    """An arm64 debug build's own requests are replayed (``--kconfig DEBUG=y``): the releases
+    of ``_DEBUG_MEASURED``, each measured allocation by allocation (``tests/data/debug``); on
+    other releases, and on arm32 whose debug builds were not traced (``debug_replayed()`` in
+    the boot), a debug build's chunks under 16 MiB get no host address."""
+    debug_sizes: ReplaySizes
+    """``sizes`` as a debug build has them (``--kconfig DEBUG=y``; ``sizes`` where not replayed)."""
+    log_lower_threshold: int
+    """A release build's default lower log threshold (``XENLOG_LOWER_THRESHOLD``): 2 up to 4.17,
+    3 from 4.18; a debug build's is 4. It sizes the console ring of many CPUs (measured:
+    4.17.7 with 8 CPUs and no ``loglvl=`` asks for 16 KiB)."""
     maxcpus: bool
     """``maxcpus=`` on Xen's command line caps the CPUs Xen brings up (``smp_get_max_cpus()``,
     4.17+); 4.16.7 ignores it (measured: 8 CPUs brought up with ``maxcpus=3``)."""
@@ -447,6 +458,26 @@ def _sizes(v: XenVersion) -> ReplaySizes:
     )
 
 
+_DEBUG_MEASURED = frozenset({16, 17, 18, 19, 20, 21, 22})
+"""Minor releases whose arm64 ``debug=y`` build was traced and replayed allocation by
+allocation (4.16.7 to 4.22.0, ``tests/data/debug``)."""
+
+
+def _debug_sizes(v: XenVersion, sizes: ReplaySizes) -> ReplaySizes | None:
+    """``sizes`` in an arm64 debug build of ``v``; ``None`` for a release not measured.
+    Lock debugging makes every spinlock larger:
+    each active grant entry grows by 8 bytes on every release, the grant table by 8 up to
+    4.18 and by 16 from 4.19 (104 to 120); credit2's private data is 80 bytes and a vGIC
+    rank 88 in every debug build, as in the release builds up to 4.18; from 4.18 each CPU
+    also gets a 512-byte lock-debugging buffer (``cpu_lockdebug_callback()``). Each figure
+    was read from the ``xmalloc`` sizes of a debug and a release boot of the same tree."""
+    minor = min(v.minor, 22)
+    if minor not in _DEBUG_MEASURED:
+        return None
+    return replace(sizes, gnttab=sizes.gnttab + (16 if minor >= 19 else 8), active_entry=sizes.active_entry + 8,
+                   csched2_private=80, vgic_rank=88, lock_debug_buffer=512 if minor >= 18 else 0)
+
+
 def _has_p2m_pool(v: XenVersion) -> bool:
     return v.line != (4, 16) or v.patch >= 3
 
@@ -455,6 +486,8 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
     v = version
     at = v.at_least
     minor = min(v.minor, 23)
+    sizes = _sizes(v)
+    debug = _debug_sizes(v, sizes)
     enhanced: tuple[tuple[str, EnhancedMode], ...] = ()
     if at(4, 17):
         legacy: tuple[tuple[str, EnhancedMode], ...] = (("legacy", "legacy"),) if at(4, 21) else ()
@@ -513,7 +546,9 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         ext_region_rounding_bug=at(4, 18) and not at(4, 21),
         ext_region_rangesets=at(4, 21),
         dom0_construct=at(4, 16, 3),
-        debug_replay=at(4, 22),
+        debug_replay=debug is not None,
+        debug_sizes=debug or sizes,
+        log_lower_threshold=3 if at(4, 18) else 2,
         vgic_v2_maps_gicc=not at(4, 18),
         maxcpus=at(4, 17),
         dom0_fdt_bank_room=at(4, 22),
@@ -536,7 +571,7 @@ def _build(version: XenVersion, arch: Literal["arm64", "arm32"], llc_coloring: b
         static_free_to_resv_list=at(4, 17),
         static_populate_from_resv=at(4, 17),
         p2m_pool=_has_p2m_pool(v),
-        sizes=_sizes(v),
+        sizes=sizes,
     )
 
 

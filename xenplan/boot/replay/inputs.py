@@ -53,8 +53,9 @@ class HeapBoard:
     ipa_bits: int = 44
     """The P2M's IPA width: the top of the second guest RAM window's extended region."""
     debug: bool = False
-    """A debug build whose requests are replayed (``XenRelease.debug_replay``): its lock-debugging
-    buffer per CPU and larger domain console; ``release.sizes`` then holds its structure sizes."""
+    """A debug build whose requests are replayed (``XenRelease.debug_replay``): ``release.sizes``
+    then holds its structure sizes and lock-debugging buffer (``XenRelease.debug_sizes``), and
+    the domain console is larger."""
     pools: tuple[str, ...] = ()
     """Boot-time cpupools (``btcpupools_allocate_pools()``): each pool's scheduler by pool id,
     pool 0 holding CPU 0; empty for the one pool of every CPU under ``scheduler``."""

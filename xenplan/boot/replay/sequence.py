@@ -15,10 +15,6 @@ from xenplan.boot.replay.inputs import HeapBoard
 from xenplan.boot.replay.requests import Replay
 from xenplan.boot.replay.sizes import SCHEDULERS, scheduler_costs
 
-LOCKDEBUG = 512
-"""A debug build's ``cpu_lockdebug_callback()``: 512 bytes for CPU 0 after the console ring,
-and for each secondary CPU once its idle vCPU exists (measured on 4.22.0)."""
-
 
 def _redist_tables(size: int) -> int:
     """Page-table pages ``gicv3_init()``'s ``ioremap()`` of the redistributors takes: one
@@ -102,8 +98,8 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
     replay.pages(2, "system domains")
     ring = max(board.console_ring, 16 << 10)
     replay.alloc((-(-ring // PAGE_SIZE) - 1).bit_length(), "console ring")
-    if board.debug:
-        replay.xmalloc(LOCKDEBUG, step)
+    if sizes.lock_debug_buffer:
+        replay.xmalloc(sizes.lock_debug_buffer, step)
     for _ in range(1, board.host_cpus):
         replay.alloc(1, "per-CPU area")
         replay.xmalloc(152, step)
@@ -112,8 +108,8 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
         replay.alloc(3, "idle vCPU stack")
         for _ in range(sizes.timer_irqs):
             replay.xmalloc(40, step)
-        if board.debug:
-            replay.xmalloc(LOCKDEBUG, step)
+        if sizes.lock_debug_buffer:
+            replay.xmalloc(sizes.lock_debug_buffer, step)
     replay.xmalloc(32, step)
     replay.alloc(0, "empty P2M root", xen=False)
     cpupools(replay, board, step)

@@ -8,10 +8,7 @@ written out in ``sequence``. What differs between releases is
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from xenplan.boot.replay.inputs import HeapBoard
-from xenplan.model.release import ReplaySizes
 from xenplan.records import record
 
 
@@ -53,9 +50,3 @@ def scheduler_costs(board: HeapBoard, name: str | None = None) -> Scheduler | No
         return CREDIT_416
     return SCHEDULERS.get(name)
 
-
-def debug_sizes(sizes: ReplaySizes) -> ReplaySizes:
-    """A debug build's structures where they differ from the release build's (lock
-    debugging makes every embedded spinlock larger), measured on 4.22.0: credit2's
-    private data, the grant table, an active grant entry and a vGIC rank."""
-    return replace(sizes, csched2_private=80, gnttab=120, active_entry=40, vgic_rank=88)
