@@ -29,7 +29,8 @@ from xenplan.model.base import Range
 from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-TRACES = sorted([*(DATA / "heaptrace").glob("*.json.gz"), *(DATA / "boards").glob("*.json.gz")])
+TRACES = sorted([*(DATA / "heaptrace").glob("*.json.gz"), *(DATA / "boards").glob("*.json.gz"),
+                 *(DATA / "zcu102").glob("*.json.gz")])
 
 
 def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:

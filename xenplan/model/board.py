@@ -158,6 +158,67 @@ def unflattened_size(tree: Tree, node_struct: int) -> int:
     return 4 + (u | 3) + 1
 
 
+ALIAS_PROP_SIZE = 40
+"""``sizeof(struct dt_alias_prop)`` on arm64: list head, two pointers, the id, padded."""
+
+
+def alias_requests(tree: Tree) -> tuple[int, ...]:
+    """The ``xmalloc`` sizes ``dt_alias_scan()`` asks for, in ``/aliases`` property order.
+
+    Every property but ``name``, ``phandle`` and ``linux,phandle`` whose value
+    names an existing node (``dt_find_node_by_path()``, full path, case
+    ignored) costs one ``struct dt_alias_prop`` with the alias's stem (the name
+    without its trailing digits) and a NUL. QEMU ``virt`` has no ``/aliases``;
+    a SoC tree usually has several (ZynqMP: ``serial0``, ``ethernet0``).
+    """
+    aliases = tree.find("/aliases")
+    if aliases is None:
+        return ()
+    paths = {n.path.lower() for n in tree.walk()}
+    sizes = []
+    for name, prop in aliases.properties.items():
+        if name in ("name", "phandle", "linux,phandle") or prop.string().lower() not in paths:
+            continue
+        sizes.append(ALIAS_PROP_SIZE + len(name.rstrip("0123456789")) + 1)
+    return tuple(sizes)
+
+
+SMMU_COMPATIBLES = ("arm,smmu-v1", "arm,smmu-v2", "arm,mmu-400", "arm,mmu-401", "arm,mmu-500")
+"""``arm_smmu_of_match``: the SMMUv1/v2 nodes ``iommu_hardware_setup()`` hands the SMMU driver."""
+
+
+def smmu_probes(tree: Tree) -> tuple[int, ...]:
+    """The interrupt count of each SMMU ``arm_smmu_device_dt_probe()`` gets as far as
+    allocating its ``irqs`` array for, in tree order.
+
+    An available node of a compatible ``arm_smmu_of_match`` lists, with a
+    ``#global-interrupts`` below its interrupt count (else the probe stops
+    before that allocation). The count is the ``interrupts`` property's
+    length over the interrupt parent's ``#interrupt-cells``.
+    """
+    phandles = tree.phandles()
+    out = []
+    for node in tree.walk():
+        if not any(node.is_compatible(c) for c in SMMU_COMPATIBLES) or not available(node):
+            continue
+        ints, glob = node.prop("interrupts"), node.prop("#global-interrupts")
+        if ints is None or glob is None or glob.u32() is None:
+            continue
+        parent: Node | None = node
+        cells = None
+        while parent is not None and cells is None:
+            ref = parent.prop("interrupt-parent")
+            if ref is not None and ref.u32() in phandles:
+                ctrl = phandles[ref.u32() or 0].prop("#interrupt-cells")
+                cells = ctrl.u32() if ctrl is not None else None
+                break
+            parent = parent.parent
+        count = len(ints.value) // 4 // (cells or 3)
+        if count > (glob.u32() or 0):
+            out.append(count)
+    return tuple(out)
+
+
 def partial_dtb(tree: Tree) -> PartialDtb:
     """The passthrough devices of a partial DTB as ``scan_pfdt_node()`` reads them.
 
