@@ -4,7 +4,8 @@
 every successful ``alloc_heap_pages()``, in order, from heap initialisation on) that a
 release build of Xen with allocation tracing made while booting a device tree of the
 oracle (or of ``tests/data/dom0``) on QEMU; ``tests/data/boards/*.json.gz`` the same on
-other QEMU boards (several RAM banks, 8 CPUs, GICv2 and GICv3, with and without a dom0).
+other QEMU boards (several RAM banks, 8 CPUs, GICv2 and GICv3, with and without a dom0);
+``tests/data/zcu102/*.json.gz`` on QEMU's ZynqMP board ``xlnx-zcu102``.
 The replay must make the same requests in the same order and get the same pages: the
 boot sequence, every xmalloc pool page, every domain's structures, P2M pool and RAM.
 With a dom0, ``replayed`` (when present) says how far the replay goes: through dom0's

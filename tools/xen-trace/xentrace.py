@@ -16,7 +16,8 @@ and ``device-tree-compiler``, and a git directory of Xen.
       boot it on QEMU virt (GICv3, 2 Cortex-A57, 4 GiB) with a fake arm64
       Image at every --kernel address (--blob FILE@ADDR loads any other
       file, e.g. a partial DTB); stop once Xen frees its init memory,
-      panics, or after --timeout seconds.
+      panics, or after --timeout seconds. --machine zcu102: QEMU's
+      xlnx-zcu102 instead (a build with the Cadence early UART).
   xentrace.py record run.log --dts PATH -o trace.json.gz
       the allocations (order, first page) of the boot, in order, with the
       Xen image and DTB placement, in the format of tests/data/heaptrace.
