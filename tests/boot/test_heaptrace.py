@@ -4,7 +4,8 @@
 every successful ``alloc_heap_pages()``, in order, from heap initialisation on) that a
 release build of Xen with allocation tracing made while booting a device tree of the
 oracle (or of ``tests/data/dom0``) on QEMU; ``tests/data/boards/*.json.gz`` the same on
-other QEMU boards (several RAM banks, 8 CPUs, GICv2 and GICv3, with and without a dom0).
+other QEMU boards (several RAM banks, 8 CPUs, GICv2 and GICv3, with and without a dom0);
+``tests/data/zcu102/*.json.gz`` on QEMU's ZynqMP board ``xlnx-zcu102``.
 The replay must make the same requests in the same order and get the same pages: the
 boot sequence, every xmalloc pool page, every domain's structures, P2M pool and RAM.
 With a dom0, ``replayed`` (when present) says how far the replay goes: through dom0's
@@ -29,7 +30,8 @@ from xenplan.model.base import Range
 from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-TRACES = sorted([*(DATA / "heaptrace").glob("*.json.gz"), *(DATA / "boards").glob("*.json.gz")])
+TRACES = sorted([*(DATA / "heaptrace").glob("*.json.gz"), *(DATA / "boards").glob("*.json.gz"),
+                 *(DATA / "zcu102").glob("*.json.gz")])
 
 
 def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:

@@ -16,7 +16,8 @@ def read_console(cmd: Sequence[str], timeout: float, grace: Callable[[bytes], fl
     ``grace(line)`` is asked about every complete line: a number of seconds
     means the run has ended and that much more output is kept; None means go
     on. QEMU is killed at the first deadline reached, ``timeout`` at the latest."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # No stdin: with "-serial stdio" whatever the caller's terminal holds would reach Xen as keys.
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     deadline, buf, lines = time.time() + timeout, b"", []
     while time.time() < deadline:

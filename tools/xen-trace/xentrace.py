@@ -16,7 +16,8 @@ and ``device-tree-compiler``, and a git directory of Xen.
       boot it on QEMU virt (GICv3, 2 Cortex-A57, 4 GiB) with a fake arm64
       Image at every --kernel address (--blob FILE@ADDR loads any other
       file, e.g. a partial DTB); stop once Xen frees its init memory,
-      panics, or after --timeout seconds.
+      panics, or after --timeout seconds. --machine zcu102: QEMU's
+      xlnx-zcu102 instead (a build with the Cadence early UART).
   xentrace.py record run.log --dts PATH -o trace.json.gz
       the allocations (order, first page) of the boot, in order, with the
       Xen image and DTB placement, in the format of tests/data/heaptrace.
@@ -212,6 +213,44 @@ def _fake_zimage(path: Path) -> None:
     path.write_bytes(bytes(image))
 
 
+# Where the zcu102 boot puts Xen, its device tree and the stub that enters Xen.
+ZCU102_XEN, ZCU102_DTB, ZCU102_STUB = 0x200000, 0x8000000, 0x100000
+
+
+def _entry_stub(path: Path, dtb: int, entry: int, uart: int) -> None:
+    """What the board's firmware leaves behind, in ten instructions: the Cadence UART's
+    transmitter and receiver enabled (QEMU drops what is written while they are off, so
+    Xen's early printk would be lost), then an arm64 Image entered as the boot protocol
+    asks (x0 the DTB, x1-x3 zero); the three addresses they load follow, 8-byte aligned."""
+    words = (0x580001C5,  # ldr x5, =uart
+             0x52800286,  # mov w6, #0x14 (CR: TX_EN | RX_EN)
+             0xB90000A6,  # str w6, [x5]
+             0x580000E0,  # ldr x0, =dtb
+             0xAA1F03E1, 0xAA1F03E2, 0xAA1F03E3,  # mov x1..x3, xzr
+             0x580000A4,  # ldr x4, =entry
+             0xD61F0080,  # br x4
+             0xD503201F)  # nop
+    path.write_bytes(b"".join(w.to_bytes(4, "little") for w in words)
+                     + b"".join(a.to_bytes(8, "little") for a in (dtb, entry, uart)))
+
+
+def _zcu102(args: argparse.Namespace, dtb: Path, tmp: Path) -> list[str]:
+    """QEMU's ZynqMP board (4 Cortex-A53, GIC-400, Cadence UART at 0xff000000 as serial0).
+
+    Its ``-kernel``/``-dtb`` boot rewrites ``/memory`` as one bank from 0 of ``-m``'s size,
+    while the board's RAM beyond 2 GiB sits at 32 GiB: so Xen, the tree (as compiled)
+    and a stub that enters Xen with x0 = the tree are loaded by hand, and the CPU starts
+    at the stub in EL2 (``virtualization=on``, no EL3)."""
+    stub = tmp / "stub"
+    _entry_stub(stub, ZCU102_DTB, ZCU102_XEN, 0xFF000000)
+    return ["qemu-system-aarch64", "-machine", "xlnx-zcu102,virtualization=on", "-smp", str(args.smp),
+            "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none", "-parallel", "none",
+            "-no-reboot", "-device", f"loader,file={args.xen},addr={ZCU102_XEN:#x},force-raw=on",
+            "-device", f"loader,file={dtb},addr={ZCU102_DTB:#x},force-raw=on",
+            "-device", f"loader,file={stub},addr={ZCU102_STUB:#x},force-raw=on",
+            "-device", f"loader,addr={ZCU102_STUB:#x},cpu-num=0"]
+
+
 def boot(args: argparse.Namespace) -> None:
     arm32 = args.arch == "arm32"
     with tempfile.TemporaryDirectory() as tmp:
@@ -223,6 +262,8 @@ def boot(args: argparse.Namespace) -> None:
                "-cpu", "cortex-a15" if arm32 else "cortex-a57",
                "-smp", str(args.smp), "-m", args.ram, "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-parallel", "none", "-no-reboot", "-kernel", args.xen, "-dtb", str(dtb)]
+        if args.machine == "zcu102":
+            cmd = _zcu102(args, dtb, Path(tmp))
         for i, size in enumerate(s for v in args.numa for s in v.split(",")):
             cmd += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
         for addr in args.kernel:
@@ -286,7 +327,8 @@ def record(args: argparse.Namespace) -> None:
     version, xen, fdt = _placement(text)
     machine, spis = _machine(text)
     doc: dict[str, object] = {
-        "source": f"Xen {version} release build with allocation tracing, booted on QEMU virt ({machine})",
+        "source": f"Xen {version} release build with allocation tracing, booted on QEMU "
+                  f"{'xlnx-zcu102' if 'Platform: Xilinx ZynqMP' in text else 'virt'} ({machine})",
         "version": version, "dts": args.dts, "xen_image": xen, "fdt": fdt}
     if spis is not None:
         doc["gic_spis"] = spis
@@ -478,6 +520,9 @@ def main() -> None:
     p.add_argument("--gic", type=int, default=3, choices=(2, 3))
     p.add_argument("--arch", choices=("arm64", "arm32"), default="arm64",
                    help="arm32: qemu-system-arm, Cortex-A15, GICv2, fake zImage kernels")
+    p.add_argument("--machine", choices=("virt", "zcu102"), default="virt",
+                   help="zcu102: QEMU's xlnx-zcu102 (4 Cortex-A53, GIC-400, Cadence UART), --ram 4G gives "
+                        "its two banks (0-2 GiB, 32 GiB up); a build with the Cadence early UART at 0xff000000")
     p.add_argument("--timeout", type=float, default=40)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=boot)

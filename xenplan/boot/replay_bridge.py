@@ -92,7 +92,10 @@ def heap_board(state: BootState) -> HeapBoard:
     heap = None
     if sysm.xen.static_heap_present and state.rel.static_heap:
         heap = tuple((b.range.start, b.range.size) for b in state.live_reserved() if b.type == "static-heap")
-    pa = t.pa_bits
+    # The P2M root's order follows the CPUs' PA range when --pa-bits or a known CPU gives it
+    # (a Cortex-A53's 40 bits: a concatenated 2-page root); unknown CPUs keep one page.
+    bits, origin = sysm.ipa()
+    pa = None if origin == "default" else bits
     pools, cpu_pools = _cpupools(state)
     debug = debug_replayed(state)
     return HeapBoard(
@@ -100,6 +103,7 @@ def heap_board(state: BootState) -> HeapBoard:
         modules=tuple((m.range.start, m.range.size) for m in state.live_modules()),
         reserved=tuple(reserved), static_heap=heap,
         fdt_size=t.fdt_size or sysm.dtb_size or 0, unflat_size=sysm.unflat_size,
+        alias_sizes=sysm.alias_sizes, smmu_irqs=sysm.smmu_irqs if _iommu_on(sysm) else (),
         release=replace(state.rel, sizes=state.rel.debug_sizes) if debug else state.rel, debug=debug,
         host_cpus=online_cpus(state, sysm.board.nr_cpus or 2),
         console_ring=console_ring(sysm.xen.cmdline, online_cpus(state, sysm.board.nr_cpus or 2), t.has("DEBUG"),
@@ -110,6 +114,14 @@ def heap_board(state: BootState) -> HeapBoard:
         membank_size=membank_size(t),
         pools=pools, cpu_pools=cpu_pools,
         dom0_mem=parse_size(sysm.xen.cmdline.get("dom0_mem", "")) or 0)
+
+
+def _iommu_on(sysm: System) -> bool:
+    """Whether ``iommu_setup()`` probes the IOMMUs: the SMMU driver built (``CONFIG_ARM_SMMU``,
+    in arm64's defconfig) and ``iommu=`` not turning it off (``parse_iommu_param()``)."""
+    value = sysm.xen.cmdline.get("iommu")
+    off = value is not None and value.split(",")[0].lower() in ("0", "no", "false", "off", "disable")
+    return sysm.target.kconfig.get("ARM_SMMU", True) and not off
 
 
 def _cpupools(state: BootState) -> tuple[tuple[str, ...], tuple[int, ...]]:

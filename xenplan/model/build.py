@@ -17,7 +17,18 @@ from dataclasses import replace
 from xenplan.dt.flat import StringTable, bytes_after, dtc_strings
 from xenplan.dt.tree import Node, Property, Tree
 from xenplan.model.base import Range, SourceRef
-from xenplan.model.board import board, boot_cpupools, dma_masters, gic, host_nodes, partial_dtb, uart, unflattened_size
+from xenplan.model.board import (
+    alias_requests,
+    board,
+    boot_cpupools,
+    dma_masters,
+    gic,
+    host_nodes,
+    partial_dtb,
+    smmu_probes,
+    uart,
+    unflattened_size,
+)
 from xenplan.model.cells import (
     ROOT_CELLS,
     available,
@@ -489,7 +500,9 @@ def build(tree: Tree, target: Target, partial_dtbs: dict[str, Tree] | None = Non
         domains=tuple(domains),
         scan=tuple(b.scan), modules=tuple(b.modules), shm=tuple(b.shm),
         phandles={k: n.path for k, n in tree.phandles().items()}, dtb_size=tree.dtb_size,
-        unflat_size=unflattened_size(tree, node_struct), dropped_nodes=tuple(b.dropped),
+        unflat_size=unflattened_size(tree, node_struct), alias_sizes=alias_requests(tree),
+        smmu_irqs=smmu_probes(tree),
+        dropped_nodes=tuple(b.dropped),
         cpupools=tuple(n.path for n in tree.walk() if n.is_compatible("xen,cpupool")),
         boot_cpupools=boot_cpupools(tree),
         host_nodes=host_nodes(tree) if partial_dtbs else {},

@@ -324,6 +324,10 @@ class System:
     phandles: dict[int, str] = field(default_factory=dict)
     dtb_size: int | None = None
     unflat_size: int = 0
+    alias_sizes: tuple[int, ...] = ()
+    """``dt_alias_scan()``'s ``xmalloc`` sizes, one per usable ``/aliases`` entry."""
+    smmu_irqs: tuple[int, ...] = ()
+    """Interrupts of each SMMUv1/v2 the SMMU driver probes (``smmu_probes()``)."""
     dropped_nodes: tuple[str, ...] = ()
     """Nodes deeper than Xen walks (DT-007)."""
     cpupools: tuple[str, ...] = ()

@@ -168,17 +168,65 @@ def populate_boot_allocator(
     return boot
 
 
+MAX_ORDER = 18
+"""Arm's ``CONFIG_PAGEALLOC_MAX_ORDER``: PFN compression never touches the bits below it."""
+
+
+def pdx_compression(ram: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """(first bit, bit count) of the PFN bits Xen squeezes out of its page indexes (PDX).
+
+    Mirrors Arm's ``init_pdx()`` with ``pfn_pdx_hole_setup()`` (up to 4.21) or
+    ``pfn_pdx_compression_setup()`` (4.22, mask compression): every bit that is
+    set in a bank's first PFN or moves within a bank, and the bits below
+    ``MAX_ORDER``, must stay; the longest run of bits left clear above them
+    becomes the hole. A board whose banks sit far apart (ZynqMP: 0-2 GiB and
+    32 GiB up, "PFN compression on bits 19...22") gets a frame table for the
+    compressed index space, not for every PFN up to its last bank. (0, 0)
+    when nothing is compressed.
+    """
+    mask = (1 << MAX_ORDER) - 1
+    for start, size in ram:
+        if size:
+            first, last = start >> PAGE_SHIFT, (start + size - 1) >> PAGE_SHIFT
+            mask |= first | ((1 << (first ^ last).bit_length()) - 1)
+    bottom = hole = 0
+    j = MAX_ORDER - 1
+    while True:
+        i = j + 1
+        while mask >> i & 1:
+            i += 1
+        if mask >> i == 0:
+            break
+        j = i + 1
+        while not mask >> j & 1:
+            j += 1
+        if j - i > hole:
+            bottom, hole = i, j - i
+    return bottom, hole
+
+
+def _pdx(pfn: int, compression: tuple[int, int]) -> int:
+    """``pfn_to_pdx()``: the PFN with its hole bits taken out."""
+    bottom, hole = compression
+    low = pfn & ((1 << bottom) - 1)
+    return low | (pfn >> (bottom + hole) << bottom) if hole else pfn
+
+
 def _frametable_blocks(ram: Sequence[tuple[int, int]], per_pdx_group: bool) -> list[tuple[int, int]]:
     """(pages, alignment in pages) of each frame-table block, in allocation order.
 
-    Up to 4.21 one block covers every PFN from the first to the last RAM
-    page, padded to 32 MiB (2 MiB when smaller) and 32 MiB aligned. 4.22
-    gives each run of populated PDX groups its own block, counted from the
-    group start and padded to a page only; 32 MiB aligned from 32 MiB up,
-    2 MiB aligned below. Several runs are allocated in address order
-    (inferred: the recorded board has one).
+    The frame table holds one ``struct page_info`` per PDX (``pdx_compression()``).
+    Up to 4.21 one block covers every PDX from the first to the last RAM page,
+    padded to 32 MiB (2 MiB when smaller) and 32 MiB aligned. 4.22
+    (``init_frametable()``) gives each run of populated PDX groups its own
+    block, counted from the group start and padded to a page only, 32 MiB
+    aligned from 32 MiB up, 2 MiB aligned below; every run but the last
+    covers its groups whole, the last ends at the last RAM page's PDX. Runs
+    are allocated in address order.
     """
-    banks = sorted((s >> PAGE_SHIFT, (s + n) >> PAGE_SHIFT) for s, n in ram if n)
+    comp = pdx_compression(ram)
+    banks = sorted((_pdx(s >> PAGE_SHIFT, comp), _pdx(((s + n) >> PAGE_SHIFT) - 1, comp) + 1)
+                   for s, n in ram if n)
     if not banks:
         return []
     if not per_pdx_group:
@@ -193,8 +241,9 @@ def _frametable_blocks(ram: Sequence[tuple[int, int]], per_pdx_group: bool) -> l
         else:
             runs.append([group * PDX_GROUP, last])
     blocks = []
-    for lo, hi in runs:
-        size = _round_up((hi - lo) * PAGE_INFO_SIZE, PAGE_SIZE)
+    for n, (lo, hi) in enumerate(runs):
+        end = hi if n == len(runs) - 1 else _round_up(hi, PDX_GROUP)
+        size = _round_up((end - lo) * PAGE_INFO_SIZE, PAGE_SIZE)
         align = FRAMETABLE_ALIGN if size >= 32 << 20 else SMALL_FRAMETABLE_ALIGN
         blocks.append((size >> PAGE_SHIFT, align))
     return blocks

@@ -35,6 +35,14 @@ def p2m_tables(tables: set[tuple[int, int]], start: int, size: int) -> int:
     return new
 
 
+def root_tables(p2m_root_order: int) -> set[tuple[int, int]]:
+    """The tables a new P2M starts with, in ``p2m_tables()``'s keys: none under a
+    4-level root; with a 40-bit IPA (3 levels, ``p2m_root_order`` 1) the two
+    concatenated root pages stand where the level-1 tables would, so mappings
+    add only level-2 and level-3 tables."""
+    return {(1, 0), (1, 1)} if p2m_root_order else set()
+
+
 def _allocation_order(size: int) -> int:
     """``get_allocation_size()``: the largest order not above ``size``."""
     return (size >> PAGE_SHIFT).bit_length() - 1

@@ -17,7 +17,7 @@ copied into dom0, and the secondary vCPUs.
 from __future__ import annotations
 
 from xenplan.boot.replay.create import domain_create, vcpu_create
-from xenplan.boot.replay.direct import allocate_11, p2m_tables
+from xenplan.boot.replay.direct import allocate_11, p2m_tables, root_tables
 from xenplan.boot.replay.domain import hypervisor_node
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain
 from xenplan.boot.replay.rangeset import RangeSet
@@ -39,7 +39,7 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request) -> Dom0Placem
     pool0 = board.pools[0] if board.pools else None
     dom = HeapDomain(name="dom0", cpus=req.cpus, memory_kib=req.memory >> 10, nr_spis=req.nr_spis,
                      max_grant_frames=req.max_grant_frames, scheduler=pool0)
-    tables: set[tuple[int, int]] = set()
+    tables = root_tables(board.p2m_root_order)
     gicc = req.gicc
 
     def map_gicc() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE
 from xenplan.boot.replay.create import domain_create, vcpu_create
-from xenplan.boot.replay.direct import allocate_11
+from xenplan.boot.replay.direct import allocate_11, root_tables
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.rangeset import RangeSet
 from xenplan.boot.replay.requests import Exhausted, Replay, XBlock, pool_alloc
@@ -166,7 +166,8 @@ def build_domain(replay: Replay, board: HeapBoard, dom: HeapDomain) -> DomainPla
     pool_got = domain_create(replay, board, dom, pool, hwdom=dom.hardware_11)
     vcpu_create(replay, board, "construct", dom.scheduler)
     if dom.hardware_11:
-        ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, rel.nr_mem_banks)
+        ram11, left = allocate_11(replay, dom.memory_kib << 10, board.dom0_mem, rel.nr_mem_banks,
+                                   root_tables(board.p2m_root_order))
         if left:
             return DomainPlacement(dom.name, "out-of-memory", None, left >> 10,
                                    f"Failed to allocate requested dom0 memory. {left >> 20}MB unallocated",

@@ -65,6 +65,10 @@ class HeapBoard:
     """``sizeof(struct membank)``: 40 on 4.17 and 4.18 built with ``CONFIG_STATIC_SHM`` (a
     shared-memory id and borrower count in every bank), else 24. Sizes the extended-region
     bank array ``make_hypervisor_node()`` allocates."""
+    alias_sizes: tuple[int, ...] = ()
+    """What ``dt_alias_scan()`` asks ``xmalloc`` for, one request per ``/aliases`` entry."""
+    smmu_irqs: tuple[int, ...] = ()
+    """The interrupt count of each SMMUv1/v2 ``arm_smmu_device_dt_probe()`` probes."""
 
 
 @record(frozen=True)

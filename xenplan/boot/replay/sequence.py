@@ -70,6 +70,10 @@ def cpupools(replay: Replay, board: HeapBoard, step: str) -> None:
         replay.xmalloc(128, step)
 
 
+SMMU_DEVICE_SIZE = 184
+"""``sizeof(struct arm_smmu_device)`` (arm64, measured on 4.22.0's trace)."""
+
+
 def boot_sequence(replay: Replay, board: HeapBoard) -> None:
     """The heap and pool requests from heap init to "Xen dom0less mode detected"."""
     sizes = board.release.sizes
@@ -79,6 +83,8 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
     replay.alloc(1, "xmalloc pool")
     replay.xmalloc(board.fdt_size, "relocated DTB", align=128)
     replay.xmalloc(board.unflat_size, "unflattened DT")
+    for size in board.alias_sizes:
+        replay.xmalloc(size, "DT aliases", align=4)
     if sizes.console_flush_buffer:
         replay.xfree(replay.xmalloc(32 << 10, "console flush buffer"))
     if board.gic_version == 2:
@@ -110,8 +116,11 @@ def boot_sequence(replay: Replay, board: HeapBoard) -> None:
             replay.xmalloc(40, step)
         if sizes.lock_debug_buffer:
             replay.xmalloc(sizes.lock_debug_buffer, step)
+    for irqs in board.smmu_irqs:
+        replay.xmalloc(SMMU_DEVICE_SIZE, "SMMU probe")
+        replay.xmalloc(4 * irqs, "SMMU probe")
     replay.xmalloc(32, step)
-    replay.alloc(0, "empty P2M root", xen=False)
+    replay.alloc(board.p2m_root_order, "empty P2M root", xen=False)
     cpupools(replay, board, step)
     replay.alloc(0, "page table")
 
