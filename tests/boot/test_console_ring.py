@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heaplog import record_allocations
 
-from tests.boot.test_heaptrace import _record
 from xenplan import boot, dt, model
 from xenplan.model.base import Range
 from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
@@ -27,7 +27,7 @@ TRACES = sorted((DATA / "console-ring").glob("*.json.gz"))
 @pytest.mark.parametrize("trace", TRACES, ids=[t.name.removesuffix(".json.gz") for t in TRACES])
 def test_replay_makes_the_console_ring_xen_asked_for(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc: dict[str, Any] = json.loads(gzip.decompress(trace.read_bytes()))
-    log = _record(monkeypatch)
+    log = record_allocations(monkeypatch)
     target = Target(version=XenVersion.parse(doc["version"]),
                     xen_image=Range(start=doc["xen_image"][0], size=doc["xen_image"][1]),
                     fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1], kconfig=dict(KCONFIG_DEFAULTS))

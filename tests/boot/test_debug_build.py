@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heaplog import record_allocations
 
-from tests.boot.test_heaptrace import _record
 from xenplan import boot, dt, model
 from xenplan.boot.result import BootResult
 from xenplan.model import release
@@ -76,7 +76,7 @@ def test_placed_chunks_are_where_the_debug_build_put_them(trace: Path) -> None:
                          ids=[t.name.removesuffix(".json.gz") for t in TRACES if _replayed(_load(t))])
 def test_replay_makes_the_debug_builds_allocations(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = _load(trace)
-    log = _record(monkeypatch)
+    log = record_allocations(monkeypatch)
     _simulate(doc)
     real = [tuple(a) for a in doc["allocations"]]
     want = doc.get("replayed", len(real))

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heaplog import record_allocations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xenplan import boot, dt, model
-from xenplan.boot.replay import arm32, buddy
+from xenplan.boot.replay import arm32
 from xenplan.boot.replay.inputs import HeapBoard, HeapDomain
 from xenplan.model.base import Range
 from xenplan.model.release import release_of
@@ -29,35 +30,6 @@ from xenplan.model.target import KCONFIG_DEFAULTS, Target, XenVersion
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TRACES = sorted((DATA / "heaptrace-arm32").glob("*.json.gz"))
-
-
-def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    log: list[tuple[int, int]] = []
-    heap = buddy.BuddyHeap
-    alloc, alloc_pages, alloc_repeat = heap.alloc, heap.alloc_pages, heap.alloc_repeat
-
-    def one(self: buddy.BuddyHeap, order: int, no_scrub: bool = False, zone_hi: int | None = None) -> int | None:
-        pfn = alloc(self, order, no_scrub, zone_hi)
-        if pfn is not None:
-            log.append((order, pfn))
-        return pfn
-
-    def pages(self: buddy.BuddyHeap, count: int, zone_hi: int | None = None) -> list[tuple[int, int]]:
-        got = alloc_pages(self, count, zone_hi)
-        for start, n in got:
-            log.extend((0, p) for p in range(start + n - 1, start - 1, -1))
-        return got
-
-    def repeat(self: buddy.BuddyHeap, order: int, count: int, no_scrub: bool = False,
-               zone_hi: int | None = None) -> list[int]:
-        got = alloc_repeat(self, order, count, no_scrub, zone_hi)
-        log.extend((order, p) for p in got)
-        return got
-
-    monkeypatch.setattr(heap, "alloc", one)
-    monkeypatch.setattr(heap, "alloc_pages", pages)
-    monkeypatch.setattr(heap, "alloc_repeat", repeat)
-    return log
 
 
 def _load(trace: Path) -> dict[str, Any]:
@@ -69,7 +41,7 @@ def _load(trace: Path) -> dict[str, Any]:
 def test_replay_makes_xens_domain_heap_allocations(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = _load(trace)
     real = [tuple(a) for a in doc["allocations"]]
-    log = _record(monkeypatch)
+    log = record_allocations(monkeypatch)
     target = Target(version=XenVersion.parse(doc["version"]), arch="arm32",
                     xen_image=Range(start=doc["xen_image"][0], size=doc["xen_image"][1]),
                     fdt_address=doc["fdt"][0], fdt_size=doc["fdt"][1], gic_spis=doc["gic_spis"],
