@@ -34,14 +34,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from xenplan.boot.replay.boot_alloc import populate_boot_allocator, pre_heap_allocations
-from xenplan.boot.replay.buddy import PAGE_SHIFT, BuddyHeap
 from xenplan.boot.replay.budget import budget_domains
 from xenplan.boot.replay.dom0 import build_dom0
 from xenplan.boot.replay.domain import build_domain
+from xenplan.boot.replay.drive import drive
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
-from xenplan.boot.replay.requests import Exhausted, Replay
-from xenplan.boot.replay.results import Dom0Placement, DomainPlacement, PlacementResult, exhausted, rc_suffix
-from xenplan.boot.replay.sequence import boot_sequence, discard_modules
+from xenplan.boot.replay.results import Dom0Placement, DomainPlacement, PlacementResult
+from xenplan.boot.replay.sequence import boot_sequence
 
 __all__ = [
     "Dom0Placement",
@@ -71,48 +70,15 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain],
                      "mapping RAM are not modelled, host addresses are approximate")
     boot = populate_boot_allocator(board.ram, board.modules, board.reserved, board.static_heap)
     allocs = pre_heap_allocations(boot, board.ram, rel)
-    recorded = tuple(
-        (a.what, None if a.pfn is None else a.pfn << PAGE_SHIFT, a.pages << PAGE_SHIFT) for a in allocs
-    )
-    heap = BuddyHeap()
-    placed: list[DomainPlacement] = []
-    failure: str | None = None
-    dom0_placed: Dom0Placement | None = None
-    if allocs and allocs[-1].pfn is None:
-        last = allocs[-1]
-        failure = f"alloc_boot_pages() cannot place the {last.what} ({last.pages << PAGE_SHIFT:#x} bytes)"
-    else:
-        boot.end(heap)
-        replay = Replay(heap)
-        try:
-            boot_sequence(replay, board)
-        except Exhausted as exc:
-            failure = f"heap exhausted during boot ({exc.step})"
-        if failure is None and dom0 is not None:
-            try:
-                dom0_placed = build_dom0(replay, board, dom0)
-            except Exhausted:
-                dom0_placed = Dom0Placement("heap-exhausted", (), None,
-                                            f"Error creating domain 0{rc_suffix(rel, -12)}")
-        if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
-            for dom in domains:
-                try:
-                    result = build_domain(replay, board, dom)
-                except Exhausted as exc:
-                    result = exhausted(dom, board, exc.step)
-                placed.append(result)
-                if result.outcome != "ok":
-                    break
-    placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
-    walked = dom0_placed is not None and not rel.dom0_construct
-    for i, p in enumerate(placed):
-        if walked:
-            placed[i] = replace(p, small_unknown=True)
-        walked = walked or p.unreplayed_after
-    free_bytes = heap.free_pages << PAGE_SHIFT
-    after: int | None = None
-    if failure is None and all(p.outcome == "ok" for p in placed) and (dom0_placed is None
-                                                                       or dom0_placed.outcome == "ok"):
-        discard_modules(heap, board)
-        after = heap.free_pages << PAGE_SHIFT
-    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), dom0_placed, heap=heap)
+
+    def settle(placed: list[DomainPlacement], dom0_placed: Dom0Placement | None) -> None:
+        walked = dom0_placed is not None and not rel.dom0_construct
+        for i, p in enumerate(placed):
+            if walked:
+                placed[i] = replace(p, small_unknown=True)
+            walked = walked or p.unreplayed_after
+
+    return drive(board, boot, allocs, domains, notes,
+                 boot_requests=lambda replay: boot_sequence(replay, board),
+                 dom0=None if dom0 is None else lambda replay: build_dom0(replay, board, dom0),
+                 domain=lambda replay, dom: build_domain(replay, board, dom), settle=settle)

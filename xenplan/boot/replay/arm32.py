@@ -32,22 +32,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xenplan.boot.replay.boot_alloc import BootAllocation, BootAllocator, populate_boot_allocator
-from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE, BuddyHeap
+from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE
 from xenplan.boot.replay.create import shrink_pool
 from xenplan.boot.replay.direct import allocate_11, p2m_tables
 from xenplan.boot.replay.domain import XENSTORE_ZONE, merge_banks
+from xenplan.boot.replay.drive import drive
 from xenplan.boot.replay.inputs import Dom0Request, HeapBoard, HeapDomain, p2m_pool_pages
 from xenplan.boot.replay.requests import Exhausted, Replay
 from xenplan.boot.replay.results import (
     Dom0Placement,
     DomainPlacement,
     PlacementResult,
-    exhausted,
     failed,
     pool_extents,
-    rc_suffix,
 )
-from xenplan.boot.replay.sequence import discard_modules
 from xenplan.model.layout import GUEST_RAM_BANKS
 from xenplan.model.release import Arm32Memory, XenRelease, arm32_memory
 
@@ -225,6 +223,11 @@ def build_dom0(replay: Replay, board: HeapBoard, req: Dom0Request,
     return Dom0Placement("ok", tuple(banks))
 
 
+def _boot_requests(replay: Replay, mem: Arm32Memory) -> None:
+    """The domain-heap pages the boot takes before any domain (vmap pages, per release)."""
+    replay.pages(mem.boot_domheap_pages, "boot")
+
+
 def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tuple[int, int],
                   dom0: Dom0Request | None = None, gic_cpu: tuple[int, int] | None = None) -> PlacementResult:
     """Replay arm32's domain heap from the boot allocator to the last domU.
@@ -241,41 +244,7 @@ def place_domains(board: HeapBoard, domains: Sequence[HeapDomain], xenheap: tupl
                      "mapping RAM are not modelled, host addresses are approximate")
     boot = boot_allocator(board, xenheap)
     allocs = pre_heap_allocations(boot, board.ram, rel, mem)
-    recorded = tuple((a.what, None if a.pfn is None else a.pfn << PAGE_SHIFT, a.pages << PAGE_SHIFT) for a in allocs)
-    heap = BuddyHeap()
-    placed: list[DomainPlacement] = []
-    failure: str | None = None
-    dom0_placed: Dom0Placement | None = None
-    if allocs and allocs[-1].pfn is None:
-        last = allocs[-1]
-        failure = f"alloc_boot_pages() cannot place the {last.what} ({last.pages << PAGE_SHIFT:#x} bytes)"
-    else:
-        boot.end(heap)
-        replay = Replay(heap)
-        try:
-            replay.pages(mem.boot_domheap_pages, "boot")
-        except Exhausted as exc:
-            failure = f"heap exhausted during boot ({exc.step})"
-        if failure is None and dom0 is not None:
-            try:
-                dom0_placed = build_dom0(replay, board, dom0, gic_cpu)
-            except Exhausted:
-                dom0_placed = Dom0Placement("heap-exhausted", (), None,
-                                            f"Error creating domain 0{rc_suffix(rel, -12)}")
-        if failure is None and (dom0_placed is None or dom0_placed.outcome == "ok"):
-            for dom in domains:
-                try:
-                    result = build_domain(replay, board, dom, mem)
-                except Exhausted as exc:
-                    result = exhausted(dom, board, exc.step)
-                placed.append(result)
-                if result.outcome != "ok":
-                    break
-    placed += [DomainPlacement(dom.name, "not-reached", None) for dom in domains[len(placed):]]
-    free_bytes = heap.free_pages << PAGE_SHIFT
-    after: int | None = None
-    if failure is None and all(p.outcome == "ok" for p in placed) and (dom0_placed is None
-                                                                       or dom0_placed.outcome == "ok"):
-        discard_modules(heap, board)
-        after = heap.free_pages << PAGE_SHIFT
-    return PlacementResult(tuple(placed), recorded, failure, free_bytes, after, tuple(notes), dom0_placed, heap=heap)
+    return drive(board, boot, allocs, domains, notes,
+                 boot_requests=lambda replay: _boot_requests(replay, mem),
+                 dom0=None if dom0 is None else lambda replay: build_dom0(replay, board, dom0, gic_cpu),
+                 domain=lambda replay, dom: build_domain(replay, board, dom, mem))
