@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xenplan.boot.replay.boot_alloc import BootAllocation, BootAllocator, populate_boot_allocator
+from xenplan.boot.replay.boot_alloc import BootAllocation, BootAllocator, populate_boot_allocator, take_in_order
 from xenplan.boot.replay.buddy import PAGE_SHIFT, PAGE_SIZE
 from xenplan.boot.replay.create import shrink_pool
 from xenplan.boot.replay.direct import allocate_11, p2m_tables
@@ -115,13 +115,7 @@ def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]], re
     plan = [("page table", 1, 1)] * mem.boot_tables_before
     plan += [("frame table", pages, align) for pages, align in _frametable(ram, rel, mem)]
     plan += [("page table", 1, 1)] * mem.boot_tables
-    done: list[BootAllocation] = []
-    for what, pages, align in plan:
-        pfn = boot.alloc(pages, align)
-        done.append(BootAllocation(what, pfn, pages, align))
-        if pfn is None:
-            break
-    return done
+    return take_in_order(boot, plan)
 
 
 def _maptrack_pages(dom: HeapDomain, rel: XenRelease) -> int:

@@ -312,6 +312,12 @@ def pre_heap_allocations(boot: BootAllocator, ram: Sequence[tuple[int, int]],
         plan.append(("frame table", pages, align))
     tables = rel.boot_frametable_tables
     plan += [("frame-table/vmap table" if tables > 1 else "frame-table table", 1, 1)] * tables
+    return take_in_order(boot, plan)
+
+
+def take_in_order(boot: BootAllocator, plan: Sequence[tuple[str, int, int]]) -> list[BootAllocation]:
+    """``alloc_boot_pages()`` for each (what, pages, alignment) in turn, up to the first that
+    finds no room: Xen's ``BUG()`` there ends the boot (HEAP-008), so nothing after it is asked."""
     done: list[BootAllocation] = []
     for what, pages, align in plan:
         pfn = boot.alloc(pages, align)
