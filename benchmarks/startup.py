@@ -120,6 +120,9 @@ def main() -> None:
     args = [a for a in argv if not a.startswith("--") and a != lopper]
     runs = int(args[0]) if args else 7
     py = sys.executable
+    script = Path(py).parent / "xenplan"
+    # The console script, as users run it; ``python -m`` adds runpy's own imports.
+    xenplan = [str(script)] if script.exists() else [py, "-m", "xenplan"]
     with tempfile.TemporaryDirectory() as d:
         dtbs = {}
         cmds: dict[str, list[str]] = {"floor": [py, "-c", "import click, pydantic"], "bare": [py, "-c", "pass"],
@@ -130,8 +133,8 @@ def main() -> None:
             dtc_cmd = ["dtc", "-q", "-I", "dts", "-O", "dtb", "-i", str(src.parent), "-o", str(dtb), str(src)]
             subprocess.run(dtc_cmd, check=True)
             cmds[f"{name} dtc"] = dtc_cmd
-            cmds[f"{name} text"] = [py, "-m", "xenplan", "check", str(dtb), *opts]
-            cmds[f"{name} json"] = [py, "-m", "xenplan", "check", str(dtb), "--format", "json", *opts]
+            cmds[f"{name} text"] = [*xenplan, "check", str(dtb), *opts]
+            cmds[f"{name} json"] = [*xenplan, "check", str(dtb), "--format", "json", *opts]
             if lopper:
                 cmds[f"{name} lopper"] = [lopper, "-f", str(dtb), str(Path(d) / f"{src.stem}-lopper.dtb")]
         m = medians(cmds, runs)
