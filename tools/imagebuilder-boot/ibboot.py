@@ -36,16 +36,17 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_standins
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "xen-trace"))
+from qemu_console import read_console
 
 UBOOT = "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
 LOAD = "load virtio 0:1"
@@ -110,28 +111,14 @@ def _boot(disk: Path, timeout: float) -> str:
     the console hand-over line "*** Serial input to ..." ends it, and five
     more seconds are kept.
     """
-    proc = subprocess.Popen(_qemu(disk), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    end = re.compile(rb"Freed \d+kB init memory|Reboot in|^=> ", re.M)
+    end = re.compile(rb"Freed \d+kB init memory|Reboot in|^=> ")
     quiet_end = re.compile(rb"\*\*\* Serial input to ")
-    deadline, out, finished = time.time() + timeout, b"", False
-    while time.time() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if not ready:
-            if proc.poll() is not None:
-                break
-            continue
-        chunk = os.read(proc.stdout.fileno(), 65536)
-        if not chunk:
-            break
-        out += chunk
-        if not finished and end.search(out):
-            finished, deadline = True, min(deadline, time.time() + 1.5)
-        elif not finished and quiet_end.search(out):
-            finished, deadline = True, min(deadline, time.time() + 5.0)
-    proc.kill()
-    proc.wait()
-    return out.decode(errors="replace").replace("\r", "")
+
+    def grace(line: bytes) -> float | None:
+        return 1.5 if end.search(line) else 5.0 if quiet_end.search(line) else None
+
+    lines = read_console(_qemu(disk), timeout, grace, partial=True)
+    return b"\n".join(lines).decode(errors="replace").replace("\r", "")
 
 
 def _console(raw: str) -> str:

@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable, Sequence
 
 
-def read_console(cmd: Sequence[str], timeout: float, grace: Callable[[bytes], float | None]) -> list[bytes]:
+def read_console(cmd: Sequence[str], timeout: float, grace: Callable[[bytes], float | None], *,
+                 partial: bool = False) -> list[bytes]:
     """Run ``cmd`` and return its output lines (the last one possibly partial).
 
-    ``grace(line)`` is asked about every complete line: a number of seconds
-    means the run has ended and that much more output is kept; None means go
-    on. QEMU is killed at the first deadline reached, ``timeout`` at the latest."""
+    ``grace(line)`` is asked about every complete line, and with ``partial``
+    about the unfinished last one too (a prompt such as U-Boot's "=> " never
+    ends its line): a number of seconds means the run has ended and that
+    much more output is kept; None means go on. QEMU is killed at the first
+    deadline reached, ``timeout`` at the latest."""
     # No stdin: with "-serial stdio" whatever the caller's terminal holds would reach Xen as keys.
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -33,6 +36,10 @@ def read_console(cmd: Sequence[str], timeout: float, grace: Callable[[bytes], fl
         for line in whole:
             lines.append(line)
             keep = grace(line)
+            if keep is not None:
+                deadline = min(deadline, time.time() + keep)
+        if partial and buf:
+            keep = grace(buf)
             if keep is not None:
                 deadline = min(deadline, time.time() + keep)
     proc.kill()
