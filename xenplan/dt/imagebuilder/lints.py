@@ -13,7 +13,7 @@ import re
 
 from xenplan.dt.imagebuilder.config import Config, shell_int
 from xenplan.dt.imagebuilder.gen import Generated
-from xenplan.dt.imagebuilder.uboot import Replay
+from xenplan.dt.imagebuilder.uboot import Replay, descend
 from xenplan.dt.tree import Source, Tree
 from xenplan.errors import InputError
 
@@ -94,7 +94,7 @@ def config_lints(cfg: Config, g: Generated, board: Tree, replay: Replay) -> list
     out.extend(_colours(cfg, n))
     for i in range(n):
         for dev in (cfg.get("DOMU_PASSTHROUGH_PATHS", i) or "").split():
-            if _find(board, dev) is None:
+            if descend(board.root, dev) is None:
                 out.append(("IB-005", f"DOMU_PASSTHROUGH_PATHS[{i}] names {dev}, which the board's tree does not "
                             "have: U-Boot's 'fdt set' fails and the device is not marked xen,passthrough",
                             Source(f, cfg.line("DOMU_PASSTHROUGH_PATHS", i)), f"/chosen/domU{i}"))
@@ -179,13 +179,3 @@ def script_lints(replay: Replay) -> list[Problem]:
     return load_overlaps(replay)
 
 
-def _find(tree: Tree, path: str) -> object:
-    node = tree.root
-    for comp in [c for c in path.split("/") if c]:
-        hit = node.child(comp)
-        if hit is None and "@" not in comp:
-            hit = next((c for c in node.children if c.basename == comp), None)
-        if hit is None:
-            return None
-        node = hit
-    return node

@@ -42,6 +42,20 @@ FDT_SHRINK_RESERVE = 5 * 16
 """``fdt_shrink_to_minimum()`` keeps room for five reserve-map entries."""
 
 
+def descend(node: Node, path: str) -> Node | None:
+    """The node ``path``'s components lead to from ``node``, as libfdt's ``fdt_path_offset()``
+    matches them: by full name, or, for a component without a unit address, the first child
+    of that base name."""
+    for comp in [c for c in path.split("/") if c]:
+        hit = node.child(comp)
+        if hit is None and "@" not in comp:
+            hit = next((c for c in node.children if c.basename == comp), None)
+        if hit is None:
+            return None
+        node = hit
+    return node
+
+
 @dataclass
 class Loaded:
     """One file a load command places in memory: where, how large (None: unknown) and the line."""
@@ -348,22 +362,13 @@ class UBoot:
 
     def _find(self, path: str, src: Source) -> Node | None:
         tree = self._tree(src)
-        found: Node | None = tree.root
         if not path.startswith("/"):
             aliases = tree.find("/aliases")
             prop = aliases.prop(path.split("/", 1)[0]) if aliases is not None else None
             if prop is None:
                 return None
             path = prop.string() + ("/" + path.split("/", 1)[1] if "/" in path else "")
-        for comp in [c for c in path.split("/") if c]:
-            assert found is not None
-            hit = found.child(comp)
-            if hit is None and "@" not in comp:
-                hit = next((c for c in found.children if c.basename == comp), None)
-            if hit is None:
-                return None
-            found = hit
-        return found
+        return descend(tree.root, path)
 
     def _chosen(self, src: Source, initrd: tuple[int, int] | None = None) -> None:
         tree = self._tree(src)
