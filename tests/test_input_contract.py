@@ -190,6 +190,15 @@ def test_output_to_a_device_writes_into_it() -> None:
     assert Path("/dev/null").is_char_device()
 
 
+def test_output_to_a_fifo_nobody_reads_exits_2(tmp_path: Path) -> None:
+    """Refused at once rather than waited on; the FIFO stays a FIFO."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = one_line(invoke("check", QEMU_VIRT, *QEMU, "-o", fifo), "--output")
+    assert "nothing reads" in line
+    assert fifo.is_fifo()
+
+
 def test_output_through_a_link_keeps_the_link(tmp_path: Path) -> None:
     target = tmp_path / "reports" / "board.json"
     target.parent.mkdir()

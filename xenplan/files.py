@@ -16,6 +16,7 @@ report or a clobbered device tree.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -139,13 +140,24 @@ def _link_target(path: str) -> str:
 
 
 def _write_through(path: str, text: str | bytes | Iterable[str], option: str) -> None:
-    """Write straight into a device or FIFO: it holds no earlier content a failed run could spoil."""
+    """Write straight into a device or FIFO: it holds no earlier content a failed run could spoil.
+
+    A FIFO is opened without blocking first, so one that nobody reads is refused at once
+    rather than waited on for ever."""
+    try:
+        fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if fifo else 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(option, f"{path!r} is a FIFO that nothing reads") from exc
+        raise UsageError(option, f"{path!r}: cannot write: {exc.strerror or exc}") from exc
+    os.set_blocking(fd, True)
     try:
         if isinstance(text, bytes):
-            with open(path, "wb") as bh:
+            with os.fdopen(fd, "wb") as bh:
                 bh.write(text)
         else:
-            with open(path, "w", encoding="utf-8") as fh:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.writelines([text] if isinstance(text, str) else text)
     except OSError as exc:
         raise UsageError(option, f"{path!r}: cannot write: {exc.strerror or exc}") from exc
